@@ -1,0 +1,36 @@
+/* Small helpers shared by every layer: branch hints, cache lines, prefetch. */
+#ifndef VSWITCH_COMPILER_H
+#define VSWITCH_COMPILER_H
+
+#include <stddef.h>
+
+#define VS_CACHE_LINE 64
+#define vs_likely(x) __builtin_expect(!!(x), 1)
+#define vs_unlikely(x) __builtin_expect(!!(x), 0)
+#define vs_cache_aligned __attribute__((aligned(VS_CACHE_LINE)))
+#define vs_prefetch(p) __builtin_prefetch((p), 0, 3)
+#define vs_prefetch_w(p) __builtin_prefetch((p), 1, 3)
+#define VS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define VS_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define VS_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define vs_container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* Compiler-only barrier: keeps the compiler from reordering or caching across it. */
+#define vs_barrier() __asm__ __volatile__("" ::: "memory")
+
+/* x86 is TSO: loads are not reordered with loads, stores not with stores, so
+ * read/write barriers between shared-memory peers are compiler barriers there.
+ * A store followed by a load of another location does need a full fence. */
+#if defined(__x86_64__) || defined(__i386__)
+#define vs_smp_rmb() vs_barrier()
+#define vs_smp_wmb() vs_barrier()
+#else
+#define vs_smp_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define vs_smp_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+#endif
+#define vs_smp_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+
+#define VS_READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
+#define VS_WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
+
+#endif

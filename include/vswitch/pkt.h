@@ -1,0 +1,79 @@
+/* Packet buffers and bursts.
+ *
+ * A buffer is one metadata cache line, VS_PKT_HEADROOM bytes of headroom and
+ * VS_PKT_DATA_ROOM bytes of frame data, in hugepage memory, with a known IOVA.
+ * Buffers come from a pool with per-thread caches: allocation and free touch
+ * no lock and no shared cache line in the common case (a cache refill or flush
+ * moves VS_POOL_CACHE_BATCH buffers under one lock).
+ *
+ * Ownership: whoever holds a buffer frees it once. A frame flooded to several
+ * ports is shared by reference: the owner calls vs_pkt_ref() before handing it
+ * to extra destinations, and each destination frees it once. */
+#ifndef VSWITCH_PKT_H
+#define VSWITCH_PKT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vswitch/compiler.h"
+#include "vswitch/mem.h"
+
+#define VS_BURST 32
+#define VS_PKT_HEADROOM 128
+#define VS_PKT_DATA_ROOM 2048
+#define VS_PKT_MAX_FRAME (VS_PKT_DATA_ROOM) /* without FCS */
+
+struct vs_pool;
+
+struct vs_pkt {
+    uint64_t iova;         /* IOVA of buf[0] */
+    struct vs_pool *pool;
+    uint16_t data_off;     /* frame start, from buf[0] */
+    uint16_t len;          /* frame length in bytes */
+    uint16_t refcnt;       /* 1 when one owner; see vs_pkt_ref() */
+    uint16_t in_port;      /* ingress port id, set by the dataplane */
+    uint16_t vlan;         /* VLAN id parsed by the dataplane, 0 when untagged */
+    uint16_t flags;
+    uint32_t index;        /* buffer number in its pool */
+    uint8_t pad[VS_CACHE_LINE - 32];
+    uint8_t buf[VS_PKT_HEADROOM + VS_PKT_DATA_ROOM];
+} vs_cache_aligned;
+
+_Static_assert(__builtin_offsetof(struct vs_pkt, buf) == VS_CACHE_LINE,
+               "packet metadata must be one cache line");
+
+static inline uint8_t *vs_pkt_data(struct vs_pkt *p) { return p->buf + p->data_off; }
+static inline uint64_t vs_pkt_data_iova(const struct vs_pkt *p) { return p->iova + p->data_off; }
+/* Bytes available from the frame start to the end of the buffer. */
+static inline uint32_t vs_pkt_tailroom(const struct vs_pkt *p)
+{
+    return (uint32_t)sizeof(p->buf) - p->data_off;
+}
+
+/* Creates the pool with n buffers. Returns 0 or -errno. */
+int vs_pool_create(unsigned n, enum vs_page_kind kind, struct vs_pool **out);
+void vs_pool_destroy(struct vs_pool *pool);
+/* The pool the daemon created at start-up; ports allocate from it. */
+struct vs_pool *vs_pool_default(void);
+void vs_pool_set_default(struct vs_pool *pool);
+
+/* Buffers not held by anyone (global free list plus every thread cache). */
+unsigned vs_pool_free_count(const struct vs_pool *pool);
+unsigned vs_pool_size(const struct vs_pool *pool);
+const struct vs_mem_region *vs_pool_region(const struct vs_pool *pool);
+
+/* Allocates up to n buffers (data_off = VS_PKT_HEADROOM, len = 0, refcnt = 1).
+ * Returns how many were allocated (fewer when the pool runs dry). */
+unsigned vs_pkt_alloc_bulk(struct vs_pool *pool, struct vs_pkt **pkts, unsigned n);
+struct vs_pkt *vs_pkt_alloc(struct vs_pool *pool);
+
+/* Adds n references (caller owns the buffer; no other thread sees it yet). */
+static inline void vs_pkt_ref(struct vs_pkt *p, uint16_t n) { p->refcnt += n; }
+
+void vs_pkt_free(struct vs_pkt *p);
+void vs_pkt_free_bulk(struct vs_pkt **pkts, unsigned n);
+
+/* Returns this thread's cached buffers to the pool; call before a thread exits. */
+void vs_pool_thread_flush(void);
+
+#endif

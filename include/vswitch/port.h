@@ -1,0 +1,102 @@
+/* The contract between the dataplane and every port type.
+ *
+ * Each type (tap, vhost-user, vfio, ...) provides one struct vs_port_ops. The
+ * dataplane reaches ports only through ports/registry.c and this table, so it
+ * never knows a port's type; a port never calls the dataplane or the control
+ * plane: it takes buffers from the runtime pool and hands bursts back through
+ * rx_burst/tx_burst.
+ *
+ * Threads: validate/open/close/show run on the main thread. rx_burst/tx_burst
+ * run on pollers: rx queue q is polled by exactly one poller at a time; a tx
+ * queue may be shared by pollers, in which case the dataplane serialises calls
+ * with the queue's lock (one lock per burst). close() is called only after a
+ * grace period in which no poller can still be inside rx_burst/tx_burst. */
+#ifndef VSWITCH_PORT_H
+#define VSWITCH_PORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "vswitch/pkt.h"
+
+#define VS_PORT_NAME_MAX 32 /* including the NUL */
+#define VS_PORT_MAX_QUEUES 16
+#define VS_MAX_PORTS 256
+
+/* One key=value option of a port, from the YAML file or from vswitchctl. line/col
+ * are 1-based positions in the config file of the value, or 0 when not from a file. */
+struct vs_port_arg {
+    const char *key;
+    const char *value;
+    unsigned line, col;
+};
+
+struct vs_port_args {
+    unsigned n;
+    const struct vs_port_arg *v;
+};
+
+/* Where and why a port refused its options. */
+struct vs_port_err {
+    int arg;        /* index into args of the offending option, or -1 */
+    char msg[256];  /* what is wrong and how to fix it, without the port name */
+};
+
+struct vs_port;
+
+struct vs_port_ops {
+    const char *type;      /* "tap", "vhost-user", ... */
+    const char *const *keys; /* accepted option keys, NULL-terminated */
+
+    /* Checks options without side effects (used by --check-config). 0 or -errno. */
+    int (*validate)(const struct vs_port_args *args, struct vs_port_err *err);
+    /* Opens the port: sets n_rxq, n_txq and priv. 0 or -errno with err filled. */
+    int (*open)(struct vs_port *port, const struct vs_port_args *args, struct vs_port_err *err);
+    /* Releases everything open() and the port's life took: fds, mappings, buffers. */
+    void (*close)(struct vs_port *port);
+
+    /* Receives up to n frames into pkts (buffers from port->pool). Returns the count. */
+    uint16_t (*rx_burst)(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n);
+    /* Sends pkts[0..n). Returns how many the port took; it now owns (and frees) those.
+     * The caller frees pkts[ret..n) and counts them as drops. */
+    uint16_t (*tx_burst)(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n);
+
+    /* Adds type-specific state to a `show` reply (features, queues, NIC counters). */
+    void (*show)(struct vs_port *port, json_t *out);
+
+    /* Optional, for adaptive pollers: an fd that becomes readable when rx queue q has
+     * work (or -1), and switching the peer's notifications for q on or off. */
+    int (*rx_wait_fd)(struct vs_port *port, uint16_t q);
+    void (*rx_notify)(struct vs_port *port, uint16_t q, bool enable);
+};
+
+struct vs_port {
+    char name[VS_PORT_NAME_MAX];
+    const struct vs_port_ops *ops;
+    uint16_t id;          /* slot in the switch's port table, set before open() */
+    uint16_t n_rxq;       /* set by open(), fixed for the port's life */
+    uint16_t n_txq;       /* set by open(), fixed for the port's life */
+    int link_up;          /* written by the port, read by anyone (VS_READ_ONCE) */
+    struct vs_pool *pool; /* where rx_burst takes buffers, set before open() */
+    void *priv;           /* the type's own state */
+};
+
+/* Option helpers for port types. */
+const char *vs_port_args_get(const struct vs_port_args *args, const char *key, int *index);
+/* Rejects any key not in keys[]; fills err with the accepted list. 0 or -EINVAL. */
+int vs_port_args_check_keys(const struct vs_port_args *args, const char *const *keys,
+                            struct vs_port_err *err);
+/* Parses an unsigned option within [min, max]; absent → def. 0 or -EINVAL with err. */
+int vs_port_args_uint(const struct vs_port_args *args, const char *key, unsigned min,
+                      unsigned max, unsigned def, unsigned *out, struct vs_port_err *err);
+void vs_port_err_set(struct vs_port_err *err, int arg, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The registry: type name → ops. */
+const struct vs_port_ops *vs_port_type_find(const char *type);
+/* Comma-separated list of known types, for error messages and --help. */
+const char *vs_port_type_list(void);
+
+#endif

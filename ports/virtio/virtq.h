@@ -1,0 +1,100 @@
+/* Device-side virtqueues for virtio-net (split and packed rings), shared by the
+ * vhost-user and VDUSE ports. The driver side (for the VFIO virtio-pci NIC) lives
+ * beside it in virtq_driver.h.
+ *
+ * The guest is not trusted: every descriptor is bounds-checked through the
+ * vs_guest_mem table, chains are bounded by the queue size, indirect tables are
+ * validated; an impossible index or descriptor marks the queue broken (counted,
+ * logged once) and the queue stops moving until it is set up again. The process
+ * and every other queue carry on.
+ *
+ * Threads: setup/teardown on the main thread while the queue is stopped (the owner
+ * stops it, waits a grace period, changes it, starts it). dequeue/enqueue on the
+ * one poller that serves the queue (enqueue callers serialise shared queues). */
+#ifndef VS_PORTS_VIRTIO_VIRTQ_H
+#define VS_PORTS_VIRTIO_VIRTQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vswitch/pkt.h"
+#include "ports/virtio/guest_mem.h"
+
+/* Why a queue broke or a frame was dropped; indices into vs_virtq.err[]. */
+enum vs_virtq_error {
+    VS_VQ_ERR_AVAIL_IDX,     /* avail idx moved more than the queue size */
+    VS_VQ_ERR_DESC_INDEX,    /* descriptor index >= queue size */
+    VS_VQ_ERR_DESC_ADDR,     /* buffer outside guest memory */
+    VS_VQ_ERR_DESC_LOOP,     /* chain longer than the queue (a loop) */
+    VS_VQ_ERR_INDIRECT,      /* bad indirect table (size, nesting, address) */
+    VS_VQ_ERR_LEN,           /* length overflow or frame too large/small */
+    VS_VQ_ERR_DIRECTION,     /* write-only descriptor on TX or read-only on RX */
+    VS_VQ_ERR_RING_ADDR,     /* ring not inside guest memory */
+    VS_VQ_ERR__COUNT
+};
+
+struct vs_virtq_stats {
+    uint64_t packets, bytes;
+    uint64_t no_buffers;     /* switch → guest: the guest posted no (or too few) RX buffers */
+    uint64_t no_mbufs;       /* guest → switch: our pool was empty */
+    uint64_t kicks_sent;     /* interrupts (callfd writes) */
+    uint64_t err[VS_VQ_ERR__COUNT];
+};
+
+struct vs_dirty_log; /* dirty-page logging for live migration, owned by the port */
+
+struct vs_virtq {
+    /* Set up by the owner while stopped. */
+    uint16_t size;             /* power of two for split rings; any for packed */
+    bool packed;
+    bool event_idx;            /* VIRTIO_RING_F_EVENT_IDX negotiated */
+    bool indirect;             /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+    bool mrg_rxbuf;            /* VIRTIO_NET_F_MRG_RXBUF negotiated */
+    uint16_t hdr_len;          /* 12 with VERSION_1 or MRG_RXBUF, else 10 */
+    void *desc, *avail, *used; /* host pointers (packed: desc, driver event, device event) */
+    uint64_t used_gpa;         /* for dirty logging of used-ring writes */
+    const struct vs_guest_mem *mem;
+    struct vs_dirty_log *log;  /* NULL when not logging */
+    int callfd;                /* -1: no interrupts */
+    int kickfd;                /* -1: none (polled) */
+
+    /* Ring state (the poller's). */
+    uint16_t last_avail_idx;
+    uint16_t last_used_idx;
+    bool avail_wrap, used_wrap; /* packed ring wrap counters */
+    uint16_t signalled_used;    /* for event idx */
+    bool signalled_used_valid;
+
+    /* Control. */
+    bool enabled;              /* SET_VRING_ENABLE / ready */
+    bool started;              /* rings set up and usable by the poller */
+    bool broken;               /* see enum vs_virtq_error */
+    bool broken_logged;
+    const char *name;          /* "vm1 rxq0" for log lines */
+
+    struct vs_virtq_stats stats;
+};
+
+/* Validates ring addresses against the memory table and resets ring state from
+ * base (last_avail_idx, with the wrap counter in bit 15 for packed rings). */
+int vs_virtq_start(struct vs_virtq *vq, uint16_t base);
+/* Returns the index to report in GET_VRING_BASE. */
+uint16_t vs_virtq_stop(struct vs_virtq *vq);
+
+/* Guest TX → switch: copies up to n frames out of the guest's buffers into pool
+ * buffers (the virtio-net header is stripped). Returns the count. */
+uint16_t vs_virtq_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct vs_pkt **pkts,
+                          uint16_t n);
+/* Switch → guest RX: copies frames into the guest's buffers (with a virtio-net header,
+ * merged buffers when negotiated). Returns how many were delivered; the caller still
+ * owns (and frees) all n buffers. */
+uint16_t vs_virtq_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, uint16_t n);
+/* Interrupts the guest if it asked to be (flags / event idx) and anything was used
+ * since the last call. One eventfd write at most. */
+void vs_virtq_notify(struct vs_virtq *vq);
+/* Tell the driver whether we want kicks (polling: no). */
+void vs_virtq_set_kick_suppression(struct vs_virtq *vq, bool suppress);
+/* Does the ring have available buffers we have not consumed? */
+bool vs_virtq_has_work(const struct vs_virtq *vq);
+
+#endif

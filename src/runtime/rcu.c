@@ -1,0 +1,3 @@
+#include "vswitch/rcu.h"
+
+void vs_rcu_synchronize(void) { synchronize_rcu(); }
