@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Installs everything vswitch needs to build, run and test on Debian 12.
+# Idempotent: when every package is already there it touches nothing and
+# does not even refresh the package lists. QEMU comes from bookworm-backports
+# (10.x) because bookworm's 7.2 crashes with vhost-user under TCG.
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+
+BASE_PKGS=(
+	build-essential cmake pkg-config
+	libhugetlbfs-dev libyaml-dev libcunit1-dev liburcu-dev libjansson-dev
+	clang libclang-rt-14-dev
+	iproute2 iperf3 busybox-static dpdk gnuplot-nox procps kmod xz-utils cpio
+)
+BACKPORTS_PKGS=(qemu-system-x86)
+BACKPORTS_FILE=/etc/apt/sources.list.d/bookworm-backports.sources
+QEMU_MIN_VERSION=1:10
+
+log() { printf 'deps: %s\n' "$*" >&2; }
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		SUDO=(sudo)
+	else
+		log "must run as root (or with sudo available)"
+		exit 1
+	fi
+fi
+
+if [ ! -r /etc/debian_version ] || ! command -v apt-get >/dev/null 2>&1; then
+	log "this script supports Debian 12 (bookworm) only"
+	exit 1
+fi
+
+pkg_installed() {
+	[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+}
+
+pkg_version() {
+	dpkg-query -W -f='${Version}' "$1" 2>/dev/null
+}
+
+# Any enabled source (one-line or deb822) already naming the suite counts, so
+# we never add a duplicate entry that makes apt warn on every run.
+backports_configured() {
+	local f
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+		/etc/apt/sources.list.d/*.sources; do
+		[ -r "$f" ] || continue
+		if grep -Eq '^[^#]*\bbookworm-backports\b' "$f"; then
+			return 0
+		fi
+	done
+	return 1
+}
+
+need_update=0
+if ! backports_configured; then
+	log "adding bookworm-backports in $BACKPORTS_FILE"
+	"${SUDO[@]}" tee "$BACKPORTS_FILE" >/dev/null <<'EOF'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+	need_update=1
+fi
+
+missing=()
+for p in "${BASE_PKGS[@]}"; do
+	pkg_installed "$p" || missing+=("$p")
+done
+
+missing_bpo=()
+for p in "${BACKPORTS_PKGS[@]}"; do
+	if ! pkg_installed "$p" ||
+		! dpkg --compare-versions "$(pkg_version "$p")" ge "$QEMU_MIN_VERSION"; then
+		missing_bpo+=("$p")
+	fi
+done
+
+if [ ${#missing[@]} -eq 0 ] && [ ${#missing_bpo[@]} -eq 0 ] && [ $need_update -eq 0 ]; then
+	log "all packages present"
+	exit 0
+fi
+
+# Refresh the lists exactly once per run, and only when something is missing
+# or the suite was just added (test/lab/kernels.sh downloads from it).
+log "apt-get update"
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+
+if [ ${#missing[@]} -gt 0 ]; then
+	log "installing: ${missing[*]}"
+	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ ${#missing_bpo[@]} -gt 0 ]; then
+	log "installing from bookworm-backports: ${missing_bpo[*]}"
+	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q --no-install-recommends -t bookworm-backports "${missing_bpo[@]}"
+fi
+
+v=$(pkg_version qemu-system-x86)
+if ! dpkg --compare-versions "$v" ge "$QEMU_MIN_VERSION"; then
+	log "qemu-system-x86 is $v, need >= 10 from bookworm-backports"
+	exit 1
+fi
+log "done"
