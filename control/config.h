@@ -1,0 +1,87 @@
+/* The YAML configuration of vswitchd, loaded into a plain struct.
+ *
+ * The loader promises: a file it accepts has every value in range and every
+ * port type known with options its type accepted (ops->validate()); anything not
+ * given takes its default; an empty file or `{}` is valid (all defaults, no
+ * ports). A file it refuses gets exactly one line in err:
+ *
+ *     FILE:LINE:COL: KEY: what is wrong; what is accepted
+ *
+ * with LINE:COL 1-based, pointing at the offending node, and KEY a dotted path
+ * (`pollers.cpus[1]`, `ports[0].ifname`, `fdb.size`; `syntax` for YAML syntax
+ * errors, `top level` for the document itself). Only when the file cannot be
+ * read at all is there no position: `FILE: cannot read: <strerror>`.
+ *
+ * Sections (configs/default.yaml documents each key):
+ *   pollers: cpus (list, 1..64 distinct CPUs this process may use), mode busy|adaptive
+ *   memory:  hugepage_size 2M|1G|none, buffers 1024..4194304
+ *   control: socket (path), mode (octal permissions), group (optional)
+ *   fdb:     size 1024..16777216, aging 0..86400 seconds (0 = never)
+ *   log:     level err|warn|info|debug
+ *   ports:   list of {name, type, <type option>: <scalar>...}
+ */
+#ifndef VSWITCH_CONTROL_CONFIG_H
+#define VSWITCH_CONTROL_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vswitch/log.h"
+#include "vswitch/mem.h"
+#include "vswitch/port.h"
+
+#define VS_CONFIG_MAX_CPUS 64
+#define VS_CONFIG_DEFAULT_NAME "<embedded default>"
+
+enum vs_config_poll_mode { VS_CONFIG_POLL_ADAPTIVE, VS_CONFIG_POLL_BUSY };
+
+struct vs_config_port {
+    char name[VS_PORT_NAME_MAX];
+    char type[32];
+    unsigned n_args;
+    struct vs_port_arg *args; /* key/value strings owned by the config; line/col of each value */
+    unsigned line, col;       /* where the port's entry starts in the file */
+};
+
+struct vs_config {
+    char *file; /* path, or VS_CONFIG_DEFAULT_NAME */
+
+    unsigned n_cpus;
+    int cpus[VS_CONFIG_MAX_CPUS];
+    enum vs_config_poll_mode poll_mode;
+
+    enum vs_page_kind hugepage_size;
+    unsigned buffers;
+
+    char socket[108];
+    unsigned socket_mode;
+    char socket_group[64]; /* "" when not given */
+
+    uint32_t fdb_size;
+    uint32_t fdb_aging; /* seconds, 0 = entries never age */
+
+    enum vs_log_level log_level;
+
+    unsigned n_ports;
+    struct vs_config_port *ports;
+};
+
+/* All three return 0, or a negative errno with the one-line error in err
+ * (-EINVAL for a refused config, -ENOMEM, or the read error of the file).
+ * On failure *out is left empty (safe to vs_config_free, nothing to free). */
+int vs_config_load_file(const char *path, struct vs_config *out, char *err, size_t errlen);
+/* name is what error lines call the text (a path, or VS_CONFIG_DEFAULT_NAME). */
+int vs_config_load_string(const char *text, size_t len, const char *name, struct vs_config *out,
+                          char *err, size_t errlen);
+/* The embedded copy of configs/default.yaml. */
+int vs_config_load_default(struct vs_config *out, char *err, size_t errlen);
+void vs_config_free(struct vs_config *cfg);
+
+/* The text of the embedded default (configs/default.yaml at build time). */
+extern const char vs_config_default_yaml[];
+extern const size_t vs_config_default_yaml_len;
+
+/* Name of a poll mode as written in the file: "busy" or "adaptive". */
+const char *vs_config_poll_mode_name(enum vs_config_poll_mode mode);
+
+#endif

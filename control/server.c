@@ -1,0 +1,703 @@
+/* The control socket server (protocol in server.h).
+ *
+ * Every client has a fixed input buffer of one maximal line and a growing output
+ * buffer. Requests are handled synchronously as their lines complete, so replies
+ * come out in order; output that the socket does not take at once waits in the
+ * buffer with EPOLLOUT armed, and a client whose backlog passes the limit is
+ * dropped, so no client can make the main thread block or memory grow beyond
+ * the limit plus one reply. */
+#include "control/server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "vswitch/log.h"
+#include "vswitch/loop.h"
+
+#define IN_CAP (VS_CTL_MAX_LINE + 1) /* one maximal line plus its "\n" */
+#define ACCEPT_BURST 16
+#define EMFILE_PAUSE_MS 100
+
+struct client {
+    struct vs_ctl_server *srv;
+    struct client *next, *prev;
+    int fd;
+    bool closing;  /* reading stopped: close once the output is flushed */
+    bool pollout;  /* EPOLLOUT armed */
+    size_t in_len, scanned;
+    char *in;      /* IN_CAP bytes */
+    char *out;
+    size_t out_off, out_len, out_cap;
+};
+
+struct vs_ctl_server {
+    int fd;
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    dev_t dev;
+    ino_t ino;
+    const struct vs_ctl_command *cmds;
+    void *ctx;
+    struct client *clients;
+    unsigned n_clients;
+    int pause_timer; /* > 0 while accepting is paused after EMFILE */
+    bool emfile_logged;
+    bool oversize_logged;
+};
+
+static const char *errno_name(int e)
+{
+    const char *n = e > 0 ? strerrorname_np(e) : NULL;
+    return n ? n : "EIO";
+}
+
+/* One printable ASCII line: messages may quote client input. */
+static void sanitize(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+            *s = (*s == '\n' || *s == '\r' || *s == '\t') ? ' ' : '?';
+}
+
+char *vs_ctl_format_reply(json_t *id, int err_code, json_t *result, const char *message)
+{
+    json_t *reply = json_object(), *error;
+    char msg[1024];
+    char *line = NULL;
+
+    if (!reply) {
+        json_decref(result);
+        return NULL;
+    }
+    if (json_object_set(reply, "id", id ? id : json_null()))
+        goto out;
+    if (err_code == 0) {
+        if (json_object_set_new(reply, "ok", json_true()) ||
+            json_object_set_new(reply, "result", result ? result : json_object())) {
+            result = NULL;
+            goto out;
+        }
+        result = NULL;
+    } else {
+        int e = err_code < 0 ? -err_code : err_code;
+        snprintf(msg, sizeof(msg), "%s", message && message[0] ? message : strerror(e));
+        sanitize(msg);
+        error = json_pack("{s:s, s:s}", "code", errno_name(e), "message", msg);
+        if (!error || json_object_set_new(reply, "ok", json_false()) ||
+            json_object_set_new(reply, "error", error))
+            goto out;
+    }
+    line = json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER);
+out:
+    json_decref(result);
+    json_decref(reply);
+    return line;
+}
+
+static const char *type_name(const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+int vs_ctl_parse_request(const char *line, size_t len, json_t **id, const char **command,
+                         json_t **params, char *err, size_t errlen)
+{
+    json_error_t jerr;
+    json_t *root, *cmd, *p;
+    char *name;
+
+    *id = NULL;
+    *command = NULL;
+    *params = NULL;
+    if (len > VS_CTL_MAX_LINE) {
+        snprintf(err, errlen, "request longer than %d bytes", VS_CTL_MAX_LINE);
+        return -EPROTO;
+    }
+    root = json_loadb(line, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) {
+        snprintf(err, errlen, "invalid JSON at byte %d: %s; a request is one line "
+                 "{\"id\": ..., \"command\": \"<name>\", \"params\": {...}}",
+                 jerr.position + 1, jerr.text);
+        sanitize(err);
+        return -EPROTO;
+    }
+    if (!json_is_object(root)) {
+        snprintf(err, errlen, "a request must be a JSON object, not %s: "
+                 "{\"id\": ..., \"command\": \"<name>\", \"params\": {...}}", type_name(root));
+        json_decref(root);
+        return -EPROTO;
+    }
+    *id = json_incref(json_object_get(root, "id"));
+    cmd = json_object_get(root, "command");
+    if (!cmd) {
+        snprintf(err, errlen, "missing \"command\"; a request is "
+                 "{\"id\": ..., \"command\": \"<name>\", \"params\": {...}}");
+        goto bad;
+    }
+    if (!json_is_string(cmd)) {
+        snprintf(err, errlen, "\"command\" must be a string, not %s", type_name(cmd));
+        goto bad;
+    }
+    p = json_object_get(root, "params");
+    if (p && !json_is_null(p) && !json_is_object(p)) {
+        snprintf(err, errlen, "\"params\" must be an object, not %s", type_name(p));
+        goto bad;
+    }
+    name = strndup(json_string_value(cmd), json_string_length(cmd));
+    *params = (p && json_is_object(p)) ? json_incref(p) : json_object();
+    if (!name || !*params) {
+        free(name);
+        json_decref(*params);
+        *params = NULL;
+        snprintf(err, errlen, "out of memory");
+        json_decref(root);
+        return -ENOMEM;
+    }
+    *command = name;
+    json_decref(root);
+    return 0;
+bad:
+    json_decref(root);
+    return -EPROTO;
+}
+
+/* ---- clients ------------------------------------------------------------ */
+
+static void client_drop(struct client *c)
+{
+    struct vs_ctl_server *s = c->srv;
+
+    vs_loop_del_fd(c->fd);
+    close(c->fd);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    s->n_clients--;
+    free(c->in);
+    free(c->out);
+    free(c);
+}
+
+static int client_set_events(struct client *c)
+{
+    uint32_t ev = (c->closing ? 0 : EPOLLIN) | (c->out_len > c->out_off ? EPOLLOUT : 0);
+    bool want_out = ev & EPOLLOUT;
+
+    if (want_out == c->pollout && !c->closing)
+        return 0;
+    c->pollout = want_out;
+    return vs_loop_mod_fd(c->fd, ev);
+}
+
+/* Sends what the socket takes now. Returns 0, or -1 when the client is gone. */
+static int client_send(struct client *c)
+{
+    while (c->out_off < c->out_len) {
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            return -1;
+        }
+        c->out_off += (size_t)n;
+    }
+    if (c->out_off == c->out_len)
+        c->out_off = c->out_len = 0;
+    return 0;
+}
+
+/* Sends, then arms EPOLLOUT for the rest. Returns 0, or -1 when the client is
+ * gone or done (closing with nothing left to send). */
+static int client_flush(struct client *c)
+{
+    if (client_send(c))
+        return -1;
+    if (c->closing && c->out_len == 0)
+        return -1;
+    return client_set_events(c) ? -1 : 0;
+}
+
+/* Queues one reply line and sends what the socket takes at once. Returns 0, or
+ * -1 when the client must be dropped: it is gone, or earlier replies it has not
+ * read pass the limit (checked before appending, so one large reply such as a
+ * full fdb-show always goes out to a client that reads). */
+static int client_queue(struct client *c, const char *line, size_t len)
+{
+    size_t need;
+
+    if (c->out_len - c->out_off > VS_CTL_MAX_PENDING) {
+        vs_log_once(&c->srv->oversize_logged, VS_LOG_WARN,
+                    "control: dropping a client that does not read its replies (more than %u "
+                    "bytes pending)", VS_CTL_MAX_PENDING);
+        return -1;
+    }
+    if (c->out_off == c->out_len) {
+        c->out_off = c->out_len = 0;
+    } else if (c->out_off > c->out_cap / 2) {
+        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+        c->out_len -= c->out_off;
+        c->out_off = 0;
+    }
+    need = c->out_len + len + 1;
+    if (need > c->out_cap) {
+        size_t cap = c->out_cap ? c->out_cap : 4096;
+        char *nb;
+        while (cap < need)
+            cap *= 2;
+        nb = realloc(c->out, cap);
+        if (!nb)
+            return -1;
+        c->out = nb;
+        c->out_cap = cap;
+    }
+    memcpy(c->out + c->out_len, line, len);
+    c->out[c->out_len + len] = '\n';
+    c->out_len += len + 1;
+    return client_send(c);
+}
+
+static void unknown_command(const struct vs_ctl_server *s, const char *name, char *err,
+                            size_t errlen)
+{
+    size_t o;
+
+    o = (size_t)snprintf(err, errlen, "unknown command '%.64s'; known commands:", name);
+    for (const struct vs_ctl_command *c = s->cmds; c && c->name && o < errlen; c++)
+        o += (size_t)snprintf(err + o, errlen - o, "%s %s", c == s->cmds ? "" : ",", c->name);
+    sanitize(err);
+}
+
+/* Runs one request and queues its reply. Returns 0, or -1 to drop the client. */
+static int client_request(struct client *c, const char *line, size_t len)
+{
+    struct vs_ctl_server *s = c->srv;
+    const struct vs_ctl_command *cmd = NULL;
+    json_t *id, *params, *result = NULL;
+    const char *name;
+    char err[1024], *reply;
+    int ret;
+
+    err[0] = '\0';
+    ret = vs_ctl_parse_request(line, len, &id, &name, &params, err, sizeof(err));
+    if (!ret) {
+        for (cmd = s->cmds; cmd && cmd->name; cmd++)
+            if (!strcmp(cmd->name, name))
+                break;
+        if (!cmd || !cmd->name) {
+            unknown_command(s, name, err, sizeof(err));
+            ret = -EPROTO;
+        } else {
+            ret = cmd->handler(params, &result, err, sizeof(err), s->ctx);
+            if (ret > 0)
+                ret = 0;
+            if (ret < 0) {
+                json_decref(result);
+                result = NULL;
+            } else if (result && !json_is_object(result)) {
+                vs_err("control: command %s returned %s instead of an object", cmd->name,
+                       type_name(result));
+                json_decref(result);
+                result = NULL;
+                snprintf(err, sizeof(err), "internal error: bad result from %s", cmd->name);
+                ret = -EIO;
+            }
+        }
+    }
+    reply = vs_ctl_format_reply(id, ret, result, err);
+    json_decref(id);
+    json_decref(params);
+    free((char *)name);
+    if (!reply)
+        return -1;
+    ret = client_queue(c, reply, strlen(reply));
+    free(reply);
+    return ret;
+}
+
+static bool blank(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+            return false;
+    return true;
+}
+
+/* Handles the complete lines in c->in. Returns 0, or -1 to drop the client. */
+static int client_lines(struct client *c)
+{
+    size_t start = 0;
+    char *nl;
+
+    while ((nl = memchr(c->in + c->scanned, '\n', c->in_len - c->scanned))) {
+        size_t end = (size_t)(nl - c->in), len = end - start;
+        if (len && c->in[start + len - 1] == '\r')
+            len--;
+        /* Blank lines are not requests: people type them. */
+        if (!blank(c->in + start, len) && client_request(c, c->in + start, len))
+            return -1;
+        start = end + 1;
+        c->scanned = start;
+    }
+    if (start) {
+        memmove(c->in, c->in + start, c->in_len - start);
+        c->in_len -= start;
+    }
+    c->scanned = c->in_len;
+    return 0;
+}
+
+/* Stops reading after a protocol-ending error; the reply still goes out. */
+static int client_fail(struct client *c, const char *msg)
+{
+    char *reply = vs_ctl_format_reply(NULL, -EPROTO, NULL, msg);
+    int ret = reply ? client_queue(c, reply, strlen(reply)) : -1;
+
+    free(reply);
+    c->closing = true;
+    c->in_len = c->scanned = 0;
+    return ret;
+}
+
+static int client_read(struct client *c)
+{
+    ssize_t n;
+
+    if (c->in_len == IN_CAP) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "request longer than %d bytes", VS_CTL_MAX_LINE);
+        return client_fail(c, msg);
+    }
+    n = read(c->fd, c->in + c->in_len, IN_CAP - c->in_len);
+    if (n < 0)
+        return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
+    if (n == 0) {
+        /* End of requests: a last line without "\n" still counts. */
+        if (!blank(c->in, c->in_len) &&
+            client_request(c, c->in, c->in_len))
+            return -1;
+        c->in_len = c->scanned = 0;
+        c->closing = true;
+        return 0;
+    }
+    c->in_len += (size_t)n;
+    if (client_lines(c))
+        return -1;
+    if (c->in_len == IN_CAP) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "request longer than %d bytes", VS_CTL_MAX_LINE);
+        return client_fail(c, msg);
+    }
+    return 0;
+}
+
+static void client_cb(int fd, uint32_t events, void *arg)
+{
+    struct client *c = arg;
+
+    if (events & EPOLLERR) {
+        client_drop(c);
+        return;
+    }
+    if ((events & (EPOLLIN | EPOLLHUP)) && !c->closing && client_read(c)) {
+        client_drop(c);
+        return;
+    }
+    if (client_flush(c))
+        client_drop(c);
+}
+
+/* ---- listener ----------------------------------------------------------- */
+
+static void refuse_client(int fd)
+{
+    char *reply = vs_ctl_format_reply(NULL, -EBUSY, NULL,
+                                      "too many control clients; try again later");
+    if (reply) {
+        size_t len = strlen(reply);
+        reply[len] = '\n'; /* json_dumps left room: the NUL becomes the newline */
+        if (send(fd, reply, len + 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+            vs_debug("control: refusing a client: %s", strerror(errno));
+        free(reply);
+    }
+    close(fd);
+}
+
+static void listen_cb(int fd, uint32_t events, void *arg);
+
+static void resume_accept(void *arg)
+{
+    struct vs_ctl_server *s = arg;
+
+    s->pause_timer = 0;
+    if (vs_loop_mod_fd(s->fd, EPOLLIN))
+        vs_err("control: cannot resume accepting clients on %s", s->path);
+}
+
+static void listen_cb(int fd, uint32_t events, void *arg)
+{
+    struct vs_ctl_server *s = arg;
+
+    for (int i = 0; i < ACCEPT_BURST; i++) {
+        struct client *c;
+        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (cfd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* The pending connection keeps the socket readable: pause instead of spinning. */
+                vs_log_once(&s->emfile_logged, VS_LOG_WARN,
+                            "control: cannot accept clients on %s: %s; pausing", s->path,
+                            strerror(errno));
+                if (!s->pause_timer && !vs_loop_mod_fd(fd, 0)) {
+                    int t = vs_loop_add_timer(EMFILE_PAUSE_MS, 0, resume_accept, s);
+                    if (t > 0)
+                        s->pause_timer = t;
+                    else
+                        vs_loop_mod_fd(fd, EPOLLIN);
+                }
+            }
+            return;
+        }
+        if (s->n_clients >= VS_CTL_MAX_CLIENTS) {
+            refuse_client(cfd);
+            continue;
+        }
+        c = calloc(1, sizeof(*c));
+        if (c)
+            c->in = malloc(IN_CAP);
+        if (!c || !c->in) {
+            if (c)
+                free(c);
+            close(cfd);
+            continue;
+        }
+        c->srv = s;
+        c->fd = cfd;
+        if (vs_loop_add_fd(cfd, EPOLLIN, client_cb, c)) {
+            free(c->in);
+            free(c);
+            close(cfd);
+            continue;
+        }
+        c->next = s->clients;
+        if (c->next)
+            c->next->prev = c;
+        s->clients = c;
+        s->n_clients++;
+    }
+}
+
+/* ---- start/stop --------------------------------------------------------- */
+
+static int mkdir_parents(const char *path)
+{
+    char dir[PATH_MAX];
+    char *slash;
+
+    snprintf(dir, sizeof(dir), "%s", path);
+    slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        return 0;
+    *slash = '\0';
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0755) && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(dir, 0755) && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* 0: nothing there or a stale socket (removed later); -EADDRINUSE: a daemon
+ * answers; other -errno: cannot tell or not a socket. */
+static int check_existing(const char *path, const struct sockaddr_un *sa)
+{
+    struct stat st;
+    int fd, ret;
+
+    if (lstat(path, &st))
+        return errno == ENOENT ? 0 : -errno;
+    if (!S_ISSOCK(st.st_mode)) {
+        vs_err("control socket %s: the path exists and is not a socket; remove it or choose "
+               "another control.socket", path);
+        return -EEXIST;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) ? -errno : 0;
+    close(fd);
+    if (ret == 0) {
+        vs_err("control socket %s: another daemon is listening there; stop it or choose "
+               "another control.socket", path);
+        return -EADDRINUSE;
+    }
+    if (ret == -ECONNREFUSED || ret == -ENOENT)
+        return 0;
+    vs_err("control socket %s: cannot check the existing socket: %s", path, strerror(-ret));
+    return ret;
+}
+
+int vs_ctl_server_start(const char *path, unsigned mode, const char *group,
+                        const struct vs_ctl_command *cmds, void *ctx,
+                        struct vs_ctl_server **out)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX}, tmp = {.sun_family = AF_UNIX};
+    struct vs_ctl_server *s;
+    const struct sockaddr_un *bind_sa = &sa;
+    gid_t gid = (gid_t)-1;
+    struct stat st;
+    bool use_tmp;
+    int ret;
+
+    *out = NULL;
+    if (!path || !path[0])
+        return -EINVAL;
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        vs_err("control socket %s: path longer than %zu bytes", path, sizeof(sa.sun_path) - 1);
+        return -ENAMETOOLONG;
+    }
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    if (group && group[0]) {
+        struct group gr, *res = NULL;
+        char buf[4096];
+        ret = getgrnam_r(group, &gr, buf, sizeof(buf), &res);
+        if (ret || !res) {
+            vs_err("control socket %s: group '%s' %s", path, group,
+                   ret ? strerror(ret) : "does not exist");
+            return ret ? -ret : -ENOENT;
+        }
+        gid = gr.gr_gid;
+    }
+    ret = mkdir_parents(path);
+    if (ret) {
+        vs_err("control socket %s: cannot create its directory: %s", path, strerror(-ret));
+        return ret;
+    }
+    ret = check_existing(path, &sa);
+    if (ret)
+        return ret;
+
+    s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    s->fd = -1;
+    s->cmds = cmds;
+    s->ctx = ctx;
+    memcpy(s->path, path, strlen(path) + 1);
+
+    /* Bind under a temporary name and rename into place, so that the socket never
+     * exists with the wrong permissions and a stale one is replaced atomically. */
+    use_tmp = (size_t)snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.%d.tmp", path,
+                               (int)getpid()) < sizeof(tmp.sun_path);
+    if (use_tmp) {
+        bind_sa = &tmp;
+        unlink(tmp.sun_path);
+    } else {
+        unlink(path);
+    }
+    s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s->fd < 0) {
+        ret = -errno;
+        vs_err("control socket %s: socket: %s", path, strerror(-ret));
+        goto fail;
+    }
+    if (bind(s->fd, (const struct sockaddr *)bind_sa, sizeof(*bind_sa))) {
+        ret = -errno;
+        vs_err("control socket %s: bind: %s", path, strerror(-ret));
+        goto fail;
+    }
+    if (chmod(bind_sa->sun_path, mode & 07777)) {
+        ret = -errno;
+        vs_err("control socket %s: chmod %o: %s", path, mode, strerror(-ret));
+        goto fail_unlink;
+    }
+    if (gid != (gid_t)-1 && chown(bind_sa->sun_path, (uid_t)-1, gid)) {
+        ret = -errno;
+        vs_err("control socket %s: chown to group %s: %s", path, group, strerror(-ret));
+        goto fail_unlink;
+    }
+    if (listen(s->fd, VS_CTL_MAX_CLIENTS)) {
+        ret = -errno;
+        vs_err("control socket %s: listen: %s", path, strerror(-ret));
+        goto fail_unlink;
+    }
+    if (use_tmp && rename(tmp.sun_path, path)) {
+        ret = -errno;
+        vs_err("control socket %s: rename from %s: %s", path, tmp.sun_path, strerror(-ret));
+        goto fail_unlink;
+    }
+    bind_sa = &sa;
+    if (stat(path, &st) == 0) {
+        s->dev = st.st_dev;
+        s->ino = st.st_ino;
+    }
+    ret = vs_loop_add_fd(s->fd, EPOLLIN, listen_cb, s);
+    if (ret) {
+        vs_err("control socket %s: cannot watch it: %s", path, strerror(-ret));
+        goto fail_unlink;
+    }
+    *out = s;
+    return 0;
+
+fail_unlink:
+    unlink(bind_sa->sun_path);
+fail:
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s);
+    return ret;
+}
+
+unsigned vs_ctl_server_clients(const struct vs_ctl_server *s)
+{
+    return s ? s->n_clients : 0;
+}
+
+void vs_ctl_server_stop(struct vs_ctl_server *s)
+{
+    struct stat st;
+
+    if (!s)
+        return;
+    while (s->clients)
+        client_drop(s->clients);
+    if (s->pause_timer > 0)
+        vs_loop_del_timer(s->pause_timer);
+    vs_loop_del_fd(s->fd);
+    close(s->fd);
+    /* Only remove the file if it is still ours (not replaced by someone else). */
+    if (stat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
+        unlink(s->path);
+    free(s);
+}
