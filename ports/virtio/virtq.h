@@ -73,6 +73,15 @@ struct vs_virtq {
     const char *name;          /* "vm1 rxq0" for log lines */
 
     struct vs_virtq_stats stats;
+
+    /* Private to ports/virtio: zero them with the rest of the struct (memset or a
+     * designated initializer) and leave them alone afterwards. */
+    bool kick_suppressed;      /* vs_virtq_set_kick_suppression(true) is in force */
+    bool used_pending;         /* something was used since the last notify */
+    bool drop_logged;          /* a dropped frame (VS_VQ_ERR_LEN) was logged once */
+    uint16_t avail_event_shadow; /* split + event idx: last avail_event we wrote */
+    unsigned mem_hint;         /* region of the last translation (guest_mem.h) */
+    uint64_t desc_gpa, avail_gpa, used_ring_gpa; /* of the rings, found by start */
 };
 
 /* Validates ring addresses against the memory table and resets ring state from
@@ -96,5 +105,8 @@ void vs_virtq_notify(struct vs_virtq *vq);
 void vs_virtq_set_kick_suppression(struct vs_virtq *vq, bool suppress);
 /* Does the ring have available buffers we have not consumed? */
 bool vs_virtq_has_work(const struct vs_virtq *vq);
+
+/* A short name for an error counter ("avail_idx", "desc_loop", ...) for show/stats. */
+const char *vs_virtq_error_name(enum vs_virtq_error e);
 
 #endif

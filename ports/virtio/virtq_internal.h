@@ -1,0 +1,164 @@
+/* Shared by virtq.c, virtq_split.c and virtq_packed.c; not for other modules.
+ *
+ * Rules every ring walker follows:
+ *  - a descriptor is read from guest memory exactly once, into a local copy, and
+ *    only the copy is validated and used (the guest may rewrite the ring at any
+ *    time: re-reading would let it change a value between check and use);
+ *  - every buffer address goes through the guest memory table before it is
+ *    touched, and may span regions (split into segments);
+ *  - a broken ring (bad index, loop, address, indirect table, direction) stops
+ *    the queue; a frame of a bad size is dropped and its buffer returned used. */
+#ifndef VS_PORTS_VIRTIO_VIRTQ_INTERNAL_H
+#define VS_PORTS_VIRTIO_VIRTQ_INTERNAL_H
+
+#include <string.h>
+
+#include <linux/virtio_ring.h>
+
+#include "ports/virtio/dirty_log.h"
+#include "ports/virtio/virtq.h"
+#include "vswitch/compiler.h"
+
+/* Ring fields are little-endian; we read and write them natively. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "virtqueues need a little-endian host");
+
+#define VS_VQ_MAX_SIZE 32768u
+#define VS_VQ_ETH_MIN 14u          /* shortest frame we accept: an Ethernet header */
+#define VS_VQ_RX_MAX_SEGS 64u      /* guest buffer pieces one RX frame may use */
+#define VS_VQ_PACKED_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
+#define VS_VQ_PACKED_USED (1u << VRING_PACKED_DESC_F_USED)
+
+/* A piece of a guest buffer, translated. */
+struct vs_vq_seg {
+    uint8_t *hva;
+    uint64_t gpa;
+    uint32_t len;
+};
+
+/* Marks the queue broken (counted, logged once). Cold: only hostile or buggy guests. */
+void vs_vq_fail(struct vs_virtq *vq, enum vs_virtq_error e, const char *fmt, ...)
+    __attribute__((cold, format(printf, 3, 4)));
+/* Counts a dropped frame (logged once per queue). */
+void vs_vq_drop(struct vs_virtq *vq, enum vs_virtq_error e, const char *fmt, ...)
+    __attribute__((cold, format(printf, 3, 4)));
+
+static inline void vs_vq_log(struct vs_virtq *vq, uint64_t gpa, uint64_t len)
+{
+    if (vs_unlikely(vq->log != NULL))
+        vs_dirty_log_mark(vq->log, gpa, len);
+}
+
+/* Copies a descriptor (split or packed: both 16 bytes) out of guest memory. The
+ * compiler barrier stops the compiler from re-loading a field from guest memory
+ * later instead of using the copy; memcpy tolerates a misaligned indirect table. */
+static inline void vs_vq_read_desc(void *dst, const void *guest)
+{
+    memcpy(dst, guest, 16);
+    vs_barrier();
+}
+
+/* Guest TX → packet buffer, one descriptor at a time. */
+struct vs_vq_tx {
+    uint8_t *dst;      /* frame data in the packet buffer */
+    uint32_t skip;     /* header bytes still to skip */
+    uint32_t copied;   /* frame bytes copied (at most VS_PKT_DATA_ROOM) */
+    uint64_t total;    /* bytes of the chain, header included (64 bits: no wrap) */
+};
+
+/* Copies a device-readable buffer into t. Returns 0, or -1 with the queue broken. */
+static inline int vs_vq_tx_buf(struct vs_virtq *vq, struct vs_vq_tx *t, uint64_t addr,
+                               uint32_t len)
+{
+    if (len == 0)
+        return 0;
+    if (vs_unlikely(addr + (len - 1) < addr)) {
+        vs_vq_fail(vq, VS_VQ_ERR_DESC_ADDR, "buffer 0x%llx+%u wraps the address space",
+                   (unsigned long long)addr, len);
+        return -1;
+    }
+    t->total += len;
+    while (len) {
+        uint64_t l = len;
+        const uint8_t *p = vs_guest_mem_gpa_hint(vq->mem, addr, &l, &vq->mem_hint);
+        if (vs_unlikely(!p)) {
+            vs_vq_fail(vq, VS_VQ_ERR_DESC_ADDR, "buffer 0x%llx+%u outside guest memory",
+                       (unsigned long long)addr, len);
+            return -1;
+        }
+        uint32_t chunk = (uint32_t)l;
+        uint32_t s = VS_MIN(t->skip, chunk);
+        t->skip -= s;
+        uint32_t c = VS_MIN(chunk - s, (uint32_t)VS_PKT_DATA_ROOM - t->copied);
+        if (c) {
+            memcpy(t->dst + t->copied, p + s, c);
+            t->copied += c;
+        }
+        addr += l;
+        len -= (uint32_t)l;
+    }
+    return 0;
+}
+
+/* Guest RX buffers, collected before anything is written so that a frame that does
+ * not fit leaves the guest's memory untouched. */
+struct vs_vq_rx {
+    struct vs_vq_seg seg[VS_VQ_RX_MAX_SEGS];
+    unsigned nseg;
+    uint32_t cap;      /* bytes in seg[] */
+};
+
+/* Adds a device-writable buffer to r until r->cap reaches need. Returns 0 (check
+ * r->cap: it stays below need when the segments ran out), or -1 with the queue broken. */
+static inline int vs_vq_rx_buf(struct vs_virtq *vq, struct vs_vq_rx *r, uint64_t addr,
+                               uint32_t len, uint32_t need)
+{
+    if (len == 0)
+        return 0;
+    if (vs_unlikely(addr + (len - 1) < addr)) {
+        vs_vq_fail(vq, VS_VQ_ERR_DESC_ADDR, "buffer 0x%llx+%u wraps the address space",
+                   (unsigned long long)addr, len);
+        return -1;
+    }
+    while (len && r->cap < need && r->nseg < VS_VQ_RX_MAX_SEGS) {
+        uint64_t l = VS_MIN(len, need - r->cap);
+        uint8_t *p = vs_guest_mem_gpa_hint(vq->mem, addr, &l, &vq->mem_hint);
+        if (vs_unlikely(!p)) {
+            vs_vq_fail(vq, VS_VQ_ERR_DESC_ADDR, "buffer 0x%llx+%u outside guest memory",
+                       (unsigned long long)addr, len);
+            return -1;
+        }
+        r->seg[r->nseg++] = (struct vs_vq_seg){ .hva = p, .gpa = addr, .len = (uint32_t)l };
+        r->cap += (uint32_t)l;
+        addr += l;
+        len -= (uint32_t)l;
+    }
+    return 0;
+}
+
+/* Writes hdr then data across r's segments in order (r->cap >= hdr_len + len),
+ * logging what it wrote. */
+void vs_vq_rx_write(struct vs_virtq *vq, const struct vs_vq_rx *r, const void *hdr,
+                    uint32_t hdr_len, const void *data, uint32_t len);
+
+/* The virtio-net header we put in front of every RX frame: no offloads, so all zero
+ * except num_buffers (present when hdr_len >= 12). */
+static inline void vs_vq_net_hdr(uint8_t hdr[16], uint16_t hdr_len, uint16_t num_buffers)
+{
+    memset(hdr, 0, 16);
+    if (hdr_len >= 12)
+        memcpy(hdr + 10, &num_buffers, 2);
+}
+
+static inline const char *vs_vq_name(const struct vs_virtq *vq)
+{
+    return vq->name ? vq->name : "virtq";
+}
+
+uint16_t vs_vq_split_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct vs_pkt **pkts,
+                             uint16_t n);
+uint16_t vs_vq_split_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, uint16_t n);
+uint16_t vs_vq_packed_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct vs_pkt **pkts,
+                              uint16_t n);
+uint16_t vs_vq_packed_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, uint16_t n);
+
+#endif

@@ -1,0 +1,323 @@
+/* Packed virtqueues, device side (virtio 1.x, 2.8).
+ *
+ * A chain is available when its first descriptor's AVAIL bit equals our wrap
+ * counter and its USED bit does not; the driver writes that first flags word last,
+ * so after seeing it (and a read barrier) the whole chain is readable. We use
+ * chains in order, so the used descriptor of a chain goes where the chain started.
+ * A burst of used descriptors is written ids and lengths first, then the flags of
+ * all but the first, then (after a barrier) the first's flags: the driver, which
+ * reads in order, never sees part of a batch. */
+#include "ports/virtio/virtq_internal.h"
+#include "vswitch/pkt.h"
+
+/* Position in a chain: ring slots, then possibly an indirect table. */
+struct packed_walk {
+    uint16_t pos;      /* next ring slot */
+    bool wrap;         /* wrap counter at pos */
+    bool more;         /* the last ring descriptor had NEXT (true before the first) */
+    uint16_t slots;    /* ring slots taken by the chain so far */
+    uint16_t id;       /* buffer id: the last ring descriptor's */
+    const struct vring_packed_desc *itab;
+    uint32_t imax, iidx;
+};
+
+static inline bool desc_avail(uint16_t flags, bool wrap)
+{
+    return (bool)(flags & VS_VQ_PACKED_AVAIL) == wrap && (bool)(flags & VS_VQ_PACKED_USED) != wrap;
+}
+
+/* Is a chain available at (pos, wrap)? Includes the acquire barrier. */
+static inline bool packed_head_avail(const struct vs_virtq *vq, uint16_t pos, bool wrap)
+{
+    const struct vring_packed_desc *ring = vq->desc;
+    uint16_t flags = VS_READ_ONCE(ring[pos].flags);
+    if (!desc_avail(flags, wrap))
+        return false;
+    /* Acquire: the driver wrote the chain's descriptors (and addr/len/id of this
+     * one) before this flags word; do not read them earlier. */
+    vs_smp_rmb();
+    return true;
+}
+
+/* Next buffer descriptor of the chain into d. Returns 0, 1 at the end of the chain,
+ * or -1 with the queue broken. */
+static int packed_next(struct vs_virtq *vq, struct packed_walk *w, struct vring_packed_desc *d)
+{
+    if (w->itab) {
+        if (w->iidx == w->imax)
+            return 1;
+        vs_vq_read_desc(d, &w->itab[w->iidx++]);
+        if (vs_unlikely(d->flags & VRING_DESC_F_INDIRECT)) {
+            vs_vq_fail(vq, VS_VQ_ERR_INDIRECT, "nested indirect table (buffer %u)", w->id);
+            return -1;
+        }
+        return 0;
+    }
+    if (!w->more)
+        return 1;
+    if (vs_unlikely(++w->slots > vq->size)) {
+        vs_vq_fail(vq, VS_VQ_ERR_DESC_LOOP, "chain longer than the ring (%u)", vq->size);
+        return -1;
+    }
+    const struct vring_packed_desc *ring = vq->desc;
+    vs_vq_read_desc(d, &ring[w->pos]);
+    /* Every descriptor of a chain carries the availability of its own slot; one
+     * that does not was never made available (the guest lost track of its ring). */
+    if (vs_unlikely(!desc_avail(d->flags, w->wrap))) {
+        vs_vq_fail(vq, VS_VQ_ERR_AVAIL_IDX,
+                   "descriptor %u in a chain is not available (flags 0x%x, wrap %d)", w->pos,
+                   d->flags, w->wrap);
+        return -1;
+    }
+    if (++w->pos == vq->size) {
+        w->pos = 0;
+        w->wrap = !w->wrap;
+    }
+    w->id = d->id;
+    w->more = d->flags & VRING_DESC_F_NEXT;
+    if (vs_likely(!(d->flags & VRING_DESC_F_INDIRECT)))
+        return 0;
+    const char *bad = NULL;
+    if (!vq->indirect)
+        bad = "indirect descriptor not negotiated";
+    else if (w->more)
+        bad = "indirect descriptor with NEXT";
+    else if (d->len == 0 || d->len % sizeof(*d) || d->len / sizeof(*d) > vq->size)
+        bad = "indirect table length";
+    const void *t = NULL;
+    if (!bad) {
+        uint64_t l = d->len;
+        t = vs_guest_mem_gpa_hint(vq->mem, d->addr, &l, &vq->mem_hint);
+        if (!t || l != d->len)
+            bad = "indirect table outside guest memory";
+    }
+    if (vs_unlikely(bad != NULL)) {
+        vs_vq_fail(vq, VS_VQ_ERR_INDIRECT, "%s (addr 0x%llx len %u)", bad,
+                   (unsigned long long)d->addr, d->len);
+        return -1;
+    }
+    w->itab = t;
+    w->imax = d->len / sizeof(*d);
+    w->iidx = 0;
+    return packed_next(vq, w, d);
+}
+
+static inline int packed_check_id(struct vs_virtq *vq, const struct packed_walk *w)
+{
+    if (vs_unlikely(w->id >= vq->size)) {
+        vs_vq_fail(vq, VS_VQ_ERR_DESC_INDEX, "buffer id %u beyond the ring (%u)", w->id,
+                   vq->size);
+        return -1;
+    }
+    return 0;
+}
+
+/* One TX chain into pkt: 1 (frame), 0 (dropped), -1 (broken). */
+static int packed_tx_chain(struct vs_virtq *vq, struct packed_walk *w, struct vs_pkt *pkt)
+{
+    struct vs_vq_tx t = { .dst = vs_pkt_data(pkt), .skip = vq->hdr_len };
+    struct vring_packed_desc d;
+    int rc;
+    while ((rc = packed_next(vq, w, &d)) == 0) {
+        if (vs_unlikely(d.flags & VRING_DESC_F_WRITE)) {
+            vs_vq_fail(vq, VS_VQ_ERR_DIRECTION, "device-writable descriptor in TX buffer %u",
+                       w->id);
+            return -1;
+        }
+        if (vs_vq_tx_buf(vq, &t, d.addr, d.len))
+            return -1;
+    }
+    if (rc < 0 || packed_check_id(vq, w))
+        return -1;
+    if (vs_unlikely(t.total < (uint64_t)vq->hdr_len + VS_VQ_ETH_MIN ||
+                    t.total - vq->hdr_len > VS_PKT_DATA_ROOM)) {
+        vs_vq_drop(vq, VS_VQ_ERR_LEN, "TX buffer %u holds %llu bytes", w->id,
+                   (unsigned long long)t.total);
+        return 0;
+    }
+    pkt->len = (uint16_t)t.copied;
+    return 1;
+}
+
+/* One RX chain: collects writable buffers into rx up to need bytes, but walks the
+ * whole chain (its length decides where the next one starts). 0 or -1 (broken). */
+static int packed_rx_chain(struct vs_virtq *vq, struct packed_walk *w, struct vs_vq_rx *rx,
+                           uint32_t need)
+{
+    struct vring_packed_desc d;
+    int rc;
+    while ((rc = packed_next(vq, w, &d)) == 0) {
+        if (vs_unlikely(!(d.flags & VRING_DESC_F_WRITE))) {
+            vs_vq_fail(vq, VS_VQ_ERR_DIRECTION, "device-readable descriptor in RX buffer %u",
+                       w->id);
+            return -1;
+        }
+        if (vs_vq_rx_buf(vq, rx, d.addr, d.len, need))
+            return -1;
+    }
+    if (rc < 0 || packed_check_id(vq, w))
+        return -1;
+    return 0;
+}
+
+struct packed_used {
+    uint16_t id, slots;
+    uint32_t len;
+};
+
+#define PACKED_USED_BATCH (2 * VS_BURST)
+
+static void packed_publish(struct vs_virtq *vq, const struct packed_used *u, unsigned nu)
+{
+    if (nu == 0)
+        return;
+    struct vring_packed_desc *ring = vq->desc;
+    uint16_t pos = vq->last_used_idx;
+    bool wrap = vq->used_wrap;
+    uint16_t at[PACKED_USED_BATCH];
+    uint16_t fl[PACKED_USED_BATCH];
+    for (unsigned j = 0; j < nu; j++) {
+        at[j] = pos;
+        fl[j] = wrap ? (uint16_t)(VS_VQ_PACKED_AVAIL | VS_VQ_PACKED_USED) : 0;
+        ring[pos].id = u[j].id;
+        ring[pos].len = u[j].len;
+        pos += u[j].slots;
+        if (pos >= vq->size) {
+            pos -= vq->size;
+            wrap = !wrap;
+        }
+    }
+    /* Release: ids and lengths before the flags that hand them over. */
+    vs_smp_wmb();
+    for (unsigned j = 1; j < nu; j++)
+        VS_WRITE_ONCE(ring[at[j]].flags, fl[j]);
+    /* The first descriptor's flags last: until it turns used the driver looks at
+     * none of the others, so it never sees half a batch. */
+    vs_smp_wmb();
+    VS_WRITE_ONCE(ring[at[0]].flags, fl[0]);
+    vq->last_used_idx = pos;
+    vq->used_wrap = wrap;
+    vq->used_pending = true;
+    if (vs_unlikely(vq->log != NULL))
+        for (unsigned j = 0; j < nu; j++)
+            vs_vq_log(vq, vq->desc_gpa + 16ull * at[j], 16);
+}
+
+uint16_t vs_vq_packed_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct vs_pkt **pkts,
+                              uint16_t n)
+{
+    if (!packed_head_avail(vq, vq->last_avail_idx, vq->avail_wrap))
+        return 0;
+    unsigned got = vs_pkt_alloc_bulk(pool, pkts, n);
+    if (vs_unlikely(got < n))
+        vq->stats.no_mbufs += n - got;
+    if (got == 0)
+        return 0;
+
+    const struct vring_packed_desc *ring = vq->desc;
+    struct packed_used u[VS_BURST];
+    unsigned nu = 0, i;
+    uint16_t out = 0;
+    uint64_t bytes = 0;
+    uint16_t pos = vq->last_avail_idx;
+    bool wrap = vq->avail_wrap;
+    for (i = 0; i < got; i++) {
+        if (i > 0 && !packed_head_avail(vq, pos, wrap))
+            break;
+        struct vs_pkt *p = pkts[i];
+        struct packed_walk w = { .pos = pos, .wrap = wrap, .more = true };
+        int rc = packed_tx_chain(vq, &w, p);
+        if (vs_unlikely(rc < 0)) {
+            vs_pkt_free_bulk(pkts, out);
+            vs_pkt_free_bulk(pkts + i, got - i);
+            return 0;
+        }
+        /* The next chain starts where this one ended: fetch its line early. */
+        vs_prefetch(&ring[w.pos]);
+        u[nu++] = (struct packed_used){ .id = w.id, .slots = w.slots, .len = 0 };
+        pos = w.pos;
+        wrap = w.wrap;
+        if (rc > 0) {
+            pkts[out++] = p;
+            bytes += p->len;
+        } else {
+            vs_pkt_free(p);
+        }
+    }
+    if (i < got)
+        vs_pkt_free_bulk(pkts + i, got - i);
+    vq->last_avail_idx = pos;
+    vq->avail_wrap = wrap;
+    packed_publish(vq, u, nu);
+    vq->stats.packets += out;
+    vq->stats.bytes += bytes;
+    return out;
+}
+
+uint16_t vs_vq_packed_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, uint16_t n)
+{
+    struct packed_used u[PACKED_USED_BATCH];
+    unsigned nu = 0;
+    uint16_t delivered = 0;
+    uint64_t bytes = 0;
+    uint16_t pos = vq->last_avail_idx;
+    bool wrap = vq->avail_wrap;
+    struct vs_vq_rx rx;
+    struct packed_used ch[VS_VQ_RX_MAX_SEGS];
+
+    for (uint16_t i = 0; i < n; i++) {
+        struct vs_pkt *p = pkts[i];
+        uint32_t need = (uint32_t)vq->hdr_len + p->len;
+        uint16_t cpos = pos;
+        bool cwrap = wrap, empty = false;
+        unsigned nch = 0;
+        rx.nseg = 0;
+        rx.cap = 0;
+        while (rx.cap < need && rx.nseg < VS_VQ_RX_MAX_SEGS && (vq->mrg_rxbuf || nch == 0)) {
+            if (!packed_head_avail(vq, cpos, cwrap)) {
+                empty = true;
+                break;
+            }
+            struct packed_walk w = { .pos = cpos, .wrap = cwrap, .more = true };
+            uint32_t before = rx.cap;
+            if (packed_rx_chain(vq, &w, &rx, need))
+                goto broken;
+            ch[nch++] = (struct packed_used){ .id = w.id, .slots = w.slots,
+                                              .len = rx.cap - before };
+            cpos = w.pos;
+            cwrap = w.wrap;
+        }
+        if (vs_unlikely(rx.cap < need)) {
+            if (empty) {
+                vq->stats.no_buffers += n - i;
+                break;
+            }
+            vq->stats.no_buffers++; /* too small for this frame; a smaller may fit */
+            continue;
+        }
+        uint8_t hdr[16];
+        vs_vq_net_hdr(hdr, vq->hdr_len, vq->mrg_rxbuf ? (uint16_t)nch : 1);
+        vs_vq_rx_write(vq, &rx, hdr, vq->hdr_len, vs_pkt_data(p), p->len);
+        if (nu + nch > PACKED_USED_BATCH) {
+            packed_publish(vq, u, nu);
+            nu = 0;
+        }
+        memcpy(&u[nu], ch, nch * sizeof(ch[0]));
+        nu += nch;
+        pos = cpos;
+        wrap = cwrap;
+        delivered++;
+        bytes += p->len;
+    }
+    vq->last_avail_idx = pos;
+    vq->avail_wrap = wrap;
+    packed_publish(vq, u, nu);
+    vq->stats.packets += delivered;
+    vq->stats.bytes += bytes;
+    return delivered;
+
+broken:
+    /* Used descriptors of this burst already published stay so (they are complete);
+     * the rest is abandoned with the queue. */
+    return 0;
+}

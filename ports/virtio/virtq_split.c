@@ -1,0 +1,313 @@
+/* Split virtqueues, device side (virtio 1.x, 2.7).
+ *
+ * Per burst: one read of avail->idx, the ring entries of the burst, each chain's
+ * descriptors once; then the used elements, one write barrier and one used->idx
+ * store. We never hold a buffer across calls, so last_used_idx == last_avail_idx
+ * between bursts. */
+#include "ports/virtio/virtq_internal.h"
+#include "vswitch/pkt.h"
+
+/* Position in a descriptor chain: the ring's table, or an indirect one. */
+struct split_walk {
+    const struct vring_desc *table;
+    uint32_t max;   /* entries in table: also the bound on hops (a longer chain loops) */
+    uint32_t idx;   /* entry to load next */
+    uint32_t hops;
+    bool in_indirect;
+};
+
+/* Loads w->idx into d, stepping into an indirect table when d refers to one.
+ * Returns 0, or -1 with the queue broken. */
+static int split_load(struct vs_virtq *vq, struct split_walk *w, struct vring_desc *d)
+{
+    for (;;) {
+        if (vs_unlikely(w->idx >= w->max)) {
+            vs_vq_fail(vq, VS_VQ_ERR_DESC_INDEX, "descriptor %u beyond %s of %u", w->idx,
+                       w->in_indirect ? "indirect table" : "ring", w->max);
+            return -1;
+        }
+        if (vs_unlikely(++w->hops > w->max)) {
+            vs_vq_fail(vq, VS_VQ_ERR_DESC_LOOP, "chain longer than %u descriptors%s", w->max,
+                       w->in_indirect ? " in an indirect table" : "");
+            return -1;
+        }
+        vs_vq_read_desc(d, &w->table[w->idx]);
+        if (vs_likely(!(d->flags & VRING_DESC_F_INDIRECT)))
+            return 0;
+        /* Spec 2.7.5.3: an indirect table holds whole 16-byte descriptors, is not
+         * nested and the descriptor pointing at it does not continue the chain. */
+        const char *bad = NULL;
+        if (!vq->indirect)
+            bad = "indirect descriptor not negotiated";
+        else if (w->in_indirect)
+            bad = "nested indirect table";
+        else if (d->flags & VRING_DESC_F_NEXT)
+            bad = "indirect descriptor with NEXT";
+        else if (d->len == 0 || d->len % sizeof(struct vring_desc) ||
+                 d->len / sizeof(struct vring_desc) > vq->size)
+            bad = "indirect table length";
+        const void *t = NULL;
+        if (!bad) {
+            uint64_t l = d->len;
+            t = vs_guest_mem_gpa_hint(vq->mem, d->addr, &l, &vq->mem_hint);
+            if (!t || l != d->len)
+                bad = "indirect table outside guest memory";
+        }
+        if (vs_unlikely(bad != NULL)) {
+            vs_vq_fail(vq, VS_VQ_ERR_INDIRECT, "%s (addr 0x%llx len %u)", bad,
+                       (unsigned long long)d->addr, d->len);
+            return -1;
+        }
+        w->table = t;
+        w->max = d->len / sizeof(struct vring_desc);
+        w->idx = 0;
+        w->hops = 0;
+        w->in_indirect = true;
+    }
+}
+
+/* One TX chain into pkt. Returns 1 (frame in pkt), 0 (frame dropped, chain fine) or
+ * -1 (queue broken). */
+static int split_tx_chain(struct vs_virtq *vq, uint16_t head, struct vs_pkt *pkt)
+{
+    struct split_walk w = { .table = vq->desc, .max = vq->size, .idx = head };
+    struct vs_vq_tx t = { .dst = vs_pkt_data(pkt), .skip = vq->hdr_len };
+    struct vring_desc d;
+    if (split_load(vq, &w, &d))
+        return -1;
+    for (;;) {
+        if (vs_unlikely(d.flags & VRING_DESC_F_WRITE)) {
+            vs_vq_fail(vq, VS_VQ_ERR_DIRECTION, "device-writable descriptor in TX chain %u",
+                       head);
+            return -1;
+        }
+        if (vs_vq_tx_buf(vq, &t, d.addr, d.len))
+            return -1;
+        if (!(d.flags & VRING_DESC_F_NEXT))
+            break;
+        w.idx = d.next;
+        if (split_load(vq, &w, &d))
+            return -1;
+    }
+    if (vs_unlikely(t.total < (uint64_t)vq->hdr_len + VS_VQ_ETH_MIN ||
+                    t.total - vq->hdr_len > VS_PKT_DATA_ROOM)) {
+        vs_vq_drop(vq, VS_VQ_ERR_LEN, "TX chain %u holds %llu bytes", head,
+                   (unsigned long long)t.total);
+        return 0;
+    }
+    pkt->len = (uint16_t)t.copied;
+    return 1;
+}
+
+/* Collects the writable buffers of an RX chain into rx until it holds need bytes.
+ * Returns 0 or -1 (queue broken). */
+static int split_rx_chain(struct vs_virtq *vq, uint16_t head, struct vs_vq_rx *rx,
+                          uint32_t need)
+{
+    struct split_walk w = { .table = vq->desc, .max = vq->size, .idx = head };
+    struct vring_desc d;
+    if (split_load(vq, &w, &d))
+        return -1;
+    for (;;) {
+        if (vs_unlikely(!(d.flags & VRING_DESC_F_WRITE))) {
+            vs_vq_fail(vq, VS_VQ_ERR_DIRECTION, "device-readable descriptor in RX chain %u",
+                       head);
+            return -1;
+        }
+        if (vs_vq_rx_buf(vq, rx, d.addr, d.len, need))
+            return -1;
+        /* The rest of the chain is not needed: leave it unread. */
+        if (rx->cap >= need || rx->nseg == VS_VQ_RX_MAX_SEGS || !(d.flags & VRING_DESC_F_NEXT))
+            return 0;
+        w.idx = d.next;
+        if (split_load(vq, &w, &d))
+            return -1;
+    }
+}
+
+/* Reads avail->idx and returns how many entries are new, or -1 (queue broken). */
+static int split_avail(struct vs_virtq *vq)
+{
+    const struct vring_avail *avail = vq->avail;
+    uint16_t idx = VS_READ_ONCE(avail->idx);
+    /* Acquire: the driver filled the ring entries and descriptors before it stored
+     * idx; none of them may be read before idx (a compiler barrier on x86, a real
+     * fence on weaker CPUs). */
+    vs_smp_rmb();
+    uint16_t pending = (uint16_t)(idx - vq->last_avail_idx);
+    if (vs_unlikely(pending > vq->size)) {
+        vs_vq_fail(vq, VS_VQ_ERR_AVAIL_IDX, "avail idx %u is %u ahead of %u (ring of %u)", idx,
+                   pending, vq->last_avail_idx, vq->size);
+        return -1;
+    }
+    return pending;
+}
+
+static inline uint16_t split_head(const struct vs_virtq *vq, uint16_t pos)
+{
+    const struct vring_avail *avail = vq->avail;
+    return VS_READ_ONCE(avail->ring[pos & (vq->size - 1)]);
+}
+
+static inline void split_used_elem(struct vs_virtq *vq, uint16_t k, uint16_t head, uint32_t len)
+{
+    struct vring_used *used = vq->used;
+    struct vring_used_elem *e = &used->ring[(uint16_t)(vq->last_used_idx + k) & (vq->size - 1)];
+    e->id = head;
+    e->len = len;
+}
+
+/* Hands the first count used elements (written by split_used_elem) to the driver. */
+static void split_publish(struct vs_virtq *vq, uint16_t consumed, uint16_t count)
+{
+    struct vring_used *used = vq->used;
+    uint16_t start = vq->last_used_idx;
+    vq->last_avail_idx += consumed;
+    vq->last_used_idx += count;
+    /* Release: the elements must be visible before the idx that hands them over. */
+    vs_smp_wmb();
+    VS_WRITE_ONCE(used->idx, vq->last_used_idx);
+    vq->used_pending = true;
+    if (vs_unlikely(vq->log != NULL)) {
+        uint16_t mask = vq->size - 1;
+        uint16_t s = start & mask;
+        uint32_t first = VS_MIN((uint32_t)count, (uint32_t)vq->size - s);
+        uint64_t base = vq->used_ring_gpa + 4;
+        vs_vq_log(vq, base + 8ull * s, 8ull * first);
+        if (count > first)
+            vs_vq_log(vq, base, 8ull * (count - first));
+        vs_vq_log(vq, vq->used_ring_gpa + 2, 2);
+    }
+    if (vq->event_idx) {
+        struct vring_used *u = vq->used;
+        uint16_t *slot = (uint16_t *)&u->ring[vq->size];
+        uint16_t ev;
+        if (!vq->kick_suppressed)
+            ev = vq->last_avail_idx; /* kick me on the next buffer */
+        else if ((uint16_t)(vq->last_avail_idx - vq->avail_event_shadow) >= 0x4000)
+            ev = (uint16_t)(vq->last_avail_idx - 1); /* keep the event out of reach */
+        else
+            return;
+        if (ev != vq->avail_event_shadow) {
+            VS_WRITE_ONCE(*slot, ev);
+            vq->avail_event_shadow = ev;
+            vs_vq_log(vq, vq->used_ring_gpa + 4 + 8ull * vq->size, 2);
+        }
+    }
+}
+
+uint16_t vs_vq_split_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct vs_pkt **pkts,
+                             uint16_t n)
+{
+    int pending = split_avail(vq);
+    if (pending <= 0)
+        return 0;
+    if (n > pending)
+        n = (uint16_t)pending;
+    unsigned got = vs_pkt_alloc_bulk(pool, pkts, n);
+    if (vs_unlikely(got < n))
+        vq->stats.no_mbufs += n - got;
+    if (got == 0)
+        return 0;
+
+    const struct vring_desc *desc = vq->desc;
+    uint16_t mask = vq->size - 1;
+    uint16_t heads[VS_BURST];
+    for (unsigned i = 0; i < got; i++)
+        heads[i] = split_head(vq, (uint16_t)(vq->last_avail_idx + i));
+    vs_prefetch(&desc[heads[0] & mask]);
+
+    uint16_t out = 0;
+    uint64_t bytes = 0;
+    for (unsigned i = 0; i < got; i++) {
+        struct vs_pkt *p = pkts[i];
+        if (i + 1 < got) {
+            vs_prefetch(&desc[heads[i + 1] & mask]);
+            vs_prefetch_w(vs_pkt_data(pkts[i + 1]));
+        }
+        int rc = split_tx_chain(vq, heads[i], p);
+        if (vs_unlikely(rc < 0)) {
+            /* Broken: nothing of this burst reaches the used ring or the switch. */
+            vs_pkt_free_bulk(pkts, out);
+            vs_pkt_free_bulk(pkts + i, got - i);
+            return 0;
+        }
+        split_used_elem(vq, (uint16_t)i, heads[i], 0);
+        if (rc > 0) {
+            pkts[out++] = p;
+            bytes += p->len;
+        } else {
+            vs_pkt_free(p);
+        }
+    }
+    split_publish(vq, (uint16_t)got, (uint16_t)got);
+    vq->stats.packets += out;
+    vq->stats.bytes += bytes;
+    return out;
+}
+
+uint16_t vs_vq_split_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, uint16_t n)
+{
+    int pending = split_avail(vq);
+    if (pending < 0)
+        return 0;
+    if (pending == 0) {
+        vq->stats.no_buffers += n;
+        return 0;
+    }
+    const struct vring_desc *desc = vq->desc;
+    uint16_t mask = vq->size - 1;
+    uint16_t consumed = 0, nused = 0, delivered = 0;
+    uint64_t bytes = 0;
+    struct vs_vq_rx rx;
+    struct {
+        uint16_t head;
+        uint32_t cap;
+    } ch[VS_VQ_RX_MAX_SEGS];
+
+    vs_prefetch(&desc[split_head(vq, vq->last_avail_idx) & mask]);
+    for (uint16_t i = 0; i < n; i++) {
+        struct vs_pkt *p = pkts[i];
+        uint32_t need = (uint32_t)vq->hdr_len + p->len;
+        uint16_t pos = consumed;
+        unsigned nch = 0;
+        rx.nseg = 0;
+        rx.cap = 0;
+        while (rx.cap < need && pos < pending && rx.nseg < VS_VQ_RX_MAX_SEGS &&
+               (vq->mrg_rxbuf || nch == 0)) {
+            uint16_t head = split_head(vq, (uint16_t)(vq->last_avail_idx + pos));
+            pos++;
+            uint32_t before = rx.cap;
+            if (split_rx_chain(vq, head, &rx, need))
+                return 0; /* broken: nothing published */
+            ch[nch].head = head;
+            ch[nch].cap = rx.cap - before;
+            nch++;
+        }
+        if (vs_unlikely(rx.cap < need)) {
+            if (pos >= pending) {
+                /* Out of buffers: the rest of the burst waits for none. */
+                vq->stats.no_buffers += n - i;
+                break;
+            }
+            /* This chain (or 64 pieces) cannot hold this frame; a smaller one may fit. */
+            vq->stats.no_buffers++;
+            continue;
+        }
+        if (pos < pending)
+            vs_prefetch(&desc[split_head(vq, (uint16_t)(vq->last_avail_idx + pos)) & mask]);
+        uint8_t hdr[16];
+        vs_vq_net_hdr(hdr, vq->hdr_len, vq->mrg_rxbuf ? (uint16_t)nch : 1);
+        vs_vq_rx_write(vq, &rx, hdr, vq->hdr_len, vs_pkt_data(p), p->len);
+        for (unsigned j = 0; j < nch; j++)
+            split_used_elem(vq, nused++, ch[j].head, ch[j].cap);
+        consumed = pos;
+        delivered++;
+        bytes += p->len;
+    }
+    if (nused)
+        split_publish(vq, consumed, nused);
+    vq->stats.packets += delivered;
+    vq->stats.bytes += bytes;
+    return delivered;
+}
