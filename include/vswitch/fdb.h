@@ -29,6 +29,9 @@ uint32_t vs_fdb_now(void);
 
 /* Returns true and sets *port when (vlan, mac) is known. Lock-free. */
 bool vs_fdb_lookup(const struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[6], uint16_t *port);
+/* Pulls the buckets of (vlan, mac) into the cache: call it for a whole burst
+ * before looking the burst up, so the memory accesses overlap. */
+void vs_fdb_prefetch(const struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[6]);
 /* Records that (vlan, mac) was seen on port at time now. Safe from several threads. */
 void vs_fdb_learn(struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[6], uint16_t port,
                   uint32_t now);
