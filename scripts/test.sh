@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# The whole test suite (what CI runs through .ci/run):
+#   1. install what is missing (scripts/deps.sh)
+#   2. build with -Werror into build/
+#   3. reserve hugepages (testpmd-based tests need them; vswitchd does not)
+#   4. ctest: unit and integration tests (namespaces, QEMU guests, testpmd)
+#   5. build the libFuzzer targets with clang into build-fuzz/ and run each
+#      test/fuzz/*_fuzz for FUZZ_SECONDS (default 60) on a copy of its corpus
+# Exits non-zero on any failure; the last line is "N passed, N failed".
+#
+# Env: BUILD_DIR, FUZZ_BUILD_DIR, FUZZ_SECONDS, FUZZ_JOBS (parallel fuzzers,
+#      default: number of CPUs), JOBS, SKIP_DEPS=1, SKIP_FUZZ=1,
+#      CTEST_ARGS (extra ctest arguments, e.g. "-L unit").
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+FUZZ_BUILD_DIR=${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+JOBS=${JOBS:-$(nproc)}
+FUZZ_JOBS=${FUZZ_JOBS:-$(nproc)}
+export BUILD_DIR JOBS
+
+passed=0
+failed=0
+failures=()
+t_start=$SECONDS
+
+step() { printf '\n==== %s (%ds elapsed) ====\n' "$*" $((SECONDS - t_start)); }
+
+fail() {
+	failed=$((failed + 1))
+	failures+=("$1")
+}
+
+finish() {
+	step "summary"
+	if [ ${#failures[@]} -gt 0 ]; then
+		printf 'failed: %s\n' "${failures[@]}"
+	fi
+	echo "total time $((SECONDS - t_start))s"
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit
+}
+
+if [ "${SKIP_DEPS:-0}" != 1 ]; then
+	step "dependencies"
+	if ! bash "$ROOT/scripts/deps.sh"; then
+		fail "deps.sh"
+		finish
+	fi
+fi
+
+step "build ($BUILD_DIR, -Werror)"
+if ! bash "$ROOT/scripts/build.sh" -DVS_WERROR=ON; then
+	fail "build"
+	finish
+fi
+
+step "hugepages"
+bash "$ROOT/scripts/hugepages.sh" ||
+	echo "warning: hugepages not fully reserved; tests that need them will say so"
+
+step "ctest (unit + integration)"
+ctest_log=$BUILD_DIR/ctest-output.log
+# shellcheck disable=SC2086 # CTEST_ARGS is a list of words
+(cd "$BUILD_DIR" && ctest --output-on-failure ${CTEST_ARGS:-}) 2>&1 | tee "$ctest_log"
+ctest_rc=${PIPESTATUS[0]}
+# One line per test: "  3/12 Test  #3: name ....   Passed    0.01 sec"
+n_pass=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed ' "$ctest_log")
+n_skip=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*\*\*\*Skipped ' "$ctest_log")
+while IFS= read -r line; do
+	fail "ctest: $line"
+done < <(grep -E '^ *[0-9]+/[0-9]+ Test +#[0-9]+: ' "$ctest_log" |
+	grep -vE ' (Passed|\*\*\*Skipped) ' | sed -E 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: //; s/ +/ /g')
+passed=$((passed + n_pass))
+if [ "$ctest_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
+	fail "ctest exited with $ctest_rc"
+fi
+[ "$n_skip" -gt 0 ] && echo "note: $n_skip test(s) skipped (missing peers; with CI=true they fail instead)"
+
+if [ "${SKIP_FUZZ:-0}" = 1 ]; then
+	finish
+fi
+
+step "fuzz targets (clang, $FUZZ_BUILD_DIR)"
+fuzz_names=()
+for src in "$ROOT"/test/fuzz/*_fuzz.c; do
+	[ -e "$src" ] || continue
+	n=${src##*/}
+	fuzz_names+=("${n%.c}")
+done
+if [ ${#fuzz_names[@]} -eq 0 ]; then
+	echo "no test/fuzz/*_fuzz.c targets"
+	finish
+fi
+targets=()
+for n in "${fuzz_names[@]}"; do
+	targets+=(--target "$n")
+done
+if ! cmake -S "$ROOT" -B "$FUZZ_BUILD_DIR" -DCMAKE_C_COMPILER=clang -DVS_FUZZ=ON ||
+	! cmake --build "$FUZZ_BUILD_DIR" -j "$JOBS" "${targets[@]}"; then
+	fail "fuzz build"
+	finish
+fi
+
+step "fuzzing ${#fuzz_names[@]} target(s), ${FUZZ_SECONDS}s each, $FUZZ_JOBS at a time"
+fuzz_work=$(mktemp -d "${TMPDIR:-/tmp}/vs-fuzz.XXXXXX")
+trap 'rm -rf "$fuzz_work"' EXIT
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+
+run_fuzzer() {
+	local n=$1 dir=$fuzz_work/$1
+	mkdir -p "$dir/corpus" "$dir/artifacts"
+	# A copy: the fuzzer adds new inputs to its corpus, the tree stays clean.
+	if [ -d "$ROOT/test/fuzz/corpus/$n" ]; then
+		cp -a "$ROOT/test/fuzz/corpus/$n/." "$dir/corpus/"
+	fi
+	"$FUZZ_BUILD_DIR/$n" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+		-rss_limit_mb=2048 -print_final_stats=1 \
+		-artifact_prefix="$dir/artifacts/" "$dir/corpus" >"$dir/log" 2>&1
+}
+
+declare -A fuzz_pid=()
+for n in "${fuzz_names[@]}"; do
+	while [ "$(jobs -rp | wc -l)" -ge "$FUZZ_JOBS" ]; do
+		wait -n 2>/dev/null || true
+	done
+	run_fuzzer "$n" &
+	fuzz_pid[$n]=$!
+done
+for n in "${fuzz_names[@]}"; do
+	if wait "${fuzz_pid[$n]}"; then
+		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$fuzz_work/$n/log")
+		echo "fuzz $n: ok (${execs:-?} executions in ${FUZZ_SECONDS}s)"
+		passed=$((passed + 1))
+	else
+		echo "fuzz $n: FAILED, last lines of its log:"
+		tail -n 60 "$fuzz_work/$n/log"
+		for a in "$fuzz_work/$n/artifacts"/*; do
+			[ -e "$a" ] || continue
+			mkdir -p "$ROOT/test/fuzz"
+			cp "$a" "$ROOT/test/fuzz/" && echo "reproducer saved: test/fuzz/${a##*/}"
+		done
+		fail "fuzz $n"
+	fi
+done
+
+finish

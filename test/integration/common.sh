@@ -1,0 +1,133 @@
+# Shared helpers for test/integration/*_test.sh (bash; source it after
+# `set -euo pipefail`). ctest passes VSWITCHD, VSWITCHCTL, VS_SOURCE_DIR,
+# VS_BUILD_DIR and VS_LAB_DIR; run by hand, the defaults below find a build in
+# <repo>/build.
+#
+#   vs_start CONFIG         starts vswitchd -c CONFIG, waits for its socket;
+#                           $VS_PID, $VS_SOCK (from control.socket), $VS_LOG
+#   vs_ctl ARGS...          vswitchctl -s $VS_SOCK ARGS...
+#   vs_stop                 SIGTERM, waits, sets $VS_RC (exit code)
+#   check/fail/pass         assertions that print what they compared
+
+VS_SOURCE_DIR=${VS_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+VS_BUILD_DIR=${VS_BUILD_DIR:-$VS_SOURCE_DIR/build}
+VSWITCHD=${VSWITCHD:-$VS_BUILD_DIR/vswitchd}
+VSWITCHCTL=${VSWITCHCTL:-$VS_BUILD_DIR/vswitchctl}
+VS_LAB=${VS_LAB:-$VS_SOURCE_DIR/test/lab}
+export VS_LAB_DIR=${VS_LAB_DIR:-/var/cache/vswitch-lab}
+
+# shellcheck source=../lab/lib.sh
+. "$VS_LAB/lib.sh"
+
+VS_TEST=$(basename "$0" .sh)
+VS_T0=$SECONDS
+VS_PID=""
+VS_RC=""
+vs_fails=0
+
+say() { printf '[%s +%ds] %s\n' "$VS_TEST" $((SECONDS - VS_T0)) "$*"; }
+
+# fail MSG: report and exit 1 (the EXIT trap cleans up).
+fail() {
+	say "FAIL: $*"
+	[ -n "${VS_LOG:-}" ] && [ -r "$VS_LOG" ] && {
+		echo "---- vswitchd log (last 40 lines) ----"
+		tail -n 40 "$VS_LOG"
+		echo "----"
+	}
+	exit 1
+}
+
+pass() { say "ok: $*"; }
+
+# check DESCRIPTION COMMAND...: the command must succeed.
+check() {
+	local what=$1
+	shift
+	if "$@"; then
+		pass "$what"
+	else
+		fail "$what (command: $*)"
+	fi
+}
+
+vs_require_binaries() {
+	[ -x "$VSWITCHD" ] || fail "no vswitchd at $VSWITCHD (build first: bash scripts/build.sh)"
+	[ -x "$VSWITCHCTL" ] || fail "no vswitchctl at $VSWITCHCTL (build first)"
+}
+
+# A netns that cannot be created (container without CAP_SYS_ADMIN) is a
+# missing peer: skip outside CI, fail in it.
+vs_require_netns() {
+	lab_require_root
+	lab_require_cmd ip
+	local probe=vs-probe-$$
+	ip netns add "$probe" 2>/dev/null || lab_skip "cannot create network namespaces"
+	ip netns del "$probe"
+	[ -c /dev/net/tun ] || lab_skip "no /dev/net/tun"
+}
+
+vs_ctl() {
+	"$VSWITCHCTL" -s "$VS_SOCK" "$@"
+}
+
+# vs_start CONFIG [SECONDS]: the socket path is read from the config's
+# control.socket (written by the test itself, so a simple match suffices).
+vs_start() {
+	local cfg=$1 secs=${2:-20}
+	VS_SOCK=$(sed -n 's/^[[:space:]]*socket:[[:space:]]*\([^[:space:]#]*\).*/\1/p' "$cfg" | head -n1)
+	[ -n "$VS_SOCK" ] || fail "config $cfg has no control.socket"
+	VS_LOG=${VS_LOG:-${cfg%.*}.log}
+	"$VSWITCHD" -c "$cfg" >>"$VS_LOG" 2>&1 &
+	VS_PID=$!
+	local deadline=$((SECONDS + secs))
+	while :; do
+		if ! kill -0 "$VS_PID" 2>/dev/null; then
+			wait "$VS_PID" && VS_RC=0 || VS_RC=$?
+			VS_PID=""
+			fail "vswitchd exited with $VS_RC during start-up"
+		fi
+		if [ -S "$VS_SOCK" ] && "$VSWITCHCTL" -s "$VS_SOCK" --timeout 2 version >/dev/null 2>&1; then
+			break
+		fi
+		[ $SECONDS -lt $deadline ] || fail "vswitchd did not answer on $VS_SOCK within ${secs}s"
+		sleep 0.1
+	done
+	say "vswitchd running (pid $VS_PID, socket $VS_SOCK)"
+}
+
+# vs_stop [SECONDS]: SIGTERM and wait; $VS_RC gets the exit code (137 when it
+# had to be killed).
+vs_stop() {
+	local secs=${1:-15}
+	[ -n "$VS_PID" ] || return 0
+	kill -TERM "$VS_PID" 2>/dev/null || true
+	local deadline=$((SECONDS + secs))
+	while kill -0 "$VS_PID" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
+		sleep 0.1
+	done
+	if kill -0 "$VS_PID" 2>/dev/null; then
+		say "vswitchd ignored SIGTERM for ${secs}s, killing it"
+		kill -KILL "$VS_PID" 2>/dev/null || true
+	fi
+	wait "$VS_PID" && VS_RC=0 || VS_RC=$?
+	VS_PID=""
+}
+
+# Cleanup for traps: kill vswitchd if a test left it running.
+vs_kill() {
+	if [ -n "${VS_PID:-}" ]; then
+		kill -KILL "$VS_PID" 2>/dev/null || true
+		wait "$VS_PID" 2>/dev/null || true
+		VS_PID=""
+	fi
+}
+
+# ping_counts FILE: "SENT RECEIVED" from iputils or busybox ping output.
+ping_counts() {
+	sed -nE 's/^([0-9]+) packets transmitted, ([0-9]+) (packets )?received.*/\1 \2/p' "$1" | tail -n1
+}
+
+hugepages_free() {
+	awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo
+}

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Two QEMU guests (TCG, Debian's 6.1 kernel, busybox initramfs) whose
+# virtio-net-pci NICs are vhost-user ports of vswitchd ping each other:
+#   (a) vswitchd listens (mode: server), QEMU connects as client;
+#   (b) QEMU listens (server=on), vswitchd connects (mode: client); vswitchd is
+#       restarted while the guests keep running and the pings must resume.
+# Guest "a*" is driven over its control serial (lab_guest_exec); guest "b*"
+# runs the stand-alone ping /init against "a*", so both directions are counted.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+vs_require_binaries
+lab_require_root
+lab_require_qemu
+lab_kernel 6.1
+
+COUNT=${GUEST_PING_COUNT:-20}
+sfx=$$
+run=/run/vswitch-test-$sfx
+lab_setup
+mkdir -p "$run"
+
+cleanup() {
+	local rc=$?
+	# Guests first: QEMU complains when the back-end vanishes under a live ring.
+	if [ $rc -ne 0 ]; then
+		for g in "${LAB_GUESTS[@]}"; do
+			lab_guest_running "$g" && lab_guest_dump "$g"
+		done
+	fi
+	lab_guest_stop_all
+	vs_kill
+	LAB_KEEP=${LAB_KEEP:-0} lab_cleanup
+	rm -rf "$run"
+	exit $rc
+}
+trap cleanup EXIT
+
+t=$SECONDS
+lab_initramfs "$LAB_RUN/ping.cpio.gz" -i "$VS_LAB/init-ping.sh" -m virtio_net -m virtio_pci
+say "initramfs built in $((SECONDS - t))s"
+
+write_config() { # FILE MODE SOCK1 SOCK2
+	cat >"$1" <<EOF
+pollers:
+  cpus: [1]
+control:
+  socket: $run/vswitchd.sock
+ports:
+  - name: vm1
+    type: vhost-user
+    path: $3
+    mode: $2
+    queues: 1
+  - name: vm2
+    type: vhost-user
+    path: $4
+    mode: $2
+    queues: 1
+EOF
+}
+
+# ping_from_a GUEST PEER: probe until the first reply, then count.
+ping_from_a() {
+	local g=$1 peer=$2 out
+	lab_guest_exec "$g" 90 ". /lib/lab.sh; lab_ping_probe $peer 60" ||
+		fail "$g: no reply from $peer within 60 s"
+	out=$(lab_guest_exec "$g" 120 "ping -c $COUNT -i 0.2 -W 2 $peer") || true
+	printf '%s\n' "$out" >"$LAB_RUN/$g.ping"
+	read -r sent recv <<<"$(ping_counts "$LAB_RUN/$g.ping")"
+	[ "${sent:-0}" -eq "$COUNT" ] && [ "${recv:-0}" -eq "$COUNT" ] ||
+		{ printf '%s\n' "$out"; fail "$g -> $peer: sent=${sent:-?} received=${recv:-?}, expected $COUNT/$COUNT"; }
+	pass "$g -> $peer: $recv/$sent, $(sed -n 's/^round-trip //p' "$LAB_RUN/$g.ping")"
+}
+
+# b_result GUEST: the stand-alone guest's own count towards a*.
+b_result() {
+	local g=$1 line
+	line=$(lab_guest_wait "$g" '^PING-RESULT ' 120) || fail "$g printed no PING-RESULT"
+	[[ $line =~ sent=([0-9]+)\ received=([0-9]+) ]] || fail "$g: unparseable '$line'"
+	[ "${BASH_REMATCH[1]}" -eq "$COUNT" ] && [ "${BASH_REMATCH[2]}" -eq "$COUNT" ] ||
+		fail "$g: '$line', expected $COUNT/$COUNT"
+	pass "$g -> 10.0.0.1: $line"
+}
+
+start_guests() { # PREFIX NIC-OPTION-SUFFIX SOCK1 SOCK2
+	local p=$1 o=$2
+	lab_guest_start "${p}a" --initrd "$LAB_RUN/ping.cpio.gz" --ctl \
+		--append "vs_ip=10.0.0.1/24 vs_mode=agent" --vhost-user "$3$o"
+	lab_guest_start "${p}b" --initrd "$LAB_RUN/ping.cpio.gz" \
+		--append "vs_ip=10.0.0.2/24 vs_peer=10.0.0.1 vs_count=$COUNT vs_interval=0.2 vs_linger=600" \
+		--vhost-user "$4$o"
+}
+
+# --- (a) vswitchd is the vhost-user server ---------------------------------------
+t=$SECONDS
+write_config "$LAB_RUN/server.yaml" server "$run/s1.sock" "$run/s2.sock"
+VS_LOG=$LAB_RUN/vswitchd-a.log
+vs_start "$LAB_RUN/server.yaml"
+[ -S "$run/s1.sock" ] && [ -S "$run/s2.sock" ] || fail "vswitchd did not create the vhost-user sockets"
+start_guests s ",reconnect=1000" "$run/s1.sock" "$run/s2.sock"
+lab_guest_agent sa 90 || fail "guest sa did not boot"
+say "guests booted in $((SECONDS - t))s"
+ping_from_a sa 10.0.0.2
+b_result sb
+vs_ctl list-ports >"$LAB_RUN/ports.out" || fail "list-ports failed"
+cat "$LAB_RUN/ports.out"
+grep -q vm1 "$LAB_RUN/ports.out" && grep -q vm2 "$LAB_RUN/ports.out" ||
+	fail "list-ports does not show vm1 and vm2"
+lab_guest_stop sa
+lab_guest_stop sb
+vs_stop
+[ "$VS_RC" -eq 0 ] || fail "vswitchd exited with $VS_RC after (a)"
+pass "(a) server mode in $((SECONDS - t))s"
+
+# --- (b) QEMU is the vhost-user server; vswitchd restarts under running guests --
+t=$SECONDS
+start_guests c ",server" "$run/c1.sock" "$run/c2.sock"
+# QEMU listens first and waits for the back-end before it runs the guest.
+deadline=$((SECONDS + 20))
+until [ -S "$run/c1.sock" ] && [ -S "$run/c2.sock" ]; do
+	[ $SECONDS -lt $deadline ] || fail "QEMU did not create its vhost-user sockets"
+	lab_guest_running ca && lab_guest_running cb || fail "QEMU exited at start-up"
+	sleep 0.1
+done
+write_config "$LAB_RUN/client.yaml" client "$run/c1.sock" "$run/c2.sock"
+VS_LOG=$LAB_RUN/vswitchd-b.log
+vs_start "$LAB_RUN/client.yaml"
+lab_guest_agent ca 90 || fail "guest ca did not boot"
+say "guests booted in $((SECONDS - t))s"
+ping_from_a ca 10.0.0.2
+b_result cb
+
+t_restart=$SECONDS
+vs_stop
+[ "$VS_RC" -eq 0 ] || fail "vswitchd exited with $VS_RC on SIGTERM with live guests"
+lab_guest_running ca && lab_guest_running cb || fail "a guest died when vswitchd stopped"
+pass "vswitchd stopped under running guests"
+# Nothing may pass while the switch is down.
+if lab_guest_exec ca 20 "ping -c 2 -W 1 10.0.0.2 >/dev/null"; then
+	fail "ping got through with vswitchd stopped"
+fi
+pass "no ping reply while vswitchd is down"
+VS_LOG=$LAB_RUN/vswitchd-b2.log
+vs_start "$LAB_RUN/client.yaml"
+lab_guest_exec ca 90 ". /lib/lab.sh; lab_ping_probe 10.0.0.2 60" ||
+	fail "ping did not resume within 60 s after vswitchd restarted"
+pass "ping resumed $((SECONDS - t_restart))s after the stop"
+ping_from_a ca 10.0.0.2
+lab_guest_stop ca
+lab_guest_stop cb
+vs_stop
+[ "$VS_RC" -eq 0 ] || fail "vswitchd exited with $VS_RC after (b)"
+pass "(b) client mode with restart in $((SECONDS - t))s"
+say "PASS in $((SECONDS - VS_T0))s"
