@@ -1,4 +1,5 @@
 /* Maps a port type name to its ops table: the only place that knows every type. */
+#include <errno.h>
 #include <string.h>
 
 #include "ports/tap/tap.h"
@@ -16,11 +17,28 @@ static const struct vs_port_ops *const types[] = {
 #endif
 };
 
+/* Types added at run time (tests, embedders), after the built-in ones. */
+static const struct vs_port_ops *extra[8];
+static size_t n_extra;
+
+int vs_port_type_register(const struct vs_port_ops *ops)
+{
+    if (vs_port_type_find(ops->type))
+        return -EEXIST;
+    if (n_extra == VS_ARRAY_SIZE(extra))
+        return -ENOSPC;
+    extra[n_extra++] = ops;
+    return 0;
+}
+
 const struct vs_port_ops *vs_port_type_find(const char *type)
 {
     for (size_t i = 0; i < VS_ARRAY_SIZE(types); i++)
         if (!strcmp(types[i]->type, type))
             return types[i];
+    for (size_t i = 0; i < n_extra; i++)
+        if (!strcmp(extra[i]->type, type))
+            return extra[i];
     return NULL;
 }
 
@@ -28,12 +46,13 @@ const char *vs_port_type_list(void)
 {
     static char list[256];
 
-    if (!list[0]) {
-        for (size_t i = 0; i < VS_ARRAY_SIZE(types); i++) {
-            if (i)
-                strcat(list, ", ");
-            strcat(list, types[i]->type);
-        }
+    list[0] = 0;
+    for (size_t i = 0; i < VS_ARRAY_SIZE(types) + n_extra; i++) {
+        const struct vs_port_ops *ops = i < VS_ARRAY_SIZE(types) ? types[i] : extra[i - VS_ARRAY_SIZE(types)];
+
+        if (i)
+            strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+        strncat(list, ops->type, sizeof(list) - strlen(list) - 1);
     }
     return list;
 }

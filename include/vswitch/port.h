@@ -96,6 +96,9 @@ void vs_port_err_set(struct vs_port_err *err, int arg, const char *fmt, ...)
 
 /* The registry: type name → ops. */
 const struct vs_port_ops *vs_port_type_find(const char *type);
+/* Adds a type at run time (tests use it for in-memory ports). 0, -EEXIST or -ENOSPC.
+ * Main thread, before the type is used. */
+int vs_port_type_register(const struct vs_port_ops *ops);
 /* Comma-separated list of known types, for error messages and --help. */
 const char *vs_port_type_list(void);
 

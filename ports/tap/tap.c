@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -50,7 +51,7 @@ static int set_up(const char *ifname)
 
     if (s < 0)
         return -errno;
-    strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
     if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
         rc = -errno;
     else if (!(ifr.ifr_flags & IFF_UP)) {
@@ -73,7 +74,7 @@ static int tap_open(struct vs_port *port, const struct vs_port_args *args, struc
     t = calloc(1, sizeof(*t));
     if (!t)
         return -ENOMEM;
-    strncpy(t->ifname, vs_port_args_get(args, "ifname", NULL), IFNAMSIZ - 1);
+    snprintf(t->ifname, sizeof(t->ifname), "%s", vs_port_args_get(args, "ifname", NULL));
     t->fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (t->fd < 0) {
         rc = -errno;
@@ -162,6 +163,9 @@ static uint16_t tap_tx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **p
     return tx;
 }
 
+/* The TAP fd itself is readable when a frame waits: an idle poller sleeps on it. */
+static int tap_rx_wait_fd(struct vs_port *port, uint16_t q) { return ((struct tap *)port->priv)->fd; }
+
 static void tap_show(struct vs_port *port, json_t *out)
 {
     struct tap *t = port->priv;
@@ -180,4 +184,5 @@ const struct vs_port_ops vs_port_tap_ops = {
     .rx_burst = tap_rx_burst,
     .tx_burst = tap_tx_burst,
     .show = tap_show,
+    .rx_wait_fd = tap_rx_wait_fd,
 };

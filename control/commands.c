@@ -1,0 +1,156 @@
+/* Command handlers: check a request's params, call the switch, shape the reply. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/commands.h"
+#include "dataplane/switch.h"
+#include "vswitch/log.h"
+
+/* Fetches a required string member of params. */
+static const char *param_str(json_t *params, const char *key, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(params, key);
+
+    if (!v) {
+        snprintf(err, errlen, "missing parameter '%s'", key);
+        return NULL;
+    }
+    if (!json_is_string(v)) {
+        snprintf(err, errlen, "parameter '%s' must be a string", key);
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+static int cmd_add_port(json_t *params, json_t **result, char *err, size_t errlen, void *ctx)
+{
+    struct vs_switch *sw = ctx;
+    const char *name, *type, *key;
+    json_t *opts = json_object_get(params, "options"), *v;
+    struct vs_port_arg args[64];
+    char *values[64];
+    struct vs_port_err perr;
+    unsigned n = 0;
+    int rc = 0;
+
+    if (!(name = param_str(params, "name", err, errlen)) ||
+        !(type = param_str(params, "type", err, errlen)))
+        return -EINVAL;
+    if (opts && !json_is_object(opts)) {
+        snprintf(err, errlen, "parameter 'options' must be an object of key: value strings");
+        return -EINVAL;
+    }
+    if (opts && json_object_size(opts) > VS_ARRAY_SIZE(args)) {
+        snprintf(err, errlen, "too many options (at most %zu)", VS_ARRAY_SIZE(args));
+        return -EINVAL;
+    }
+    json_object_foreach(opts, key, v) {
+        if (json_is_string(v))
+            values[n] = strdup(json_string_value(v));
+        else if (json_is_integer(v) || json_is_boolean(v))
+            values[n] = json_dumps(v, JSON_ENCODE_ANY);
+        else {
+            snprintf(err, errlen, "option '%s' must be a string or a number", key);
+            rc = -EINVAL;
+            break;
+        }
+        if (!values[n]) {
+            rc = -ENOMEM;
+            break;
+        }
+        args[n] = (struct vs_port_arg){.key = key, .value = values[n]};
+        n++;
+    }
+    if (rc == 0) {
+        struct vs_port_args pa = {n, args};
+
+        rc = vs_switch_add_port(sw, name, type, &pa, &perr);
+        if (rc < 0) {
+            if (perr.msg[0])
+                snprintf(err, errlen, "port %s: %s", name, perr.msg);
+            vs_warn("add-port %s: %s", name, perr.msg[0] ? perr.msg : strerror(-rc));
+        } else {
+            *result = json_pack("{s:s}", "name", name);
+        }
+    }
+    for (unsigned i = 0; i < n; i++)
+        free(values[i]);
+    return rc;
+}
+
+static int cmd_del_port(json_t *params, json_t **result, char *err, size_t errlen, void *ctx)
+{
+    const char *name = param_str(params, "name", err, errlen);
+    int rc;
+
+    if (!name)
+        return -EINVAL;
+    if ((rc = vs_switch_del_port(ctx, name)) == -ENOENT)
+        snprintf(err, errlen, "no port named '%s' (see list-ports)", name);
+    else if (rc == 0)
+        *result = json_pack("{s:s}", "name", name);
+    return rc;
+}
+
+static int cmd_list_ports(json_t *params, json_t **result, char *err, size_t errlen, void *ctx)
+{
+    *result = vs_switch_list_ports(ctx);
+    return 0;
+}
+
+static int cmd_show(json_t *params, json_t **result, char *err, size_t errlen, void *ctx)
+{
+    const char *name = param_str(params, "name", err, errlen);
+
+    if (!name)
+        return -EINVAL;
+    if (!(*result = vs_switch_port_show(ctx, name))) {
+        snprintf(err, errlen, "no port named '%s' (see list-ports)", name);
+        return -ENOENT;
+    }
+    return 0;
+}
+
+static int cmd_fdb_show(json_t *params, json_t **result, char *err, size_t errlen, void *ctx)
+{
+    *result = vs_switch_fdb_show(ctx);
+    return 0;
+}
+
+static int cmd_fdb_flush(json_t *params, json_t **result, char *err, size_t errlen, void *ctx)
+{
+    json_t *port = json_object_get(params, "port");
+    const char *name = NULL;
+    int n;
+
+    if (port) {
+        if (!(name = param_str(params, "port", err, errlen)))
+            return -EINVAL;
+    }
+    if ((n = vs_switch_fdb_flush(ctx, name)) < 0) {
+        snprintf(err, errlen, "no port named '%s' (see list-ports)", name);
+        return n;
+    }
+    *result = json_pack("{s:i}", "removed", n);
+    return 0;
+}
+
+static int cmd_pollers(json_t *params, json_t **result, char *err, size_t errlen, void *ctx)
+{
+    *result = vs_switch_pollers(ctx);
+    return 0;
+}
+
+static int cmd_version(json_t *params, json_t **result, char *err, size_t errlen, void *ctx)
+{
+    *result = json_pack("{s:s}", "version", VS_VERSION);
+    return 0;
+}
+
+const struct vs_ctl_command vs_ctl_commands[] = {
+    {"add-port", cmd_add_port},   {"del-port", cmd_del_port},   {"list-ports", cmd_list_ports},
+    {"show", cmd_show},           {"fdb-show", cmd_fdb_show},   {"fdb-flush", cmd_fdb_flush},
+    {"pollers", cmd_pollers},     {"version", cmd_version},     {NULL, NULL},
+};

@@ -1,0 +1,134 @@
+/* Forwarding: parse, learn, look up, and append each frame to its destination
+ * ports' tx batches; flush every batch with one tx_burst at the end of the burst.
+ * Runs on a poller inside an RCU read-side section (between quiescent states). */
+#include <string.h>
+
+#include "dataplane/dp.h"
+#include "vswitch/fdb.h"
+#include "vswitch/rcu.h"
+
+#define ETH_HLEN 14
+#define ETH_P_8021Q 0x8100
+#define ETH_P_8021AD 0x88a8
+
+static inline void batch_add(struct vs_poller *p, uint16_t port, struct vs_pkt *pkt)
+{
+    struct vs_tx_batch *b = &p->tx[port];
+
+    if (b->n == 0)
+        p->pending[p->n_pending++] = port;
+    b->pkts[b->n++] = pkt;
+}
+
+static inline void drop(struct vs_poller *p, uint16_t port, enum vs_drop why, struct vs_pkt *pkt)
+{
+    p->counters[port].drops[why]++;
+    vs_pkt_free(pkt);
+}
+
+static void flood(struct vs_poller *p, struct vs_switch *sw, uint16_t in, struct vs_pkt *pkt)
+{
+    const struct vs_port_set *set = vs_rcu_deref(sw->port_set);
+    uint16_t dests[VS_MAX_PORTS];
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < set->n; i++)
+        if (set->id[i] != in)
+            dests[n++] = set->id[i];
+    if (n == 0) {
+        drop(p, in, VS_DROP_NO_DEST, pkt);
+        return;
+    }
+    /* Shared by reference: each destination's tx_burst frees it once. */
+    vs_pkt_ref(pkt, (uint16_t)(n - 1));
+    for (unsigned i = 0; i < n; i++)
+        batch_add(p, dests[i], pkt);
+}
+
+void vs_forward_burst(struct vs_poller *p, struct vs_dp_port *in, struct vs_pkt **pkts,
+                      uint16_t n, uint32_t now)
+{
+    struct vs_switch *sw = p->sw;
+    uint16_t in_id = in->port.id;
+    struct vs_port_counters *rxc = &p->counters[in_id];
+
+    for (uint16_t i = 0; i < n; i++) {
+        struct vs_pkt *pkt = pkts[i];
+        const uint8_t *eth = vs_pkt_data(pkt);
+        uint16_t vlan = 0, out;
+
+        if (i + 1 < n)
+            vs_prefetch(vs_pkt_data(pkts[i + 1]));
+        rxc->rx_packets++;
+        rxc->rx_bytes += pkt->len;
+        if (vs_unlikely(pkt->len < ETH_HLEN)) {
+            drop(p, in_id, VS_DROP_RUNT, pkt);
+            continue;
+        }
+        uint16_t type = (uint16_t)(eth[12] << 8 | eth[13]);
+        if ((type == ETH_P_8021Q || type == ETH_P_8021AD) && pkt->len >= ETH_HLEN + 4)
+            vlan = (uint16_t)((eth[14] << 8 | eth[15]) & 0x0fff);
+        pkt->vlan = vlan;
+        pkt->in_port = in_id;
+
+        if (vs_unlikely(vs_mac_is_group(eth + 6))) {
+            drop(p, in_id, VS_DROP_BAD_SRC, pkt);
+            continue;
+        }
+        vs_fdb_learn(sw->fdb, vlan, eth + 6, in_id, now);
+
+        if (vs_mac_is_group(eth) || !vs_fdb_lookup(sw->fdb, vlan, eth, &out) ||
+            !vs_rcu_deref(sw->ports[out])) {
+            flood(p, sw, in_id, pkt);
+        } else if (out == in_id) {
+            drop(p, in_id, VS_DROP_FILTERED, pkt);
+        } else {
+            batch_add(p, out, pkt);
+        }
+    }
+}
+
+static inline void txq_lock(struct vs_txq_lock *l)
+{
+    while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE))
+        while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED))
+            __builtin_ia32_pause();
+}
+
+static inline void txq_unlock(struct vs_txq_lock *l) { __atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE); }
+
+void vs_forward_flush(struct vs_poller *p)
+{
+    struct vs_switch *sw = p->sw;
+
+    for (unsigned i = 0; i < p->n_pending; i++) {
+        uint16_t id = p->pending[i];
+        struct vs_tx_batch *b = &p->tx[id];
+        struct vs_dp_port *dp = vs_rcu_deref(sw->ports[id]);
+        struct vs_port_counters *c = &p->counters[id];
+        uint32_t bytes[VS_BURST + 1];
+        uint16_t sent = 0, q;
+
+        if (vs_likely(dp)) {
+            /* Lengths first: the port may free (and reuse) what it sends. */
+            bytes[0] = 0;
+            for (uint16_t k = 0; k < b->n; k++)
+                bytes[k + 1] = bytes[k] + b->pkts[k]->len;
+            q = (uint16_t)(p->id % dp->port.n_txq);
+            if (dp->txq_shared)
+                txq_lock(&dp->txq_lock[q]);
+            sent = dp->port.ops->tx_burst(&dp->port, q, b->pkts, b->n);
+            if (dp->txq_shared)
+                txq_unlock(&dp->txq_lock[q]);
+            c->tx_packets += sent;
+            c->tx_bytes += bytes[sent];
+        }
+        if (sent < b->n) {
+            bool down = !dp || !VS_READ_ONCE(dp->port.link_up);
+            c->drops[down ? VS_DROP_LINK_DOWN : VS_DROP_TX_FULL] += (uint64_t)(b->n - sent);
+            vs_pkt_free_bulk(&b->pkts[sent], b->n - sent);
+        }
+        b->n = 0;
+    }
+    p->n_pending = 0;
+}

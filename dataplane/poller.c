@@ -1,0 +1,164 @@
+/* The pinned poller loop: rx_burst each (port, queue) of this poller's list,
+ * forward, flush, report a quiescent state. In adaptive mode a poller that has
+ * seen nothing for a while goes RCU-offline and sleeps on its queues' wait fds. */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "dataplane/dp.h"
+#include "vswitch/cpu.h"
+#include "vswitch/log.h"
+#include "vswitch/rcu.h"
+
+#define IDLE_BEFORE_SLEEP_NS (200 * 1000)  /* spin this long with no traffic first */
+#define SLEEP_TIMEOUT_MS 100               /* re-check the queue list at least this often */
+
+#define MAX_WAIT_FDS 64
+
+/* Collects the fds that wake us: the control thread's and one per queue. Returns
+ * 0 when some queue cannot wake us (then sleeping could strand its frames). The
+ * fds are asked for at each sleep because a port may replace them (a guest
+ * reconnecting sends new kick fds). */
+static unsigned wait_fds(struct vs_poller *p, const struct vs_poll_list *l, struct pollfd *fds)
+{
+    unsigned n = 0;
+
+    if (l->n + 1 > MAX_WAIT_FDS)
+        return 0;
+    fds[n++] = (struct pollfd){.fd = p->wake_fd, .events = POLLIN};
+    for (unsigned i = 0; i < l->n; i++) {
+        struct vs_port *port = &l->q[i].port->port;
+        int fd = port->ops->rx_wait_fd ? port->ops->rx_wait_fd(port, l->q[i].queue) : -1;
+
+        if (fd < 0)
+            return 0;
+        fds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+    }
+    return n;
+}
+
+static void set_notify(const struct vs_poll_list *l, bool on)
+{
+    for (unsigned i = 0; i < l->n; i++) {
+        struct vs_port *port = &l->q[i].port->port;
+
+        if (port->ops->rx_notify)
+            port->ops->rx_notify(port, l->q[i].queue, on);
+    }
+}
+
+static unsigned poll_once(struct vs_poller *p, const struct vs_poll_list *l, uint32_t now)
+{
+    struct vs_pkt *pkts[VS_BURST];
+    unsigned total = 0;
+
+    for (unsigned i = 0; i < l->n; i++) {
+        struct vs_dp_port *dp = l->q[i].port;
+        uint16_t n = dp->port.ops->rx_burst(&dp->port, l->q[i].queue, pkts, VS_BURST);
+
+        if (n) {
+            vs_forward_burst(p, dp, pkts, n, now);
+            vs_forward_flush(p);
+            total += n;
+        }
+    }
+    return total;
+}
+
+/* Sleeps until a queue has work, the control thread wakes us, or the timeout. */
+static void sleep_on(struct vs_poller *p, struct pollfd *fds, unsigned n)
+{
+    uint64_t v;
+
+    p->sleeps++;
+    vs_rcu_offline(); /* grace periods must not wait for a sleeping poller */
+    poll(fds, n, SLEEP_TIMEOUT_MS);
+    if (read(p->wake_fd, &v, sizeof(v)) < 0) {
+        /* EAGAIN: nobody woke us. */
+    }
+    vs_rcu_online();
+}
+
+static void *poller_main(void *arg)
+{
+    struct vs_poller *p = arg;
+    struct vs_switch *sw = p->sw;
+    bool adaptive = sw->params.mode == VS_POLL_ADAPTIVE;
+    uint64_t idle_since = vs_rdtsc();
+    uint64_t idle_limit = vs_tsc_hz() * IDLE_BEFORE_SLEEP_NS / 1000000000ull;
+    int rc;
+
+    if ((rc = vs_cpu_pin_self(p->cpu)) < 0)
+        vs_warn("poller %u: cannot pin to cpu %d: %s", p->id, p->cpu, strerror(-rc));
+    vs_rcu_register_thread();
+    while (!VS_READ_ONCE(p->stop)) {
+        const struct vs_poll_list *l = vs_rcu_deref(p->list);
+        uint64_t t0 = vs_rdtsc();
+        unsigned n = poll_once(p, l, vs_fdb_now());
+        uint64_t t1 = vs_rdtsc();
+
+        p->iterations++;
+        if (n) {
+            p->busy_cycles += t1 - t0;
+            idle_since = t1;
+        } else {
+            p->idle_cycles += t1 - t0;
+            struct pollfd fds[MAX_WAIT_FDS];
+            unsigned nfds;
+
+            if (adaptive && t1 - idle_since > idle_limit && (nfds = wait_fds(p, l, fds))) {
+                set_notify(l, true);
+                /* A frame may have arrived before notifications were on: look once more. */
+                if (poll_once(p, l, vs_fdb_now()) == 0)
+                    sleep_on(p, fds, nfds);
+                set_notify(vs_rcu_deref(p->list), false);
+                idle_since = vs_rdtsc();
+            }
+        }
+        vs_rcu_quiescent(); /* nothing read under RCU survives past this line */
+    }
+    vs_rcu_unregister_thread();
+    vs_pool_thread_flush();
+    return NULL;
+}
+
+int vs_poller_start(struct vs_poller *p)
+{
+    int rc;
+
+    p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (p->wake_fd < 0)
+        return -errno;
+    p->stop = false;
+    if ((rc = pthread_create(&p->thread, NULL, poller_main, p)) != 0) {
+        close(p->wake_fd);
+        p->wake_fd = -1;
+        return -rc;
+    }
+    p->running = true;
+    return 0;
+}
+
+void vs_poller_wake(struct vs_poller *p)
+{
+    uint64_t one = 1;
+
+    if (p->wake_fd >= 0 && write(p->wake_fd, &one, sizeof(one)) < 0) {
+        /* The counter is saturated: the poller is already due to wake. */
+    }
+}
+
+void vs_poller_stop(struct vs_poller *p)
+{
+    if (!p->running)
+        return;
+    VS_WRITE_ONCE(p->stop, true);
+    vs_poller_wake(p);
+    pthread_join(p->thread, NULL);
+    close(p->wake_fd);
+    p->wake_fd = -1;
+    p->running = false;
+}

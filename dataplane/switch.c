@@ -1,0 +1,386 @@
+/* The switch object. Every function runs on the main (control) thread, the only
+ * writer of the port table and the poll lists; pollers read them under RCU. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataplane/dp.h"
+#include "vswitch/log.h"
+#include "vswitch/loop.h"
+#include "vswitch/rcu.h"
+
+static void age_fdb(void *arg)
+{
+    struct vs_switch *sw = arg;
+    unsigned n = vs_fdb_age(sw->fdb, vs_fdb_now());
+
+    if (n)
+        vs_debug("fdb: %u entries aged out", n);
+}
+
+int vs_switch_create(const struct vs_switch_params *params, struct vs_switch **out)
+{
+    struct vs_switch *sw;
+    int rc;
+
+    if (params->n_pollers == 0 || params->n_pollers > VS_MAX_POLLERS || !params->pool)
+        return -EINVAL;
+    sw = calloc(1, sizeof(*sw));
+    if (!sw)
+        return -ENOMEM;
+    sw->params = *params;
+    sw->aging_timer = -1;
+    if ((rc = vs_fdb_create(params->fdb_size, params->fdb_aging, &sw->fdb)) < 0)
+        goto fail;
+    rc = -ENOMEM;
+    sw->port_set = calloc(1, sizeof(*sw->port_set));
+    /* Pollers are large (per-port batches and counters) and cache-line aligned. */
+    sw->pollers = aligned_alloc(VS_CACHE_LINE, sizeof(*sw->pollers) * params->n_pollers);
+    if (!sw->port_set || !sw->pollers)
+        goto fail;
+    memset(sw->pollers, 0, sizeof(*sw->pollers) * params->n_pollers);
+    for (unsigned i = 0; i < params->n_pollers; i++) {
+        struct vs_poller *p = &sw->pollers[i];
+
+        p->sw = sw;
+        p->id = i;
+        p->cpu = params->cpus[i];
+        p->wake_fd = -1;
+        if (!(p->list = calloc(1, sizeof(*p->list))))
+            goto fail;
+    }
+    *out = sw;
+    return 0;
+fail:
+    vs_switch_destroy(sw);
+    return rc;
+}
+
+int vs_switch_start(struct vs_switch *sw)
+{
+    int rc;
+    uint64_t period = VS_MIN(VS_MAX(sw->params.fdb_aging / 30, 1u), 10u) * 1000;
+
+    for (unsigned i = 0; i < sw->params.n_pollers; i++) {
+        if ((rc = vs_poller_start(&sw->pollers[i])) < 0) {
+            vs_err("poller %u: cannot start thread: %s", i, strerror(-rc));
+            return rc;
+        }
+    }
+    if (sw->params.fdb_aging) {
+        rc = vs_loop_add_timer(period, period, age_fdb, sw);
+        if (rc < 0)
+            return rc;
+        sw->aging_timer = rc;
+    }
+    sw->started = true;
+    return 0;
+}
+
+static struct vs_dp_port *find_port(const struct vs_switch *sw, const char *name)
+{
+    for (unsigned i = 0; i < VS_MAX_PORTS; i++)
+        if (sw->ports[i] && !strcmp(sw->ports[i]->port.name, name))
+            return sw->ports[i];
+    return NULL;
+}
+
+/* Publishes a new flood set from the port table; frees the old one after a grace
+ * period (the caller's next vs_sched_rebalance provides it). */
+static struct vs_port_set *publish_port_set(struct vs_switch *sw)
+{
+    struct vs_port_set *set = calloc(1, sizeof(*set)), *old = sw->port_set;
+
+    if (!set)
+        return NULL;
+    for (unsigned i = 0; i < VS_MAX_PORTS; i++)
+        if (sw->ports[i])
+            set->id[set->n++] = (uint16_t)i;
+    vs_rcu_assign(sw->port_set, set);
+    return old;
+}
+
+static void free_dp_port(struct vs_dp_port *dp)
+{
+    json_decref(dp->options);
+    free(dp);
+}
+
+int vs_switch_add_port(struct vs_switch *sw, const char *name, const char *type,
+                       const struct vs_port_args *args, struct vs_port_err *err)
+{
+    const struct vs_port_ops *ops = vs_port_type_find(type);
+    struct vs_dp_port *dp;
+    struct vs_port_set *old_set;
+    int id = -1, rc;
+
+    err->arg = -1;
+    err->msg[0] = 0;
+    if (!ops) {
+        vs_port_err_set(err, -1, "unknown port type '%s'; known types: %s", type,
+                        vs_port_type_list());
+        return -ENOENT;
+    }
+    if (!name[0] || strlen(name) >= VS_PORT_NAME_MAX) {
+        vs_port_err_set(err, -1, "port name must be 1 to %d characters", VS_PORT_NAME_MAX - 1);
+        return -EINVAL;
+    }
+    if (find_port(sw, name)) {
+        vs_port_err_set(err, -1, "a port named '%s' already exists", name);
+        return -EEXIST;
+    }
+    for (unsigned i = 0; i < VS_MAX_PORTS && id < 0; i++)
+        if (!sw->ports[i])
+            id = (int)i;
+    if (id < 0) {
+        vs_port_err_set(err, -1, "the switch already has %d ports", VS_MAX_PORTS);
+        return -ENOSPC;
+    }
+    if (!(dp = calloc(1, sizeof(*dp))))
+        return -ENOMEM;
+    snprintf(dp->port.name, sizeof(dp->port.name), "%s", name);
+    snprintf(dp->type, sizeof(dp->type), "%s", type);
+    dp->port.ops = ops;
+    dp->port.id = (uint16_t)id;
+    dp->port.pool = sw->params.pool;
+    dp->options = json_object();
+    for (unsigned i = 0; i < args->n; i++)
+        json_object_set_new(dp->options, args->v[i].key, json_string(args->v[i].value));
+
+    if ((rc = ops->open(&dp->port, args, err)) < 0) {
+        free_dp_port(dp);
+        return rc;
+    }
+    if (dp->port.n_rxq > VS_PORT_MAX_QUEUES || dp->port.n_txq == 0 ||
+        dp->port.n_txq > VS_PORT_MAX_QUEUES) {
+        vs_port_err_set(err, -1, "port type %s opened %u rx / %u tx queues (1 to %d allowed)",
+                        type, dp->port.n_rxq, dp->port.n_txq, VS_PORT_MAX_QUEUES);
+        ops->close(&dp->port);
+        free_dp_port(dp);
+        return -EINVAL;
+    }
+    dp->txq_shared = sw->params.n_pollers > dp->port.n_txq;
+    vs_stats_sum(sw, (uint16_t)id, &dp->base);
+
+    vs_rcu_assign(sw->ports[id], dp);
+    sw->n_ports++;
+    old_set = publish_port_set(sw);
+    rc = vs_sched_rebalance(sw); /* includes the grace period that frees old_set safely */
+    free(old_set);
+    if (rc < 0)
+        vs_err("port %s: cannot assign its queues to pollers: %s", name, strerror(-rc));
+    vs_info("port %s: added (type %s, %u rx / %u tx queues%s)", name, type, dp->port.n_rxq,
+            dp->port.n_txq, dp->txq_shared ? ", tx queues shared by pollers" : "");
+    return 0;
+}
+
+static void remove_port(struct vs_switch *sw, struct vs_dp_port *dp)
+{
+    struct vs_port_set *old_set;
+    uint16_t id = dp->port.id;
+    int rc;
+
+    vs_rcu_assign(sw->ports[id], NULL);
+    sw->n_ports--;
+    old_set = publish_port_set(sw);
+    /* Two grace periods inside: afterwards no poller polls, floods to, or flushes
+     * a batch into this port. */
+    if ((rc = vs_sched_rebalance(sw)) < 0) {
+        vs_err("port %s: rebalance failed (%s); waiting for pollers before closing",
+               dp->port.name, strerror(-rc));
+        vs_rcu_synchronize();
+    }
+    free(old_set);
+    dp->port.ops->close(&dp->port);
+    vs_fdb_flush_port(sw->fdb, id);
+    free_dp_port(dp);
+}
+
+int vs_switch_del_port(struct vs_switch *sw, const char *name)
+{
+    struct vs_dp_port *dp = find_port(sw, name);
+
+    if (!dp)
+        return -ENOENT;
+    remove_port(sw, dp);
+    vs_info("port %s: removed", name);
+    return 0;
+}
+
+void vs_switch_destroy(struct vs_switch *sw)
+{
+    if (!sw)
+        return;
+    if (sw->aging_timer > 0)
+        vs_loop_del_timer(sw->aging_timer);
+    if (sw->pollers) {
+        for (unsigned i = 0; i < sw->params.n_pollers; i++)
+            vs_poller_stop(&sw->pollers[i]);
+        /* Pollers are gone: nothing reads the tables any more. */
+        for (unsigned i = 0; i < VS_MAX_PORTS; i++) {
+            struct vs_dp_port *dp = sw->ports[i];
+
+            if (!dp)
+                continue;
+            sw->ports[i] = NULL;
+            dp->port.ops->close(&dp->port);
+            free_dp_port(dp);
+        }
+        for (unsigned i = 0; i < sw->params.n_pollers; i++)
+            free(sw->pollers[i].list);
+        free(sw->pollers);
+    }
+    free(sw->port_set);
+    vs_fdb_destroy(sw->fdb);
+    free(sw);
+}
+
+unsigned vs_switch_port_count(const struct vs_switch *sw) { return sw->n_ports; }
+
+int vs_switch_port_counters(struct vs_switch *sw, const char *name, struct vs_port_counters *out)
+{
+    struct vs_dp_port *dp = find_port(sw, name);
+
+    if (!dp)
+        return -ENOENT;
+    vs_stats_sum(sw, dp->port.id, out);
+    vs_stats_sub(out, &dp->base);
+    return 0;
+}
+
+#define JINT(v) json_integer((json_int_t)(v))
+
+static json_t *summary(struct vs_switch *sw, struct vs_dp_port *dp, struct vs_port_counters *c)
+{
+    vs_stats_sum(sw, dp->port.id, c);
+    vs_stats_sub(c, &dp->base);
+    return json_pack("{s:s, s:s, s:i, s:s, s:i, s:i}", "name", dp->port.name, "type", dp->type,
+                     "id", (int)dp->port.id, "link",
+                     VS_READ_ONCE(dp->port.link_up) ? "up" : "down", "rx_queues",
+                     (int)dp->port.n_rxq, "tx_queues", (int)dp->port.n_txq);
+}
+
+json_t *vs_switch_port_summary(struct vs_switch *sw, const char *name)
+{
+    struct vs_dp_port *dp = find_port(sw, name);
+    struct vs_port_counters c;
+    json_t *o;
+
+    if (!dp)
+        return NULL;
+    o = summary(sw, dp, &c);
+    json_object_set_new(o, "rx_packets", JINT(c.rx_packets));
+    json_object_set_new(o, "tx_packets", JINT(c.tx_packets));
+    json_object_set_new(o, "rx_bytes", JINT(c.rx_bytes));
+    json_object_set_new(o, "tx_bytes", JINT(c.tx_bytes));
+    json_object_set_new(o, "drops", JINT(vs_stats_drops_total(&c)));
+    return o;
+}
+
+json_t *vs_switch_list_ports(struct vs_switch *sw)
+{
+    json_t *arr = json_array();
+
+    for (unsigned i = 0; i < VS_MAX_PORTS; i++)
+        if (sw->ports[i])
+            json_array_append_new(arr, vs_switch_port_summary(sw, sw->ports[i]->port.name));
+    return json_pack("{s:o}", "ports", arr);
+}
+
+json_t *vs_switch_port_show(struct vs_switch *sw, const char *name)
+{
+    struct vs_dp_port *dp = find_port(sw, name);
+    struct vs_port_counters c;
+    json_t *o, *drops, *details;
+
+    if (!dp)
+        return NULL;
+    o = summary(sw, dp, &c);
+    drops = json_object();
+    for (int d = 0; d < VS_DROP__COUNT; d++)
+        json_object_set_new(drops, vs_drop_name(d), JINT(c.drops[d]));
+    json_object_set_new(o, "counters",
+                        json_pack("{s:I, s:I, s:I, s:I, s:o}", "rx_packets",
+                                  (json_int_t)c.rx_packets, "rx_bytes", (json_int_t)c.rx_bytes,
+                                  "tx_packets", (json_int_t)c.tx_packets, "tx_bytes",
+                                  (json_int_t)c.tx_bytes, "drops", drops));
+    json_object_set(o, "options", dp->options);
+    json_object_set_new(o, "tx_queues_shared", json_boolean(dp->txq_shared));
+    details = json_object();
+    if (dp->port.ops->show)
+        dp->port.ops->show(&dp->port, details);
+    json_object_set_new(o, "details", details);
+    return o;
+}
+
+json_t *vs_switch_pollers(struct vs_switch *sw)
+{
+    json_t *pollers = json_array(), *txqs = json_array();
+
+    for (unsigned i = 0; i < sw->params.n_pollers; i++) {
+        const struct vs_poller *p = &sw->pollers[i];
+        json_t *queues = json_array();
+
+        for (unsigned j = 0; j < p->list->n; j++)
+            json_array_append_new(queues, json_pack("{s:s, s:i}", "port",
+                                                    p->list->q[j].port->port.name, "queue",
+                                                    (int)p->list->q[j].queue));
+        json_array_append_new(
+            pollers, json_pack("{s:i, s:i, s:o, s:I, s:I, s:I, s:I}", "id", (int)p->id, "cpu",
+                               p->cpu, "queues", queues, "busy_cycles",
+                               (json_int_t)VS_READ_ONCE(p->busy_cycles), "idle_cycles",
+                               (json_int_t)VS_READ_ONCE(p->idle_cycles), "iterations",
+                               (json_int_t)VS_READ_ONCE(p->iterations), "sleeps",
+                               (json_int_t)VS_READ_ONCE(p->sleeps)));
+    }
+    for (unsigned i = 0; i < VS_MAX_PORTS; i++) {
+        struct vs_dp_port *dp = sw->ports[i];
+
+        for (uint16_t q = 0; dp && q < dp->port.n_txq; q++)
+            json_array_append_new(txqs, json_pack("{s:s, s:i, s:b}", "port", dp->port.name,
+                                                  "queue", (int)q, "shared", dp->txq_shared));
+    }
+    return json_pack("{s:s, s:o, s:o}", "mode",
+                     sw->params.mode == VS_POLL_BUSY ? "busy" : "adaptive", "pollers", pollers,
+                     "tx_queues", txqs);
+}
+
+struct fdb_dump {
+    struct vs_switch *sw;
+    json_t *arr;
+};
+
+static void dump_entry(const struct vs_fdb_entry *e, void *arg)
+{
+    struct fdb_dump *d = arg;
+    struct vs_dp_port *dp = e->port < VS_MAX_PORTS ? d->sw->ports[e->port] : NULL;
+    char mac[18];
+
+    snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", e->mac[0], e->mac[1], e->mac[2],
+             e->mac[3], e->mac[4], e->mac[5]);
+    json_array_append_new(d->arr, json_pack("{s:i, s:s, s:s, s:i}", "vlan", (int)e->vlan, "mac",
+                                            mac, "port", dp ? dp->port.name : "?", "age",
+                                            (int)e->age_s));
+}
+
+json_t *vs_switch_fdb_show(struct vs_switch *sw)
+{
+    struct fdb_dump d = {sw, json_array()};
+
+    vs_fdb_foreach(sw->fdb, vs_fdb_now(), dump_entry, &d);
+    return json_pack("{s:o, s:i, s:i, s:i}", "entries", d.arr, "count",
+                     (int)vs_fdb_count(sw->fdb), "capacity", (int)vs_fdb_capacity(sw->fdb),
+                     "aging", (int)vs_fdb_aging(sw->fdb));
+}
+
+int vs_switch_fdb_flush(struct vs_switch *sw, const char *name)
+{
+    struct vs_dp_port *dp;
+
+    if (!name)
+        return (int)vs_fdb_flush(sw->fdb);
+    if (!(dp = find_port(sw, name)))
+        return -ENOENT;
+    return (int)vs_fdb_flush_port(sw->fdb, dp->port.id);
+}

@@ -1,0 +1,76 @@
+/* The switch object: ports, pollers and the forwarding table, as the control
+ * plane sees them. Every function here runs on the main thread. */
+#ifndef VS_DATAPLANE_SWITCH_H
+#define VS_DATAPLANE_SWITCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "vswitch/fdb.h"
+#include "vswitch/port.h"
+
+#define VS_MAX_POLLERS 64
+
+enum vs_poll_mode { VS_POLL_ADAPTIVE, VS_POLL_BUSY };
+
+/* Why the dataplane dropped a frame (ports count their own reasons in show()). */
+enum vs_drop {
+    VS_DROP_RUNT,         /* shorter than an Ethernet header */
+    VS_DROP_BAD_SRC,      /* group (multicast/broadcast) source MAC */
+    VS_DROP_FILTERED,     /* destination learned on the ingress port itself */
+    VS_DROP_NO_DEST,      /* flood with no other port to go to */
+    VS_DROP_TX_FULL,      /* the destination queue took fewer frames than offered */
+    VS_DROP_LINK_DOWN,    /* the destination had no peer (link down) */
+    VS_DROP__COUNT
+};
+const char *vs_drop_name(enum vs_drop d);
+
+struct vs_port_counters {
+    uint64_t rx_packets, rx_bytes;
+    uint64_t tx_packets, tx_bytes;
+    uint64_t drops[VS_DROP__COUNT]; /* counted on the ingress port for the first three,
+                                       on the egress port for the others */
+};
+
+struct vs_switch_params {
+    unsigned n_pollers;
+    int cpus[VS_MAX_POLLERS];
+    enum vs_poll_mode mode;
+    uint32_t fdb_size;
+    uint32_t fdb_aging;
+    struct vs_pool *pool;
+};
+
+struct vs_switch;
+
+int vs_switch_create(const struct vs_switch_params *params, struct vs_switch **out);
+/* Starts the pollers and the FDB aging timer. 0 or -errno. */
+int vs_switch_start(struct vs_switch *sw);
+/* Stops pollers, closes every port, frees everything. */
+void vs_switch_destroy(struct vs_switch *sw);
+
+/* Adds a port and gives its rx queues to pollers. Other ports' traffic carries on.
+ * Returns 0, -EEXIST (name taken), -ENOSPC, -ENOENT (unknown type), or the port's
+ * error with err filled. */
+int vs_switch_add_port(struct vs_switch *sw, const char *name, const char *type,
+                       const struct vs_port_args *args, struct vs_port_err *err);
+/* Removes a port: its queues leave the pollers, a grace period passes, it closes,
+ * and its FDB entries go. 0 or -ENOENT. */
+int vs_switch_del_port(struct vs_switch *sw, const char *name);
+
+/* Queries for the control plane. */
+unsigned vs_switch_port_count(const struct vs_switch *sw);
+/* JSON objects in the shapes the control protocol documents. */
+json_t *vs_switch_port_summary(struct vs_switch *sw, const char *name); /* NULL: no such port */
+json_t *vs_switch_port_show(struct vs_switch *sw, const char *name);
+json_t *vs_switch_list_ports(struct vs_switch *sw);
+json_t *vs_switch_pollers(struct vs_switch *sw);
+json_t *vs_switch_fdb_show(struct vs_switch *sw);
+/* Flushes all entries, or one port's (name != NULL). Returns the count or -ENOENT. */
+int vs_switch_fdb_flush(struct vs_switch *sw, const char *name);
+/* Counters of one port summed over pollers. 0 or -ENOENT. */
+int vs_switch_port_counters(struct vs_switch *sw, const char *name, struct vs_port_counters *out);
+
+#endif

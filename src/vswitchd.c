@@ -1,0 +1,188 @@
+/* vswitchd: loads the config, creates the packet pool, the switch and its ports,
+ * serves the control socket, and runs the main loop until SIGTERM or SIGINT. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "control/commands.h"
+#include "control/config.h"
+#include "control/server.h"
+#include "dataplane/switch.h"
+#include "vswitch/log.h"
+#include "vswitch/loop.h"
+#include "vswitch/pkt.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: vswitchd [-c FILE] [--check-config] [--version] [--help]\n"
+            "\n"
+            "A polled-mode L2 switch for vhost-user guests, TAP devices and NICs.\n"
+            "\n"
+            "  -c, --config FILE  read the YAML config FILE (default: the embedded default,\n"
+            "                     shown by --print-default-config)\n"
+            "      --check-config validate the config (including port options) and exit:\n"
+            "                     0 when valid, 2 with FILE:LINE:COL: KEY: problem when not\n"
+            "      --print-default-config  print the embedded default config and exit\n"
+            "      --version      print the version and exit\n"
+            "  -h, --help         print this help and exit\n"
+            "\n"
+            "Port types: %s. Manage a running daemon with vswitchctl.\n"
+            "Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad config or usage.\n",
+            vs_port_type_list());
+}
+
+static void on_signal(int fd, uint32_t events, void *arg)
+{
+    struct signalfd_siginfo si;
+
+    if (read(fd, &si, sizeof(si)) == sizeof(si))
+        vs_info("signal %u (%s): shutting down", si.ssi_signo, strsignal((int)si.ssi_signo));
+    vs_loop_stop();
+}
+
+static int setup_signals(int *sfd)
+{
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    /* Pollers inherit the mask, so only the main loop ever sees these. */
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+        return -errno;
+    signal(SIGPIPE, SIG_IGN);
+    *sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (*sfd < 0)
+        return -errno;
+    return vs_loop_add_fd(*sfd, EPOLLIN, on_signal, NULL);
+}
+
+static int add_config_ports(struct vs_switch *sw, const struct vs_config *cfg)
+{
+    for (unsigned i = 0; i < cfg->n_ports; i++) {
+        const struct vs_config_port *cp = &cfg->ports[i];
+        struct vs_port_args args = {cp->n_args, cp->args};
+        struct vs_port_err err;
+        int rc = vs_switch_add_port(sw, cp->name, cp->type, &args, &err);
+
+        if (rc < 0) {
+            unsigned line = cp->line, col = cp->col;
+
+            if (err.arg >= 0 && (unsigned)err.arg < cp->n_args) {
+                line = cp->args[err.arg].line;
+                col = cp->args[err.arg].col;
+            }
+            fprintf(stderr, "%s:%u:%u: ports[%u]: port %s: %s\n", cfg->file, line, col, i,
+                    cp->name, err.msg[0] ? err.msg : strerror(-rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", no_argument, NULL, 'C'},
+        {"print-default-config", no_argument, NULL, 'P'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *file = NULL;
+    bool check_only = false;
+    struct vs_config cfg;
+    struct vs_switch_params params = {0};
+    struct vs_switch *sw = NULL;
+    struct vs_ctl_server *server = NULL;
+    struct vs_pool *pool = NULL;
+    char err[512];
+    int c, rc, sfd = -1, status = 1;
+
+    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': file = optarg; break;
+        case 'C': check_only = true; break;
+        case 'P': fwrite(vs_config_default_yaml, 1, vs_config_default_yaml_len, stdout); return 0;
+        case 'V': printf("vswitchd %s\n", VS_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "vswitchd: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+
+    rc = file ? vs_config_load_file(file, &cfg, err, sizeof(err))
+              : vs_config_load_default(&cfg, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    if (check_only) {
+        printf("%s: ok (%u ports, %u pollers)\n", cfg.file, cfg.n_ports, cfg.n_cpus);
+        vs_config_free(&cfg);
+        return 0;
+    }
+    vs_log_set_level(cfg.log_level);
+
+    if ((rc = vs_loop_init()) < 0 || (rc = setup_signals(&sfd)) < 0) {
+        vs_err("cannot set up the event loop: %s", strerror(-rc));
+        goto out;
+    }
+    if ((rc = vs_pool_create(cfg.buffers, cfg.hugepage_size, &pool)) < 0) {
+        vs_err("cannot allocate %u packet buffers: %s", cfg.buffers, strerror(-rc));
+        goto out;
+    }
+    vs_pool_set_default(pool);
+
+    params.n_pollers = cfg.n_cpus;
+    memcpy(params.cpus, cfg.cpus, sizeof(int) * cfg.n_cpus);
+    params.mode = cfg.poll_mode == VS_CONFIG_POLL_BUSY ? VS_POLL_BUSY : VS_POLL_ADAPTIVE;
+    params.fdb_size = cfg.fdb_size;
+    params.fdb_aging = cfg.fdb_aging;
+    params.pool = pool;
+    if ((rc = vs_switch_create(&params, &sw)) < 0) {
+        vs_err("cannot create the switch: %s", strerror(-rc));
+        goto out;
+    }
+    if ((rc = vs_switch_start(sw)) < 0)
+        goto out;
+    if ((rc = add_config_ports(sw, &cfg)) < 0)
+        goto out;
+    if ((rc = vs_ctl_server_start(cfg.socket, cfg.socket_mode, cfg.socket_group, vs_ctl_commands,
+                                  sw, &server)) < 0)
+        goto out; /* the server logged why */
+
+    vs_info("vswitchd %s: config %s, %u pollers (%s), %u ports, %u buffers (%s pages), "
+            "control socket %s",
+            VS_VERSION, cfg.file, cfg.n_cpus,
+            params.mode == VS_POLL_BUSY ? "busy" : "adaptive", vs_switch_port_count(sw),
+            cfg.buffers,
+            vs_pool_region(pool)->huge ? vs_page_kind_name(cfg.hugepage_size) : "normal",
+            cfg.socket);
+    rc = vs_loop_run();
+    status = rc < 0 ? 1 : 0;
+out:
+    vs_ctl_server_stop(server);
+    vs_switch_destroy(sw);
+    vs_pool_destroy(pool);
+    if (sfd >= 0) {
+        vs_loop_del_fd(sfd);
+        close(sfd);
+    }
+    vs_loop_fini();
+    vs_config_free(&cfg);
+    return status;
+}

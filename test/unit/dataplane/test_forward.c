@@ -1,0 +1,341 @@
+/* The dataplane end to end with in-memory ports: learning, flooding, filtering,
+ * drops by reason, VLAN separation, port removal while pollers run, no leaks. */
+#include <CUnit/Basic.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dataplane/switch.h"
+#include "vswitch/loop.h"
+#include "vswitch/pkt.h"
+
+#define MAXF 256
+
+struct frame {
+    uint16_t len;
+    uint8_t data[128];
+};
+
+struct memport {
+    pthread_mutex_t lock;
+    struct frame in[MAXF];
+    unsigned in_head, in_tail;
+    struct frame out[MAXF];
+    unsigned n_out;
+    unsigned capacity; /* frames accepted per tx burst, 0 = all */
+};
+
+static struct memport mports[8];
+static int next_mport;
+
+static int mem_validate(const struct vs_port_args *args, struct vs_port_err *err) { return 0; }
+
+static int mem_open(struct vs_port *port, const struct vs_port_args *args, struct vs_port_err *err)
+{
+    struct memport *m = &mports[next_mport++];
+    const char *cap = vs_port_args_get(args, "capacity", NULL);
+
+    memset(m, 0, sizeof(*m));
+    pthread_mutex_init(&m->lock, NULL);
+    m->capacity = cap ? (unsigned)atoi(cap) : 0;
+    port->priv = m;
+    port->n_rxq = 1;
+    port->n_txq = 1;
+    port->link_up = 1;
+    return 0;
+}
+
+static void mem_close(struct vs_port *port) { port->priv = NULL; }
+
+static uint16_t mem_rx(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n)
+{
+    struct memport *m = port->priv;
+    uint16_t got = 0;
+
+    pthread_mutex_lock(&m->lock);
+    while (got < n && m->in_head != m->in_tail) {
+        struct frame *f = &m->in[m->in_head % MAXF];
+        struct vs_pkt *p = vs_pkt_alloc(port->pool);
+
+        if (!p)
+            break;
+        memcpy(vs_pkt_data(p), f->data, f->len);
+        p->len = f->len;
+        pkts[got++] = p;
+        m->in_head++;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return got;
+}
+
+static uint16_t mem_tx(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n)
+{
+    struct memport *m = port->priv;
+    uint16_t take = m->capacity && m->capacity < n ? (uint16_t)m->capacity : n;
+
+    pthread_mutex_lock(&m->lock);
+    for (uint16_t i = 0; i < take && m->n_out < MAXF; i++) {
+        m->out[m->n_out].len = pkts[i]->len;
+        memcpy(m->out[m->n_out].data, vs_pkt_data(pkts[i]), pkts[i]->len);
+        m->n_out++;
+    }
+    pthread_mutex_unlock(&m->lock);
+    vs_pkt_free_bulk(pkts, take);
+    return take;
+}
+
+static const char *const mem_keys[] = {"capacity", NULL};
+static const struct vs_port_ops mem_ops = {
+    .type = "mem", .keys = mem_keys, .validate = mem_validate, .open = mem_open,
+    .close = mem_close, .rx_burst = mem_rx, .tx_burst = mem_tx,
+};
+
+static struct vs_pool *pool;
+static struct vs_switch *sw;
+
+static void inject(int port, const uint8_t dst[6], const uint8_t src[6], int vlan, uint16_t len)
+{
+    struct memport *m = &mports[port];
+    struct frame f = {.len = len};
+
+    memcpy(f.data, dst, 6);
+    memcpy(f.data + 6, src, 6);
+    if (vlan >= 0) {
+        f.data[12] = 0x81, f.data[13] = 0x00;
+        f.data[14] = (uint8_t)(vlan >> 8), f.data[15] = (uint8_t)vlan;
+        f.data[16] = 0x08, f.data[17] = 0x00;
+    } else {
+        f.data[12] = 0x08, f.data[13] = 0x00;
+    }
+    pthread_mutex_lock(&m->lock);
+    m->in[m->in_tail++ % MAXF] = f;
+    pthread_mutex_unlock(&m->lock);
+}
+
+static unsigned out_count(int port)
+{
+    pthread_mutex_lock(&mports[port].lock);
+    unsigned n = mports[port].n_out;
+    pthread_mutex_unlock(&mports[port].lock);
+    return n;
+}
+
+/* Waits until the poller consumed every injected frame and a little longer. */
+static void settle(void)
+{
+    for (int i = 0; i < 2000; i++) {
+        bool idle = true;
+        for (int p = 0; p < next_mport; p++) {
+            pthread_mutex_lock(&mports[p].lock);
+            idle &= mports[p].in_head == mports[p].in_tail;
+            pthread_mutex_unlock(&mports[p].lock);
+        }
+        if (idle)
+            break;
+        usleep(1000);
+    }
+    usleep(20000); /* the last burst is flushed right after it is taken */
+}
+
+static void reset_out(void)
+{
+    for (int p = 0; p < next_mport; p++) {
+        pthread_mutex_lock(&mports[p].lock);
+        mports[p].n_out = 0;
+        pthread_mutex_unlock(&mports[p].lock);
+    }
+}
+
+static const uint8_t MAC_A[6] = {0x02, 0, 0, 0, 0, 0xa};
+static const uint8_t MAC_B[6] = {0x02, 0, 0, 0, 0, 0xb};
+static const uint8_t MAC_C[6] = {0x02, 0, 0, 0, 0, 0xc};
+static const uint8_t BCAST[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+static const uint8_t MCAST[6] = {0x01, 0, 0x5e, 0, 0, 1};
+
+static void add(const char *name, const char *cap)
+{
+    struct vs_port_arg a = {.key = "capacity", .value = cap};
+    struct vs_port_args args = {cap ? 1 : 0, &a};
+    struct vs_port_err err;
+
+    CU_ASSERT_EQUAL_FATAL(vs_switch_add_port(sw, name, "mem", &args, &err), 0);
+}
+
+static uint64_t drops(const char *name, enum vs_drop d)
+{
+    struct vs_port_counters c;
+
+    CU_ASSERT_EQUAL(vs_switch_port_counters(sw, name, &c), 0);
+    return c.drops[d];
+}
+
+static void test_setup(void)
+{
+    struct vs_switch_params prm = {.n_pollers = 1, .cpus = {0}, .mode = VS_POLL_BUSY,
+                                   .fdb_size = 1024, .fdb_aging = 300};
+
+    CU_ASSERT_EQUAL_FATAL(vs_loop_init(), 0);
+    CU_ASSERT_EQUAL_FATAL(vs_port_type_register(&mem_ops), 0);
+    CU_ASSERT_EQUAL_FATAL(vs_pool_create(2048, VS_PAGES_NONE, &pool), 0);
+    prm.pool = pool;
+    CU_ASSERT_EQUAL_FATAL(vs_switch_create(&prm, &sw), 0);
+    CU_ASSERT_EQUAL_FATAL(vs_switch_start(sw), 0);
+    add("a", NULL);
+    add("b", NULL);
+    add("c", NULL);
+    struct vs_port_err err;
+    struct vs_port_args none = {0, NULL};
+    CU_ASSERT_EQUAL(vs_switch_add_port(sw, "a", "mem", &none, &err), -EEXIST);
+    CU_ASSERT_EQUAL(vs_switch_add_port(sw, "x", "nosuch", &none, &err), -ENOENT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "known types"));
+}
+
+static void test_flood_learn_unicast(void)
+{
+    reset_out();
+    inject(0, MAC_B, MAC_A, -1, 64); /* B unknown: flood to b and c, not back to a */
+    settle();
+    CU_ASSERT_EQUAL(out_count(0), 0);
+    CU_ASSERT_EQUAL(out_count(1), 1);
+    CU_ASSERT_EQUAL(out_count(2), 1);
+    reset_out();
+    inject(1, MAC_A, MAC_B, -1, 64); /* A was learned on port a: unicast */
+    settle();
+    CU_ASSERT_EQUAL(out_count(0), 1);
+    CU_ASSERT_EQUAL(out_count(1), 0);
+    CU_ASSERT_EQUAL(out_count(2), 0);
+    CU_ASSERT_EQUAL(memcmp(mports[0].out[0].data + 6, MAC_B, 6), 0);
+    reset_out();
+    for (int i = 0; i < 100; i++)
+        inject(0, MAC_B, MAC_A, -1, 100); /* B now known: only to b, 100 exactly */
+    settle();
+    CU_ASSERT_EQUAL(out_count(1), 100);
+    CU_ASSERT_EQUAL(out_count(2), 0);
+    CU_ASSERT_EQUAL(out_count(0), 0);
+}
+
+static void test_broadcast_multicast(void)
+{
+    reset_out();
+    inject(2, BCAST, MAC_C, -1, 60);
+    inject(2, MCAST, MAC_C, -1, 60);
+    settle();
+    CU_ASSERT_EQUAL(out_count(0), 2);
+    CU_ASSERT_EQUAL(out_count(1), 2);
+    CU_ASSERT_EQUAL(out_count(2), 0);
+}
+
+static void test_drops(void)
+{
+    uint64_t runt0 = drops("a", VS_DROP_RUNT), src0 = drops("a", VS_DROP_BAD_SRC);
+    uint64_t filt0 = drops("a", VS_DROP_FILTERED);
+
+    reset_out();
+    inject(0, MAC_B, MAC_A, -1, 10);     /* runt */
+    inject(0, MAC_B, MCAST, -1, 64);     /* group source */
+    inject(0, MAC_A, MAC_A, -1, 64);     /* destination on the ingress port */
+    settle();
+    CU_ASSERT_EQUAL(drops("a", VS_DROP_RUNT), runt0 + 1);
+    CU_ASSERT_EQUAL(drops("a", VS_DROP_BAD_SRC), src0 + 1);
+    CU_ASSERT_EQUAL(drops("a", VS_DROP_FILTERED), filt0 + 1);
+    CU_ASSERT_EQUAL(out_count(1) + out_count(2), 0);
+}
+
+static void test_vlan(void)
+{
+    reset_out();
+    inject(0, BCAST, MAC_A, 10, 64);  /* learn A on vlan 10 at port a */
+    settle();
+    reset_out();
+    inject(1, MAC_A, MAC_B, 20, 64);  /* A unknown on vlan 20: flood */
+    inject(1, MAC_A, MAC_B, 10, 64);  /* known on vlan 10: only a */
+    settle();
+    CU_ASSERT_EQUAL(out_count(0), 2);
+    CU_ASSERT_EQUAL(out_count(2), 1);
+}
+
+static void test_tx_full(void)
+{
+    uint64_t full0;
+
+    add("slow", "1"); /* takes one frame per burst */
+    full0 = drops("slow", VS_DROP_TX_FULL);
+    reset_out();
+    for (int i = 0; i < 32; i++)
+        inject(0, BCAST, MAC_A, -1, 64);
+    settle();
+    CU_ASSERT_EQUAL(out_count(1), 32);
+    CU_ASSERT(out_count(3) >= 1);
+    CU_ASSERT_EQUAL(out_count(3) + (drops("slow", VS_DROP_TX_FULL) - full0), 32);
+    CU_ASSERT_EQUAL(vs_switch_del_port(sw, "slow"), 0);
+}
+
+static void test_del_port(void)
+{
+    struct vs_port_counters c;
+
+    reset_out();
+    inject(2, BCAST, MAC_C, -1, 64); /* C learned at c */
+    settle();
+    CU_ASSERT_EQUAL(vs_switch_del_port(sw, "c"), 0);
+    CU_ASSERT_EQUAL(vs_switch_del_port(sw, "c"), -ENOENT);
+    CU_ASSERT_EQUAL(vs_switch_port_counters(sw, "c", &c), -ENOENT);
+    reset_out();
+    inject(0, MAC_C, MAC_A, -1, 64); /* C's entry went with its port: flood to b only */
+    settle();
+    CU_ASSERT_EQUAL(out_count(1), 1);
+    CU_ASSERT_EQUAL(out_count(2), 0);
+    /* A new port in the freed slot starts from zero counters. */
+    add("c2", NULL);
+    CU_ASSERT_EQUAL(vs_switch_port_counters(sw, "c2", &c), 0);
+    CU_ASSERT_EQUAL(c.rx_packets + c.tx_packets, 0);
+}
+
+static void test_counters_and_json(void)
+{
+    json_t *o = vs_switch_port_show(sw, "a"), *l = vs_switch_list_ports(sw);
+    json_t *pl = vs_switch_pollers(sw);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+    CU_ASSERT(json_integer_value(json_object_get(json_object_get(o, "counters"), "rx_packets")) > 100);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "type")), "mem");
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(l, "ports")), 3);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(json_array_get(json_object_get(pl, "pollers"), 0), "queues")), 3);
+    CU_ASSERT_PTR_NULL(vs_switch_port_show(sw, "nosuch"));
+    json_decref(o);
+    json_decref(l);
+    json_decref(pl);
+}
+
+static void test_teardown_no_leak(void)
+{
+    vs_switch_destroy(sw);
+    CU_ASSERT_EQUAL(vs_pool_free_count(pool), vs_pool_size(pool));
+    vs_pool_destroy(pool);
+    vs_loop_fini();
+}
+
+int main(void)
+{
+    CU_pSuite s;
+
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    s = CU_add_suite("forward", NULL, NULL);
+    CU_add_test(s, "setup", test_setup);
+    CU_add_test(s, "flood, learn, unicast", test_flood_learn_unicast);
+    CU_add_test(s, "broadcast and multicast", test_broadcast_multicast);
+    CU_add_test(s, "drops by reason", test_drops);
+    CU_add_test(s, "vlan separation", test_vlan);
+    CU_add_test(s, "tx queue full", test_tx_full);
+    CU_add_test(s, "del-port", test_del_port);
+    CU_add_test(s, "counters and json", test_counters_and_json);
+    CU_add_test(s, "teardown without leaks", test_teardown_no_leak);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned failed = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return failed ? 1 : 0;
+}
