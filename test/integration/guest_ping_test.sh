@@ -62,14 +62,14 @@ EOF
 
 # ping_from_a GUEST PEER: probe until the first reply, then count.
 ping_from_a() {
-	local g=$1 peer=$2 out
+	local g=$1 peer=$2
 	lab_guest_exec "$g" 90 ". /lib/lab.sh; lab_ping_probe $peer 60" ||
 		fail "$g: no reply from $peer within 60 s"
-	out=$(lab_guest_exec "$g" 120 "ping -c $COUNT -i 0.2 -W 2 $peer") || true
-	printf '%s\n' "$out" >"$LAB_RUN/$g.ping"
+	# Not in $(...): lab_guest_exec keeps its sequence number in this shell.
+	lab_guest_exec "$g" 120 "ping -c $COUNT -i 0.2 -W 2 $peer" >"$LAB_RUN/$g.ping" || true
 	read -r sent recv <<<"$(ping_counts "$LAB_RUN/$g.ping")"
 	[ "${sent:-0}" -eq "$COUNT" ] && [ "${recv:-0}" -eq "$COUNT" ] ||
-		{ printf '%s\n' "$out"; fail "$g -> $peer: sent=${sent:-?} received=${recv:-?}, expected $COUNT/$COUNT"; }
+		{ cat "$LAB_RUN/$g.ping"; fail "$g -> $peer: sent=${sent:-?} received=${recv:-?}, expected $COUNT/$COUNT"; }
 	pass "$g -> $peer: $recv/$sent, $(sed -n 's/^round-trip //p' "$LAB_RUN/$g.ping")"
 }
 
