@@ -120,18 +120,22 @@ int vs_vhost_user_handle_msg(struct vs_vhu_dev *dev, const struct vs_vhu_hdr *hd
 /* Is at least one queue pair open in both directions? (link state) */
 bool vs_vhu_dev_link_up(const struct vs_vhu_dev *dev);
 
-/* Memory table (mem_table.c). All return 0 or -errno; called with rings stopped. */
-int vs_vhu_mem_set_table(struct vs_vhu_dev *dev, const struct vs_vhu_mem_region *r, unsigned n,
-                         int *fds);
-int vs_vhu_mem_add(struct vs_vhu_dev *dev, const struct vs_vhu_mem_region *r, int *fd);
-int vs_vhu_mem_remove(struct vs_vhu_dev *dev, const struct vs_vhu_mem_region *r);
+/* Memory table (mem_table.c). All return 0 or -errno with the reason in why; called
+ * with every ring stopped. An fd that was used is closed and set to -1 (the mapping
+ * keeps the memory); on error the caller still owns (and closes) the fds. */
+int vs_vhu_mem_set_table(struct vs_guest_mem *mem, const struct vs_vhu_mem_region *r, unsigned n,
+                         int *fds, char *why, unsigned why_len);
+int vs_vhu_mem_add(struct vs_guest_mem *mem, const struct vs_vhu_mem_region *r, int *fd,
+                   char *why, unsigned why_len);
+int vs_vhu_mem_remove(struct vs_guest_mem *mem, const struct vs_vhu_mem_region *r, char *why,
+                      unsigned why_len);
 void vs_vhu_mem_unmap_all(struct vs_guest_mem *mem);
 /* Maps len bytes of fd from offset (read-write, shared), rounding to the fd's page
  * size and checking that the file is large enough. Returns the pointer to offset. */
 void *vs_vhu_map_fd(int fd, uint64_t offset, uint64_t len, void **map_addr, uint64_t *map_len,
                     char *why, unsigned why_len);
 
-/* Names of negotiated feature bits for show(): calls cb for each set bit. */
+/* Names for show() and log lines; NULL for a bit without a name. */
 const char *vs_vhu_feature_name(unsigned bit);
 const char *vs_vhu_protocol_feature_name(unsigned bit);
 const char *vs_vhu_msg_error_name(enum vs_vhu_msg_error e);

@@ -1,8 +1,417 @@
-/* The vhost-user port type: options, socket, and the ops table. */
+/* The vhost-user port type: the UNIX socket (server or client with reconnect),
+ * message framing over it, the data path and show().
+ *
+ * Framing: the socket is non-blocking and serviced by the main loop. A message is
+ * assembled across as many reads as it takes (header first, then exactly the
+ * payload the header announces, so that fds of the next message are never taken
+ * for this one); fds arrive with the first bytes. Replies are small and the
+ * front-end waits for them, so a send that would block is given one second. */
 #include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include "ports/vhost_user/dev.h"
 #include "ports/vhost_user/port_args.h"
 #include "ports/vhost_user/vhost_user.h"
+#include "vswitch/log.h"
+#include "vswitch/loop.h"
+
+#define RECONNECT_FIRST_MS 100
+#define RECONNECT_MAX_MS 5000
+#define SEND_TIMEOUT_MS 1000
+#define VS_VHU_ARRAY_FDS (VS_VHU_MAX_FDS + 1)
+
+struct vhu_port {
+    struct vs_vhu_dev dev;
+    struct vs_port *port;
+    struct vs_vhu_args args;
+
+    int listen_fd;
+    dev_t sock_dev; /* the socket file we bound, so close() unlinks only ours */
+    ino_t sock_ino;
+    int conn_fd;
+    int timer;      /* reconnect timer id, 0 when none */
+    unsigned backoff_ms;
+    bool connect_fail_logged;
+
+    /* The message being assembled. */
+    struct vs_vhu_msg in;
+    size_t have;
+    int fds[VS_VHU_ARRAY_FDS]; /* one more than allowed: "too many" reaches the handler */
+    unsigned nfds;
+
+    struct vs_vhu_msg out;
+
+    uint64_t connects, disconnects, refused;
+};
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+static void update_link(struct vhu_port *vp)
+{
+    VS_WRITE_ONCE(vp->port->link_up, vp->conn_fd >= 0 && vs_vhu_dev_link_up(&vp->dev));
+}
+
+static void drop_pending(struct vhu_port *vp)
+{
+    for (unsigned i = 0; i < vp->nfds; i++)
+        close_fd(&vp->fds[i]);
+    vp->nfds = 0;
+    vp->have = 0;
+}
+
+static void client_schedule(struct vhu_port *vp, unsigned delay_ms);
+
+static void conn_drop(struct vhu_port *vp, const char *why)
+{
+    if (vp->conn_fd < 0)
+        return;
+    vs_loop_del_fd(vp->conn_fd);
+    close_fd(&vp->conn_fd);
+    drop_pending(vp);
+    vs_vhu_dev_reset(&vp->dev);
+    vp->disconnects++;
+    update_link(vp);
+    vs_info("port %s: front-end %s on %s", vp->port->name, why, vp->args.path);
+    if (!vp->args.server) {
+        vp->backoff_ms = RECONNECT_FIRST_MS;
+        vp->connect_fail_logged = false;
+        client_schedule(vp, RECONNECT_FIRST_MS);
+    }
+}
+
+static int send_all(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+
+    while (len) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+
+            if (poll(&pfd, 1, SEND_TIMEOUT_MS) > 0)
+                continue;
+            return -ETIMEDOUT;
+        }
+        return n < 0 ? -errno : -EIO;
+    }
+    return 0;
+}
+
+/* A complete message is in vp->in: hand it to the device and answer. Returns false
+ * when the connection was dropped. */
+static bool conn_dispatch(struct vhu_port *vp)
+{
+    int rc = vs_vhost_user_handle_msg(&vp->dev, &vp->in.hdr, &vp->in.p, vp->fds, vp->nfds,
+                                      &vp->out);
+
+    /* The handler closed or kept every fd. */
+    vp->nfds = 0;
+    vp->have = 0;
+    if (rc < 0) {
+        conn_drop(vp, "sent a message we cannot accept; disconnected");
+        return false;
+    }
+    if (rc > 0 && (rc = send_all(vp->conn_fd, &vp->out,
+                                 sizeof(vp->out.hdr) + vp->out.hdr.size)) < 0) {
+        vs_warn("port %s: cannot send reply to %s: %s", vp->port->name,
+                vs_vhu_request_name(vp->out.hdr.request), strerror(-rc));
+        conn_drop(vp, "stopped reading replies; disconnected");
+        return false;
+    }
+    update_link(vp);
+    return true;
+}
+
+static void take_fds(struct vhu_port *vp, struct msghdr *mh)
+{
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        const uint8_t *data = CMSG_DATA(cm);
+
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+
+            memcpy(&fd, data + i * sizeof(int), sizeof(int));
+            if (vp->nfds < VS_VHU_ARRAY_FDS)
+                vp->fds[vp->nfds++] = fd;
+            else
+                close(fd);
+        }
+    }
+}
+
+static void conn_cb(int fd, uint32_t events, void *arg)
+{
+    struct vhu_port *vp = arg;
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * 2 * VS_VHU_MAX_FDS)];
+        struct cmsghdr align;
+    } cbuf;
+
+    for (;;) {
+        size_t want;
+
+        if (vp->have < sizeof(vp->in.hdr)) {
+            want = sizeof(vp->in.hdr) - vp->have;
+        } else {
+            if (vp->in.hdr.size > VS_VHU_MAX_PAYLOAD ||
+                (vp->in.hdr.flags & VS_VHU_VERSION_MASK) != VS_VHU_VERSION) {
+                /* The handler refuses the header; the stream cannot be resynchronised. */
+                conn_dispatch(vp);
+                if (vp->conn_fd >= 0)
+                    conn_drop(vp, "sent a malformed header; disconnected");
+                return;
+            }
+            want = sizeof(vp->in.hdr) + vp->in.hdr.size - vp->have;
+            if (want == 0) {
+                if (!conn_dispatch(vp))
+                    return;
+                continue;
+            }
+        }
+
+        struct iovec iov = {.iov_base = (uint8_t *)&vp->in + vp->have, .iov_len = want};
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = cbuf.buf,
+                            .msg_controllen = sizeof(cbuf.buf)};
+        ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (events & (EPOLLHUP | EPOLLERR))
+                    conn_drop(vp, "hung up");
+                return;
+            }
+            conn_drop(vp, "connection failed; disconnected");
+            return;
+        }
+        take_fds(vp, &mh);
+        if (n == 0) {
+            conn_drop(vp, vp->have ? "closed the connection in the middle of a message"
+                                   : "disconnected");
+            return;
+        }
+        if (mh.msg_flags & MSG_CTRUNC) {
+            /* More fds than any message carries: make sure the handler refuses it. */
+            while (vp->nfds < VS_VHU_ARRAY_FDS)
+                vp->fds[vp->nfds++] = -1;
+        }
+        vp->have += (size_t)n;
+    }
+}
+
+static void conn_attach(struct vhu_port *vp, int fd)
+{
+    int rc = vs_loop_add_fd(fd, EPOLLIN | EPOLLRDHUP, conn_cb, vp);
+
+    if (rc < 0) {
+        vs_err("port %s: cannot watch the front-end connection: %s", vp->port->name,
+               strerror(-rc));
+        close(fd);
+        if (!vp->args.server)
+            client_schedule(vp, vp->backoff_ms);
+        return;
+    }
+    vp->conn_fd = fd;
+    vp->have = 0;
+    vp->nfds = 0;
+    vp->connects++;
+    vp->backoff_ms = RECONNECT_FIRST_MS;
+    vp->connect_fail_logged = false;
+    vs_info("port %s: front-end connected on %s", vp->port->name, vp->args.path);
+}
+
+static void accept_cb(int fd, uint32_t events, void *arg)
+{
+    struct vhu_port *vp = arg;
+
+    for (;;) {
+        int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (c < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                vs_warn("port %s: accept on %s: %s", vp->port->name, vp->args.path,
+                        strerror(errno));
+            return;
+        }
+        if (vp->conn_fd >= 0) {
+            vp->refused++;
+            vs_warn("port %s: refused a second front-end on %s (one is already connected)",
+                    vp->port->name, vp->args.path);
+            close(c);
+            continue;
+        }
+        conn_attach(vp, c);
+    }
+}
+
+static void client_try(void *arg)
+{
+    struct vhu_port *vp = arg;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    int fd;
+
+    vp->timer = 0;
+    if (vp->conn_fd >= 0)
+        return;
+    memcpy(sa.sun_path, vp->args.path, sizeof(sa.sun_path));
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+        conn_attach(vp, fd);
+        return;
+    }
+    if (!vp->connect_fail_logged) {
+        vp->connect_fail_logged = true;
+        vs_info("port %s: waiting for the front-end to listen on %s (%s); retrying",
+                vp->port->name, vp->args.path, strerror(errno));
+    }
+    if (fd >= 0)
+        close(fd);
+    client_schedule(vp, vp->backoff_ms);
+    vp->backoff_ms = VS_MIN(vp->backoff_ms * 2, RECONNECT_MAX_MS);
+}
+
+static void client_schedule(struct vhu_port *vp, unsigned delay_ms)
+{
+    int id;
+
+    if (vp->timer > 0)
+        return;
+    id = vs_loop_add_timer(delay_ms, 0, client_try, vp);
+    if (id < 0) {
+        vs_err("port %s: cannot schedule a reconnect: %s", vp->port->name, strerror(-id));
+        return;
+    }
+    vp->timer = id;
+}
+
+/* Creates the missing directories of path's parent (server sockets only). */
+static int make_parent(const char *path)
+{
+    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+    snprintf(dir, sizeof(dir), "%s", path);
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    return 0;
+}
+
+static int server_open(struct vhu_port *vp, struct vs_port_err *err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct stat st;
+    int fd, rc;
+
+    memcpy(sa.sun_path, vp->args.path, sizeof(sa.sun_path));
+    if ((rc = make_parent(vp->args.path)) < 0) {
+        vs_port_err_set(err, -1, "cannot create the directory of %s: %s", vp->args.path,
+                        strerror(-rc));
+        return rc;
+    }
+    if (lstat(vp->args.path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            vs_port_err_set(err, -1, "%s exists and is not a socket; refusing to replace it",
+                            vp->args.path);
+            return -EEXIST;
+        }
+        /* A socket file: stale unless somebody still accepts on it. */
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+            close(fd);
+            vs_port_err_set(err, -1,
+                            "another process is listening on %s (another vswitchd?); "
+                            "stop it or choose another path",
+                            vp->args.path);
+            return -EADDRINUSE;
+        }
+        if (fd >= 0)
+            close(fd);
+        if (unlink(vp->args.path) < 0 && errno != ENOENT) {
+            rc = -errno;
+            vs_port_err_set(err, -1, "cannot remove the stale socket %s: %s", vp->args.path,
+                            strerror(errno));
+            return rc;
+        }
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        rc = -errno;
+        vs_port_err_set(err, -1, "socket: %s", strerror(errno));
+        return rc;
+    }
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        rc = -errno;
+        vs_port_err_set(err, -1, "cannot bind %s: %s", vp->args.path, strerror(errno));
+        close(fd);
+        return rc;
+    }
+    /* Before listen(): nobody can connect while the mode is still the umask's. */
+    if (chmod(vp->args.path, 0660) < 0 || stat(vp->args.path, &st) < 0 || listen(fd, 4) < 0) {
+        rc = -errno;
+        vs_port_err_set(err, -1, "cannot set up %s: %s", vp->args.path, strerror(errno));
+        unlink(vp->args.path);
+        close(fd);
+        return rc;
+    }
+    vp->sock_dev = st.st_dev;
+    vp->sock_ino = st.st_ino;
+    if ((rc = vs_loop_add_fd(fd, EPOLLIN, accept_cb, vp)) < 0) {
+        vs_port_err_set(err, -1, "cannot watch %s: %s", vp->args.path, strerror(-rc));
+        unlink(vp->args.path);
+        close(fd);
+        return rc;
+    }
+    vp->listen_fd = fd;
+    return 0;
+}
+
+static void server_close(struct vhu_port *vp)
+{
+    struct stat st;
+
+    if (vp->listen_fd < 0)
+        return;
+    vs_loop_del_fd(vp->listen_fd);
+    close_fd(&vp->listen_fd);
+    /* Another process may have replaced the file since: leave theirs alone. */
+    if (lstat(vp->args.path, &st) == 0 && st.st_dev == vp->sock_dev &&
+        st.st_ino == vp->sock_ino)
+        unlink(vp->args.path);
+}
 
 static int vhu_validate(const struct vs_port_args *args, struct vs_port_err *err)
 {
@@ -13,28 +422,231 @@ static int vhu_validate(const struct vs_port_args *args, struct vs_port_err *err
 
 static int vhu_open(struct vs_port *port, const struct vs_port_args *args, struct vs_port_err *err)
 {
-    struct vs_vhu_args a;
+    struct vhu_port *vp;
     int rc;
 
-    if ((rc = vs_vhu_parse_args(args, &a, err)) < 0)
+    vp = calloc(1, sizeof(*vp));
+    if (!vp)
+        return -ENOMEM;
+    if ((rc = vs_vhu_parse_args(args, &vp->args, err)) < 0) {
+        free(vp);
         return rc;
-    vs_port_err_set(err, -1, "vhost-user ports are not implemented yet");
-    return -ENOSYS;
+    }
+    vp->port = port;
+    vp->listen_fd = vp->conn_fd = -1;
+    vp->backoff_ms = RECONNECT_FIRST_MS;
+    vs_vhu_dev_init(&vp->dev, port->name, vp->args.queues);
+    port->n_rxq = port->n_txq = (uint16_t)vp->args.queues;
+    port->link_up = 0;
+    port->priv = vp;
+    if (vp->args.server) {
+        if ((rc = server_open(vp, err)) < 0) {
+            port->priv = NULL;
+            free(vp);
+            return rc;
+        }
+        vs_info("port %s: waiting for a front-end on %s", port->name, vp->args.path);
+    } else {
+        client_try(vp);
+    }
+    return 0;
 }
 
-static void vhu_close(struct vs_port *port) {}
+static void vhu_close(struct vs_port *port)
+{
+    struct vhu_port *vp = port->priv;
+
+    if (!vp)
+        return;
+    if (vp->timer > 0)
+        vs_loop_del_timer(vp->timer);
+    vp->timer = 0;
+    if (vp->conn_fd >= 0) {
+        vs_loop_del_fd(vp->conn_fd);
+        close_fd(&vp->conn_fd);
+    }
+    drop_pending(vp);
+    vs_vhu_dev_reset(&vp->dev);
+    server_close(vp);
+    port->link_up = 0;
+    port->priv = NULL;
+    free(vp);
+}
+
+/* ---- data path -------------------------------------------------------------- */
+
+static int gate_get(const struct vs_vhu_vring *vr)
+{
+    return __atomic_load_n(&vr->gate, __ATOMIC_ACQUIRE);
+}
+
+static uint16_t inject_rarp(struct vhu_port *vp, struct vs_pkt **pkts)
+{
+    uint64_t r = __atomic_exchange_n(&vp->dev.rarp, 0, __ATOMIC_ACQUIRE);
+    struct vs_pkt *p;
+    uint8_t mac[6];
+
+    if (!(r & (1ull << 63)))
+        return 0;
+    p = vs_pkt_alloc(vp->port->pool);
+    if (!p) {
+        /* Try again on the next burst. */
+        __atomic_store_n(&vp->dev.rarp, r, __ATOMIC_RELEASE);
+        return 0;
+    }
+    memcpy(mac, &r, 6);
+    p->len = (uint16_t)vs_vhu_rarp_build(vs_pkt_data(p), mac);
+    vp->dev.rarps_sent++;
+    pkts[0] = p;
+    return 1;
+}
 
 static uint16_t vhu_rx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n)
 {
-    return 0;
+    struct vhu_port *vp = port->priv;
+    struct vs_vhu_vring *vr;
+    uint16_t got = 0;
+    int gate;
+
+    if (vs_unlikely(q >= vp->dev.n_qp || n == 0))
+        return 0;
+    vr = &vp->dev.vr[2 * q + 1];
+    gate = gate_get(vr);
+    if (gate == VS_VHU_GATE_STOPPED)
+        return 0;
+    if (vs_unlikely(gate == VS_VHU_GATE_DISABLED)) {
+        /* A disabled ring is still drained, and what the guest sent is dropped. */
+        got = vs_virtq_dequeue(&vr->vq, port->pool, pkts, n);
+        vs_pkt_free_bulk(pkts, got);
+        return 0;
+    }
+    if (q == 0 && vs_unlikely(VS_READ_ONCE(vp->dev.rarp)))
+        got = inject_rarp(vp, pkts);
+    return got + vs_virtq_dequeue(&vr->vq, port->pool, pkts + got, n - got);
+}
+
+/* Our tx queue q is the guest's RX queue q; when the guest enabled fewer queue
+ * pairs than we offered, spread over the ones it did enable. */
+static struct vs_vhu_vring *tx_ring(struct vhu_port *vp, uint16_t q)
+{
+    unsigned n = vp->dev.n_qp;
+
+    for (unsigned i = 0; i < n; i++) {
+        struct vs_vhu_vring *vr = &vp->dev.vr[2 * ((q + i) % n)];
+
+        if (gate_get(vr) == VS_VHU_GATE_OPEN)
+            return vr;
+    }
+    return NULL;
 }
 
 static uint16_t vhu_tx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n)
 {
-    return 0;
+    struct vhu_port *vp = port->priv;
+    struct vs_vhu_vring *vr;
+    uint16_t sent;
+
+    if (vs_unlikely(n == 0))
+        return 0;
+    vr = tx_ring(vp, q);
+    if (!vr)
+        return 0;
+    /* Several of our tx queues can land on one guest ring: one lock per burst. */
+    while (__atomic_exchange_n(&vr->tx_lock, 1, __ATOMIC_ACQUIRE))
+        __builtin_ia32_pause();
+    sent = vs_virtq_enqueue(&vr->vq, pkts, n);
+    vs_virtq_notify(&vr->vq);
+    __atomic_store_n(&vr->tx_lock, 0, __ATOMIC_RELEASE);
+    vs_pkt_free_bulk(pkts, sent);
+    return sent;
 }
 
-static void vhu_show(struct vs_port *port, json_t *out) {}
+/* ---- show ------------------------------------------------------------------- */
+
+static json_t *feature_list(uint64_t f, const char *(*name)(unsigned))
+{
+    json_t *a = json_array();
+
+    for (unsigned b = 0; b < 64; b++) {
+        if (!(f & (1ull << b)))
+            continue;
+        const char *s = name(b);
+        char buf[16];
+
+        if (!s) {
+            snprintf(buf, sizeof(buf), "bit%u", b);
+            s = buf;
+        }
+        json_array_append_new(a, json_string(s));
+    }
+    return a;
+}
+
+static const char *vq_error_name(unsigned e)
+{
+    static const char *const names[VS_VQ_ERR__COUNT] = {
+        [VS_VQ_ERR_AVAIL_IDX] = "avail_idx",     [VS_VQ_ERR_DESC_INDEX] = "desc_index",
+        [VS_VQ_ERR_DESC_ADDR] = "desc_addr",     [VS_VQ_ERR_DESC_LOOP] = "desc_loop",
+        [VS_VQ_ERR_INDIRECT] = "indirect",       [VS_VQ_ERR_LEN] = "len",
+        [VS_VQ_ERR_DIRECTION] = "direction",     [VS_VQ_ERR_RING_ADDR] = "ring_addr",
+    };
+    return e < VS_VQ_ERR__COUNT && names[e] ? names[e] : "other";
+}
+
+static json_t *vring_json(const struct vs_vhu_dev *dev, unsigned i)
+{
+    const struct vs_vhu_vring *vr = &dev->vr[i];
+    const struct vs_virtq *vq = &vr->vq;
+    int gate = gate_get(vr);
+    const char *state = vq->broken                        ? "broken"
+                        : gate == VS_VHU_GATE_OPEN        ? "enabled"
+                        : gate == VS_VHU_GATE_DISABLED    ? "disabled"
+                                                          : "stopped";
+    json_t *errs = json_object();
+
+    for (unsigned e = 0; e < VS_VQ_ERR__COUNT; e++)
+        json_object_set_new(errs, vq_error_name(e), json_integer((json_int_t)vq->stats.err[e]));
+    return json_pack("{s:s, s:i, s:i, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+                     "direction", (i & 1) ? "rx" : "tx", "queue", (int)(i / 2), "vring", (int)i,
+                     "state", state, "ring", vq->packed ? "packed" : "split", "size",
+                     (int)vr->num, "kick", vr->kickfd >= 0 ? "eventfd" : "none", "packets",
+                     (json_int_t)vq->stats.packets, "bytes", (json_int_t)vq->stats.bytes,
+                     "no_buffers", (json_int_t)vq->stats.no_buffers, "no_mbufs",
+                     (json_int_t)vq->stats.no_mbufs, "kicks", (json_int_t)vq->stats.kicks_sent,
+                     "starts", (json_int_t)vr->starts, "errors", errs);
+}
+
+static void vhu_show(struct vs_port *port, json_t *out)
+{
+    struct vhu_port *vp = port->priv;
+    const struct vs_vhu_dev *dev = &vp->dev;
+    json_t *msg_errs = json_object(), *queues = json_array();
+
+    for (unsigned e = 0; e < VS_VHU_ERR__COUNT; e++)
+        json_object_set_new(msg_errs, vs_vhu_msg_error_name(e),
+                            json_integer((json_int_t)dev->msg_err[e]));
+    for (unsigned i = 0; i < 2 * dev->n_qp; i++)
+        json_array_append_new(queues, vring_json(dev, i));
+
+    json_object_set_new(out, "path", json_string(vp->args.path));
+    json_object_set_new(out, "mode", json_string(vp->args.server ? "server" : "client"));
+    json_object_set_new(out, "queue_pairs", json_integer(dev->n_qp));
+    json_object_set_new(out, "connected", json_boolean(vp->conn_fd >= 0));
+    json_object_set_new(out, "connects", json_integer((json_int_t)vp->connects));
+    json_object_set_new(out, "disconnects", json_integer((json_int_t)vp->disconnects));
+    json_object_set_new(out, "refused_connections", json_integer((json_int_t)vp->refused));
+    json_object_set_new(out, "features", feature_list(dev->features, vs_vhu_feature_name));
+    json_object_set_new(out, "protocol_features",
+                        feature_list(dev->protocol_features, vs_vhu_protocol_feature_name));
+    json_object_set_new(out, "mtu", json_integer(dev->mtu));
+    json_object_set_new(out, "device_status", json_integer(dev->status));
+    json_object_set_new(out, "memory_regions", json_integer(dev->mem.n));
+    json_object_set_new(out, "dirty_log", json_boolean(dev->log.bitmap != NULL));
+    json_object_set_new(out, "messages", json_integer((json_int_t)dev->msgs));
+    json_object_set_new(out, "message_errors", msg_errs);
+    json_object_set_new(out, "rarp_sent", json_integer((json_int_t)dev->rarps_sent));
+    json_object_set_new(out, "queues", queues);
+}
 
 const struct vs_port_ops vs_port_vhost_user_ops = {
     .type = "vhost-user",

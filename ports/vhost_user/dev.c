@@ -1,0 +1,1000 @@
+/* vhost-user message handling for a virtio-net device.
+ *
+ * Each request is checked (payload size, fd count, vring index, values) before it
+ * touches any state. Errors are reported to the front-end with a non-zero REPLY_ACK
+ * when it asked for one; otherwise (and for requests whose reply carries data) the
+ * connection is closed, because the front-end would go on assuming success.
+ *
+ * Rings that are running when a message changes them are paused: their gate is
+ * closed, an RCU grace period lets pollers leave rx_burst/tx_burst, the ring is
+ * stopped (keeping its index), changed, and started again from the same index. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_ring.h>
+
+#include "ports/vhost_user/dev.h"
+#include "vswitch/log.h"
+#include "vswitch/rcu.h"
+
+#define BIT(n) (1ull << (n))
+
+uint64_t vs_vhu_features_offered(void)
+{
+    /* No checksum or segmentation offloads: every frame we hand over is complete. */
+    return BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_RING_PACKED) | BIT(VIRTIO_RING_F_EVENT_IDX) |
+           BIT(VIRTIO_RING_F_INDIRECT_DESC) | BIT(VIRTIO_NET_F_MRG_RXBUF) |
+           BIT(VIRTIO_NET_F_MQ) | BIT(VIRTIO_NET_F_MTU) | BIT(VIRTIO_NET_F_STATUS) |
+           BIT(VIRTIO_F_ANY_LAYOUT) | BIT(VS_VHU_F_PROTOCOL_FEATURES) | BIT(VHOST_F_LOG_ALL);
+}
+
+uint64_t vs_vhu_protocol_features_offered(void)
+{
+    return BIT(VS_VHU_PF_MQ) | BIT(VS_VHU_PF_LOG_SHMFD) | BIT(VS_VHU_PF_RARP) |
+           BIT(VS_VHU_PF_REPLY_ACK) | BIT(VS_VHU_PF_NET_MTU) |
+           BIT(VS_VHU_PF_CONFIGURE_MEM_SLOTS) | BIT(VS_VHU_PF_STATUS);
+}
+
+/* ---- rings ---------------------------------------------------------------- */
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+static int gate_get(const struct vs_vhu_vring *vr)
+{
+    return __atomic_load_n(&vr->gate, __ATOMIC_ACQUIRE);
+}
+
+static void gate_set(struct vs_vhu_vring *vr, int g)
+{
+    __atomic_store_n(&vr->gate, g, __ATOMIC_RELEASE);
+}
+
+static bool has_feature(const struct vs_vhu_dev *dev, unsigned bit)
+{
+    return dev->features & BIT(bit);
+}
+
+/* Closes the gates of the rings in mask; after the grace period no poller is inside
+ * them, and each running ring is stopped with its index saved in vr->base. Returns
+ * the rings that were running (to hand to rings_resume). */
+static uint32_t rings_pause(struct vs_vhu_dev *dev, uint32_t mask)
+{
+    uint32_t running = 0;
+    bool wait = false;
+
+    for (unsigned i = 0; i < VS_VHU_MAX_VRINGS; i++) {
+        struct vs_vhu_vring *vr = &dev->vr[i];
+
+        if (!(mask & (1u << i)))
+            continue;
+        if (gate_get(vr) != VS_VHU_GATE_STOPPED) {
+            gate_set(vr, VS_VHU_GATE_STOPPED);
+            wait = true;
+        }
+        if (vr->vq.started)
+            running |= 1u << i;
+    }
+    if (wait)
+        vs_rcu_synchronize();
+    for (unsigned i = 0; i < VS_VHU_MAX_VRINGS; i++) {
+        struct vs_vhu_vring *vr = &dev->vr[i];
+
+        if (running & (1u << i)) {
+            uint16_t idx = vs_virtq_stop(&vr->vq);
+
+            vr->vq.started = false;
+            /* Split rings: the 16-bit avail index. Packed: the index with the wrap
+             * counter in bit 15, which is what SET/GET_VRING_BASE carry too. */
+            vr->base = idx;
+        }
+    }
+    return running;
+}
+
+static bool ring_sizes(const struct vs_vhu_vring *vr, bool packed, uint64_t *desc,
+                       uint64_t *avail, uint64_t *used)
+{
+    uint64_t n = vr->num;
+
+    *desc = 16 * n;
+    if (packed) {
+        *avail = 4; /* driver event suppression */
+        *used = 4;  /* device event suppression */
+    } else {
+        *avail = 4 + 2 * n + 2;
+        *used = 4 + 8 * n + 2;
+    }
+    return true;
+}
+
+/* Translates the ring addresses through the memory table. 0 or -EFAULT/-EINVAL. */
+static int ring_translate(const struct vs_vhu_dev *dev, const struct vs_vhu_vring *vr,
+                          const struct vhost_vring_addr *a, void **desc, void **avail,
+                          void **used, char *why, unsigned why_len)
+{
+    bool packed = has_feature(dev, VIRTIO_F_RING_PACKED);
+    uint64_t dsz, asz, usz;
+
+    ring_sizes(vr, packed, &dsz, &asz, &usz);
+    if ((a->desc_user_addr & 15) || (a->avail_user_addr & (packed ? 3 : 1)) ||
+        (a->used_user_addr & 3)) {
+        snprintf(why, why_len, "misaligned ring address (desc 0x%llx avail 0x%llx used 0x%llx)",
+                 (unsigned long long)a->desc_user_addr, (unsigned long long)a->avail_user_addr,
+                 (unsigned long long)a->used_user_addr);
+        return -EINVAL;
+    }
+    *desc = vs_guest_mem_uva_range(&dev->mem, a->desc_user_addr, dsz);
+    *avail = vs_guest_mem_uva_range(&dev->mem, a->avail_user_addr, asz);
+    *used = vs_guest_mem_uva_range(&dev->mem, a->used_user_addr, usz);
+    if (!*desc || !*avail || !*used) {
+        snprintf(why, why_len,
+                 "ring of %u entries not inside guest memory (desc 0x%llx%s avail 0x%llx%s "
+                 "used 0x%llx%s)",
+                 vr->num, (unsigned long long)a->desc_user_addr, *desc ? "" : " bad",
+                 (unsigned long long)a->avail_user_addr, *avail ? "" : " bad",
+                 (unsigned long long)a->used_user_addr, *used ? "" : " bad");
+        return -EFAULT;
+    }
+    return 0;
+}
+
+static bool ring_complete(const struct vs_vhu_dev *dev, const struct vs_vhu_vring *vr)
+{
+    return vr->num && vr->addr_set && vr->kicked && dev->mem.n > 0;
+}
+
+/* Starts ring i when everything it needs has arrived, then opens its gate. */
+static int ring_try_start(struct vs_vhu_dev *dev, unsigned i, char *why, unsigned why_len)
+{
+    struct vs_vhu_vring *vr = &dev->vr[i];
+    struct vs_virtq *vq = &vr->vq;
+    bool packed = has_feature(dev, VIRTIO_F_RING_PACKED);
+    void *desc, *avail, *used;
+    int rc;
+
+    if (!vq->started) {
+        if (!ring_complete(dev, vr))
+            return 0;
+        if (!packed && (vr->num & (vr->num - 1))) {
+            snprintf(why, why_len, "split ring size %u is not a power of two", vr->num);
+            vr->start_failures++;
+            return -EINVAL;
+        }
+        if ((rc = ring_translate(dev, vr, &vr->addr, &desc, &avail, &used, why, why_len)) < 0) {
+            vq->stats.err[VS_VQ_ERR_RING_ADDR]++;
+            vr->start_failures++;
+            return rc;
+        }
+        vq->size = (uint16_t)vr->num;
+        vq->packed = packed;
+        vq->event_idx = has_feature(dev, VIRTIO_RING_F_EVENT_IDX);
+        vq->indirect = has_feature(dev, VIRTIO_RING_F_INDIRECT_DESC);
+        vq->mrg_rxbuf = has_feature(dev, VIRTIO_NET_F_MRG_RXBUF);
+        vq->hdr_len = (has_feature(dev, VIRTIO_F_VERSION_1) ||
+                       has_feature(dev, VIRTIO_NET_F_MRG_RXBUF))
+                          ? sizeof(struct virtio_net_hdr_mrg_rxbuf)
+                          : sizeof(struct virtio_net_hdr);
+        vq->desc = desc;
+        vq->avail = avail;
+        vq->used = used;
+        vq->used_gpa = vr->addr.log_guest_addr;
+        vq->mem = &dev->mem;
+        vq->log = (has_feature(dev, VHOST_F_LOG_ALL) && dev->log.bitmap) ? &dev->log : NULL;
+        vq->callfd = vr->callfd;
+        vq->kickfd = vr->kickfd;
+        vq->name = vr->name;
+        /* Enabling is our gate's business: a disabled ring is still drained. */
+        vq->enabled = true;
+        if ((rc = vs_virtq_start(vq, (uint16_t)vr->base)) < 0) {
+            snprintf(why, why_len, "ring failed to start: %s", strerror(-rc));
+            vr->start_failures++;
+            return rc;
+        }
+        vq->started = true;
+        vr->starts++;
+        /* We poll: ask the driver not to kick us (saves the guest a VM exit per burst). */
+        vs_virtq_set_kick_suppression(vq, true);
+    }
+    gate_set(vr, vr->enabled ? VS_VHU_GATE_OPEN : VS_VHU_GATE_DISABLED);
+    return 0;
+}
+
+/* Restarts the rings paused by rings_pause(). A ring that cannot start again stays
+ * stopped; the first reason is returned. */
+static int rings_resume(struct vs_vhu_dev *dev, uint32_t running, char *why, unsigned why_len)
+{
+    int first = 0;
+
+    for (unsigned i = 0; i < VS_VHU_MAX_VRINGS; i++) {
+        if (running & (1u << i)) {
+            char w[160];
+            int rc = ring_try_start(dev, i, w, sizeof(w));
+
+            if (rc < 0 && !first) {
+                first = rc;
+                snprintf(why, why_len, "vring %u: %s", i, w);
+            }
+        }
+    }
+    return first;
+}
+
+static uint32_t all_rings(const struct vs_vhu_dev *dev)
+{
+    return (uint32_t)((1ull << (2 * dev->n_qp)) - 1);
+}
+
+bool vs_vhu_dev_link_up(const struct vs_vhu_dev *dev)
+{
+    for (unsigned q = 0; q < dev->n_qp; q++)
+        if (gate_get(&dev->vr[2 * q]) == VS_VHU_GATE_OPEN &&
+            gate_get(&dev->vr[2 * q + 1]) == VS_VHU_GATE_OPEN)
+            return true;
+    return false;
+}
+
+/* ---- device ----------------------------------------------------------------- */
+
+static void vhu_vring_reset(struct vs_vhu_dev *dev, unsigned i)
+{
+    struct vs_vhu_vring *vr = &dev->vr[i];
+    struct vs_virtq_stats stats = vr->vq.stats; /* counters live as long as the port */
+
+    memset(&vr->vq, 0, sizeof(vr->vq));
+    vr->vq.stats = stats;
+    vr->vq.callfd = vr->vq.kickfd = -1;
+    vr->num = 0;
+    vr->addr_set = false;
+    memset(&vr->addr, 0, sizeof(vr->addr));
+    vr->base = 0;
+    vr->kicked = false;
+    vr->enabled = false;
+    vr->kickfd = vr->callfd = vr->errfd = -1;
+    vr->gate = VS_VHU_GATE_STOPPED;
+    vr->tx_lock = 0;
+    /* Even vrings are the guest's RX (our tx queue), odd ones its TX (our rx queue). */
+    snprintf(vr->name, sizeof(vr->name), "%s %s%u", dev->name, (i & 1) ? "rxq" : "txq", i / 2);
+    vr->vq.name = vr->name;
+}
+
+void vs_vhu_dev_init(struct vs_vhu_dev *dev, const char *name, unsigned n_qp)
+{
+    memset(dev, 0, sizeof(*dev));
+    dev->name = name;
+    dev->n_qp = n_qp < 1 ? 1 : n_qp > VS_VHU_MAX_QUEUE_PAIRS ? VS_VHU_MAX_QUEUE_PAIRS : n_qp;
+    dev->log_callfd = -1;
+    for (unsigned i = 0; i < VS_GUEST_MEM_MAX_REGIONS; i++)
+        dev->mem.r[i].fd = -1;
+    for (unsigned i = 0; i < VS_VHU_MAX_VRINGS; i++)
+        vhu_vring_reset(dev, i);
+}
+
+static void log_unmap(struct vs_vhu_dev *dev)
+{
+    if (dev->log_map)
+        munmap(dev->log_map, (size_t)dev->log_map_size);
+    dev->log_map = NULL;
+    dev->log_map_size = 0;
+    dev->log.bitmap = NULL;
+    dev->log.size_bytes = 0;
+}
+
+void vs_vhu_dev_reset(struct vs_vhu_dev *dev)
+{
+    rings_pause(dev, (uint32_t)((1ull << VS_VHU_MAX_VRINGS) - 1));
+    for (unsigned i = 0; i < VS_VHU_MAX_VRINGS; i++) {
+        struct vs_vhu_vring *vr = &dev->vr[i];
+
+        close_fd(&vr->kickfd);
+        close_fd(&vr->callfd);
+        close_fd(&vr->errfd);
+        vhu_vring_reset(dev, i);
+    }
+    vs_vhu_mem_unmap_all(&dev->mem);
+    log_unmap(dev);
+    close_fd(&dev->log_callfd);
+    dev->features = 0;
+    dev->features_set = false;
+    dev->protocol_features = 0;
+    dev->owner = false;
+    dev->status = 0;
+    dev->mtu = 0;
+    __atomic_store_n(&dev->rarp, 0, __ATOMIC_RELAXED);
+    dev->msg_err_logged = false;
+}
+
+/* ---- messages --------------------------------------------------------------- */
+
+struct ctx {
+    struct vs_vhu_dev *dev;
+    const struct vs_vhu_hdr *hdr;
+    const union vs_vhu_payload *p;
+    int *fds;
+    unsigned nfds;
+    struct vs_vhu_msg *reply;
+    bool replied; /* the request's own reply is in *reply */
+    enum vs_vhu_msg_error err;
+    char why[240];
+};
+
+static int fail(struct ctx *c, enum vs_vhu_msg_error e, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(struct ctx *c, enum vs_vhu_msg_error e, int rc, const char *fmt, ...)
+{
+    va_list ap;
+
+    c->err = e;
+    va_start(ap, fmt);
+    vsnprintf(c->why, sizeof(c->why), fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int need_size(struct ctx *c, uint32_t size)
+{
+    if (c->hdr->size != size)
+        return fail(c, VS_VHU_ERR_SIZE, -EINVAL, "payload is %u bytes, expected %u",
+                    c->hdr->size, size);
+    return 0;
+}
+
+static int need_fds(struct ctx *c, unsigned n)
+{
+    if (c->nfds != n)
+        return fail(c, VS_VHU_ERR_FDS, -EINVAL, "%u file descriptors, expected %u", c->nfds, n);
+    return 0;
+}
+
+static int need_vring(struct ctx *c, uint32_t index)
+{
+    if (index >= 2 * c->dev->n_qp)
+        return fail(c, VS_VHU_ERR_INDEX, -ERANGE, "vring %u out of range (%u queue pairs)",
+                    index, c->dev->n_qp);
+    return 0;
+}
+
+/* Takes fds[i] out of the message (the caller will not close it). */
+static int take_fd(struct ctx *c, unsigned i)
+{
+    int fd = c->fds[i];
+
+    c->fds[i] = -1;
+    return fd;
+}
+
+static void reply_u64(struct ctx *c, uint64_t v)
+{
+    c->reply->hdr.size = sizeof(uint64_t);
+    c->reply->p.u64 = v;
+    c->replied = true;
+}
+
+static int h_get_features(struct ctx *c)
+{
+    int rc = need_size(c, 0);
+
+    if (rc < 0)
+        return rc;
+    reply_u64(c, vs_vhu_features_offered());
+    return 0;
+}
+
+static int h_set_features(struct ctx *c)
+{
+    struct vs_vhu_dev *dev = c->dev;
+    uint64_t f, extra;
+    uint32_t running;
+    int rc;
+
+    if ((rc = need_size(c, 8)) < 0)
+        return rc;
+    f = c->p->u64;
+    extra = f & ~vs_vhu_features_offered();
+    if (extra)
+        return fail(c, VS_VHU_ERR_VALUE, -EINVAL,
+                    "features 0x%llx include 0x%llx that were not offered",
+                    (unsigned long long)f, (unsigned long long)extra);
+    if (dev->features_set && dev->features == f)
+        return 0;
+    /* Normally sent before any ring starts; on a live device (migration turning
+     * LOG_ALL on or off) the rings pick the new setting up on restart. */
+    running = rings_pause(dev, all_rings(dev));
+    dev->features = f;
+    dev->features_set = true;
+    rc = rings_resume(dev, running, c->why, sizeof(c->why));
+    if (rc < 0)
+        return fail(c, VS_VHU_ERR_RING, rc, "%s", c->why);
+    return 0;
+}
+
+static int h_get_protocol_features(struct ctx *c)
+{
+    int rc = need_size(c, 0);
+
+    if (rc < 0)
+        return rc;
+    reply_u64(c, vs_vhu_protocol_features_offered());
+    return 0;
+}
+
+static int h_set_protocol_features(struct ctx *c)
+{
+    uint64_t extra;
+    int rc;
+
+    if ((rc = need_size(c, 8)) < 0)
+        return rc;
+    extra = c->p->u64 & ~vs_vhu_protocol_features_offered();
+    if (extra)
+        return fail(c, VS_VHU_ERR_VALUE, -EINVAL,
+                    "protocol features 0x%llx include 0x%llx that were not offered",
+                    (unsigned long long)c->p->u64, (unsigned long long)extra);
+    c->dev->protocol_features = c->p->u64;
+    return 0;
+}
+
+static int h_set_owner(struct ctx *c)
+{
+    int rc = need_size(c, 0);
+
+    if (rc < 0)
+        return rc;
+    c->dev->owner = true;
+    return 0;
+}
+
+/* Deprecated; the spec recommends treating it as "disable all rings". */
+static int h_reset_owner(struct ctx *c)
+{
+    struct vs_vhu_dev *dev = c->dev;
+    int rc = need_size(c, 0);
+
+    if (rc < 0)
+        return rc;
+    rings_pause(dev, all_rings(dev));
+    for (unsigned i = 0; i < 2 * dev->n_qp; i++) {
+        dev->vr[i].kicked = false;
+        dev->vr[i].enabled = false;
+    }
+    return 0;
+}
+
+static int h_set_mem_table(struct ctx *c)
+{
+    struct vs_vhu_dev *dev = c->dev;
+    uint32_t n, running;
+    int rc;
+
+    if (c->hdr->size < 8)
+        return fail(c, VS_VHU_ERR_SIZE, -EINVAL, "payload is %u bytes, at least 8 expected",
+                    c->hdr->size);
+    n = c->p->mem.nregions;
+    if (n == 0 || n > VS_VHU_MEM_TABLE_MAX || n > VS_GUEST_MEM_MAX_REGIONS)
+        return fail(c, VS_VHU_ERR_MEMORY, -EINVAL, "%u regions, 1 to %u accepted", n,
+                    VS_VHU_MEM_TABLE_MAX);
+    if (c->hdr->size < 8 + n * sizeof(struct vs_vhu_mem_region) ||
+        c->hdr->size > sizeof(struct vs_vhu_mem_table))
+        return fail(c, VS_VHU_ERR_SIZE, -EINVAL, "payload is %u bytes, %u regions need %zu",
+                    c->hdr->size, n, 8 + n * sizeof(struct vs_vhu_mem_region));
+    if ((rc = need_fds(c, n)) < 0)
+        return rc;
+    running = rings_pause(dev, all_rings(dev));
+    rc = vs_vhu_mem_set_table(&dev->mem, c->p->mem.r, n, c->fds, c->why, sizeof(c->why));
+    if (rc < 0) {
+        /* The old table is still mapped; the rings go on with it. */
+        char keep[sizeof(c->why)];
+
+        memcpy(keep, c->why, sizeof(keep));
+        rings_resume(dev, running, c->why, sizeof(c->why));
+        return fail(c, VS_VHU_ERR_MEMORY, rc, "%s", keep);
+    }
+    rc = rings_resume(dev, running, c->why, sizeof(c->why));
+    if (rc < 0)
+        return fail(c, VS_VHU_ERR_RING, rc, "after the new table: %s", c->why);
+    return 0;
+}
+
+static int h_get_max_mem_slots(struct ctx *c)
+{
+    int rc = need_size(c, 0);
+
+    if (rc < 0)
+        return rc;
+    reply_u64(c, VS_GUEST_MEM_MAX_REGIONS);
+    return 0;
+}
+
+static int h_add_mem_reg(struct ctx *c)
+{
+    struct vs_vhu_dev *dev = c->dev;
+    uint32_t running;
+    int rc;
+
+    if ((rc = need_size(c, sizeof(struct vs_vhu_mem_reg))) < 0 || (rc = need_fds(c, 1)) < 0)
+        return rc;
+    running = rings_pause(dev, all_rings(dev));
+    rc = vs_vhu_mem_add(&dev->mem, &c->p->memreg.r, &c->fds[0], c->why, sizeof(c->why));
+    if (rc < 0) {
+        char keep[sizeof(c->why)];
+
+        memcpy(keep, c->why, sizeof(keep));
+        rings_resume(dev, running, c->why, sizeof(c->why));
+        return fail(c, VS_VHU_ERR_MEMORY, rc, "%s", keep);
+    }
+    rc = rings_resume(dev, running, c->why, sizeof(c->why));
+    return rc < 0 ? fail(c, VS_VHU_ERR_RING, rc, "%s", c->why) : 0;
+}
+
+static int h_rem_mem_reg(struct ctx *c)
+{
+    struct vs_vhu_dev *dev = c->dev;
+    uint32_t running;
+    int rc;
+
+    if ((rc = need_size(c, sizeof(struct vs_vhu_mem_reg))) < 0)
+        return rc;
+    /* The spec allows one (ignored) fd for old front-ends; it is closed by the caller. */
+    if (c->nfds > 1)
+        return need_fds(c, 1);
+    running = rings_pause(dev, all_rings(dev));
+    rc = vs_vhu_mem_remove(&dev->mem, &c->p->memreg.r, c->why, sizeof(c->why));
+    if (rc < 0) {
+        char keep[sizeof(c->why)];
+
+        memcpy(keep, c->why, sizeof(keep));
+        rings_resume(dev, running, c->why, sizeof(c->why));
+        return fail(c, VS_VHU_ERR_MEMORY, rc, "%s", keep);
+    }
+    /* A ring whose memory went away stays stopped until the front-end sets it up again. */
+    rc = rings_resume(dev, running, c->why, sizeof(c->why));
+    return rc < 0 ? fail(c, VS_VHU_ERR_RING, rc, "%s", c->why) : 0;
+}
+
+static int h_set_log_base(struct ctx *c)
+{
+    struct vs_vhu_dev *dev = c->dev;
+    const struct vs_vhu_log *l = &c->p->log;
+    void *map_addr = NULL, *bitmap;
+    uint64_t map_len = 0;
+    uint32_t running;
+    char what[160];
+    int rc;
+
+    /* The front-end waits for this reply whatever happens; non-zero means failure. */
+    reply_u64(c, 1);
+    if ((rc = need_size(c, sizeof(struct vs_vhu_log))) < 0 || (rc = need_fds(c, 1)) < 0)
+        return rc;
+    if (l->mmap_size == 0 || l->mmap_size > VS_VHU_MAX_LOG_SIZE)
+        return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "log size 0x%llx not in 1..0x%llx",
+                    (unsigned long long)l->mmap_size, (unsigned long long)VS_VHU_MAX_LOG_SIZE);
+    bitmap = vs_vhu_map_fd(c->fds[0], l->mmap_offset, l->mmap_size, &map_addr, &map_len, what,
+                           sizeof(what));
+    if (!bitmap)
+        return fail(c, VS_VHU_ERR_MEMORY, -EINVAL, "log: %s", what);
+    close_fd(&c->fds[0]);
+    running = rings_pause(dev, all_rings(dev));
+    log_unmap(dev);
+    dev->log_map = map_addr;
+    dev->log_map_size = map_len;
+    dev->log.bitmap = bitmap;
+    dev->log.size_bytes = l->mmap_size;
+    rc = rings_resume(dev, running, c->why, sizeof(c->why));
+    if (rc < 0)
+        return fail(c, VS_VHU_ERR_RING, rc, "%s", c->why);
+    c->reply->p.u64 = 0;
+    return 0;
+}
+
+static int h_set_log_fd(struct ctx *c)
+{
+    int rc;
+
+    if ((rc = need_size(c, 0)) < 0 || (rc = need_fds(c, 1)) < 0)
+        return rc;
+    close_fd(&c->dev->log_callfd);
+    c->dev->log_callfd = take_fd(c, 0);
+    return 0;
+}
+
+static int h_set_vring_num(struct ctx *c)
+{
+    struct vs_vhu_dev *dev = c->dev;
+    const struct vhost_vring_state *s = &c->p->state;
+    uint32_t running;
+    int rc;
+
+    if ((rc = need_size(c, sizeof(*s))) < 0 || (rc = need_fds(c, 0)) < 0 ||
+        (rc = need_vring(c, s->index)) < 0)
+        return rc;
+    if (s->num == 0 || s->num > VS_VHU_MAX_RING_SIZE)
+        return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "ring size %u not in 1..%u", s->num,
+                    VS_VHU_MAX_RING_SIZE);
+    if (!has_feature(dev, VIRTIO_F_RING_PACKED) && (s->num & (s->num - 1)))
+        return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "split ring size %u is not a power of two",
+                    s->num);
+    running = rings_pause(dev, 1u << s->index);
+    dev->vr[s->index].num = s->num;
+    rc = rings_resume(dev, running, c->why, sizeof(c->why));
+    return rc < 0 ? fail(c, VS_VHU_ERR_RING, rc, "%s", c->why) : 0;
+}
+
+static int h_set_vring_addr(struct ctx *c)
+{
+    struct vs_vhu_dev *dev = c->dev;
+    const struct vhost_vring_addr *a = &c->p->addr;
+    struct vs_vhu_vring *vr;
+    void *d, *av, *u;
+    uint32_t running;
+    int rc;
+
+    if ((rc = need_size(c, sizeof(*a))) < 0 || (rc = need_fds(c, 0)) < 0 ||
+        (rc = need_vring(c, a->index)) < 0)
+        return rc;
+    vr = &dev->vr[a->index];
+    if (a->flags & ~(1u << VHOST_VRING_F_LOG))
+        return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "unknown vring flags 0x%x", a->flags);
+    /* Check now when we can, so that the front-end learns which message was wrong. */
+    if (dev->mem.n > 0 && vr->num &&
+        (rc = ring_translate(dev, vr, a, &d, &av, &u, c->why, sizeof(c->why))) < 0) {
+        vr->vq.stats.err[VS_VQ_ERR_RING_ADDR]++;
+        return fail(c, VS_VHU_ERR_RING, rc, "vring %u: %s", a->index, c->why);
+    }
+    running = rings_pause(dev, 1u << a->index);
+    vr->addr = *a;
+    vr->addr_set = true;
+    rc = rings_resume(dev, running, c->why, sizeof(c->why));
+    return rc < 0 ? fail(c, VS_VHU_ERR_RING, rc, "%s", c->why) : 0;
+}
+
+static int h_set_vring_base(struct ctx *c)
+{
+    struct vs_vhu_dev *dev = c->dev;
+    const struct vhost_vring_state *s = &c->p->state;
+    bool packed = has_feature(dev, VIRTIO_F_RING_PACKED);
+    uint32_t running, base;
+    int rc;
+
+    if ((rc = need_size(c, sizeof(*s))) < 0 || (rc = need_fds(c, 0)) < 0 ||
+        (rc = need_vring(c, s->index)) < 0)
+        return rc;
+    /* Packed rings: QEMU may put the used index in the upper half; with in-order
+     * completion it equals the avail index, so the lower half is all we need. */
+    base = packed ? (s->num & 0xffff) : s->num;
+    if (base > 0xffff)
+        return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "ring base %u larger than 65535", s->num);
+    running = rings_pause(dev, 1u << s->index);
+    dev->vr[s->index].base = base;
+    rc = rings_resume(dev, running, c->why, sizeof(c->why));
+    return rc < 0 ? fail(c, VS_VHU_ERR_RING, rc, "%s", c->why) : 0;
+}
+
+static int h_get_vring_base(struct ctx *c)
+{
+    struct vs_vhu_dev *dev = c->dev;
+    const struct vhost_vring_state *s = &c->p->state;
+    struct vs_vhu_vring *vr;
+    uint32_t num;
+    int rc;
+
+    if ((rc = need_size(c, sizeof(*s))) < 0 || (rc = need_fds(c, 0)) < 0 ||
+        (rc = need_vring(c, s->index)) < 0)
+        return rc;
+    vr = &dev->vr[s->index];
+    rings_pause(dev, 1u << s->index);
+    /* Stopped until the front-end kicks it again. */
+    vr->kicked = false;
+    close_fd(&vr->kickfd);
+    vr->vq.kickfd = -1;
+    num = vr->base & 0xffff;
+    if (has_feature(dev, VIRTIO_F_RING_PACKED))
+        num |= num << 16; /* used index (and its wrap bit) equal the avail ones */
+    c->reply->hdr.size = sizeof(struct vhost_vring_state);
+    c->reply->p.state.index = s->index;
+    c->reply->p.state.num = num;
+    c->replied = true;
+    return 0;
+}
+
+enum vring_fd_kind { FD_KICK, FD_CALL, FD_ERR };
+
+static int h_set_vring_fd(struct ctx *c, enum vring_fd_kind kind)
+{
+    struct vs_vhu_dev *dev = c->dev;
+    uint64_t v;
+    unsigned idx;
+    bool nofd;
+    struct vs_vhu_vring *vr;
+    uint32_t running = 0;
+    int rc, fd;
+
+    if ((rc = need_size(c, 8)) < 0)
+        return rc;
+    v = c->p->u64;
+    idx = (unsigned)(v & VS_VHU_VRING_IDX_MASK);
+    nofd = v & VS_VHU_VRING_NOFD;
+    if (v & ~(uint64_t)(VS_VHU_VRING_IDX_MASK | VS_VHU_VRING_NOFD))
+        return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "unknown bits in 0x%llx",
+                    (unsigned long long)v);
+    if ((rc = need_fds(c, nofd ? 0 : 1)) < 0 || (rc = need_vring(c, idx)) < 0)
+        return rc;
+    vr = &dev->vr[idx];
+    fd = nofd ? -1 : take_fd(c, 0);
+    switch (kind) {
+    case FD_KICK:
+        running = rings_pause(dev, 1u << idx);
+        close_fd(&vr->kickfd);
+        vr->kickfd = fd;
+        vr->kicked = true;
+        /* Without protocol features there is no SET_VRING_ENABLE: rings start enabled. */
+        if (!has_feature(dev, VS_VHU_F_PROTOCOL_FEATURES))
+            vr->enabled = true;
+        running |= 1u << idx;
+        break;
+    case FD_CALL:
+        running = rings_pause(dev, 1u << idx);
+        close_fd(&vr->callfd);
+        vr->callfd = fd;
+        break;
+    case FD_ERR:
+        close_fd(&vr->errfd);
+        vr->errfd = fd;
+        return 0;
+    }
+    rc = rings_resume(dev, running, c->why, sizeof(c->why));
+    return rc < 0 ? fail(c, VS_VHU_ERR_RING, rc, "%s", c->why) : 0;
+}
+
+static int h_get_queue_num(struct ctx *c)
+{
+    int rc = need_size(c, 0);
+
+    if (rc < 0)
+        return rc;
+    reply_u64(c, c->dev->n_qp);
+    return 0;
+}
+
+static int h_set_vring_enable(struct ctx *c)
+{
+    struct vs_vhu_dev *dev = c->dev;
+    const struct vhost_vring_state *s = &c->p->state;
+    struct vs_vhu_vring *vr;
+    int rc;
+
+    if ((rc = need_size(c, sizeof(*s))) < 0 || (rc = need_fds(c, 0)) < 0 ||
+        (rc = need_vring(c, s->index)) < 0)
+        return rc;
+    if (s->num > 1)
+        return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "enable value %u is not 0 or 1", s->num);
+    vr = &dev->vr[s->index];
+    vr->enabled = s->num;
+    if (!vr->vq.started)
+        return 0;
+    if (!vr->enabled && gate_get(vr) == VS_VHU_GATE_OPEN) {
+        /* Once the front-end hears back, nothing more may land in this ring. */
+        gate_set(vr, VS_VHU_GATE_DISABLED);
+        vs_rcu_synchronize();
+    } else if (vr->enabled) {
+        gate_set(vr, VS_VHU_GATE_OPEN);
+    }
+    return 0;
+}
+
+static int h_send_rarp(struct ctx *c)
+{
+    uint64_t mac = 0;
+    int rc;
+
+    if ((rc = need_size(c, 8)) < 0 || (rc = need_fds(c, 0)) < 0)
+        return rc;
+    memcpy(&mac, c->p->raw, 6);
+    /* Picked up by rx queue 0 and sent into the switch as if the guest had sent it,
+     * so that the FDB and the network learn where the migrated guest now is. */
+    __atomic_store_n(&c->dev->rarp, mac | BIT(63), __ATOMIC_RELEASE);
+    return 0;
+}
+
+static int h_net_set_mtu(struct ctx *c)
+{
+    int rc;
+    uint64_t mtu;
+
+    if ((rc = need_size(c, 8)) < 0 || (rc = need_fds(c, 0)) < 0)
+        return rc;
+    mtu = c->p->u64;
+    /* A frame must fit one packet buffer: MTU + Ethernet header + one VLAN tag. */
+    if (mtu < 68 || mtu > VS_PKT_MAX_FRAME - 18)
+        return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "MTU %llu not in 68..%u",
+                    (unsigned long long)mtu, VS_PKT_MAX_FRAME - 18);
+    c->dev->mtu = (uint16_t)mtu;
+    return 0;
+}
+
+static int h_set_status(struct ctx *c)
+{
+    int rc;
+
+    if ((rc = need_size(c, 8)) < 0 || (rc = need_fds(c, 0)) < 0)
+        return rc;
+    if (c->p->u64 > 0xff)
+        return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "status 0x%llx is not one byte",
+                    (unsigned long long)c->p->u64);
+    /* Informational: rings are started and stopped by their own messages. */
+    c->dev->status = (uint8_t)c->p->u64;
+    return 0;
+}
+
+static int h_get_status(struct ctx *c)
+{
+    int rc = need_size(c, 0);
+
+    if (rc < 0)
+        return rc;
+    reply_u64(c, c->dev->status);
+    return 0;
+}
+
+/* QEMU owns the virtio-net config space; answer from what we know in case a
+ * front-end asks anyway (CONFIG is not offered). */
+static int h_get_config(struct ctx *c)
+{
+    const struct vs_vhu_config *in = &c->p->config;
+    struct virtio_net_config cfg;
+    int rc;
+
+    /* The spec's error reply is an empty payload. */
+    c->reply->hdr.size = 0;
+    c->replied = true;
+    if (c->hdr->size < VS_VHU_CONFIG_HDR || c->hdr->size > sizeof(struct vs_vhu_config))
+        return fail(c, VS_VHU_ERR_SIZE, -EINVAL, "payload is %u bytes", c->hdr->size);
+    if ((rc = need_fds(c, 0)) < 0)
+        return rc;
+    if (in->size != c->hdr->size - VS_VHU_CONFIG_HDR || in->offset > sizeof(cfg) ||
+        in->size > sizeof(cfg) - in->offset)
+        return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "config window %u+%u outside %zu bytes",
+                    in->offset, in->size, sizeof(cfg));
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.status = VIRTIO_NET_S_LINK_UP;
+    cfg.max_virtqueue_pairs = (uint16_t)c->dev->n_qp;
+    cfg.mtu = c->dev->mtu ? c->dev->mtu : 1500;
+    c->reply->p.config.offset = in->offset;
+    c->reply->p.config.size = in->size;
+    c->reply->p.config.flags = in->flags;
+    memcpy(c->reply->p.config.region, (uint8_t *)&cfg + in->offset, in->size);
+    c->reply->hdr.size = VS_VHU_CONFIG_HDR + in->size;
+    return 0;
+}
+
+static int h_unsupported(struct ctx *c)
+{
+    return fail(c, VS_VHU_ERR_UNKNOWN, -ENOTSUP, "request not supported");
+}
+
+/* Requests whose reply carries data: errors cannot be signalled in-band. */
+static bool has_own_reply(uint32_t req)
+{
+    switch (req) {
+    case VS_VHU_GET_FEATURES:
+    case VS_VHU_GET_PROTOCOL_FEATURES:
+    case VS_VHU_GET_VRING_BASE:
+    case VS_VHU_GET_QUEUE_NUM:
+    case VS_VHU_GET_MAX_MEM_SLOTS:
+    case VS_VHU_GET_STATUS:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static int dispatch(struct ctx *c)
+{
+    switch (c->hdr->request) {
+    case VS_VHU_GET_FEATURES: return h_get_features(c);
+    case VS_VHU_SET_FEATURES: return h_set_features(c);
+    case VS_VHU_SET_OWNER: return h_set_owner(c);
+    case VS_VHU_RESET_OWNER: return h_reset_owner(c);
+    case VS_VHU_SET_MEM_TABLE: return h_set_mem_table(c);
+    case VS_VHU_SET_LOG_BASE: return h_set_log_base(c);
+    case VS_VHU_SET_LOG_FD: return h_set_log_fd(c);
+    case VS_VHU_SET_VRING_NUM: return h_set_vring_num(c);
+    case VS_VHU_SET_VRING_ADDR: return h_set_vring_addr(c);
+    case VS_VHU_SET_VRING_BASE: return h_set_vring_base(c);
+    case VS_VHU_GET_VRING_BASE: return h_get_vring_base(c);
+    case VS_VHU_SET_VRING_KICK: return h_set_vring_fd(c, FD_KICK);
+    case VS_VHU_SET_VRING_CALL: return h_set_vring_fd(c, FD_CALL);
+    case VS_VHU_SET_VRING_ERR: return h_set_vring_fd(c, FD_ERR);
+    case VS_VHU_GET_PROTOCOL_FEATURES: return h_get_protocol_features(c);
+    case VS_VHU_SET_PROTOCOL_FEATURES: return h_set_protocol_features(c);
+    case VS_VHU_GET_QUEUE_NUM: return h_get_queue_num(c);
+    case VS_VHU_SET_VRING_ENABLE: return h_set_vring_enable(c);
+    case VS_VHU_SEND_RARP: return h_send_rarp(c);
+    case VS_VHU_NET_SET_MTU: return h_net_set_mtu(c);
+    case VS_VHU_GET_CONFIG: return h_get_config(c);
+    case VS_VHU_GET_MAX_MEM_SLOTS: return h_get_max_mem_slots(c);
+    case VS_VHU_ADD_MEM_REG: return h_add_mem_reg(c);
+    case VS_VHU_REM_MEM_REG: return h_rem_mem_reg(c);
+    case VS_VHU_SET_STATUS: return h_set_status(c);
+    case VS_VHU_GET_STATUS: return h_get_status(c);
+    default: return h_unsupported(c);
+    }
+}
+
+static void close_all(int *fds, unsigned nfds)
+{
+    for (unsigned i = 0; i < nfds; i++)
+        close_fd(&fds[i]);
+}
+
+int vs_vhost_user_handle_msg(struct vs_vhu_dev *dev, const struct vs_vhu_hdr *hdr,
+                             const void *payload, int *fds, unsigned nfds,
+                             struct vs_vhu_msg *reply)
+{
+    union vs_vhu_payload p;
+    struct ctx c = {.dev = dev, .hdr = hdr, .p = &p, .fds = fds, .nfds = nfds, .reply = reply};
+    bool need_reply = hdr->flags & VS_VHU_FLAG_NEED_REPLY;
+    const char *name = vs_vhu_request_name(hdr->request);
+    int rc;
+
+    dev->msgs++;
+    memset(&reply->hdr, 0, sizeof(reply->hdr));
+    reply->hdr.request = hdr->request;
+    reply->hdr.flags = VS_VHU_VERSION | VS_VHU_FLAG_REPLY;
+    if ((hdr->flags & VS_VHU_VERSION_MASK) != VS_VHU_VERSION ||
+        (hdr->flags & VS_VHU_FLAG_REPLY) || hdr->size > VS_VHU_MAX_PAYLOAD) {
+        close_all(fds, nfds);
+        dev->msg_err[VS_VHU_ERR_HEADER]++;
+        vs_warn("port %s: %s: bad header (flags 0x%x, size %u); closing the connection",
+                dev->name, name, hdr->flags, hdr->size);
+        return -EPROTO;
+    }
+    /* Copy into an aligned, zero-padded buffer: handlers may read fixed-size fields
+     * of a short payload without reading past what arrived. */
+    memset(&p, 0, sizeof(p));
+    if (hdr->size)
+        memcpy(&p, payload, hdr->size);
+
+    rc = dispatch(&c);
+    close_all(fds, nfds);
+
+    if (rc >= 0) {
+        if (c.replied)
+            return 1;
+        if (need_reply) {
+            reply->hdr.size = sizeof(uint64_t);
+            reply->p.u64 = 0;
+            return 1;
+        }
+        return 0;
+    }
+
+    dev->msg_err[c.err]++;
+    bool answer = (c.replied || need_reply) && !has_own_reply(hdr->request);
+    if (!answer) {
+        /* The front-end would carry on as if it had worked: stop talking to it. */
+        vs_warn("port %s: %s: %s; closing the connection", dev->name, name, c.why);
+        return rc;
+    }
+    if (!dev->msg_err_logged) {
+        dev->msg_err_logged = true;
+        vs_warn("port %s: %s: %s (refused)", dev->name, name, c.why);
+    } else {
+        vs_debug("port %s: %s: %s (refused)", dev->name, name, c.why);
+    }
+    if (!c.replied) {
+        reply->hdr.size = sizeof(uint64_t);
+        reply->p.u64 = (uint64_t)-rc;
+    }
+    return 1;
+}

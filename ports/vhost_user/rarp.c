@@ -1,0 +1,29 @@
+/* The frame a migrated guest's new location announces itself with (SEND_RARP):
+ * a broadcast reverse-ARP request from the guest's MAC, as QEMU itself sends for
+ * guests without GUEST_ANNOUNCE. Switches on the path learn the MAC's new port. */
+#include <string.h>
+
+#include "ports/vhost_user/dev.h"
+
+#define ETH_P_RARP_ 0x8035
+#define ETH_ZLEN_ 60
+
+unsigned vs_vhu_rarp_build(uint8_t *buf, const uint8_t mac[6])
+{
+    uint8_t *p = buf;
+
+    memset(buf, 0, ETH_ZLEN_);
+    memset(p, 0xff, 6); /* broadcast */
+    memcpy(p + 6, mac, 6);
+    p[12] = ETH_P_RARP_ >> 8;
+    p[13] = ETH_P_RARP_ & 0xff;
+    p += 14;
+    p[0] = 0x00; p[1] = 0x01; /* hardware type: Ethernet */
+    p[2] = 0x08; p[3] = 0x00; /* protocol type: IPv4 */
+    p[4] = 6;                 /* hardware address length */
+    p[5] = 4;                 /* protocol address length */
+    p[6] = 0x00; p[7] = 0x03; /* operation: reverse request */
+    memcpy(p + 8, mac, 6);    /* sender hardware address; sender IP 0 */
+    memcpy(p + 18, mac, 6);   /* target hardware address; target IP 0 */
+    return ETH_ZLEN_;
+}
