@@ -73,6 +73,7 @@ struct vs_switch {
     unsigned n_ports;
     struct vs_poller *pollers;
     int aging_timer;
+    int health_timer;
     bool started;
 };
 

@@ -10,6 +10,8 @@
 #include "vswitch/loop.h"
 #include "vswitch/rcu.h"
 
+static void remove_port(struct vs_switch *sw, struct vs_dp_port *dp);
+
 static void age_fdb(void *arg)
 {
     struct vs_switch *sw = arg;
@@ -17,6 +19,22 @@ static void age_fdb(void *arg)
 
     if (n)
         vs_debug("fdb: %u entries aged out", n);
+}
+
+/* Ports cannot call the dataplane; one that failed for good says so in its flag
+ * and is removed here, so the others keep forwarding. */
+static void reap_failed_ports(void *arg)
+{
+    struct vs_switch *sw = arg;
+
+    for (unsigned i = 0; i < VS_MAX_PORTS; i++) {
+        struct vs_dp_port *dp = sw->ports[i];
+
+        if (dp && VS_READ_ONCE(dp->port.failed)) {
+            vs_err("port %s: failed (see the messages above); removing it", dp->port.name);
+            remove_port(sw, dp);
+        }
+    }
 }
 
 int vs_switch_create(const struct vs_switch_params *params, struct vs_switch **out)
@@ -31,6 +49,7 @@ int vs_switch_create(const struct vs_switch_params *params, struct vs_switch **o
         return -ENOMEM;
     sw->params = *params;
     sw->aging_timer = -1;
+    sw->health_timer = -1;
     if ((rc = vs_fdb_create(params->fdb_size, params->fdb_aging, &sw->fdb)) < 0)
         goto fail;
     rc = -ENOMEM;
@@ -68,6 +87,9 @@ int vs_switch_start(struct vs_switch *sw)
             return rc;
         }
     }
+    if ((rc = vs_loop_add_timer(1000, 1000, reap_failed_ports, sw)) < 0)
+        return rc;
+    sw->health_timer = rc;
     if (sw->params.fdb_aging) {
         rc = vs_loop_add_timer(period, period, age_fdb, sw);
         if (rc < 0)
@@ -214,6 +236,8 @@ void vs_switch_destroy(struct vs_switch *sw)
         return;
     if (sw->aging_timer > 0)
         vs_loop_del_timer(sw->aging_timer);
+    if (sw->health_timer > 0)
+        vs_loop_del_timer(sw->health_timer);
     if (sw->pollers) {
         for (unsigned i = 0; i < sw->params.n_pollers; i++)
             vs_poller_stop(&sw->pollers[i]);

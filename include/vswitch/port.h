@@ -79,6 +79,8 @@ struct vs_port {
     uint16_t n_rxq;       /* set by open(), fixed for the port's life */
     uint16_t n_txq;       /* set by open(), fixed for the port's life */
     int link_up;          /* written by the port, read by anyone (VS_READ_ONCE) */
+    int failed;           /* set (VS_WRITE_ONCE) by the port when it can never work again,
+                             e.g. its device was unbound: the switch then removes it */
     struct vs_pool *pool; /* where rx_burst takes buffers, set before open() */
     void *priv;           /* the type's own state */
 };

@@ -25,6 +25,7 @@ struct memport {
     struct frame out[MAXF];
     unsigned n_out;
     unsigned capacity; /* frames accepted per tx burst, 0 = all */
+    struct vs_port *port;
 };
 
 static struct memport mports[8];
@@ -40,6 +41,7 @@ static int mem_open(struct vs_port *port, const struct vs_port_args *args, struc
     memset(m, 0, sizeof(*m));
     pthread_mutex_init(&m->lock, NULL);
     m->capacity = cap ? (unsigned)atoi(cap) : 0;
+    m->port = port;
     port->priv = m;
     port->n_rxq = 1;
     port->n_txq = 1;
@@ -309,6 +311,20 @@ static void test_counters_and_json(void)
     json_decref(pl);
 }
 
+static void stop_loop(void *arg) { vs_loop_stop(); }
+
+static void test_failed_port_removed(void)
+{
+    struct vs_port_counters c;
+
+    add("dying", NULL);
+    VS_WRITE_ONCE(mports[next_mport - 1].port->failed, 1);
+    CU_ASSERT(vs_loop_add_timer(1500, 0, stop_loop, NULL) > 0);
+    vs_loop_run(); /* the switch's health timer runs meanwhile */
+    CU_ASSERT_EQUAL(vs_switch_port_counters(sw, "dying", &c), -ENOENT);
+    CU_ASSERT_EQUAL(vs_switch_port_counters(sw, "a", &c), 0);
+}
+
 static void test_teardown_no_leak(void)
 {
     vs_switch_destroy(sw);
@@ -332,6 +348,7 @@ int main(void)
     CU_add_test(s, "tx queue full", test_tx_full);
     CU_add_test(s, "del-port", test_del_port);
     CU_add_test(s, "counters and json", test_counters_and_json);
+    CU_add_test(s, "failed port is removed", test_failed_port_removed);
     CU_add_test(s, "teardown without leaks", test_teardown_no_leak);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
