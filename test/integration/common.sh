@@ -131,3 +131,29 @@ ping_counts() {
 hugepages_free() {
 	awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo
 }
+
+# guest_ping GUEST PEER COUNT [INTERVAL]: in a --ctl guest, probe PEER until
+# it answers (first pings get lost while a peer boots or a switch learns),
+# then COUNT pings that must all come back.
+guest_ping() {
+	local g=$1 peer=$2 count=$3 ival=${4:-0.2} sent recv
+	lab_guest_exec "$g" 90 ". /lib/lab.sh; lab_ping_probe $peer 60" ||
+		fail "$g: no reply from $peer within 60 s"
+	# Not in $(...): lab_guest_exec keeps its sequence number in this shell.
+	lab_guest_exec "$g" $((30 + count)) "ping -c $count -i $ival -W 2 $peer" >"$LAB_RUN/$g.ping" || true
+	read -r sent recv <<<"$(ping_counts "$LAB_RUN/$g.ping")"
+	[ "${sent:-0}" -eq "$count" ] && [ "${recv:-0}" -eq "$count" ] ||
+		{ cat "$LAB_RUN/$g.ping"; fail "$g -> $peer: sent=${sent:-?} received=${recv:-?}, expected $count/$count"; }
+	pass "$g -> $peer: $recv/$sent, rtt $(sed -n 's/^round-trip //p' "$LAB_RUN/$g.ping")"
+}
+
+# guest_ping_result GUEST COUNT: the PING-RESULT line of a stand-alone ping
+# guest (test/lab/init-ping.sh, vs_mode=ping) must show COUNT/COUNT.
+guest_ping_result() {
+	local g=$1 count=$2 line
+	line=$(lab_guest_wait "$g" '^PING-RESULT ' 120) || fail "$g printed no PING-RESULT"
+	[[ $line =~ peer=([^ ]+)\ sent=([0-9]+)\ received=([0-9]+) ]] || fail "$g: unparseable '$line'"
+	[ "${BASH_REMATCH[2]}" -eq "$count" ] && [ "${BASH_REMATCH[3]}" -eq "$count" ] ||
+		fail "$g: '$line', expected $count/$count"
+	pass "$g -> ${BASH_REMATCH[1]}: ${BASH_REMATCH[3]}/${BASH_REMATCH[2]}"
+}

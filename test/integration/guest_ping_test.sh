@@ -60,29 +60,6 @@ ports:
 EOF
 }
 
-# ping_from_a GUEST PEER: probe until the first reply, then count.
-ping_from_a() {
-	local g=$1 peer=$2
-	lab_guest_exec "$g" 90 ". /lib/lab.sh; lab_ping_probe $peer 60" ||
-		fail "$g: no reply from $peer within 60 s"
-	# Not in $(...): lab_guest_exec keeps its sequence number in this shell.
-	lab_guest_exec "$g" 120 "ping -c $COUNT -i 0.2 -W 2 $peer" >"$LAB_RUN/$g.ping" || true
-	read -r sent recv <<<"$(ping_counts "$LAB_RUN/$g.ping")"
-	[ "${sent:-0}" -eq "$COUNT" ] && [ "${recv:-0}" -eq "$COUNT" ] ||
-		{ cat "$LAB_RUN/$g.ping"; fail "$g -> $peer: sent=${sent:-?} received=${recv:-?}, expected $COUNT/$COUNT"; }
-	pass "$g -> $peer: $recv/$sent, $(sed -n 's/^round-trip //p' "$LAB_RUN/$g.ping")"
-}
-
-# b_result GUEST: the stand-alone guest's own count towards a*.
-b_result() {
-	local g=$1 line
-	line=$(lab_guest_wait "$g" '^PING-RESULT ' 120) || fail "$g printed no PING-RESULT"
-	[[ $line =~ sent=([0-9]+)\ received=([0-9]+) ]] || fail "$g: unparseable '$line'"
-	[ "${BASH_REMATCH[1]}" -eq "$COUNT" ] && [ "${BASH_REMATCH[2]}" -eq "$COUNT" ] ||
-		fail "$g: '$line', expected $COUNT/$COUNT"
-	pass "$g -> 10.0.0.1: $line"
-}
-
 start_guests() { # PREFIX NIC-OPTION-SUFFIX SOCK1 SOCK2
 	local p=$1 o=$2
 	lab_guest_start "${p}a" --initrd "$LAB_RUN/ping.cpio.gz" --ctl \
@@ -101,8 +78,8 @@ vs_start "$LAB_RUN/server.yaml"
 start_guests s ",reconnect=1000" "$run/s1.sock" "$run/s2.sock"
 lab_guest_agent sa 90 || fail "guest sa did not boot"
 say "guests booted in $((SECONDS - t))s"
-ping_from_a sa 10.0.0.2
-b_result sb
+guest_ping sa 10.0.0.2 "$COUNT"
+guest_ping_result sb "$COUNT"
 vs_ctl list-ports >"$LAB_RUN/ports.out" || fail "list-ports failed"
 cat "$LAB_RUN/ports.out"
 grep -q vm1 "$LAB_RUN/ports.out" && grep -q vm2 "$LAB_RUN/ports.out" ||
@@ -128,8 +105,8 @@ VS_LOG=$LAB_RUN/vswitchd-b.log
 vs_start "$LAB_RUN/client.yaml"
 lab_guest_agent ca 90 || fail "guest ca did not boot"
 say "guests booted in $((SECONDS - t))s"
-ping_from_a ca 10.0.0.2
-b_result cb
+guest_ping ca 10.0.0.2 "$COUNT"
+guest_ping_result cb "$COUNT"
 
 t_restart=$SECONDS
 vs_stop
@@ -146,7 +123,7 @@ vs_start "$LAB_RUN/client.yaml"
 lab_guest_exec ca 90 ". /lib/lab.sh; lab_ping_probe 10.0.0.2 60" ||
 	fail "ping did not resume within 60 s after vswitchd restarted"
 pass "ping resumed $((SECONDS - t_restart))s after the stop"
-ping_from_a ca 10.0.0.2
+guest_ping ca 10.0.0.2 "$COUNT"
 lab_guest_stop ca
 lab_guest_stop cb
 vs_stop
