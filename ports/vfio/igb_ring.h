@@ -1,0 +1,115 @@
+/* 82576 advanced descriptor rings: the part of the igb driver that runs on
+ * pollers. Kept apart from the register bring-up so that unit tests can run it
+ * against descriptor rings in memory and a fake tail register.
+ *
+ * RX (82576 datasheet §7.1.5, advanced receive descriptors, one buffer per
+ * packet): each descriptor holds one 2 KiB pool buffer. The write-back is read as
+ * one 64-bit load (status, errors, length, VLAN) and only after DD is seen set, so
+ * nothing the NIC may still be writing is read twice. Consumed descriptors are
+ * refilled at once and handed back with one RDT write per burst; RDT trails the
+ * next descriptor to check by one, so RDH == RDT always means "no buffers".
+ *
+ * TX (§7.2.2.3, advanced transmit data descriptor): one descriptor per frame,
+ * zero-copy (the NIC reads the pool buffer), RS on every descriptor, one TDT
+ * write per burst. Completions are reclaimed in batches (DD read once per
+ * descriptor) and their buffers freed with vs_pkt_free_bulk (shared buffers
+ * only drop a reference). */
+#ifndef VS_PORTS_VFIO_IGB_RING_H
+#define VS_PORTS_VFIO_IGB_RING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ports/vfio/vfio_pci.h"
+#include "vswitch/pkt.h"
+
+union vs_igb_rx_desc {
+    struct {
+        uint64_t pkt_addr;
+        uint64_t hdr_addr;
+    } read;
+    struct {
+        uint32_t info;          /* packet type, header length */
+        uint32_t rss;
+        uint64_t upper;         /* status/error (31:0), length (47:32), VLAN (63:48) */
+    } wb;
+};
+
+union vs_igb_tx_desc {
+    struct {
+        uint64_t buffer_addr;
+        uint32_t cmd_type_len;
+        uint32_t olinfo_status;
+    } read;
+    struct {
+        uint64_t rsvd;
+        uint32_t nxtseq_seed;
+        uint32_t status;        /* DD in bit 0 */
+    } wb;
+};
+
+_Static_assert(sizeof(union vs_igb_rx_desc) == 16, "82576 descriptors are 16 bytes");
+_Static_assert(sizeof(union vs_igb_tx_desc) == 16, "82576 descriptors are 16 bytes");
+
+/* RX write-back status/error bits (§7.1.5.2). */
+#define VS_IGB_RXD_STAT_DD (1u << 0)
+#define VS_IGB_RXD_STAT_EOP (1u << 1)
+#define VS_IGB_RXD_ERR_MASK 0xfff00000u /* RXE, IPE, L4E, HBO...: frame errors */
+/* TX data descriptor command/type (§7.2.2.3.2). */
+#define VS_IGB_TXD_DTYP_DATA (3u << 20)
+#define VS_IGB_TXD_CMD_EOP (1u << 24)
+#define VS_IGB_TXD_CMD_IFCS (1u << 25)
+#define VS_IGB_TXD_CMD_RS (1u << 27)
+#define VS_IGB_TXD_CMD_DEXT (1u << 29)
+#define VS_IGB_TXD_PAYLEN_SHIFT 14
+#define VS_IGB_TXD_STAT_DD (1u << 0)
+
+#define VS_IGB_RX_BUF 2048 /* SRRCTL.BSIZEPACKET = 2 KiB */
+#define VS_IGB_TX_RECLAIM 32 /* reclaim completions once this many are in flight */
+
+struct vs_igb_ring_stats {
+    uint64_t packets, bytes;
+    uint64_t errors;    /* RX: frames with error bits, or longer than one buffer */
+    uint64_t no_mbufs;  /* RX: pool empty, descriptors left with the NIC */
+    uint64_t full;      /* TX: ring full, frames refused */
+};
+
+struct vs_igb_rxq {
+    volatile union vs_igb_rx_desc *ring;
+    struct vs_pkt **bufs;       /* buffer posted in each descriptor */
+    volatile uint32_t *rdt;     /* tail register */
+    const struct vs_vfio_dev *dev; /* DMA addresses (NULL: IOVA == VA) */
+    struct vs_pool *pool;
+    uint16_t size, mask;
+    uint16_t next;              /* next descriptor to check */
+    bool discard;               /* dropping the rest of a multi-descriptor frame */
+    struct vs_igb_ring_stats stats;
+};
+
+struct vs_igb_txq {
+    volatile union vs_igb_tx_desc *ring;
+    struct vs_pkt **bufs;
+    volatile uint32_t *tdt;
+    const struct vs_vfio_dev *dev;
+    uint16_t size, mask;
+    uint16_t next;              /* next free descriptor (= TDT) */
+    uint16_t clean;             /* oldest descriptor in flight */
+    uint16_t in_flight;
+    struct vs_igb_ring_stats stats;
+};
+
+/* ring: size descriptors (power of two, >= 8) in DMA-mapped memory. Posts a buffer
+ * in every descriptor and writes RDT. 0 or -errno (-ENOMEM: pool too small). */
+int vs_igb_rxq_init(struct vs_igb_rxq *q, void *ring, uint16_t size, volatile uint32_t *rdt,
+                    const struct vs_vfio_dev *dev, struct vs_pool *pool);
+void vs_igb_rxq_fini(struct vs_igb_rxq *q);
+int vs_igb_txq_init(struct vs_igb_txq *q, void *ring, uint16_t size, volatile uint32_t *tdt,
+                    const struct vs_vfio_dev *dev);
+void vs_igb_txq_fini(struct vs_igb_txq *q);
+
+uint16_t vs_igb_rx_burst(struct vs_igb_rxq *q, struct vs_pkt **pkts, uint16_t n);
+uint16_t vs_igb_tx_burst(struct vs_igb_txq *q, struct vs_pkt **pkts, uint16_t n);
+/* Frees the buffers of completed descriptors; returns how many. */
+uint16_t vs_igb_tx_reclaim(struct vs_igb_txq *q);
+
+#endif

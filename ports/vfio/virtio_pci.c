@@ -1,0 +1,492 @@
+/* Modern virtio-net-pci driver over VFIO (virtio 1.x §4.1 and §5.1): finds the
+ * common/notify/ISR/device configuration through PCI capabilities, negotiates
+ * features, sets up split rings (ports/virtio/virtq_driver.c) and polls them. */
+#include <errno.h>
+#include <linux/pci_regs.h>
+#include <linux/virtio_config.h>
+#include <linux/virtio_net.h>
+#include <linux/virtio_pci.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ports/vfio/nic.h"
+#include "ports/vfio/virtio_pci.h"
+#include "ports/virtio/virtq_driver.h"
+#include "vswitch/log.h"
+#include "vswitch/mem.h"
+
+#define HDR_LEN 12        /* struct virtio_net_hdr_v1: VERSION_1 makes num_buffers present */
+#define MAX_QSIZE 256
+#define TX_RECLAIM 32
+
+int vs_virtio_pci_parse_caps(const uint8_t cfg[256], struct vs_virtio_caps *caps)
+{
+    uint16_t status = (uint16_t)(cfg[PCI_STATUS] | cfg[PCI_STATUS + 1] << 8);
+    uint8_t pos;
+
+    memset(caps, 0, sizeof(*caps));
+    if (!(status & PCI_STATUS_CAP_LIST))
+        return -ENODEV;
+    pos = cfg[PCI_CAPABILITY_LIST] & ~3u;
+    /* At most 48 capabilities fit in 192 bytes: more means a loop. */
+    for (int n = 0; pos >= 0x40 && n < 48; n++, pos = cfg[pos + 1] & ~3u) {
+        struct vs_virtio_cap *c = NULL;
+
+        if (pos > 256 - 16 || cfg[pos] != PCI_CAP_ID_VNDR)
+            continue;
+        uint8_t len = cfg[pos + VIRTIO_PCI_CAP_LEN], type = cfg[pos + VIRTIO_PCI_CAP_CFG_TYPE];
+        uint8_t bar = cfg[pos + VIRTIO_PCI_CAP_BAR];
+        if (len < 16 || bar >= 6)
+            continue;
+        switch (type) {
+        case VIRTIO_PCI_CAP_COMMON_CFG: c = &caps->common; break;
+        case VIRTIO_PCI_CAP_NOTIFY_CFG: c = &caps->notify; break;
+        case VIRTIO_PCI_CAP_ISR_CFG: c = &caps->isr; break;
+        case VIRTIO_PCI_CAP_DEVICE_CFG: c = &caps->device; break;
+        default: continue;
+        }
+        if (c->present)
+            continue; /* §4.1.4: the first of each type is the preferred one */
+        if (type == VIRTIO_PCI_CAP_NOTIFY_CFG) {
+            if (len < 20 || pos > 256 - 20)
+                continue;
+            memcpy(&caps->notify_off_multiplier, &cfg[pos + 16], 4);
+        }
+        c->present = true;
+        c->bar = bar;
+        memcpy(&c->offset, &cfg[pos + VIRTIO_PCI_CAP_OFFSET], 4);
+        memcpy(&c->length, &cfg[pos + VIRTIO_PCI_CAP_LENGTH], 4);
+    }
+    return caps->common.present && caps->notify.present && caps->device.present ? 0 : -ENODEV;
+}
+
+struct vq_stats {
+    uint64_t packets, bytes, errors, no_mbufs, full, kicks;
+};
+
+struct vqueue {
+    struct vs_virtq_drv vq;
+    volatile uint16_t *notify;
+    uint16_t index;
+    struct vq_stats st;
+};
+
+struct vnet {
+    volatile uint8_t *common, *devcfg, *isr, *notify_base;
+    uint32_t notify_mult, notify_len;
+    uint64_t features;
+    struct vs_mem_region mem;
+    struct vqueue rxq, txq;
+    bool broken_logged;
+};
+
+static inline uint8_t c8(struct vnet *v, unsigned off) { return *(volatile uint8_t *)(v->common + off); }
+static inline uint16_t c16(struct vnet *v, unsigned off) { return *(volatile uint16_t *)(v->common + off); }
+static inline uint32_t c32(struct vnet *v, unsigned off) { return *(volatile uint32_t *)(v->common + off); }
+static inline void w8(struct vnet *v, unsigned off, uint8_t x) { *(volatile uint8_t *)(v->common + off) = x; }
+static inline void w16(struct vnet *v, unsigned off, uint16_t x) { *(volatile uint16_t *)(v->common + off) = x; }
+static inline void w32(struct vnet *v, unsigned off, uint32_t x) { *(volatile uint32_t *)(v->common + off) = x; }
+/* 64-bit fields are written as two 32-bit halves, low first (§4.1.3.1). */
+static inline void w64(struct vnet *v, unsigned off, uint64_t x)
+{
+    w32(v, off, (uint32_t)x);
+    w32(v, off + 4, (uint32_t)(x >> 32));
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)ms * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* §4.1.4.3.2: after writing 0 the driver waits until status reads back 0. */
+static bool device_reset(struct vnet *v)
+{
+    w8(v, VIRTIO_PCI_COMMON_STATUS, 0);
+    for (int i = 0; i < 1000; i++) {
+        uint8_t s = c8(v, VIRTIO_PCI_COMMON_STATUS);
+        if (s == 0)
+            return true;
+        if (s == 0xff)
+            return false;
+        sleep_ms(1);
+    }
+    return false;
+}
+
+static void add_status(struct vnet *v, uint8_t bits)
+{
+    w8(v, VIRTIO_PCI_COMMON_STATUS, c8(v, VIRTIO_PCI_COMMON_STATUS) | bits);
+}
+
+static int map_cap(struct vs_nic *nic, const struct vs_virtio_cap *c, volatile uint8_t **out,
+                   struct vs_port_err *err)
+{
+    struct vs_vfio_dev *dev = nic->dev;
+    int rc = vs_vfio_map_bar(dev, c->bar, err);
+
+    if (rc < 0)
+        return rc;
+    if ((uint64_t)c->offset + c->length > dev->bar[c->bar].len) {
+        vs_port_err_set(err, -1, "virtio %s: capability outside BAR%u", dev->bdf, c->bar);
+        return -EINVAL;
+    }
+    *out = (volatile uint8_t *)dev->bar[c->bar].va + c->offset;
+    return 0;
+}
+
+static int setup_queue(struct vs_nic *nic, struct vnet *v, struct vqueue *q, uint16_t index,
+                       void *mem, uint16_t size, uint16_t chain, uint64_t hdr_iova,
+                       struct vs_port_err *err)
+{
+    uint64_t iova = vs_vfio_dma_addr(nic->dev, mem, vs_virtq_drv_mem_size(size));
+    uint16_t noff;
+    int rc;
+
+    if ((rc = vs_virtq_drv_init(&q->vq, mem, iova, size, chain, hdr_iova, HDR_LEN)) < 0)
+        return rc;
+    w16(v, VIRTIO_PCI_COMMON_Q_SELECT, index);
+    w16(v, VIRTIO_PCI_COMMON_Q_SIZE, size);
+    w16(v, VIRTIO_PCI_COMMON_Q_MSIX, VIRTIO_MSI_NO_VECTOR);
+    w64(v, VIRTIO_PCI_COMMON_Q_DESCLO, q->vq.desc_iova);
+    w64(v, VIRTIO_PCI_COMMON_Q_AVAILLO, q->vq.avail_iova);
+    w64(v, VIRTIO_PCI_COMMON_Q_USEDLO, q->vq.used_iova);
+    noff = c16(v, VIRTIO_PCI_COMMON_Q_NOFF);
+    if ((uint64_t)noff * v->notify_mult + 2 > v->notify_len) {
+        vs_port_err_set(err, -1, "virtio: queue %u notify offset outside the notify area", index);
+        return -EINVAL;
+    }
+    q->notify = (volatile uint16_t *)(v->notify_base + (size_t)noff * v->notify_mult);
+    q->index = index;
+    w16(v, VIRTIO_PCI_COMMON_Q_ENABLE, 1);
+    return 0;
+}
+
+static void kick(struct vqueue *q)
+{
+    *q->notify = q->index;
+    q->st.kicks++;
+}
+
+/* Posts fresh buffers in every free RX slot: the header lands in the headroom,
+ * the frame at data_off. */
+static void rx_refill(struct vs_nic *nic, struct vnet *v)
+{
+    struct vqueue *q = &v->rxq;
+    struct vs_pkt *fresh[VS_BURST];
+    unsigned want = VS_MIN(vs_virtq_drv_free_slots(&q->vq), VS_BURST), got;
+
+    if (!want)
+        return;
+    got = vs_pkt_alloc_bulk(nic->pool, fresh, want);
+    if (got < want)
+        q->st.no_mbufs++;
+    for (unsigned i = 0; i < got; i++) {
+        struct vs_pkt *p = fresh[i];
+        uint32_t len = HDR_LEN + vs_pkt_tailroom(p);
+        uint64_t addr = vs_vfio_dma_addr(nic->dev, vs_pkt_data(p) - HDR_LEN, len);
+
+        if (!addr || vs_virtq_drv_add(&q->vq, addr, len, true, p) < 0) {
+            vs_pkt_free_bulk(&fresh[i], got - i);
+            break;
+        }
+    }
+    if (vs_virtq_drv_publish(&q->vq))
+        kick(q);
+}
+
+static int vnet_init(struct vs_nic *nic, struct vs_port_err *err)
+{
+    struct vs_vfio_dev *dev = nic->dev;
+    uint8_t cfg[256];
+    struct vs_virtio_caps caps;
+    struct vnet *v;
+    uint64_t offered, want;
+    uint16_t rxsize, txsize;
+    size_t rxbytes, txbytes;
+    int rc;
+
+    if ((rc = vs_vfio_cfg_read(dev, 0, cfg, sizeof(cfg))) < 0) {
+        vs_port_err_set(err, -1, "virtio %s: cannot read config space: %s", dev->bdf,
+                        strerror(-rc));
+        return rc;
+    }
+    if (vs_virtio_pci_parse_caps(cfg, &caps) < 0) {
+        vs_port_err_set(err, -1,
+                        "virtio %s: no modern virtio capabilities (a legacy-only device? on QEMU "
+                        "use -device virtio-net-pci,disable-legacy=on)",
+                        dev->bdf);
+        return -ENODEV;
+    }
+    if (!(v = calloc(1, sizeof(*v))))
+        return -ENOMEM;
+    nic->priv = v;
+    if ((rc = map_cap(nic, &caps.common, &v->common, err)) < 0 ||
+        (rc = map_cap(nic, &caps.notify, &v->notify_base, err)) < 0 ||
+        (rc = map_cap(nic, &caps.device, &v->devcfg, err)) < 0)
+        return rc;
+    if (caps.isr.present && (rc = map_cap(nic, &caps.isr, &v->isr, err)) < 0)
+        return rc;
+    v->notify_mult = caps.notify_off_multiplier;
+    v->notify_len = caps.notify.length;
+    if ((rc = vs_vfio_enable_bus_master(dev)) < 0) {
+        vs_port_err_set(err, -1, "virtio %s: cannot enable bus mastering: %s", dev->bdf,
+                        strerror(-rc));
+        return rc;
+    }
+
+    /* §3.1.1 initialisation: reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK. */
+    if (!device_reset(v)) {
+        vs_port_err_set(err, -1, "virtio %s: device reset did not complete", dev->bdf);
+        return -EIO;
+    }
+    add_status(v, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+    add_status(v, VIRTIO_CONFIG_S_DRIVER);
+    w32(v, VIRTIO_PCI_COMMON_DFSELECT, 0);
+    offered = c32(v, VIRTIO_PCI_COMMON_DF);
+    w32(v, VIRTIO_PCI_COMMON_DFSELECT, 1);
+    offered |= (uint64_t)c32(v, VIRTIO_PCI_COMMON_DF) << 32;
+    if (!(offered & (1ull << VIRTIO_F_VERSION_1))) {
+        vs_port_err_set(err, -1, "virtio %s: the device does not offer VIRTIO_F_VERSION_1 "
+                                 "(legacy devices are not supported)", dev->bdf);
+        return -ENOTSUP;
+    }
+    want = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_NET_F_MAC) |
+           (1ull << VIRTIO_NET_F_STATUS);
+    /* Behind an IOMMU the device must translate our IOVAs: ACCESS_PLATFORM. A
+     * device offering it must get it back or it may refuse FEATURES_OK. */
+    want |= 1ull << VIRTIO_F_ACCESS_PLATFORM;
+    v->features = offered & want;
+    if (!dev->noiommu && !(v->features & (1ull << VIRTIO_F_ACCESS_PLATFORM)))
+        vs_warn("port %s: virtio %s does not offer ACCESS_PLATFORM: it bypasses the IOMMU and "
+                "our IOVAs will not work (on QEMU add iommu_platform=on)",
+                nic->name, dev->bdf);
+    if (nic->n_rxq > 1 || nic->n_txq > 1)
+        vs_warn("port %s: virtio-net: multiqueue is not implemented yet; using 1 queue pair",
+                nic->name);
+    w32(v, VIRTIO_PCI_COMMON_GFSELECT, 0);
+    w32(v, VIRTIO_PCI_COMMON_GF, (uint32_t)v->features);
+    w32(v, VIRTIO_PCI_COMMON_GFSELECT, 1);
+    w32(v, VIRTIO_PCI_COMMON_GF, (uint32_t)(v->features >> 32));
+    add_status(v, VIRTIO_CONFIG_S_FEATURES_OK);
+    if (!(c8(v, VIRTIO_PCI_COMMON_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK)) {
+        vs_port_err_set(err, -1, "virtio %s: the device refused features 0x%llx", dev->bdf,
+                        (unsigned long long)v->features);
+        return -ENOTSUP;
+    }
+
+    /* MAC from device configuration, consistent across config_generation (§4.1.4.3). */
+    if (v->features & (1ull << VIRTIO_NET_F_MAC)) {
+        uint8_t gen;
+        do {
+            gen = c8(v, VIRTIO_PCI_COMMON_CFGGENERATION);
+            for (int i = 0; i < 6; i++)
+                nic->mac[i] = v->devcfg[offsetof(struct virtio_net_config, mac) + i];
+        } while (gen != c8(v, VIRTIO_PCI_COMMON_CFGGENERATION));
+    }
+
+    /* Rings: queue 0 receives, queue 1 transmits (§5.1.2). */
+    w16(v, VIRTIO_PCI_COMMON_Q_SELECT, 0);
+    rxsize = VS_MIN(c16(v, VIRTIO_PCI_COMMON_Q_SIZE), MAX_QSIZE);
+    w16(v, VIRTIO_PCI_COMMON_Q_SELECT, 1);
+    txsize = VS_MIN(c16(v, VIRTIO_PCI_COMMON_Q_SIZE), MAX_QSIZE);
+    /* Sizes must be powers of two for split rings: round down. */
+    while (rxsize & (rxsize - 1))
+        rxsize &= rxsize - 1;
+    while (txsize & (txsize - 1))
+        txsize &= txsize - 1;
+    if (rxsize < 2 || txsize < 2) {
+        vs_port_err_set(err, -1, "virtio %s: queues 0/1 are missing", dev->bdf);
+        return -ENODEV;
+    }
+    rxbytes = vs_virtq_drv_mem_size(rxsize);
+    txbytes = vs_virtq_drv_mem_size(txsize);
+    /* One region: the shared zero TX header in the first page, then the rings. */
+    if ((rc = vs_mem_alloc(4096 + rxbytes + txbytes, VS_PAGES_2M, &v->mem)) < 0) {
+        vs_port_err_set(err, -1, "virtio: cannot allocate rings: %s", strerror(-rc));
+        return rc;
+    }
+    memset(v->mem.va, 0, 4096);
+    if ((rc = vs_vfio_dma_map(dev, v->mem.va, v->mem.len, v->mem.page_size, err)) < 0)
+        return rc;
+    uint64_t hdr_iova = vs_vfio_dma_addr(dev, v->mem.va, HDR_LEN);
+    if ((rc = setup_queue(nic, v, &v->rxq, 0, (char *)v->mem.va + 4096, rxsize, 1, 0, err)) < 0 ||
+        (rc = setup_queue(nic, v, &v->txq, 1, (char *)v->mem.va + 4096 + rxbytes, txsize, 2,
+                          hdr_iova, err)) < 0)
+        return rc;
+    add_status(v, VIRTIO_CONFIG_S_DRIVER_OK);
+    if (c8(v, VIRTIO_PCI_COMMON_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET) {
+        vs_port_err_set(err, -1, "virtio %s: the device needs a reset right after DRIVER_OK",
+                        dev->bdf);
+        return -EIO;
+    }
+    rx_refill(nic, v);
+    while (vs_virtq_drv_free_slots(&v->rxq.vq)) {
+        unsigned before = vs_virtq_drv_free_slots(&v->rxq.vq);
+        rx_refill(nic, v);
+        if (vs_virtq_drv_free_slots(&v->rxq.vq) == before)
+            break; /* pool dry: run with what we have */
+    }
+    nic->n_rxq = nic->n_txq = 1;
+    return 0;
+}
+
+static void free_cookies(struct vs_virtq_drv *vq)
+{
+    void *c[VS_BURST];
+    uint16_t n;
+
+    while ((n = vs_virtq_drv_drain(vq, c, VS_BURST)))
+        vs_pkt_free_bulk((struct vs_pkt **)c, n);
+}
+
+static void vnet_fini(struct vs_nic *nic)
+{
+    struct vnet *v = nic->priv;
+
+    if (!v)
+        return;
+    /* Reset stops the device's DMA before buffers return to the pool. */
+    if (v->common && nic->dev && nic->dev->fd >= 0 && c8(v, VIRTIO_PCI_COMMON_STATUS) != 0xff)
+        device_reset(v);
+    free_cookies(&v->rxq.vq);
+    free_cookies(&v->txq.vq);
+    vs_virtq_drv_fini(&v->rxq.vq);
+    vs_virtq_drv_fini(&v->txq.vq);
+    if (v->mem.va)
+        vs_mem_free(&v->mem);
+    free(v);
+    nic->priv = NULL;
+}
+
+static uint16_t vnet_rx(struct vs_nic *nic, uint16_t qi, struct vs_pkt **pkts, uint16_t n)
+{
+    struct vnet *v = nic->priv;
+    struct vqueue *q = &v->rxq;
+    uint32_t lens[VS_BURST];
+    uint16_t got, rx = 0;
+
+    if (n > VS_BURST)
+        n = VS_BURST;
+    got = vs_virtq_drv_get_used(&q->vq, (void **)pkts, lens, n);
+    for (uint16_t i = 0; i < got; i++) {
+        struct vs_pkt *p = pkts[i];
+        uint32_t len = lens[i];
+
+        if (vs_unlikely(len < HDR_LEN + 14 || len > HDR_LEN + vs_pkt_tailroom(p))) {
+            q->st.errors++;
+            vs_pkt_free(p);
+            continue;
+        }
+        p->len = (uint16_t)(len - HDR_LEN);
+        q->st.bytes += p->len;
+        pkts[rx++] = p;
+    }
+    q->st.packets += rx;
+    if (got)
+        rx_refill(nic, v);
+    return rx;
+}
+
+static void tx_reclaim(struct vqueue *q)
+{
+    void *done[VS_BURST];
+    uint16_t n;
+
+    while ((n = vs_virtq_drv_get_used(&q->vq, done, NULL, VS_BURST)))
+        vs_pkt_free_bulk((struct vs_pkt **)done, n);
+}
+
+static uint16_t vnet_tx(struct vs_nic *nic, uint16_t qi, struct vs_pkt **pkts, uint16_t n)
+{
+    struct vnet *v = nic->priv;
+    struct vqueue *q = &v->txq;
+    uint16_t tx = 0, slots = (uint16_t)(q->vq.size / q->vq.chain);
+
+    if (slots - vs_virtq_drv_free_slots(&q->vq) >= TX_RECLAIM ||
+        vs_virtq_drv_free_slots(&q->vq) < n)
+        tx_reclaim(q);
+    for (; tx < n; tx++) {
+        struct vs_pkt *p = pkts[tx];
+        uint64_t addr = vs_vfio_dma_addr(nic->dev, vs_pkt_data(p), p->len);
+
+        if (vs_unlikely(!addr)) {
+            q->st.errors++;
+            vs_pkt_free(p);
+            continue;
+        }
+        if (vs_virtq_drv_add(&q->vq, addr, p->len, false, p) < 0)
+            break;
+        q->st.packets++;
+        q->st.bytes += p->len;
+    }
+    q->st.full += n - tx;
+    if (vs_virtq_drv_publish(&q->vq))
+        kick(q);
+    return tx;
+}
+
+static int vnet_poll(struct vs_nic *nic)
+{
+    struct vnet *v = nic->priv;
+    uint8_t s = c8(v, VIRTIO_PCI_COMMON_STATUS);
+
+    if (s == 0xff)
+        return -ENODEV;
+    if ((s & VIRTIO_CONFIG_S_NEEDS_RESET) || v->rxq.vq.broken || v->txq.vq.broken) {
+        if (!v->broken_logged) {
+            v->broken_logged = true;
+            vs_err("port %s: virtio-net device %s %s; port stopped (del-port and add it again)",
+                   nic->name, nic->dev->bdf,
+                   (s & VIRTIO_CONFIG_S_NEEDS_RESET) ? "needs a reset"
+                                                     : "returned an impossible used ring entry");
+        }
+        return 0;
+    }
+    if (!(v->features & (1ull << VIRTIO_NET_F_STATUS)))
+        return 1;
+    uint16_t st = *(volatile uint16_t *)(v->devcfg + offsetof(struct virtio_net_config, status));
+    return (st & VIRTIO_NET_S_LINK_UP) ? 1 : 0;
+}
+
+static void show_q(json_t *arr, const char *dir, const struct vqueue *q)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "dir", json_string(dir));
+    json_object_set_new(o, "size", json_integer(q->vq.size));
+    json_object_set_new(o, "packets", json_integer((json_int_t)q->st.packets));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)q->st.bytes));
+    json_object_set_new(o, "errors", json_integer((json_int_t)q->st.errors));
+    json_object_set_new(o, "no_mbufs", json_integer((json_int_t)q->st.no_mbufs));
+    json_object_set_new(o, "ring_full", json_integer((json_int_t)q->st.full));
+    json_object_set_new(o, "notifications", json_integer((json_int_t)q->st.kicks));
+    json_object_set_new(o, "broken", json_boolean(q->vq.broken));
+    json_array_append_new(arr, o);
+}
+
+static void vnet_show(struct vs_nic *nic, json_t *out)
+{
+    struct vnet *v = nic->priv;
+    json_t *qs = json_array();
+    char feat[24];
+
+    if (!v)
+        return;
+    snprintf(feat, sizeof(feat), "0x%llx", (unsigned long long)v->features);
+    json_object_set_new(out, "features", json_string(feat));
+    show_q(qs, "rx", &v->rxq);
+    show_q(qs, "tx", &v->txq);
+    json_object_set_new(out, "queues", qs);
+}
+
+const struct vs_nic_ops vs_nic_virtio_ops = {
+    .name = "virtio-net",
+    .init = vnet_init,
+    .fini = vnet_fini,
+    .rx_burst = vnet_rx,
+    .tx_burst = vnet_tx,
+    .poll = vnet_poll,
+    .show = vnet_show,
+};

@@ -1,0 +1,372 @@
+/* igb RX/TX descriptor ring logic against an in-memory model of the 82576's
+ * descriptor handling: the model plays the NIC (head pointers, write-back,
+ * DMA into/out of buffers) and the tail registers are plain memory. */
+#include <CUnit/Basic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ports/vfio/igb_ring.h"
+#include "vswitch/mem.h"
+#include "vswitch/pkt.h"
+
+static struct vs_pool *pool;
+
+/* ---- the NIC model ---- */
+
+struct model_rx {
+    struct vs_igb_rxq *q;
+    volatile uint32_t rdt;
+    uint16_t rdh;
+};
+
+/* Receives one frame into the descriptor at RDH, as the NIC does: only when
+ * RDH != RDT; writes the data through the descriptor's address (IOVA == VA),
+ * then the write-back. Returns 0, or -1 when the ring has no descriptor. */
+static int nic_receive(struct model_rx *m, uint32_t seq, uint16_t len, uint32_t status_extra,
+                       bool set_dd)
+{
+    volatile union vs_igb_rx_desc *d;
+    uint8_t *buf;
+
+    if (m->rdh == m->rdt)
+        return -1;
+    d = &m->q->ring[m->rdh];
+    buf = (uint8_t *)(uintptr_t)d->read.pkt_addr;
+    CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
+    /* The address must be the data room of the buffer the driver posted there. */
+    CU_ASSERT_EQUAL(d->read.pkt_addr, vs_pkt_data_iova(m->q->bufs[m->rdh]));
+    memset(buf, 0xab, len);
+    memcpy(buf, &seq, sizeof(seq));
+    d->wb.info = 0;
+    d->wb.rss = 0;
+    d->wb.upper = (uint64_t)len << 32 | status_extra |
+                  (set_dd ? VS_IGB_RXD_STAT_DD | VS_IGB_RXD_STAT_EOP : 0);
+    m->rdh = (m->rdh + 1) & m->q->mask;
+    return 0;
+}
+
+static void set_dd(struct model_rx *m, uint16_t i)
+{
+    m->q->ring[i].wb.upper |= VS_IGB_RXD_STAT_DD | VS_IGB_RXD_STAT_EOP;
+}
+
+static uint32_t seq_of(struct vs_pkt *p)
+{
+    uint32_t s;
+    memcpy(&s, vs_pkt_data(p), sizeof(s));
+    return s;
+}
+
+static void *ring_mem(size_t n)
+{
+    void *p = aligned_alloc(4096, (n * 16 + 4095) & ~4095ul);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    return p;
+}
+
+static void test_rx_wraparound(void)
+{
+    struct vs_igb_rxq q;
+    struct model_rx m = {.q = &q};
+    struct vs_pkt *pkts[VS_BURST];
+    void *ring = ring_mem(8);
+    unsigned free0 = vs_pool_free_count(pool);
+    uint32_t next_seq = 0, expect = 0;
+
+    CU_ASSERT_EQUAL_FATAL(vs_igb_rxq_init(&q, ring, 8, &m.rdt, NULL, pool), 0);
+    /* Every descriptor holds a buffer, all but one belong to the NIC. */
+    CU_ASSERT_EQUAL(m.rdt, 7);
+    CU_ASSERT_EQUAL(vs_pool_free_count(pool), free0 - 8);
+
+    for (int round = 0; round < 10; round++) {
+        int k = 0;
+        while (k < 5 && nic_receive(&m, next_seq, 60 + k, 0, true) == 0) {
+            next_seq++;
+            k++;
+        }
+        CU_ASSERT_EQUAL(k, 5);
+        uint16_t n = vs_igb_rx_burst(&q, pkts, VS_BURST);
+        CU_ASSERT_EQUAL(n, 5);
+        for (uint16_t i = 0; i < n; i++) {
+            CU_ASSERT_EQUAL(seq_of(pkts[i]), expect);
+            CU_ASSERT_EQUAL(pkts[i]->len, 60 + i);
+            expect++;
+        }
+        vs_pkt_free_bulk(pkts, n);
+        /* One tail write per burst: RDT trails the next descriptor to check by one. */
+        CU_ASSERT_EQUAL(m.rdt, (uint32_t)((q.next - 1) & q.mask));
+        /* Refilled descriptors have a clear status: no stale DD. */
+        CU_ASSERT_EQUAL(q.ring[(q.next - 1) & q.mask].wb.upper & VS_IGB_RXD_STAT_DD, 0);
+    }
+    CU_ASSERT_EQUAL(expect, 50); /* 50 frames through an 8-entry ring */
+    CU_ASSERT_EQUAL(q.stats.packets, 50);
+    vs_igb_rxq_fini(&q);
+    CU_ASSERT_EQUAL(vs_pool_free_count(pool), free0);
+    free(ring);
+}
+
+static void test_rx_partial_writeback(void)
+{
+    struct vs_igb_rxq q;
+    struct model_rx m = {.q = &q};
+    struct vs_pkt *pkts[VS_BURST];
+    void *ring = ring_mem(16);
+
+    CU_ASSERT_EQUAL_FATAL(vs_igb_rxq_init(&q, ring, 16, &m.rdt, NULL, pool), 0);
+    /* Frames 0..4 are written; the write-back of #2 is not visible yet while #3
+     * and #4 already are: the driver must stop at #2. */
+    for (uint32_t s = 0; s < 5; s++)
+        CU_ASSERT_EQUAL(nic_receive(&m, s, 64, 0, s != 2), 0);
+    CU_ASSERT_EQUAL(vs_igb_rx_burst(&q, pkts, VS_BURST), 2);
+    CU_ASSERT_EQUAL(seq_of(pkts[0]), 0);
+    CU_ASSERT_EQUAL(seq_of(pkts[1]), 1);
+    vs_pkt_free_bulk(pkts, 2);
+    CU_ASSERT_EQUAL(vs_igb_rx_burst(&q, pkts, VS_BURST), 0);
+    set_dd(&m, 2);
+    CU_ASSERT_EQUAL(vs_igb_rx_burst(&q, pkts, VS_BURST), 3);
+    CU_ASSERT_EQUAL(seq_of(pkts[0]), 2);
+    CU_ASSERT_EQUAL(seq_of(pkts[2]), 4);
+    vs_pkt_free_bulk(pkts, 3);
+
+    /* A burst smaller than what is ready leaves the rest for the next call. */
+    for (uint32_t s = 10; s < 16; s++)
+        CU_ASSERT_EQUAL(nic_receive(&m, s, 64, 0, true), 0);
+    CU_ASSERT_EQUAL(vs_igb_rx_burst(&q, pkts, 4), 4);
+    CU_ASSERT_EQUAL(seq_of(pkts[3]), 13);
+    vs_pkt_free_bulk(pkts, 4);
+    CU_ASSERT_EQUAL(vs_igb_rx_burst(&q, pkts, VS_BURST), 2);
+    CU_ASSERT_EQUAL(seq_of(pkts[0]), 14);
+    vs_pkt_free_bulk(pkts, 2);
+    vs_igb_rxq_fini(&q);
+    free(ring);
+}
+
+static void test_rx_errors_and_empty(void)
+{
+    struct vs_igb_rxq q;
+    struct model_rx m = {.q = &q};
+    struct vs_pkt *pkts[VS_BURST];
+    void *ring = ring_mem(8);
+    int delivered = 0;
+
+    CU_ASSERT_EQUAL_FATAL(vs_igb_rxq_init(&q, ring, 8, &m.rdt, NULL, pool), 0);
+    /* Empty ring: nothing written back, nothing received. */
+    CU_ASSERT_EQUAL(vs_igb_rx_burst(&q, pkts, VS_BURST), 0);
+    CU_ASSERT_EQUAL(m.rdt, 7);
+    /* The NIC fills what it owns: 7 of 8 descriptors, then it has none ("RX ring
+     * empty" from the NIC's side: RDH == RDT). */
+    while (nic_receive(&m, (uint32_t)delivered, 64, 0, true) == 0)
+        delivered++;
+    CU_ASSERT_EQUAL(delivered, 7);
+    CU_ASSERT_EQUAL(vs_igb_rx_burst(&q, pkts, VS_BURST), 7);
+    vs_pkt_free_bulk(pkts, 7);
+    CU_ASSERT_EQUAL(nic_receive(&m, 99, 64, 0, true), 0); /* handed back: room again */
+    CU_ASSERT_EQUAL(vs_igb_rx_burst(&q, pkts, VS_BURST), 1);
+    vs_pkt_free_bulk(pkts, 1);
+
+    /* Errors and runts are dropped and counted, the good frame between passes. */
+    nic_receive(&m, 1, 64, 1u << 29 /* RXE */, true);
+    nic_receive(&m, 2, 64, 0, true);
+    nic_receive(&m, 3, 8, 0, true); /* shorter than an Ethernet header */
+    CU_ASSERT_EQUAL(vs_igb_rx_burst(&q, pkts, VS_BURST), 1);
+    CU_ASSERT_EQUAL(seq_of(pkts[0]), 2);
+    vs_pkt_free(pkts[0]);
+    CU_ASSERT_EQUAL(q.stats.errors, 2);
+
+    /* A frame spread over two descriptors (no EOP on the first) is dropped whole. */
+    nic_receive(&m, 4, 2048, 0, false);
+    q.ring[(m.rdh - 1) & q.mask].wb.upper |= VS_IGB_RXD_STAT_DD; /* DD without EOP */
+    nic_receive(&m, 5, 100, 0, true);
+    nic_receive(&m, 6, 64, 0, true);
+    CU_ASSERT_EQUAL(vs_igb_rx_burst(&q, pkts, VS_BURST), 1);
+    CU_ASSERT_EQUAL(seq_of(pkts[0]), 6);
+    vs_pkt_free(pkts[0]);
+    vs_igb_rxq_fini(&q);
+    free(ring);
+}
+
+static void test_rx_pool_dry(void)
+{
+    struct vs_pool *small;
+    struct vs_igb_rxq q;
+    struct model_rx m = {.q = &q};
+    struct vs_pkt *pkts[VS_BURST], *held[4];
+    void *ring = ring_mem(8);
+
+    CU_ASSERT_EQUAL_FATAL(vs_pool_create(12, VS_PAGES_NONE, &small), 0);
+    CU_ASSERT_EQUAL_FATAL(vs_igb_rxq_init(&q, ring, 8, &m.rdt, NULL, small), 0);
+    CU_ASSERT_EQUAL(vs_pkt_alloc_bulk(small, held, 4), 4); /* pool now empty */
+    nic_receive(&m, 1, 64, 0, true);
+    nic_receive(&m, 2, 64, 0, true);
+    /* No replacement buffer: the frames stay in the ring, nothing is lost. */
+    CU_ASSERT_EQUAL(vs_igb_rx_burst(&q, pkts, VS_BURST), 0);
+    CU_ASSERT(q.stats.no_mbufs > 0);
+    CU_ASSERT_EQUAL(m.rdt, 7);
+    vs_pkt_free(held[0]);
+    CU_ASSERT_EQUAL(vs_igb_rx_burst(&q, pkts, VS_BURST), 1);
+    CU_ASSERT_EQUAL(seq_of(pkts[0]), 1);
+    vs_pkt_free(pkts[0]);
+    CU_ASSERT_EQUAL(vs_igb_rx_burst(&q, pkts, VS_BURST), 1);
+    CU_ASSERT_EQUAL(seq_of(pkts[0]), 2);
+    vs_pkt_free(pkts[0]);
+    vs_pkt_free_bulk(&held[1], 3);
+    vs_igb_rxq_fini(&q);
+    vs_pool_thread_flush();
+    CU_ASSERT_EQUAL(vs_pool_free_count(small), 12);
+    vs_pool_destroy(small);
+    free(ring);
+}
+
+/* ---- TX ---- */
+
+struct model_tx {
+    struct vs_igb_txq *q;
+    volatile uint32_t tdt;
+    uint16_t tdh;
+    uint32_t sent;
+    uint32_t last_seq;
+};
+
+/* Transmits up to max descriptors between TDH and TDT, writing DD back. */
+static int nic_transmit(struct model_tx *m, int max)
+{
+    int n = 0;
+
+    while (m->tdh != m->tdt && n < max) {
+        volatile union vs_igb_tx_desc *d = &m->q->ring[m->tdh];
+        uint32_t cmd = d->read.cmd_type_len;
+        uint8_t *buf = (uint8_t *)(uintptr_t)d->read.buffer_addr;
+
+        CU_ASSERT((cmd & VS_IGB_TXD_CMD_EOP) && (cmd & VS_IGB_TXD_CMD_RS) &&
+                  (cmd & VS_IGB_TXD_CMD_DEXT) && (cmd & VS_IGB_TXD_CMD_IFCS));
+        CU_ASSERT_EQUAL(cmd & (0xfu << 20), VS_IGB_TXD_DTYP_DATA);
+        CU_ASSERT_EQUAL(d->read.olinfo_status >> VS_IGB_TXD_PAYLEN_SHIFT, cmd & 0xffff);
+        memcpy(&m->last_seq, buf, 4);
+        d->wb.rsvd = 0;
+        d->wb.nxtseq_seed = 0;
+        d->wb.status = VS_IGB_TXD_STAT_DD;
+        m->tdh = (m->tdh + 1) & m->q->mask;
+        m->sent++;
+        n++;
+    }
+    return n;
+}
+
+static unsigned make_frames(struct vs_pkt **p, unsigned n, uint32_t first_seq)
+{
+    unsigned got = vs_pkt_alloc_bulk(pool, p, n);
+
+    for (unsigned i = 0; i < got; i++) {
+        uint32_t s = first_seq + i;
+        memset(vs_pkt_data(p[i]), 0, 64);
+        memcpy(vs_pkt_data(p[i]), &s, 4);
+        p[i]->len = 64;
+    }
+    return got;
+}
+
+static void test_tx_full_and_reclaim(void)
+{
+    struct vs_igb_txq q;
+    struct model_tx m = {.q = &q};
+    struct vs_pkt *p[VS_BURST];
+    void *ring = ring_mem(16);
+    unsigned free0 = vs_pool_free_count(pool);
+    uint16_t n;
+
+    CU_ASSERT_EQUAL_FATAL(vs_igb_txq_init(&q, ring, 16, &m.tdt, NULL), 0);
+    /* TX ring full: 20 frames, the ring takes 15 (one slot stays empty). */
+    CU_ASSERT_EQUAL(make_frames(p, 20, 0), 20);
+    n = vs_igb_tx_burst(&q, p, 20);
+    CU_ASSERT_EQUAL(n, 15);
+    CU_ASSERT_EQUAL(m.tdt, 15); /* one doorbell for the burst */
+    CU_ASSERT_EQUAL(q.stats.full, 5);
+    vs_pkt_free_bulk(&p[n], 20 - n); /* the caller's drops */
+    CU_ASSERT_EQUAL(vs_igb_tx_burst(&q, p, 0), 0);
+
+    /* Nothing completed: still full. */
+    CU_ASSERT_EQUAL(make_frames(p, 2, 100), 2);
+    CU_ASSERT_EQUAL(vs_igb_tx_burst(&q, p, 2), 0);
+    vs_pkt_free_bulk(p, 2);
+
+    /* The NIC sends 6; the next burst reclaims them in one batch and uses the room. */
+    CU_ASSERT_EQUAL(nic_transmit(&m, 6), 6);
+    CU_ASSERT_EQUAL(m.last_seq, 5);
+    CU_ASSERT_EQUAL(make_frames(p, 8, 200), 8);
+    n = vs_igb_tx_burst(&q, p, 8);
+    CU_ASSERT_EQUAL(n, 6);
+    CU_ASSERT_EQUAL(q.in_flight, 15);
+    vs_pkt_free_bulk(&p[n], 8 - n);
+    /* Wrap-around: TDT went past the end of the ring. */
+    CU_ASSERT_EQUAL(m.tdt, (15 + 6) & 15);
+
+    CU_ASSERT_EQUAL(nic_transmit(&m, 100), 15);
+    CU_ASSERT_EQUAL(m.last_seq, 205);
+    CU_ASSERT_EQUAL(vs_igb_tx_reclaim(&q), 15);
+    CU_ASSERT_EQUAL(q.in_flight, 0);
+    CU_ASSERT_EQUAL(vs_pool_free_count(pool), free0); /* every buffer came back once */
+    vs_igb_txq_fini(&q);
+    free(ring);
+}
+
+static void test_tx_shared_buffer(void)
+{
+    struct vs_igb_txq q;
+    struct model_tx m = {.q = &q};
+    struct vs_pkt *p;
+    void *ring = ring_mem(8);
+    unsigned free0 = vs_pool_free_count(pool);
+
+    CU_ASSERT_EQUAL_FATAL(vs_igb_txq_init(&q, ring, 8, &m.tdt, NULL), 0);
+    CU_ASSERT_EQUAL(make_frames(&p, 1, 7), 1);
+    vs_pkt_ref(p, 1); /* flooded: another port holds it too */
+    CU_ASSERT_EQUAL(vs_igb_tx_burst(&q, &p, 1), 1);
+    CU_ASSERT_EQUAL(nic_transmit(&m, 10), 1);
+    CU_ASSERT_EQUAL(vs_igb_tx_reclaim(&q), 1);
+    CU_ASSERT_EQUAL(p->refcnt, 1); /* our reference dropped, the other remains */
+    CU_ASSERT_EQUAL(vs_pool_free_count(pool), free0 - 1);
+    vs_pkt_free(p);
+    CU_ASSERT_EQUAL(vs_pool_free_count(pool), free0);
+
+    /* In-flight buffers are returned by fini (device stopped). */
+    CU_ASSERT_EQUAL(make_frames(&p, 1, 8), 1);
+    CU_ASSERT_EQUAL(vs_igb_tx_burst(&q, &p, 1), 1);
+    vs_igb_txq_fini(&q);
+    CU_ASSERT_EQUAL(vs_pool_free_count(pool), free0);
+    free(ring);
+}
+
+static void test_ring_size_checked(void)
+{
+    struct vs_igb_rxq rq;
+    struct vs_igb_txq tq;
+    volatile uint32_t t;
+    void *ring = ring_mem(16);
+
+    CU_ASSERT_EQUAL(vs_igb_rxq_init(&rq, ring, 12, &t, NULL, pool), -EINVAL);
+    CU_ASSERT_EQUAL(vs_igb_txq_init(&tq, ring, 4, &t, NULL), -EINVAL);
+    free(ring);
+}
+
+int main(void)
+{
+    CU_pSuite s;
+
+    if (vs_pool_create(1024, VS_PAGES_NONE, &pool) < 0)
+        return 1;
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    s = CU_add_suite("igb_ring", NULL, NULL);
+    CU_add_test(s, "rx wrap-around", test_rx_wraparound);
+    CU_add_test(s, "rx partial write-back", test_rx_partial_writeback);
+    CU_add_test(s, "rx errors and empty ring", test_rx_errors_and_empty);
+    CU_add_test(s, "rx pool dry", test_rx_pool_dry);
+    CU_add_test(s, "tx ring full and reclaim", test_tx_full_and_reclaim);
+    CU_add_test(s, "tx shared buffer", test_tx_shared_buffer);
+    CU_add_test(s, "ring sizes", test_ring_size_checked);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return fails ? 1 : 0;
+}
