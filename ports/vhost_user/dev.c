@@ -9,6 +9,7 @@
  * closed, an RCU grace period lets pollers leave rx_burst/tx_burst, the ring is
  * stopped (keeping its index), changed, and started again from the same index. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -207,6 +208,13 @@ static int ring_try_start(struct vs_vhu_dev *dev, unsigned i, char *why, unsigne
         vs_virtq_set_kick_suppression(vq, true);
     }
     gate_set(vr, vr->enabled ? VS_VHU_GATE_OPEN : VS_VHU_GATE_DISABLED);
+    if (dev->wake_fd >= 0) {
+        uint64_t one = 1;
+
+        if (write(dev->wake_fd, &one, sizeof(one)) < 0) {
+            /* EAGAIN: a wake-up is already pending. */
+        }
+    }
     return 0;
 }
 
@@ -274,6 +282,7 @@ void vs_vhu_dev_init(struct vs_vhu_dev *dev, const char *name, unsigned n_qp)
     dev->name = name;
     dev->n_qp = n_qp < 1 ? 1 : n_qp > VS_VHU_MAX_QUEUE_PAIRS ? VS_VHU_MAX_QUEUE_PAIRS : n_qp;
     dev->log_callfd = -1;
+    dev->wake_fd = -1;
     for (unsigned i = 0; i < VS_GUEST_MEM_MAX_REGIONS; i++)
         dev->mem.r[i].fd = -1;
     for (unsigned i = 0; i < VS_VHU_MAX_VRINGS; i++)
@@ -733,6 +742,14 @@ static int h_set_vring_fd(struct ctx *c, enum vring_fd_kind kind)
     fd = nofd ? -1 : take_fd(c, 0);
     switch (kind) {
     case FD_KICK:
+        /* Sleeping pollers read it; a blocking read would hang one (the front-end
+         * only writes it, and an eventfd write does not care). */
+        if (fd >= 0) {
+            int fl = fcntl(fd, F_GETFL);
+
+            if (fl >= 0 && !(fl & O_NONBLOCK))
+                fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+        }
         running = rings_pause(dev, 1u << idx);
         close_fd(&vr->kickfd);
         vr->kickfd = fd;
@@ -898,8 +915,30 @@ static bool has_own_reply(uint32_t req)
     }
 }
 
+/* Requests that may carry file descriptors; every other one must come without. */
+static bool takes_fds(uint32_t req)
+{
+    switch (req) {
+    case VS_VHU_SET_MEM_TABLE:
+    case VS_VHU_SET_LOG_BASE:
+    case VS_VHU_SET_LOG_FD:
+    case VS_VHU_SET_VRING_KICK:
+    case VS_VHU_SET_VRING_CALL:
+    case VS_VHU_SET_VRING_ERR:
+    case VS_VHU_ADD_MEM_REG:
+    case VS_VHU_REM_MEM_REG:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static int dispatch(struct ctx *c)
 {
+    if (c->nfds && !takes_fds(c->hdr->request) && c->hdr->request < VS_VHU_REQUEST_MAX &&
+        strcmp(vs_vhu_request_name(c->hdr->request), "UNKNOWN") &&
+        c->hdr->request != VS_VHU_SET_BACKEND_REQ_FD && c->hdr->request != VS_VHU_SET_INFLIGHT_FD)
+        return need_fds(c, 0);
     switch (c->hdr->request) {
     case VS_VHU_GET_FEATURES: return h_get_features(c);
     case VS_VHU_SET_FEATURES: return h_set_features(c);

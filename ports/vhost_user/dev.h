@@ -93,6 +93,10 @@ struct vs_vhu_dev {
     uint64_t rarp;
     uint64_t rarps_sent;
 
+    /* Written when a ring starts, so that a poller sleeping on a stopped ring's
+     * behalf (rx_wait_fd) wakes up and finds it. -1 when nobody sleeps. */
+    int wake_fd;
+
     uint64_t msgs;
     uint64_t msg_err[VS_VHU_ERR__COUNT];
     bool msg_err_logged;   /* first refused message of a connection is logged loudly */

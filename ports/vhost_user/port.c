@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -132,6 +133,8 @@ static bool conn_dispatch(struct vhu_port *vp)
         conn_drop(vp, "sent a message we cannot accept; disconnected");
         return false;
     }
+    /* Before the reply: once the front-end hears back, the link state is current. */
+    update_link(vp);
     if (rc > 0 && (rc = send_all(vp->conn_fd, &vp->out,
                                  sizeof(vp->out.hdr) + vp->out.hdr.size)) < 0) {
         vs_warn("port %s: cannot send reply to %s: %s", vp->port->name,
@@ -139,7 +142,6 @@ static bool conn_dispatch(struct vhu_port *vp)
         conn_drop(vp, "stopped reading replies; disconnected");
         return false;
     }
-    update_link(vp);
     return true;
 }
 
@@ -436,12 +438,20 @@ static int vhu_open(struct vs_port *port, const struct vs_port_args *args, struc
     vp->listen_fd = vp->conn_fd = -1;
     vp->backoff_ms = RECONNECT_FIRST_MS;
     vs_vhu_dev_init(&vp->dev, port->name, vp->args.queues);
+    vp->dev.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (vp->dev.wake_fd < 0) {
+        rc = -errno;
+        vs_port_err_set(err, -1, "eventfd: %s", strerror(errno));
+        free(vp);
+        return rc;
+    }
     port->n_rxq = port->n_txq = (uint16_t)vp->args.queues;
     port->link_up = 0;
     port->priv = vp;
     if (vp->args.server) {
         if ((rc = server_open(vp, err)) < 0) {
             port->priv = NULL;
+            close(vp->dev.wake_fd);
             free(vp);
             return rc;
         }
@@ -468,6 +478,7 @@ static void vhu_close(struct vs_port *port)
     drop_pending(vp);
     vs_vhu_dev_reset(&vp->dev);
     server_close(vp);
+    close_fd(&vp->dev.wake_fd);
     port->link_up = 0;
     port->priv = NULL;
     free(vp);
@@ -559,6 +570,49 @@ static uint16_t vhu_tx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **p
     __atomic_store_n(&vr->tx_lock, 0, __ATOMIC_RELEASE);
     vs_pkt_free_bulk(pkts, sent);
     return sent;
+}
+
+/* Adaptive pollers sleep on the guest's kick eventfd of the ring, or, while the ring
+ * is stopped, on our wake fd, which a starting ring writes. A ring in polling mode
+ * (no kick fd) keeps its poller awake. */
+static int vhu_rx_wait_fd(struct vs_port *port, uint16_t q)
+{
+    struct vhu_port *vp = port->priv;
+    struct vs_vhu_vring *vr;
+
+    if (q >= vp->dev.n_qp)
+        return -1;
+    vr = &vp->dev.vr[2 * q + 1];
+    if (gate_get(vr) == VS_VHU_GATE_STOPPED)
+        return vp->dev.wake_fd;
+    return vr->vq.kickfd;
+}
+
+static void drain(int fd)
+{
+    uint64_t v;
+
+    if (fd >= 0 && read(fd, &v, sizeof(v)) < 0) {
+        /* EAGAIN: nothing pending. */
+    }
+}
+
+static void vhu_rx_notify(struct vs_port *port, uint16_t q, bool enable)
+{
+    struct vhu_port *vp = port->priv;
+    struct vs_vhu_vring *vr;
+
+    if (q >= vp->dev.n_qp)
+        return;
+    vr = &vp->dev.vr[2 * q + 1];
+    if (!enable)
+        drain(vp->dev.wake_fd);
+    if (gate_get(vr) == VS_VHU_GATE_STOPPED)
+        return;
+    vs_virtq_set_kick_suppression(&vr->vq, !enable);
+    /* Kicks that arrived while we were awake anyway must not wake the next sleep. */
+    if (!enable)
+        drain(vr->vq.kickfd);
 }
 
 /* ---- show ------------------------------------------------------------------- */
@@ -657,4 +711,6 @@ const struct vs_port_ops vs_port_vhost_user_ops = {
     .rx_burst = vhu_rx_burst,
     .tx_burst = vhu_tx_burst,
     .show = vhu_show,
+    .rx_wait_fd = vhu_rx_wait_fd,
+    .rx_notify = vhu_rx_notify,
 };
