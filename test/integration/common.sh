@@ -132,6 +132,44 @@ hugepages_free() {
 	awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo
 }
 
+# 2 MiB hugepages mapped by processes other than vswitchd ($VS_PID), so that a
+# check of vswitchd's own usage survives other programs (testpmd, another
+# test) taking or returning pages meanwhile on a shared machine.
+hugepages_others() {
+	local f pid kb=0 v
+	for f in /proc/[0-9]*/smaps_rollup; do
+		pid=${f#/proc/}
+		pid=${pid%%/*}
+		[ "$pid" = "${VS_PID:-}" ] && continue
+		v=$(awk '/^(Shared|Private)_Hugetlb:/ { s += $2 } END { print s + 0 }' "$f" 2>/dev/null) || continue
+		kb=$((kb + ${v:-0}))
+	done
+	echo $((kb / 2048))
+}
+
+# hugepages_snapshot / hugepages_check_returned: HugePages_Free after
+# vswitchd's exit must equal the value before its start, corrected for what
+# other processes took or returned in between.
+hugepages_snapshot() {
+	HP_FREE0=$(hugepages_free)
+	HP_OTHERS0=$(hugepages_others)
+}
+
+hugepages_check_returned() {
+	local deadline=$((SECONDS + 5)) free others expect
+	while :; do
+		free=$(hugepages_free)
+		others=$(hugepages_others)
+		expect=$((HP_FREE0 - (others - HP_OTHERS0)))
+		[ "$free" -eq "$expect" ] && break
+		if [ $SECONDS -ge $deadline ]; then
+			fail "HugePages_Free is $free after exit, expected $expect (was $HP_FREE0 before start; other processes held $HP_OTHERS0 then, $others now)"
+		fi
+		sleep 0.2
+	done
+	pass "HugePages_Free back to $free (before: $HP_FREE0, others' change: $((others - HP_OTHERS0)))"
+}
+
 # guest_ping GUEST PEER COUNT [INTERVAL]: in a --ctl guest, probe PEER until
 # it answers (first pings get lost while a peer boots or a switch learns),
 # then COUNT pings that must all come back.
