@@ -9,14 +9,16 @@
  * the old value back so that concurrent readers need not retry.
  *
  * A key is (valid bit, VLAN, MAC) packed in 64 bits so that a slot match is one
- * compare and an empty slot (key 0) never matches. A reader takes one view of
- * both candidate buckets at once: it checks that neither version moved while
- * it scanned the two. That is what lets a writer move an entry to its other
- * bucket to make room (cuckoo displacement, at most FDB_MOVE_DEPTH hops): the
- * move holds both buckets, so no reader view can catch the entry in neither.
- * Two choices of four slots alone start overflowing below half load; two hops
- * of displacement carry a table to about 85% before the first eviction. When
- * no room can be made, learning replaces the stalest of the eight entries.
+ * compare and an empty slot (key 0) never matches. A reader that does not find
+ * the key in its first bucket looks at the second inside the first's version
+ * window, which makes one view of both. That is what lets a writer move an
+ * entry to its other bucket to make room (cuckoo displacement, at most
+ * FDB_MOVE_DEPTH hops): the move holds both buckets, so no reader view can
+ * catch the entry in neither. New entries go to their first bucket while it
+ * has room, so at the loads a table is sized for, ~95% of hits read a single
+ * cache line. Two choices of four slots alone overflow early; two hops of
+ * displacement carry a table to about 80% before the first eviction. When no
+ * room can be made, learning replaces the stalest of the eight entries.
  *
  * Every shared field is accessed with __atomic builtins (relaxed, ordered by
  * the version's acquire/release and fences) so that the racing reads a seqlock
@@ -92,16 +94,21 @@ static inline void fdb_key_unpack(uint64_t key, uint16_t *vlan, uint8_t mac[6])
         mac[i] = key >> (8 * i);
 }
 
-/* Multiply-xorshift mixing with a per-table random seed, so that a flood of
- * crafted MACs cannot aim at a few buckets without knowing the seed. */
+/* Multiply-xorshift mixing (the splitmix64 finalizer, which spreads every key
+ * bit over every hash bit) with a per-table random seed, so that a flood of
+ * crafted MACs cannot aim at a few buckets without knowing the seed. The
+ * first shift matters: MACs often differ only in their last bytes, which sit
+ * high in the key, and a multiply carries no change downward into the low bits
+ * that pick a bucket. */
 static inline uint64_t fdb_hash(const struct vs_fdb *fdb, uint64_t key)
 {
     uint64_t x = key ^ fdb->seed[0];
-    x *= 0x9e3779b97f4a7c15ull;
-    x ^= x >> 29;
-    x += fdb->seed[1];
+    x ^= x >> 30;
     x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 32;
+    x ^= x >> 27;
+    x += fdb->seed[1];
+    x *= 0x94d049bb133111ebull;
+    x ^= x >> 31;
     return x;
 }
 
@@ -189,7 +196,8 @@ static inline void bucket_unlock(struct fdb_bucket *b, uint32_t v, bool changed)
 }
 
 /* Which slots of b hold key, as a 4-bit mask. No branch per slot: which slot
- * matches is random, so a branch there would mispredict on most lookups. */
+ * matches is random, so a branch there would mispredict on most lookups.
+ * (A learner that holds the bucket leaves at most one slot with the key.) */
 static inline unsigned bucket_match(const struct fdb_bucket *b, uint64_t key)
 {
     return (unsigned)(LOAD(&b->keys[0]) == key) | (unsigned)(LOAD(&b->keys[1]) == key) << 1 |
@@ -198,26 +206,36 @@ static inline unsigned bucket_match(const struct fdb_bucket *b, uint64_t key)
 
 enum { FDB_MISS, FDB_HIT, FDB_RETRY };
 
-/* One attempt at finding key in its two buckets, reading both at once rather
- * than the second only after a miss in the first (where a key lives is a coin
- * toss, so "found in the first" is not predictable). *port and *seen come from
- * one consistent view; FDB_RETRY when a writer got in the way. */
-static inline __attribute__((always_inline)) int fdb_find_once(const struct fdb_bucket *b1, const struct fdb_bucket *b2,
-                                uint64_t key, uint16_t *port, uint32_t *seen)
+/* One attempt at finding key: the first bucket, and the second only when the
+ * first does not have it (learning fills first buckets first, so at the loads
+ * a table is sized for nearly every hit costs one cache line). The first
+ * bucket's version is checked last, so a miss there and the look at the second
+ * bucket form one view of both: an entry being moved between them is never
+ * missed. *port and *seen come from that view; FDB_RETRY when a writer got in
+ * the way. */
+static inline __attribute__((always_inline)) int
+fdb_find_once(const struct fdb_bucket *b1, const struct fdb_bucket *b2, uint64_t key,
+              uint16_t *port, uint32_t *seen)
 {
-    uint32_t v1 = bucket_read_begin(b1);
-    uint32_t v2 = bucket_read_begin(b2);
-    unsigned m = bucket_match(b1, key) | bucket_match(b2, key) << FDB_WAYS;
+    const struct fdb_bucket *b = b1;
+    uint32_t v1 = bucket_read_begin(b1), v2 = 0;
+    unsigned m = bucket_match(b1, key);
+    bool second = !m;
+    if (second) {
+        b = b2;
+        v2 = bucket_read_begin(b2);
+        m = bucket_match(b2, key);
+    }
     uint16_t p = 0;
     uint32_t s = 0;
     if (m) {
         unsigned i = (unsigned)__builtin_ctz(m);
-        const struct fdb_bucket *b = i < FDB_WAYS ? b1 : b2;
-        p = LOAD(&b->port[i % FDB_WAYS]);
-        s = LOAD(&b->seen[i % FDB_WAYS]);
+        p = LOAD(&b->port[i]);
+        s = LOAD(&b->seen[i]);
     }
     __atomic_thread_fence(__ATOMIC_ACQUIRE);
-    if (vs_unlikely(((v1 | v2) & 1) || LOAD(&b1->version) != v1 || LOAD(&b2->version) != v2))
+    if (vs_unlikely(((v1 | v2) & 1) || (second && LOAD(&b2->version) != v2) ||
+                    LOAD(&b1->version) != v1))
         return FDB_RETRY;
     *port = p;
     *seen = s;
@@ -236,8 +254,9 @@ static __attribute__((noinline)) bool fdb_find_slow(const struct fdb_bucket *b1,
     return r == FDB_HIT;
 }
 
-static inline __attribute__((always_inline)) bool fdb_find(const struct fdb_bucket *b1, const struct fdb_bucket *b2,
-                            uint64_t key, uint16_t *port, uint32_t *seen)
+static inline __attribute__((always_inline)) bool
+fdb_find(const struct fdb_bucket *b1, const struct fdb_bucket *b2, uint64_t key, uint16_t *port,
+         uint32_t *seen)
 {
     int r = fdb_find_once(b1, b2, key, port, seen);
     if (vs_likely(r != FDB_RETRY))
@@ -444,26 +463,16 @@ static void fdb_learn_locked(struct vs_fdb *fdb, struct fdb_bucket *c[2], uint64
         }
     }
 
-    /* New station: the emptier bucket (the first on a tie) keeps loads even. */
-    int free_slot[2] = {-1, -1};
-    unsigned free_n[2] = {0, 0};
-    for (unsigned j = 0; j < n; j++) {
-        for (int i = FDB_WAYS - 1; i >= 0; i--) {
-            if (c[j]->keys[i] == 0) {
-                free_slot[j] = i;
-                free_n[j]++;
-            }
-        }
-    }
-    unsigned j = 0;
+    /* New station: the first bucket when it has room (lookups then read one
+     * line), else the second, else make room in either by moving an entry. */
+    unsigned j;
     int slot = -1;
-    if (free_n[0] || free_n[1]) {
-        j = free_n[1] > free_n[0] ? 1 : 0;
-        slot = free_slot[j];
-    } else {
+    for (j = 0; j < n; j++)
+        if ((slot = bucket_free_slot(c[j])) >= 0)
+            break;
+    if (slot < 0) {
         for (j = 0; j < n; j++) {
-            slot = fdb_make_room(fdb, c[j], FDB_MOVE_DEPTH);
-            if (slot >= 0) {
+            if ((slot = fdb_make_room(fdb, c[j], FDB_MOVE_DEPTH)) >= 0) {
                 changed[j] = true;
                 break;
             }

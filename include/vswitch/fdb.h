@@ -27,7 +27,8 @@ void vs_fdb_destroy(struct vs_fdb *fdb);
 /* The fdb's clock is coarse seconds supplied by the caller (pollers read it once per loop). */
 uint32_t vs_fdb_now(void);
 
-/* Returns true and sets *port when (vlan, mac) is known. Lock-free. */
+/* Returns true and sets *port when (vlan, mac) is known. Lock-free.
+ * (A VLAN ID is 12 bits here and in vs_fdb_learn: higher bits are ignored.) */
 bool vs_fdb_lookup(const struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[6], uint16_t *port);
 /* Pulls the buckets of (vlan, mac) into the cache: call it for a whole burst
  * before looking the burst up, so the memory accesses overlap. */

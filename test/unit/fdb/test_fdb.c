@@ -331,6 +331,22 @@ static void test_high_load_fits(void)
     vs_fdb_destroy(fdb);
 }
 
+static void test_sequential_macs_spread(void)
+{
+    /* Stations of one vendor differ in their last MAC bytes only. Every table
+     * draws its own hash seed; none may pile such keys into a few buckets. */
+    unsigned short_tables = 0;
+    for (int t = 0; t < 200; t++) {
+        struct vs_fdb *fdb = make(1024, 300);
+        uint32_t n = vs_fdb_capacity(fdb) * 6 / 10;
+        for (uint32_t id = 0; id < n; id++)
+            learn(fdb, 1, id, 1, 100);
+        short_tables += vs_fdb_count(fdb) != n;
+        vs_fdb_destroy(fdb);
+    }
+    CU_ASSERT_EQUAL(short_tables, 0);
+}
+
 static void check_and_lookup(const struct vs_fdb_entry *e, void *arg)
 {
     struct vs_fdb *fdb = arg;
@@ -384,6 +400,7 @@ int main(void)
         !CU_add_test(s, "aging", test_aging) || !CU_add_test(s, "flush", test_flush) ||
         !CU_add_test(s, "full table replaces the stalest", test_full_table_replaces_stalest) ||
         !CU_add_test(s, "70% load fits", test_high_load_fits) ||
+        !CU_add_test(s, "sequential MACs spread", test_sequential_macs_spread) ||
         !CU_add_test(s, "foreach", test_foreach) || test_fdb_add_stress() != 0) {
         CU_cleanup_registry();
         return 1;
