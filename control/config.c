@@ -53,8 +53,13 @@ static int fail_at(struct loader *ld, unsigned line, unsigned col, const char *k
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (ld->errlen)
+    if (ld->errlen) {
         snprintf(ld->err, ld->errlen, "%s:%u:%u: %s: %s", ld->name, line, col, key, msg);
+        /* Keys and values from the file may hold line breaks; the error is one line. */
+        for (char *c = ld->err; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = '?';
+    }
     return -EINVAL;
 }
 

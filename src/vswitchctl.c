@@ -3,7 +3,6 @@
  * in control/server.h; this program needs nothing but jansson. */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -102,7 +101,7 @@ static void wait_fd(int fd, short events, double deadline, double timeout)
             double left = deadline - now_s();
             if (left <= 0)
                 die("no reply from vswitchd within %g s (see --timeout)", timeout);
-            ms = (int)ceil(left * 1000);
+            ms = (int)(left * 1000) + 1; /* rounded up: never spin at 0 ms */
         }
         n = poll(&p, 1, ms);
         if (n > 0)
@@ -286,7 +285,7 @@ static void print_value(const char *key, const json_t *v, int indent, int width)
             print_array_items(v, indent + 2);
             return;
         }
-        printf("%*s%-*s ", indent, "", width, key);
+        printf("%*s%s:%*s", indent, "", key, (int)(width - (int)strlen(key)), "");
         json_array_foreach(v, i, e) {
             s = text(e);
             printf("%s%s", i ? ", " : "", s ? s : "?");
