@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs what the side-by-side benchmark needs beyond scripts/deps.sh:
+# Open vSwitch built with DPDK (Debian's openvswitch-switch-dpdk), DPDK's
+# testpmd and gnuplot. Idempotent: when everything is present it touches
+# nothing, not even the package lists. It also points the ovs-vswitchd
+# alternative at the DPDK build when it points elsewhere, because the plain
+# build silently ignores other_config:dpdk-init.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+log() { printf 'bench-deps: %s\n' "$*" >&2; }
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		SUDO=(sudo)
+	else
+		log "must run as root (or with sudo available)"
+		exit 1
+	fi
+fi
+
+if [ ! -r /etc/debian_version ] || ! command -v apt-get >/dev/null 2>&1; then
+	log "supports Debian 12 (bookworm) only"
+	exit 1
+fi
+
+PKGS=(openvswitch-switch-dpdk openvswitch-common dpdk gnuplot-nox python3)
+
+installed() {
+	[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+}
+
+missing=()
+for p in "${PKGS[@]}"; do
+	installed "$p" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+	log "installing: ${missing[*]}"
+	# The packages' maintainer scripts would start a system-wide OVS where
+	# services may start; the benchmark runs its own private instance and
+	# does not need it, but tolerates it (separate run directory and DPDK
+	# file prefix).
+	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Debian ships two ovs-vswitchd binaries and picks one with alternatives.
+dpdk_bin=/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk
+if [ ! -x "$dpdk_bin" ]; then
+	log "no $dpdk_bin after installing openvswitch-switch-dpdk"
+	exit 1
+fi
+current=$(readlink -f /usr/sbin/ovs-vswitchd 2>/dev/null || true)
+if [ "$current" != "$(readlink -f "$dpdk_bin")" ]; then
+	log "selecting the DPDK build of ovs-vswitchd (was: ${current:-none})"
+	"${SUDO[@]}" update-alternatives --set ovs-vswitchd "$dpdk_bin"
+fi
+log "ready: $(dpdk-testpmd --version 2>/dev/null | head -n1 || echo dpdk-testpmd), $(/usr/sbin/ovs-vswitchd --version | head -n1)"

@@ -1,0 +1,130 @@
+"""Child processes of the benchmark: started in their own session, tied to our
+lifetime (PR_SET_PDEATHSIG), stopped by their own PID with SIGTERM and, after a
+timeout, SIGKILL to their process group. Every process started here is stopped
+by stop_all(), which run.py calls on any exit path. DPDK leaves hugepage files
+and a runtime directory behind per --file-prefix; cleanup_dpdk_prefix removes
+ours once the process is gone, so no hugepage leaks from run to run."""
+
+import ctypes
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+_live = []
+
+
+def _child_setup():
+    # If the benchmark dies (even SIGKILL), the kernel sends SIGTERM to the
+    # child: nothing keeps polling a core after us.
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+class Proc:
+    """One child process; stdout/stderr go to `log` unless `pipe` is set."""
+
+    def __init__(self, name, argv, log, pipe=False, env=None, cwd=None):
+        self.name = name
+        self.argv = argv
+        self.log = log
+        self._logf = open(log, "ab")
+        kw = dict(stdin=subprocess.PIPE if pipe else subprocess.DEVNULL,
+                  stdout=subprocess.PIPE if pipe else self._logf,
+                  stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                  start_new_session=True, preexec_fn=_child_setup)
+        self._logf.write(("$ " + " ".join(argv) + "\n").encode())
+        self._logf.flush()
+        self.p = subprocess.Popen(argv, **kw)
+        self.pid = self.p.pid
+        _live.append(self)
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def stop(self, timeout=10.0):
+        """SIGTERM, wait up to `timeout`, then SIGKILL the process group.
+        Returns the exit status (negative: killed by that signal)."""
+        if self.p.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.p.wait(5)
+        # Anything the child left in its own session (it was the leader).
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self in _live:
+            _live.remove(self)
+        try:
+            self._logf.close()
+        except OSError:
+            pass
+        return self.p.returncode
+
+    def tail(self, n=25):
+        try:
+            with open(self.log, "rb") as f:
+                lines = f.read().decode(errors="replace").splitlines()
+            return "\n".join(lines[-n:])
+        except OSError:
+            return ""
+
+
+def stop_all():
+    for p in reversed(list(_live)):
+        p.stop(timeout=5)
+
+
+def run(argv, timeout=20, check=True, env=None):
+    """Run a short command (ovs-vsctl, vswitchctl...) with a timeout; returns
+    its stdout as text."""
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+    if check and r.returncode != 0:
+        raise RuntimeError("%s: exit %d: %s" % (" ".join(argv), r.returncode,
+                                               r.stderr.decode(errors="replace").strip()))
+    return r.stdout.decode(errors="replace")
+
+
+def wait_for(pred, timeout, what, proc=None, step=0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        if pred():
+            return
+        if proc is not None and not proc.alive():
+            raise RuntimeError("%s exited (status %s) while waiting for %s; log %s:\n%s" %
+                               (proc.name, proc.p.returncode, what, proc.log, proc.tail()))
+        if time.monotonic() > deadline:
+            raise RuntimeError("timed out after %.0fs waiting for %s" % (timeout, what))
+        time.sleep(step)
+
+
+def cleanup_dpdk_prefix(prefix, huge_dirs=("/dev/hugepages",)):
+    """Remove what a DPDK process with --file-prefix `prefix` left behind."""
+    for d in huge_dirs:
+        for f in glob.glob(os.path.join(d, prefix + "map_*")):
+            try:
+                os.unlink(f)
+            except OSError:
+                pass
+    shutil.rmtree(os.path.join("/var/run/dpdk", prefix), ignore_errors=True)
+
+
+def cpu_ticks(pid):
+    """utime + stime of a process (all threads), in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])

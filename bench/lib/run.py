@@ -1,0 +1,416 @@
+#!/usr/bin/env python3
+"""Side-by-side vhost-user forwarding benchmark (issue 5): vswitchd against
+DPDK testpmd (net_vhost, io-forward) and Open vSwitch with DPDK (port-to-port
+flows and NORMAL), one switch core each, the same dpdk-testpmd virtio-user
+generator for all, interleaved rounds. bench/run.sh is the front door; see
+bench/README.md for what is measured and how to read it."""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import backends  # noqa: E402
+import procs  # noqa: E402
+import testpmd  # noqa: E402
+
+EXIT_MISSING = 3  # a peer program is not installed
+
+
+def log(msg):
+    print("[bench %s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(prog="bench/run.sh", description=__doc__)
+    ap.add_argument("--smoke", action="store_true",
+                    help="CI mode: 1 round, 64 B, a few seconds; only checks that every backend "
+                         "forwarded traffic (and that vswitchd learnt both MACs), never a speed")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=8.0, help="measuring window per run")
+    ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--sizes", default="64,1518", help="frame lengths (bytes, without FCS)")
+    ap.add_argument("--backends", default="vswitchd,testpmd,ovs-p2p,ovs-normal,vswitchd-adaptive")
+    ap.add_argument("--inflight", type=int, default=256,
+                    help="frames injected per direction (>= 128)")
+    ap.add_argument("--ring", type=int, default=1024, help="virtqueue size (queue_size=)")
+    ap.add_argument("--idle-seconds", type=float, default=10.0,
+                    help="idle CPU measurement of vswitchd in adaptive mode (0: skip)")
+    ap.add_argument("--vswitchd", required=True)
+    ap.add_argument("--vswitchctl", required=True)
+    ap.add_argument("--fdb-bench", default="")
+    ap.add_argument("--results", default="", help="directory for JSON/PNG (default: bench/results, "
+                                                   "or the work directory in --smoke)")
+    ap.add_argument("--no-hugepages", dest="hugepages", action="store_false")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    a = ap.parse_args()
+    if a.smoke:
+        a.rounds = 1
+        a.seconds = min(a.seconds, 2.0)
+        a.warmup = min(a.warmup, 1.0)
+        a.sizes = "64"
+        a.idle_seconds = min(a.idle_seconds, 2.0)
+    a.sizes = [int(s) for s in a.sizes.split(",") if s]
+    a.backends = [b for b in a.backends.split(",") if b]
+    if a.inflight < 128:
+        ap.error("--inflight must be at least 128")
+    if a.rounds < 1:
+        ap.error("--rounds must be at least 1")
+    return a
+
+
+def make_backend(name, workdir, args):
+    if name == "vswitchd":
+        return backends.Vswitchd(workdir, args, "busy")
+    if name == "vswitchd-adaptive":
+        return backends.Vswitchd(workdir, args, "adaptive")
+    if name == "testpmd":
+        return backends.TestPmdVhostBackend(workdir, args)
+    if name in ("ovs-p2p", "ovs-normal"):
+        return backends.Ovs(workdir, args, name[4:])
+    raise SystemExit("unknown backend %r" % name)
+
+
+def missing_tools(names, args):
+    need = {"dpdk-testpmd": True, "stdbuf": True}
+    if any(n.startswith("ovs") for n in names):
+        for t in ("ovs-vswitchd", "ovsdb-server", "ovsdb-tool", "ovs-vsctl", "ovs-appctl",
+                  "ovs-ofctl"):
+            need[t] = True
+    miss = [t for t in need if not shutil.which(t)]
+    if "ovs-vswitchd" in need and "ovs-vswitchd" not in miss:
+        try:
+            if "DPDK" not in procs.run(["ovs-vswitchd", "--version"], timeout=10):
+                miss.append("the DPDK build of ovs-vswitchd (update-alternatives --set "
+                            "ovs-vswitchd /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk)")
+        except Exception as e:
+            miss.append("a working ovs-vswitchd (%s)" % e)
+    if any(n.startswith("vswitchd") for n in names):
+        for p in (args.vswitchd, args.vswitchctl):
+            if not os.access(p, os.X_OK):
+                miss.append(p)
+    return miss
+
+
+def measure(backend, size, args, workdir):
+    """One run: the generator connects, injects, warms up, then a window of
+    args.seconds is measured at the generator (frames back from the switch)
+    and at the switch (its busy cycles per forwarded packet)."""
+    gen = testpmd.Generator(workdir, args.prefix + "-gen", backend.socks, args.ring,
+                            client_of_server=backend.gen_is_client, lcore=0,
+                            hugepages=args.hugepages)
+    try:
+        backend.settle()
+        injected = gen.inject(size, args.inflight)
+        time.sleep(args.warmup)
+        t0, rx0, _ = gen.port_packets()
+        g0 = gen.fwd_cycles()
+        backend.window_begin()
+        load0 = os.getloadavg()[0]
+        time.sleep(args.seconds)
+        t1, rx1, _ = gen.port_packets()
+        sw = backend.window_end()
+        g1 = gen.fwd_cycles()
+        r = {"backend": backend.name, "size": size, "injected_per_port": injected,
+             "seconds": round(t1 - t0, 3), "packets": rx1 - rx0,
+             "mpps": (rx1 - rx0) / (t1 - t0) / 1e6, "switch": sw, "loadavg": load0}
+        if g0 and g1 and g1[1] > g0[1]:
+            r["generator_cycles_per_pkt"] = (g1[0] - g0[0]) / (g1[1] - g0[1])
+        if backend.kind == "vswitchd":
+            try:
+                fdb = backend.ctl("fdb", "show")
+                r["fdb"] = {e["mac"]: e["port"] for e in fdb.get("entries", [])}
+            except Exception as e:  # informative only
+                r["fdb_error"] = str(e)
+        return r
+    finally:
+        gen.stop()
+
+
+def idle_cpu(args, workdir):
+    """vswitchd in adaptive mode with both front-ends connected and no
+    traffic: CPU time (all threads) over args.idle_seconds, in % of a core."""
+    b = backends.Vswitchd(workdir, args, "adaptive")
+    b.name = "vswitchd-idle"
+    b.start()
+    gen = None
+    try:
+        gen = testpmd.Generator(workdir, args.prefix + "-idlegen", b.socks, args.ring,
+                                hugepages=args.hugepages)
+        b.settle()
+        time.sleep(1.0)  # let the poller decide it is idle
+        s0 = b.ctl("pollers")
+        c0, t0 = procs.cpu_ticks(b.proc.pid), time.monotonic()
+        time.sleep(args.idle_seconds)
+        c1, t1 = procs.cpu_ticks(b.proc.pid), time.monotonic()
+        s1 = b.ctl("pollers")
+        hz = os.sysconf("SC_CLK_TCK")
+        sleeps = sum(p.get("sleeps", 0) for p in s1["pollers"]) - \
+            sum(p.get("sleeps", 0) for p in s0["pollers"])
+        return {"seconds": round(t1 - t0, 2), "cpu_percent": 100.0 * (c1 - c0) / hz / (t1 - t0),
+                "poller_sleeps": sleeps}
+    finally:
+        if gen:
+            gen.stop()
+        b.stop()
+
+
+def fdb_bench(args):
+    if not args.fdb_bench or not os.access(args.fdb_bench, os.X_OK):
+        return None
+    secs = "1" if args.smoke else "3"
+    try:
+        out = procs.run([args.fdb_bench, "--json", "--seconds", secs], timeout=120)
+        return json.loads(out)
+    except Exception as e:
+        return {"error": str(e)}
+
+
+def spread(vals):
+    vals = [v for v in vals if v is not None]
+    if not vals:
+        return None
+    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "n": len(vals)}
+
+
+def summarize(runs, names, sizes):
+    summ = {}
+    for size in sizes:
+        s = {}
+        for n in names:
+            rs = [r for r in runs if r["backend"] == n and r["size"] == size and "mpps" in r]
+            s[n] = {"mpps": spread([r["mpps"] for r in rs]),
+                    "switch_cycles_per_pkt": spread([r["switch"].get("cycles_per_pkt") for r in rs]),
+                    "generator_cycles_per_pkt": spread([r.get("generator_cycles_per_pkt")
+                                                        for r in rs])}
+        ratios = {}
+        for base in [n for n in names if not n.startswith("vswitchd")]:
+            for mine in [n for n in names if n.startswith("vswitchd")]:
+                a, b = s[mine]["mpps"], s[base]["mpps"]
+                if not a or not b or not b["median"]:
+                    continue
+                per_round = []
+                for rd in sorted({r["round"] for r in runs}):
+                    x = [r["mpps"] for r in runs if r["round"] == rd and r["size"] == size
+                         and r["backend"] == mine and "mpps" in r]
+                    y = [r["mpps"] for r in runs if r["round"] == rd and r["size"] == size
+                         and r["backend"] == base and "mpps" in r]
+                    if x and y and y[0]:
+                        per_round.append(x[0] / y[0])
+                e = {"mpps_ratio": a["median"] / b["median"], "per_round": spread(per_round)}
+                ca, cb = s[mine]["switch_cycles_per_pkt"], s[base]["switch_cycles_per_pkt"]
+                if ca and cb and cb["median"]:
+                    e["cycles_ratio"] = ca["median"] / cb["median"]
+                ratios["%s/%s" % (mine, base)] = e
+        s["ratios"] = ratios
+        summ[str(size)] = s
+    return summ
+
+
+def fmt_spread(sp, f="%.2f"):
+    if not sp:
+        return "-"
+    return (f + " [" + f + "-" + f + "]") % (sp["median"], sp["min"], sp["max"])
+
+
+def print_table(summ, names):
+    for size, s in summ.items():
+        print()
+        print("%s-byte frames: Mpps and busy cycles per forwarded packet, median [min-max]" % size)
+        print("  %-18s %-24s %-24s %s" % ("backend", "Mpps", "switch cycles/pkt",
+                                          "generator cycles/pkt"))
+        for n in names:
+            e = s[n]
+            print("  %-18s %-24s %-24s %s" % (n, fmt_spread(e["mpps"], "%.3f"),
+                                              fmt_spread(e["switch_cycles_per_pkt"], "%.0f"),
+                                              fmt_spread(e["generator_cycles_per_pkt"], "%.0f")))
+        for k, e in s["ratios"].items():
+            pr = e["per_round"]
+            print("  %-38s Mpps x%.2f (per round %s)%s" % (
+                k, e["mpps_ratio"], fmt_spread(pr, "%.2f") if pr else "-",
+                ", cycles/pkt x%.2f" % e["cycles_ratio"] if "cycles_ratio" in e else ""))
+
+
+def machine_facts():
+    f = {"kernel": platform.release(), "cpus": os.cpu_count(), "loadavg": os.getloadavg()}
+    try:
+        with open("/proc/cpuinfo") as c:
+            for line in c:
+                if line.startswith("model name"):
+                    f["cpu_model"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    for key, argv in (("dpdk", ["dpkg-query", "-W", "-f=${Version}", "dpdk"]),
+                      ("openvswitch", ["dpkg-query", "-W", "-f=${Version}",
+                                       "openvswitch-switch-dpdk"]),
+                      ("vswitch_commit", ["git", "-C", os.path.dirname(__file__), "rev-parse",
+                                          "--short", "HEAD"])):
+        try:
+            f[key] = procs.run(argv, timeout=10).strip()
+        except Exception:
+            f[key] = None
+    return f
+
+
+def plot(json_path, summ, names, results_dir, stem):
+    if not shutil.which("gnuplot"):
+        log("gnuplot not installed: no chart")
+        return None
+    dat = os.path.join(results_dir, stem + ".dat")
+    sizes = list(summ.keys())
+    with open(dat, "w") as f:
+        f.write("# backend " + " ".join("med%s min%s max%s" % (s, s, s) for s in sizes) + "\n")
+        for n in names:
+            cols = []
+            for s in sizes:
+                sp = summ[s][n]["mpps"] or {"median": 0, "min": 0, "max": 0}
+                cols += ["%.4f" % sp["median"], "%.4f" % sp["min"], "%.4f" % sp["max"]]
+            f.write("%s %s\n" % (n, " ".join(cols)))
+    png = os.path.join(results_dir, stem + ".png")
+    gp = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "plot.gp")
+    try:
+        procs.run(["gnuplot", "-e", "datafile='%s'; outfile='%s'; sizes='%s'" %
+                   (dat, png, " ".join(sizes)), gp], timeout=30)
+        return png
+    except Exception as e:
+        log("gnuplot failed: %s" % e)
+        return None
+
+
+def main():
+    args = parse_args()
+    args.prefix = "vsbench%d" % os.getpid()
+    names = args.backends
+    workdir = tempfile.mkdtemp(prefix="vsbench.")
+    os.chmod(workdir, 0o755)
+
+    def on_signal(sig, _frm):
+        raise KeyboardInterrupt("signal %d" % sig)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    miss = missing_tools(names, args)
+    if miss:
+        log("missing: %s (install: bash bench/lib/deps.sh; build: bash scripts/build.sh)"
+            % ", ".join(miss))
+        return EXIT_MISSING
+
+    facts = machine_facts()
+    log("work directory %s; machine: %s, %s cpus, kernel %s, load %.2f" % (
+        workdir, facts.get("cpu_model"), facts["cpus"], facts["kernel"], facts["loadavg"][0]))
+    runs, errors = [], []
+    idle = None
+    ok = False
+    t_start = time.time()
+    try:
+        for rd in range(args.rounds):
+            for name in names:
+                b = make_backend(name, workdir, args)
+                try:
+                    b.start()
+                    for size in args.sizes:
+                        r = measure(b, size, args, workdir)
+                        r["round"] = rd
+                        runs.append(r)
+                        sw = r["switch"]
+                        cyc = sw.get("cycles_per_pkt")
+                        log("round %d %-18s %4d B: %7.3f Mpps, switch %s cycles/pkt, "
+                            "generator %s" % (rd + 1, name, size, r["mpps"],
+                                              "%.0f" % cyc if cyc else "-",
+                                              "%.0f" % r["generator_cycles_per_pkt"]
+                                              if r.get("generator_cycles_per_pkt") else "-"))
+                        if r["packets"] == 0:
+                            errors.append("%s %d B round %d: no frames came back" %
+                                          (name, size, rd + 1))
+                except (RuntimeError, OSError, subprocess.SubprocessError, ValueError,
+                        KeyError) as e:
+                    msg = "%s round %d: %s" % (name, rd + 1, e)
+                    log("ERROR " + msg)
+                    errors.append(msg)
+                finally:
+                    try:
+                        b.stop()
+                    except Exception as e:
+                        errors.append("%s round %d: stop: %s" % (name, rd + 1, e))
+                        log("ERROR %s stop: %s" % (name, e))
+        if args.idle_seconds > 0 and any(n.startswith("vswitchd") for n in names):
+            try:
+                idle = idle_cpu(args, workdir)
+                log("vswitchd adaptive, 2 front-ends connected, idle: %.2f%% of a core over "
+                    "%.0fs (%d poller sleeps)" % (idle["cpu_percent"], idle["seconds"],
+                                                   idle["poller_sleeps"]))
+            except Exception as e:
+                errors.append("idle measurement: %s" % e)
+                log("ERROR idle measurement: %s" % e)
+        ok = True
+    except KeyboardInterrupt as e:
+        errors.append("interrupted (%s)" % e)
+        log("interrupted, stopping everything")
+    finally:
+        procs.stop_all()
+
+    fdb = fdb_bench(args) if ok else None
+    if fdb:
+        log("fdb_bench: %s" % json.dumps(fdb))
+
+    summ = summarize(runs, names, args.sizes)
+    # Smoke: every backend must have moved frames through the switch, and
+    # vswitchd must have learnt each generator MAC on the port it came from.
+    if args.smoke:
+        for n in names:
+            rs = [r for r in runs if r["backend"] == n]
+            if not rs or not any(r["packets"] > 0 for r in rs):
+                errors.append("%s moved no traffic" % n)
+            elif not any(r["switch"].get("forwarded", 0) > 0 for r in rs):
+                errors.append("%s: its own counters show no forwarded frames" % n)
+            for r in rs:
+                if "fdb" in r:
+                    want = {testpmd.GEN_MACS[0]: "p0", testpmd.GEN_MACS[1]: "p1"}
+                    got = {m: r["fdb"].get(m) for m in want}
+                    if got != want:
+                        errors.append("%s: forwarding table %s, expected %s" % (n, got, want))
+
+    print_table(summ, names)
+    if idle:
+        print("\nvswitchd idle (adaptive, 2 connected front-ends): %.2f%% of a core" %
+              idle["cpu_percent"])
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    # A smoke run (CI) writes nothing into the source tree unless asked to.
+    results_dir = args.results or (workdir if args.smoke else
+                                   os.path.join(os.path.dirname(os.path.dirname(
+                                       os.path.abspath(__file__))), "results"))
+    os.makedirs(results_dir, exist_ok=True)
+    stem = ("smoke-" if args.smoke else "bench-") + stamp
+    doc = {"when": stamp, "duration_s": round(time.time() - t_start),
+           "command": " ".join(sys.argv), "machine": facts,
+           "config": {k: v for k, v in vars(args).items() if k not in ("prefix",)},
+           "summary": summ, "runs": runs, "idle": idle, "fdb_bench": fdb, "errors": errors}
+    jpath = os.path.join(results_dir, stem + ".json")
+    with open(jpath, "w") as f:
+        json.dump(doc, f, indent=1, sort_keys=True)
+    png = plot(jpath, summ, names, results_dir, stem) if runs and not args.smoke else None
+    log("results: %s%s" % (jpath, ", chart " + png if png else ""))
+    if errors:
+        log("%d error(s):" % len(errors))
+        for e in errors:
+            print("  - " + e)
+    if errors or args.keep or (args.smoke and not args.results):
+        log("logs kept in %s" % workdir)
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

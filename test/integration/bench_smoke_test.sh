@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The side-by-side benchmark in its CI smoke mode: vswitchd (busy and
+# adaptive pollers), DPDK testpmd with net_vhost, and OVS-DPDK with
+# port-to-port flows and with NORMAL, each fed by the same dpdk-testpmd
+# virtio-user generator for a few seconds. Asserts that every backend moved
+# traffic (counted at the generator and by the switch itself), that vswitchd
+# learnt each generator MAC on its own port, and that nothing is left behind
+# (processes, DPDK hugepage files). Never asserts a speed.
+# Outside CI a missing testpmd/OVS skips; with CI=true it fails.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+lab_require_root
+vs_require_binaries
+lab_require_cmd dpdk-testpmd python3 stdbuf ovs-vswitchd ovsdb-server ovsdb-tool ovs-vsctl \
+	ovs-appctl ovs-ofctl
+ovs-vswitchd --version | grep -q DPDK ||
+	lab_skip "ovs-vswitchd is not the DPDK build (bash bench/lib/deps.sh selects it)"
+
+out=$(mktemp -d "${TMPDIR:-/tmp}/vs-bench-smoke.XXXXXX")
+trap 'rm -rf "$out"' EXIT
+
+rc=0
+VSWITCHD=$VSWITCHD VSWITCHCTL=$VSWITCHCTL FDB_BENCH=$VS_BUILD_DIR/bench/fdb_bench \
+	timeout 500 bash "$VS_SOURCE_DIR/bench/run.sh" --smoke --no-deps --results "$out" \
+	--build "$VS_BUILD_DIR" 2>&1 | tee "$out/run.txt" || rc=${PIPESTATUS[0]}
+
+case $rc in
+0) pass "bench/run.sh --smoke: every backend forwarded traffic" ;;
+3) lab_skip "a peer of the benchmark is missing (see above)" ;;
+124) fail "bench/run.sh --smoke did not finish within 500 s" ;;
+*) fail "bench/run.sh --smoke exited with $rc" ;;
+esac
+
+json=$(ls "$out"/smoke-*.json 2>/dev/null | head -n1)
+[ -n "$json" ] || fail "no smoke-*.json in $out"
+python3 - "$json" <<'PY' || fail "smoke JSON does not show traffic through every backend"
+import json, sys
+d = json.load(open(sys.argv[1]))
+names = d["config"]["backends"]
+bad = [n for n in names
+       if not any(r["backend"] == n and r["packets"] > 0 and r["switch"].get("forwarded", 0) > 0
+                  for r in d["runs"])]
+if bad or d["errors"]:
+    print("no traffic through:", bad, "errors:", d["errors"])
+    sys.exit(1)
+for r in d["runs"]:
+    print("  %-18s %.3f Mpps (smoke, not a measurement)" % (r["backend"], r["mpps"]))
+PY
+pass "the JSON report lists traffic for every backend"
+
+if pgrep -f -- '--file-prefix vsbench' >/dev/null || pgrep -f 'vsbench\..*/(ovs|vswitchd)' >/dev/null; then
+	fail "benchmark processes left running: $(pgrep -af -- vsbench | head -5)"
+fi
+pass "no benchmark process left running"
+if ls /dev/hugepages/vsbench* >/dev/null 2>&1; then
+	fail "hugepage files left: $(ls /dev/hugepages/vsbench*)"
+fi
+pass "no hugepage files left"
