@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# VFIO NIC ports on a real kernel: a q35 TCG guest with an emulated Intel IOMMU
+# (interrupt remapping on), Linux 6.12, one igb (82576) at 00:04.0 and one
+# modern virtio-net-pci (disable-legacy, iommu_platform) at 00:05.0, both bound
+# to vfio-pci by the guest's /init. vswitchd runs in the guest with each NIC and
+# a TAP port. The NICs' host side are QEMU stream sockets that
+# test/lab/vfio/framepipe.py drives from the host:
+#   1. ARP + N pings through each NIC to the guest's TAP address (NIC -> vswitchd
+#      -> TAP -> guest kernel and back): exact counts, no duplicates;
+#   2. N frames from the igb's wire to the virtio's wire and N back (VFIO to
+#      VFIO through the switch): exact counts, none elsewhere;
+#   3. `vswitchctl show` reports driver, link, MAC and NIC counters;
+#   4. the igb is unbound from vfio-pci while vswitchd runs: the unbind
+#      completes, vswitchd logs the error and keeps running, and the virtio NIC
+#      still forwards with exact counts.
+# VS_VFIO_COUNT (default 300) sets N.
+set -euo pipefail
+. "$(dirname "$0")/common.sh"
+
+N=${VS_VFIO_COUNT:-300}
+IGB=0000:00:04.0
+VIRTIO=0000:00:05.0
+VS_GUEST_LOG=/tmp/vswitchd.log
+
+lab_require_root
+lab_require_qemu
+lab_require_cmd cpio modinfo xz python3
+"$LAB_QEMU" -device help 2>/dev/null | grep -q '"igb"' || lab_skip "this QEMU has no igb NIC model"
+vs_require_binaries
+lab_kernel 6.12
+lab_setup
+fp_pid=""
+
+cleanup() {
+	local rc=$?
+	if [ -n "$fp_pid" ]; then
+		kill "$fp_pid" 2>/dev/null || true
+		wait "$fp_pid" 2>/dev/null || true
+	fi
+	if [ $rc -ne 0 ] && [ -n "${LAB_RUN:-}" ]; then
+		lab_guest_dump vf 2>&1 || true
+		[ -r "$LAB_RUN/framepipe.err" ] && { echo "---- framepipe stderr ----"; cat "$LAB_RUN/framepipe.err"; }
+	fi
+	lab_cleanup
+	exit $rc
+}
+trap cleanup EXIT
+
+t=$SECONDS
+lab_initramfs "$LAB_RUN/vfio.cpio.gz" -i "$VS_LAB/vfio/init-vfio.sh" \
+	-m vfio -m vfio_iommu_type1 -m vfio-pci -m tun \
+	-f "$VSWITCHD:/usr/bin/vswitchd" -f "$VSWITCHCTL:/usr/bin/vswitchctl" \
+	-f "$VS_LAB/vfio/vswitch-vfio.yaml:/etc/vswitch-vfio.yaml"
+say "initramfs built in $((SECONDS - t))s"
+
+t=$SECONDS
+# The IOMMU first: devices created after it get their DMA through it.
+lab_guest_start vf --initrd "$LAB_RUN/vfio.cpio.gz" --ctl --machine q35 --cpu max --smp 2 \
+	--mem 1024 --append "intel_iommu=on iommu=pt" \
+	--qemu -device --qemu intel-iommu,intremap=on,aw-bits=48 \
+	--qemu -netdev --qemu "stream,id=na,server=on,addr.type=unix,addr.path=$LAB_RUN/igb.sock" \
+	--qemu -device --qemu "igb,netdev=na,addr=04.0,mac=52:54:00:00:0a:01" \
+	--qemu -netdev --qemu "stream,id=nb,server=on,addr.type=unix,addr.path=$LAB_RUN/virtio.sock" \
+	--qemu -device \
+	--qemu "virtio-net-pci,netdev=nb,addr=05.0,disable-legacy=on,iommu_platform=on,mac=52:54:00:00:0b:01"
+lab_guest_agent vf 120 || fail "guest did not boot (or its agent did not start)"
+say "guest booted in $((SECONDS - t))s"
+for bdf in $IGB $VIRTIO; do
+	line=$(grep -a "VFIO-NIC $bdf" "$LAB_RUN/vf.console" | tr -d '\r' || true)
+	[[ $line == *driver=vfio-pci* ]] || fail "$bdf not bound to vfio-pci in the guest: '${line:-no VFIO-NIC line}'"
+	pass "$line"
+done
+
+# framepipe holds both stream sockets for the whole test; commands on its stdin.
+mkfifo "$LAB_RUN/fp.in" "$LAB_RUN/fp.out"
+python3 "$VS_LAB/vfio/framepipe.py" --nic "igb=$LAB_RUN/igb.sock" --nic "virtio=$LAB_RUN/virtio.sock" \
+	<"$LAB_RUN/fp.in" >"$LAB_RUN/fp.out" 2>"$LAB_RUN/framepipe.err" &
+fp_pid=$!
+exec {fp_w}>"$LAB_RUN/fp.in"
+exec {fp_r}<"$LAB_RUN/fp.out"
+read -r -t 30 -u "$fp_r" line || fail "framepipe did not connect to the stream sockets"
+pass "framepipe: $line"
+
+# fp CMD SECONDS: one command to framepipe, its one-line answer in FP.
+fp() {
+	echo "$1" >&"$fp_w"
+	read -r -t "$2" -u "$fp_r" FP || fail "framepipe: no answer to '$1' within $2s"
+	say "framepipe: $FP"
+}
+
+# g SECONDS CMD: run CMD in the guest, fail on a non-zero exit.
+g() {
+	local secs=$1
+	shift
+	lab_guest_exec vf "$secs" "$*" || fail "guest command failed ($?): $*"
+}
+
+g 10 "mkdir -p /run/vswitch; ulimit -l unlimited; vswitchd -c /etc/vswitch-vfio.yaml >$VS_GUEST_LOG 2>&1 & echo \$! >/run/vswitchd.pid"
+deadline=$((SECONDS + 60))
+until lab_guest_exec vf 10 "vswitchctl --timeout 2 list-ports" >"$LAB_RUN/ports" 2>&1; do
+	if ! lab_guest_exec vf 10 'kill -0 $(cat /run/vswitchd.pid)' >/dev/null; then
+		lab_guest_exec vf 10 "cat $VS_GUEST_LOG" || true
+		fail "vswitchd exited in the guest"
+	fi
+	[ $SECONDS -lt $deadline ] || { lab_guest_exec vf 10 "cat $VS_GUEST_LOG" || true; fail "vswitchd did not answer within 60s"; }
+	sleep 1
+done
+cat "$LAB_RUN/ports"
+g 10 "ip addr add 10.0.1.2/24 dev vs-tap1 && ip link set vs-tap1 up && ip addr add 10.0.2.2/24 dev vs-tap2 && ip link set vs-tap2 up"
+
+# Both NICs must report link up (igb: after auto-negotiation).
+deadline=$((SECONDS + 30))
+while :; do
+	lab_guest_exec vf 10 "vswitchctl --json show nic-igb; vswitchctl --json show nic-virtio" >"$LAB_RUN/show" || true
+	[ "$(grep -o '"link": *"up"' "$LAB_RUN/show" | wc -l)" -ge 2 ] && break
+	[ $SECONDS -lt $deadline ] || { cat "$LAB_RUN/show"; lab_guest_exec vf 10 "cat $VS_GUEST_LOG" || true; fail "NIC links not up within 30s"; }
+	sleep 1
+done
+pass "both VFIO ports report link up"
+
+# --- 1. NIC <-> TAP, each NIC ------------------------------------------------
+t=$SECONDS
+for nic in igb virtio; do
+	fp "arp $nic 60" 70
+	[[ $FP == *" ok "* ]] || fail "no ARP answer from the guest through the $nic NIC"
+	fp "ping $nic $N 16" 120
+	[ "$FP" = "PING nic=$nic sent=$N received=$N dup=0 lost=0" ] ||
+		fail "$nic: expected $N echo replies exactly, got: $FP"
+	pass "$nic: $N frames in through the NIC to the TAP, $N back out, none lost or doubled"
+done
+say "ping phase in $((SECONDS - t))s"
+
+# --- 2. NIC <-> NIC ----------------------------------------------------------
+t=$SECONDS
+fp "cross igb virtio $N" 120
+[ "$FP" = "CROSS src=igb dst=virtio sent=$N received=$N dup=0 stray=0" ] || fail "igb -> virtio: $FP"
+fp "cross virtio igb $N" 120
+[ "$FP" = "CROSS src=virtio dst=igb sent=$N received=$N dup=0 stray=0" ] || fail "virtio -> igb: $FP"
+pass "$N frames igb -> virtio and $N virtio -> igb, exact"
+say "cross phase in $((SECONDS - t))s"
+
+# --- 3. show ------------------------------------------------------------------
+lab_guest_exec vf 10 "vswitchctl --json show nic-igb" >"$LAB_RUN/show-igb" || fail "show nic-igb"
+lab_guest_exec vf 10 "vswitchctl --json show nic-virtio" >"$LAB_RUN/show-virtio" || fail "show nic-virtio"
+python3 - "$LAB_RUN/show-igb" "$LAB_RUN/show-virtio" "$N" <<'EOF' || fail "show output (above) is missing something"
+import json, sys
+igb, vio, n = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), int(sys.argv[3])
+def find(o, k):
+    if isinstance(o, dict):
+        if k in o:
+            return o[k]
+        for v in o.values():
+            r = find(v, k)
+            if r is not None:
+                return r
+    return None
+ok = True
+for name, o, drv, mac in (("nic-igb", igb, "igb", "52:54:00:00:0a:01"),
+                          ("nic-virtio", vio, "virtio-net", "52:54:00:00:0b:01")):
+    for k, want in (("driver", drv), ("link", "up"), ("mac", mac)):
+        got = find(o, k)
+        if got != want:
+            print("%s: %s is %r, expected %r" % (name, k, got, want)); ok = False
+gprc = find(igb, "rx_good_packets")
+if not isinstance(gprc, int) or gprc < 2 * n:
+    print("nic-igb: NIC counter rx_good_packets %r < %d" % (gprc, 2 * n)); ok = False
+print(json.dumps(find(igb, "nic_counters")))
+sys.exit(0 if ok else 1)
+EOF
+pass "show: driver, link, MAC and NIC counters"
+
+# --- 4. unbind the igb while vswitchd runs -------------------------------------
+t=$SECONDS
+set +e
+out=$(lab_guest_exec vf 40 "timeout 30 sh -c 'echo $IGB > /sys/bus/pci/drivers/vfio-pci/unbind'; echo unbind-rc=\$?")
+set -e
+echo "$out"
+[[ $out == *unbind-rc=0* ]] || fail "unbinding $IGB did not complete: vswitchd kept the device ($out)"
+pass "unbind of $IGB completed in $((SECONDS - t))s (vswitchd released the device)"
+g 10 'kill -0 $(cat /run/vswitchd.pid)'
+pass "vswitchd still running"
+lab_guest_exec vf 10 "cat $VS_GUEST_LOG" >"$LAB_RUN/vswitchd.log" || true
+grep -q "nic-igb.*$IGB.*unbound" "$LAB_RUN/vswitchd.log" ||
+	{ cat "$LAB_RUN/vswitchd.log"; fail "vswitchd logged no error for the unbound NIC"; }
+pass "logged: $(grep -m1 "nic-igb.*$IGB.*unbound" "$LAB_RUN/vswitchd.log")"
+lab_guest_exec vf 10 "vswitchctl list-ports" || fail "vswitchctl list-ports after the unbind"
+fp "ping virtio $N 16" 120
+[ "$FP" = "PING nic=virtio sent=$N received=$N dup=0 lost=0" ] ||
+	fail "virtio after the igb unbind: expected $N replies, got: $FP"
+pass "the other VFIO port still forwards: $N in, $N out"
+fp "ping igb 5 5" 30
+[[ $FP == *" received=0 "* ]] || fail "frames still cross the unbound igb: $FP"
+pass "nothing crosses the unbound NIC"
+
+g 20 'kill $(cat /run/vswitchd.pid); i=0; while kill -0 $(cat /run/vswitchd.pid) 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; ! kill -0 $(cat /run/vswitchd.pid) 2>/dev/null'
+pass "vswitchd stopped on SIGTERM"
+echo quit >&"$fp_w"
+lab_guest_exec vf 10 exit >/dev/null || true
+lab_guest_waitexit vf 20 || true
+say "PASS in $((SECONDS - VS_T0))s"

@@ -1,0 +1,333 @@
+#!/usr/bin/env python3
+"""Host side of the VFIO guest test: talks Ethernet through QEMU's
+`-netdev stream,server=on,addr.type=unix` sockets (each frame is a 4-byte
+big-endian length, then the frame; no virtio-net header, no FCS).
+
+It connects to one socket per guest NIC, then runs commands read from stdin,
+one per line, answering each with one line on stdout:
+
+  arp NIC SECS          ARP for the guest IP behind NIC until it answers
+                        -> "ARP nic=A ok mac=.. after=1.2s" | "ARP nic=A fail"
+  ping NIC N [WINDOW]   N ICMP echo requests to the guest IP behind NIC, at
+                        most WINDOW outstanding; counts replies by sequence
+                        -> "PING nic=A sent=N received=M dup=D lost=L"
+  cross SRC DST N       N unicast frames (ethertype 0x88b5) from SRC's host
+                        MAC to DST's host MAC, counted at DST
+                        -> "CROSS src=A dst=B sent=N received=M dup=D stray=S"
+  quit
+
+Each NIC has a host address (MAC 02:00:00:00:0X:01, IP 10.0.X.1) and a guest
+address (IP 10.0.X.2) where X is the NIC's index (1, 2, ...). ARP requests for
+the host IP are answered at any time, whatever command runs.
+"""
+import argparse
+import os
+import select
+import socket
+import struct
+import sys
+import time
+
+ETH_P_IP = 0x0800
+ETH_P_ARP = 0x0806
+ETH_P_TEST = 0x88B5
+BCAST = b"\xff" * 6
+
+
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return (~s) & 0xFFFF
+
+
+def mac_str(m):
+    return ":".join("%02x" % b for b in m)
+
+
+class Nic:
+    def __init__(self, name, index, path):
+        self.name = name
+        self.mac = bytes([2, 0, 0, 0, index, 1])
+        self.ip = bytes([10, 0, index, 1])
+        self.guest_ip = bytes([10, 0, index, 2])
+        self.guest_mac = None
+        self.path = path
+        self.sock = None
+        self.buf = b""
+        self.rx = []  # frames received and not yet consumed by a command
+        self.arp_answered = 0
+
+    def connect(self, timeout):
+        deadline = time.time() + timeout
+        while True:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(self.path)
+                s.setblocking(False)
+                self.sock = s
+                return
+            except OSError:
+                s.close()
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def send(self, frame):
+        data = struct.pack("!I", len(frame)) + frame
+        while data:
+            try:
+                n = self.sock.send(data)
+                data = data[n:]
+            except BlockingIOError:
+                # QEMU applies back-pressure: wait until it reads, keep receiving.
+                pump([self], 0.01)
+
+    def feed(self):
+        try:
+            chunk = self.sock.recv(1 << 16)
+        except BlockingIOError:
+            return
+        if not chunk:
+            raise SystemExit("%s: QEMU closed the stream socket" % self.name)
+        self.buf += chunk
+        while len(self.buf) >= 4:
+            (n,) = struct.unpack("!I", self.buf[:4])
+            if len(self.buf) < 4 + n:
+                break
+            frame = self.buf[4 : 4 + n]
+            self.buf = self.buf[4 + n :]
+            if not self.answer_arp(frame):
+                self.rx.append(frame)
+
+    def answer_arp(self, f):
+        if len(f) < 42 or struct.unpack("!H", f[12:14])[0] != ETH_P_ARP:
+            return False
+        op = struct.unpack("!H", f[20:22])[0]
+        sha, spa, tpa = f[22:28], f[28:32], f[38:42]
+        if op == 1 and tpa == self.ip:
+            arp = struct.pack("!HHBBH", 1, ETH_P_IP, 6, 4, 2) + self.mac + self.ip + sha + spa
+            self.send(sha + self.mac + struct.pack("!H", ETH_P_ARP) + arp)
+            self.arp_answered += 1
+        elif op == 2 and spa == self.guest_ip and tpa == self.ip:
+            self.guest_mac = sha
+        return True
+
+
+def pump(nics, timeout):
+    r, _, _ = select.select([n.sock for n in nics], [], [], timeout)
+    for n in nics:
+        if n.sock in r:
+            n.feed()
+
+
+def arp_request(nic):
+    arp = (struct.pack("!HHBBH", 1, ETH_P_IP, 6, 4, 1) + nic.mac + nic.ip + b"\0" * 6
+           + nic.guest_ip)
+    nic.send(BCAST + nic.mac + struct.pack("!H", ETH_P_ARP) + arp)
+
+
+def echo_request(nic, ident, seq):
+    payload = struct.pack("!I", seq) + b"vswitch-vfio" * 4
+    icmp = struct.pack("!BBHHH", 8, 0, 0, ident, seq & 0xFFFF) + payload
+    icmp = icmp[:2] + struct.pack("!H", csum(icmp)) + icmp[4:]
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), seq & 0xFFFF, 0x4000, 64, 1, 0,
+                     nic.ip, nic.guest_ip)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    return nic.guest_mac + nic.mac + struct.pack("!H", ETH_P_IP) + ip + icmp
+
+
+def echo_reply_seq(nic, f, ident):
+    """Sequence number of an echo reply for ident sent to us, else None."""
+    if len(f) < 42 or f[0:6] != nic.mac or struct.unpack("!H", f[12:14])[0] != ETH_P_IP:
+        return None
+    ihl = (f[14] & 0xF) * 4
+    if f[23] != 1 or f[26:30] != nic.guest_ip or f[30:34] != nic.ip:
+        return None
+    icmp = f[14 + ihl :]
+    if len(icmp) < 12 or icmp[0] != 0:
+        return None
+    typ, code, _, rid, _ = struct.unpack("!BBHHH", icmp[:8])
+    if rid != ident:
+        return None
+    return struct.unpack("!I", icmp[8:12])[0]
+
+
+def cmd_arp(nics, nic, secs):
+    t0 = time.time()
+    nic.guest_mac = None
+    while time.time() - t0 < secs:
+        arp_request(nic)
+        end = time.time() + 0.5
+        while time.time() < end and nic.guest_mac is None:
+            pump(nics, 0.05)
+        if nic.guest_mac:
+            return "ARP nic=%s ok mac=%s after=%.1fs" % (nic.name, mac_str(nic.guest_mac),
+                                                         time.time() - t0)
+    return "ARP nic=%s fail after=%ds" % (nic.name, secs)
+
+
+ident_counter = [0x4000]
+
+
+def cmd_ping(nics, nic, count, window):
+    if nic.guest_mac is None:
+        return "PING nic=%s sent=0 received=0 dup=0 lost=%d (no ARP answer yet)" % (nic.name, count)
+    ident_counter[0] += 1
+    ident = ident_counter[0]
+    got = set()
+    dup = 0
+    sent = 0
+    last_progress = time.time()
+    while len(got) < count:
+        while sent < count and sent - len(got) < window:
+            nic.send(echo_request(nic, ident, sent))
+            sent += 1
+        pump(nics, 0.05)
+        before = len(got)
+        for n in nics:
+            keep = []
+            for f in n.rx:
+                s = echo_reply_seq(n, f, ident) if n is nic else None
+                if s is None:
+                    keep.append(f)
+                elif s in got or s >= count:
+                    dup += 1
+                else:
+                    got.add(s)
+            n.rx = keep
+        if len(got) != before:
+            last_progress = time.time()
+        elif time.time() - last_progress > 5:
+            break  # nothing for 5 s: the rest is lost
+    # Late duplicates.
+    end = time.time() + 0.5
+    while time.time() < end:
+        pump(nics, 0.05)
+        for f in nic.rx:
+            s = echo_reply_seq(nic, f, ident)
+            if s is not None:
+                dup += 1
+        nic.rx = []
+    for n in nics:
+        n.rx = []
+    return "PING nic=%s sent=%d received=%d dup=%d lost=%d" % (nic.name, sent, len(got), dup,
+                                                              sent - len(got))
+
+
+def test_frame(src, dst, tag, seq):
+    body = struct.pack("!4sI", tag, seq) + bytes(46)
+    return dst + src.mac + struct.pack("!H", ETH_P_TEST) + body
+
+
+def cmd_cross(nics, src, dst, count):
+    tag = os.urandom(4)
+    # Let the switch learn where both host MACs are (broadcast, ignored by all).
+    learn = os.urandom(4)
+    for n in (src, dst):
+        n.send(test_frame(n, BCAST, learn, 0))
+    end = time.time() + 1.0
+    while time.time() < end:
+        pump(nics, 0.05)
+    for n in nics:
+        n.rx = []
+    got = set()
+    dup = stray = sent = 0
+    last_progress = time.time()
+    while len(got) < count:
+        # Paced in bursts of 32 so that no ring between us overflows.
+        while sent < count and sent - len(got) < 32:
+            src.send(test_frame(src, dst.mac, tag, sent))
+            sent += 1
+        pump(nics, 0.05)
+        before = len(got)
+        for n in nics:
+            for f in n.rx:
+                if len(f) < 22 or struct.unpack("!H", f[12:14])[0] != ETH_P_TEST:
+                    continue
+                t, s = struct.unpack("!4sI", f[14:22])
+                if t != tag:
+                    continue
+                if n is not dst:
+                    stray += 1  # flooded or misdelivered
+                elif s in got:
+                    dup += 1
+                else:
+                    got.add(s)
+            n.rx = []
+        if len(got) != before:
+            last_progress = time.time()
+        elif time.time() - last_progress > 5:
+            break
+    end = time.time() + 0.5
+    while time.time() < end:
+        pump(nics, 0.05)
+        for n in nics:
+            for f in n.rx:
+                if len(f) >= 22 and struct.unpack("!H", f[12:14])[0] == ETH_P_TEST and \
+                        f[14:18] == tag:
+                    if n is dst:
+                        dup += 1
+                    else:
+                        stray += 1
+            n.rx = []
+    return "CROSS src=%s dst=%s sent=%d received=%d dup=%d stray=%d" % (
+        src.name, dst.name, sent, len(got), dup, stray)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--nic", action="append", required=True, metavar="NAME=PATH",
+                    help="a guest NIC's stream socket; the n-th gets 10.0.n.1/02:00:00:00:0n:01")
+    ap.add_argument("--connect-timeout", type=float, default=30)
+    a = ap.parse_args()
+    nics = []
+    for i, spec in enumerate(a.nic, 1):
+        name, path = spec.split("=", 1)
+        n = Nic(name, i, path)
+        n.connect(a.connect_timeout)
+        nics.append(n)
+    by_name = {n.name: n for n in nics}
+    print("READY " + " ".join("%s=%s" % (n.name, mac_str(n.mac)) for n in nics), flush=True)
+    stdin = sys.stdin.fileno()
+    line = b""
+    while True:
+        # Keep answering ARP while idle.
+        r, _, _ = select.select([stdin] + [n.sock for n in nics], [], [], 0.2)
+        for n in nics:
+            if n.sock in r:
+                n.feed()
+                n.rx = []
+        if stdin not in r:
+            continue
+        chunk = os.read(stdin, 4096)
+        if not chunk:
+            return 0
+        line += chunk
+        while b"\n" in line:
+            cmd, line = line.split(b"\n", 1)
+            w = cmd.decode().split()
+            if not w:
+                continue
+            try:
+                if w[0] == "quit":
+                    return 0
+                elif w[0] == "arp":
+                    out = cmd_arp(nics, by_name[w[1]], float(w[2]))
+                elif w[0] == "ping":
+                    out = cmd_ping(nics, by_name[w[1]], int(w[2]),
+                                   int(w[3]) if len(w) > 3 else 16)
+                elif w[0] == "cross":
+                    out = cmd_cross(nics, by_name[w[1]], by_name[w[2]], int(w[3]))
+                else:
+                    out = "ERROR unknown command %s" % w[0]
+            except (KeyError, IndexError, ValueError) as e:
+                out = "ERROR %s: %r" % (cmd.decode(), e)
+            print(out, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
