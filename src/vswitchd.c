@@ -22,7 +22,7 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: vswitchd [-c FILE] [--check-config] [--version] [--help]\n"
+            "Usage: vswitchd [-c FILE] [--check-config] [--print-default-config] [--version] [--help]\n"
             "\n"
             "A polled-mode L2 switch for vhost-user guests, TAP devices and NICs.\n"
             "\n"
