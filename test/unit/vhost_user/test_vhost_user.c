@@ -701,6 +701,7 @@ static void test_bad_messages(void)
 
     CU_ASSERT_EQUAL_FATAL(fe_connect(&fe, sock_path), 0);
     CU_ASSERT_EQUAL_FATAL(fe_mem_init(&fe), 0);
+    CU_ASSERT_TRUE(wait_connected(p)); /* the accepted socket is counted too */
     fds_before = count_fds();
 
     /* Payload sizes that do not match the request. */
@@ -797,7 +798,8 @@ static void test_bad_messages(void)
      * after the front-end goes away. */
     fe_close(&fe);
     CU_ASSERT_TRUE(wait_disconnected(p));
-    CU_ASSERT_EQUAL(count_fds(), fds_before - 2); /* fe's socket and memfd are gone */
+    /* Gone: the front-end's socket and memfd, and the back-end's accepted socket. */
+    CU_ASSERT_EQUAL(count_fds(), fds_before - 3);
     port_close(p);
 }
 
@@ -812,6 +814,7 @@ static void test_bad_framing(void)
 
     /* Truncated header, then EOF. */
     CU_ASSERT_EQUAL_FATAL(fe_connect(&fe, sock_path), 0);
+    CU_ASSERT_TRUE(wait_connected(p)); /* accepted before we go, or the next one is "second" */
     CU_ASSERT_EQUAL(fe_send_bytes(&fe, &h, 6, &efd, 1), 0);
     fe_close(&fe);
     CU_ASSERT_TRUE(wait_disconnected(p));
