@@ -2,6 +2,7 @@
  * plays the scenarios with blocking sockets while the main thread runs the loop. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -345,7 +346,11 @@ static void scenario_never_reads(void)
     for (int i = 0; i < n_req; i++)
         if (send_str(&c, "{\"command\":\"big\"}\n"))
             break;
-    usleep(200000);
+    /* Read nothing until the server hangs up (or gives up on us after 20 s). */
+    {
+        struct pollfd pfd = {.fd = c.fd, .events = POLLRDHUP};
+        CU_ASSERT_EQUAL(poll(&pfd, 1, 20000), 1);
+    }
     for (;;) {
         char buf[65536];
         ssize_t n = recv(c.fd, buf, sizeof(buf), 0);
