@@ -125,11 +125,21 @@ static json_t *transact(const char *path, json_t *request, double timeout)
         die("cannot connect to %s: socket path longer than %zu bytes", path,
             sizeof(sa.sun_path) - 1);
     memcpy(sa.sun_path, path, strlen(path) + 1);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         die("socket: %s", strerror(errno));
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
-        die("cannot connect to %s: %s (is vswitchd running? see -s)", path, strerror(errno));
+    /* Non-blocking, so that a daemon too busy to accept cannot hang us past --timeout:
+     * a UNIX socket says EAGAIN while its backlog is full. */
+    while (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN)
+            die("cannot connect to %s: %s (is vswitchd running? see -s)", path, strerror(errno));
+        if (deadline > 0 && now_s() > deadline)
+            die("cannot connect to %s: vswitchd does not accept connections (see --timeout)",
+                path);
+        usleep(10000);
+    }
 
     line = json_dumps(request, JSON_COMPACT);
     if (!line)
