@@ -390,6 +390,55 @@ static void scenario_vanishing_client(void)
     close(c.fd);
 }
 
+/* Random bytes in random-length lines, from a fixed seed: each non-empty line
+ * gets exactly one (error) reply, in order, and a valid request after them works. */
+static void scenario_random_lines(void)
+{
+    const size_t total = 1u << 20;
+    unsigned seed = 12345, lines = 0, replies = 0;
+    char *buf = malloc(total);
+    struct conn c;
+    size_t len = 0, since_nl = 0;
+    json_t *r;
+
+    REQUIRE(buf != NULL);
+    while (len < total - 1) {
+        char ch = (char)(rand_r(&seed) & 0xff);
+        if (rand_r(&seed) % 200 == 0 || since_nl > 60000)
+            ch = '\n';
+        else if (ch == '\n' || ch == ' ' || ch == '\t' || ch == '\r')
+            ch = 'x';
+        if (ch == '\n') {
+            lines += since_nl > 0;
+            since_nl = 0;
+        } else {
+            since_nl++;
+        }
+        buf[len++] = ch;
+    }
+    if (since_nl) {
+        buf[len++] = '\n';
+        lines++;
+    }
+    REQUIRE(ctl_connect(&c) == 0);
+    REQUIRE(send_all(&c, buf, len) == 0);
+    REQUIRE(send_str(&c, "{\"id\":77,\"command\":\"echo\"}\n") == 0);
+    while ((r = read_reply(&c))) {
+        bool last = reply_ok(r, 77);
+        if (!last) {
+            CU_ASSERT_STRING_EQUAL(err_code(r), "EPROTO");
+            replies++;
+        }
+        json_decref(r);
+        if (last)
+            break;
+    }
+    CU_ASSERT_PTR_NOT_NULL(r);
+    CU_ASSERT_EQUAL(replies, lines);
+    close(c.fd);
+    free(buf);
+}
+
 static volatile bool client_done;
 
 static void *client_main(void *arg)
@@ -401,6 +450,7 @@ static void *client_main(void *arg)
     scenario_too_many();
     scenario_never_reads();
     scenario_vanishing_client();
+    scenario_random_lines();
     usleep(50000);
     __atomic_store_n(&client_done, true, __ATOMIC_RELEASE);
     return NULL;
