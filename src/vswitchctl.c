@@ -206,7 +206,13 @@ static char *text(const json_t *v)
     if (!v)
         return strdup("-");
     switch (json_typeof(v)) {
-    case JSON_STRING: return strdup(json_string_value(v));
+    case JSON_STRING:
+        /* Strings may come from guests or NICs: keep terminal control bytes out. */
+        s = strdup(json_string_value(v));
+        for (char *c = s; c && *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = '?';
+        return s;
     case JSON_INTEGER:
         if (asprintf(&s, "%" JSON_INTEGER_FORMAT, json_integer_value(v)) < 0)
             s = NULL;
@@ -276,9 +282,14 @@ static void print_array_items(const json_t *arr, int indent)
     }
 }
 
-static void print_value(const char *key, const json_t *v, int indent, int width)
+static void print_value(const char *raw_key, const json_t *v, int indent, int width)
 {
-    char *s;
+    char key[256], *s;
+    size_t k;
+
+    for (k = 0; raw_key[k] && k < sizeof(key) - 1; k++)
+        key[k] = ((unsigned char)raw_key[k] < 0x20 || raw_key[k] == 0x7f) ? '?' : raw_key[k];
+    key[k] = '\0';
 
     if (json_is_object(v) && json_object_size(v)) {
         printf("%*s%s:\n", indent, "", key);
@@ -354,9 +365,13 @@ static void table_extra_cols(struct table *t, const json_t *rows, const char *co
             if (!known) {
                 char h[64];
                 size_t j;
-                for (j = 0; key[j] && j < sizeof(h) - 1; j++)
-                    h[j] = key[j] == '_' ? '-' : (char)((key[j] >= 'a' && key[j] <= 'z')
-                                                           ? key[j] - 32 : key[j]);
+                for (j = 0; key[j] && j < sizeof(h) - 1; j++) {
+                    char ch = key[j];
+                    h[j] = ch == '_'                           ? '-'
+                           : (ch >= 'a' && ch <= 'z')          ? (char)(ch - 32)
+                           : ((unsigned char)ch < 0x20 || ch == 0x7f) ? '?'
+                                                               : ch;
+                }
                 h[j] = '\0';
                 table_col(t, key, h, json_is_number(v));
             }
