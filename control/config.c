@@ -507,7 +507,7 @@ static int port_pair(struct loader *ld, const char *path, const yaml_node_t *k,
         return fail(ld, v, key, "expected a scalar value, not %s; port options are key: value",
                     kind(v));
     if (memchr(v->data.scalar.value, '\0', v->data.scalar.length))
-        return fail(ld, v, key, "value contains a NUL character");
+        return fail(ld, v, key, "value contains a NUL character; use plain text");
     if (v->data.scalar.length > MAX_OPTION_VALUE)
         return fail(ld, v, key, "value is too long; use at most %d bytes", MAX_OPTION_VALUE);
     ks = strndup((const char *)k->data.scalar.value, k->data.scalar.length);
