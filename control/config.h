@@ -13,7 +13,8 @@
  * read at all is there no position: `FILE: cannot read: <strerror>`.
  *
  * Sections (configs/default.yaml documents each key):
- *   pollers: cpus (list, 1..64 distinct CPUs this process may use), mode busy|adaptive
+ *   pollers: cpus (list, 1..64 distinct CPUs this process may use; default [1], or the
+ *            lowest CPU this process may use when 1 is not one), mode busy|adaptive
  *   memory:  hugepage_size 2M|1G|none, buffers 1024..4194304
  *   control: socket (path), mode (octal permissions), group (optional)
  *   fdb:     size 1024..16777216, aging 0..86400 seconds (0 = never)
