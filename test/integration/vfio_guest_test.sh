@@ -6,7 +6,8 @@
 # a TAP port. The NICs' host side are QEMU stream sockets that
 # test/lab/vfio/framepipe.py drives from the host:
 #   1. ARP + N pings through each NIC to the guest's TAP address (NIC -> vswitchd
-#      -> TAP -> guest kernel and back): exact counts, no duplicates;
+#      -> TAP -> guest kernel and back): exact counts, no duplicates; then 16
+#      flows through the igb, which runs 2 queues: RSS must feed both;
 #   2. N frames from the igb's wire to the virtio's wire and N back (VFIO to
 #      VFIO through the switch): exact counts, none elsewhere;
 #   3. `vswitchctl show` reports driver, link, MAC and NIC counters;
@@ -66,7 +67,7 @@ lab_guest_start vf --initrd "$LAB_RUN/vfio.cpio.gz" --ctl --machine q35 --cpu ma
 lab_guest_agent vf 120 || fail "guest did not boot (or its agent did not start)"
 say "guest booted in $((SECONDS - t))s"
 for bdf in $IGB $VIRTIO; do
-	line=$(grep -a "VFIO-NIC $bdf" "$LAB_RUN/vf.console" | tr -d '\r' || true)
+	line=$(grep -a "VFIO-NIC $bdf" "$LAB_RUN/vf.console" | tr -d '\r' | sed 's/.*VFIO-NIC/VFIO-NIC/' || true)
 	[[ $line == *driver=vfio-pci* ]] || fail "$bdf not bound to vfio-pci in the guest: '${line:-no VFIO-NIC line}'"
 	pass "$line"
 done
@@ -128,6 +129,18 @@ for nic in igb virtio; do
 		fail "$nic: expected $N echo replies exactly, got: $FP"
 	pass "$nic: $N frames in through the NIC to the TAP, $N back out, none lost or doubled"
 done
+# igb runs 2 queues (vswitch-vfio.yaml): 16 flows, RSS must use both.
+fp "ping igb $N 16 16" 120
+[ "$FP" = "PING nic=igb sent=$N received=$N dup=0 lost=0" ] || fail "igb, 16 flows: $FP"
+lab_guest_exec vf 10 "vswitchctl --json show nic-igb" >"$LAB_RUN/show-igb-rss" || fail "show nic-igb"
+python3 - "$LAB_RUN/show-igb-rss" <<'EOF' || fail "igb RSS did not use both RX queues"
+import json, sys
+q = json.load(open(sys.argv[1]))["details"]["queues"]
+rx = [x.get("rx_packets", 0) for x in q]
+print("igb rx_packets per queue:", rx)
+sys.exit(0 if len(rx) == 2 and all(r > 0 for r in rx) else 1)
+EOF
+pass "igb: $N frames of 16 flows, exact, spread over both RX queues by RSS"
 say "ping phase in $((SECONDS - t))s"
 
 # --- 2. NIC <-> NIC ----------------------------------------------------------
@@ -162,8 +175,8 @@ for name, o, drv, mac in (("nic-igb", igb, "igb", "52:54:00:00:0a:01"),
         if got != want:
             print("%s: %s is %r, expected %r" % (name, k, got, want)); ok = False
 gprc = find(igb, "rx_good_packets")
-if not isinstance(gprc, int) or gprc < 2 * n:
-    print("nic-igb: NIC counter rx_good_packets %r < %d" % (gprc, 2 * n)); ok = False
+if not isinstance(gprc, int) or gprc < 3 * n:
+    print("nic-igb: NIC counter rx_good_packets %r < %d" % (gprc, 3 * n)); ok = False
 print(json.dumps(find(igb, "nic_counters")))
 sys.exit(0 if ok else 1)
 EOF

@@ -8,17 +8,21 @@ one per line, answering each with one line on stdout:
 
   arp NIC SECS          ARP for the guest IP behind NIC until it answers
                         -> "ARP nic=A ok mac=.. after=1.2s" | "ARP nic=A fail"
-  ping NIC N [WINDOW]   N ICMP echo requests to the guest IP behind NIC, at
-                        most WINDOW outstanding; counts replies by sequence
+  ping NIC N [WINDOW [FLOWS]]
+                        N ICMP echo requests to the guest IP behind NIC, at
+                        most WINDOW outstanding, from FLOWS host IPs in turn
+                        (10.0.X.1, 10.0.X.101... so that RSS spreads them);
+                        counts replies by sequence
                         -> "PING nic=A sent=N received=M dup=D lost=L"
   cross SRC DST N       N unicast frames (ethertype 0x88b5) from SRC's host
                         MAC to DST's host MAC, counted at DST
                         -> "CROSS src=A dst=B sent=N received=M dup=D stray=S"
   quit
 
-Each NIC has a host address (MAC 02:00:00:00:0X:01, IP 10.0.X.1) and a guest
-address (IP 10.0.X.2) where X is the NIC's index (1, 2, ...). ARP requests for
-the host IP are answered at any time, whatever command runs.
+Each NIC has a host address (MAC 02:00:00:00:0X:01, IPs 10.0.X.1 and
+10.0.X.101-163 for extra flows) and a guest address (IP 10.0.X.2) where X is
+the NIC's index (1, 2, ...). ARP requests for the host IPs are answered at any
+time, whatever command runs.
 """
 import argparse
 import os
@@ -53,6 +57,7 @@ class Nic:
         self.mac = bytes([2, 0, 0, 0, index, 1])
         self.ip = bytes([10, 0, index, 1])
         self.guest_ip = bytes([10, 0, index, 2])
+        self.net = bytes([10, 0, index])
         self.guest_mac = None
         self.path = path
         self.sock = None
@@ -102,13 +107,20 @@ class Nic:
             if not self.answer_arp(frame):
                 self.rx.append(frame)
 
+    def is_host_ip(self, ip):
+        return ip == self.ip or (ip[:3] == self.net and 101 <= ip[3] <= 163)
+
+    def flow_ip(self, seq, flows):
+        k = seq % flows
+        return self.ip if k == 0 else self.net + bytes([100 + k])
+
     def answer_arp(self, f):
         if len(f) < 42 or struct.unpack("!H", f[12:14])[0] != ETH_P_ARP:
             return False
         op = struct.unpack("!H", f[20:22])[0]
         sha, spa, tpa = f[22:28], f[28:32], f[38:42]
-        if op == 1 and tpa == self.ip:
-            arp = struct.pack("!HHBBH", 1, ETH_P_IP, 6, 4, 2) + self.mac + self.ip + sha + spa
+        if op == 1 and self.is_host_ip(tpa):
+            arp = struct.pack("!HHBBH", 1, ETH_P_IP, 6, 4, 2) + self.mac + tpa + sha + spa
             self.send(sha + self.mac + struct.pack("!H", ETH_P_ARP) + arp)
             self.arp_answered += 1
         elif op == 2 and spa == self.guest_ip and tpa == self.ip:
@@ -129,12 +141,12 @@ def arp_request(nic):
     nic.send(BCAST + nic.mac + struct.pack("!H", ETH_P_ARP) + arp)
 
 
-def echo_request(nic, ident, seq):
+def echo_request(nic, ident, seq, flows=1):
     payload = struct.pack("!I", seq) + b"vswitch-vfio" * 4
     icmp = struct.pack("!BBHHH", 8, 0, 0, ident, seq & 0xFFFF) + payload
     icmp = icmp[:2] + struct.pack("!H", csum(icmp)) + icmp[4:]
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), seq & 0xFFFF, 0x4000, 64, 1, 0,
-                     nic.ip, nic.guest_ip)
+                     nic.flow_ip(seq, flows), nic.guest_ip)
     ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
     return nic.guest_mac + nic.mac + struct.pack("!H", ETH_P_IP) + ip + icmp
 
@@ -144,7 +156,7 @@ def echo_reply_seq(nic, f, ident):
     if len(f) < 42 or f[0:6] != nic.mac or struct.unpack("!H", f[12:14])[0] != ETH_P_IP:
         return None
     ihl = (f[14] & 0xF) * 4
-    if f[23] != 1 or f[26:30] != nic.guest_ip or f[30:34] != nic.ip:
+    if f[23] != 1 or f[26:30] != nic.guest_ip or not nic.is_host_ip(f[30:34]):
         return None
     icmp = f[14 + ihl :]
     if len(icmp) < 12 or icmp[0] != 0:
@@ -172,7 +184,7 @@ def cmd_arp(nics, nic, secs):
 ident_counter = [0x4000]
 
 
-def cmd_ping(nics, nic, count, window):
+def cmd_ping(nics, nic, count, window, flows=1):
     if nic.guest_mac is None:
         return "PING nic=%s sent=0 received=0 dup=0 lost=%d (no ARP answer yet)" % (nic.name, count)
     ident_counter[0] += 1
@@ -183,7 +195,7 @@ def cmd_ping(nics, nic, count, window):
     last_progress = time.time()
     while len(got) < count:
         while sent < count and sent - len(got) < window:
-            nic.send(echo_request(nic, ident, sent))
+            nic.send(echo_request(nic, ident, sent, flows))
             sent += 1
         pump(nics, 0.05)
         before = len(got)
@@ -319,7 +331,8 @@ def main():
                     out = cmd_arp(nics, by_name[w[1]], float(w[2]))
                 elif w[0] == "ping":
                     out = cmd_ping(nics, by_name[w[1]], int(w[2]),
-                                   int(w[3]) if len(w) > 3 else 16)
+                                   int(w[3]) if len(w) > 3 else 16,
+                                   max(1, min(64, int(w[4]))) if len(w) > 4 else 1)
                 elif w[0] == "cross":
                     out = cmd_cross(nics, by_name[w[1]], by_name[w[2]], int(w[3]))
                 else:
