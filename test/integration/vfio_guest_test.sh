@@ -14,11 +14,14 @@
 #   4. the igb is unbound from vfio-pci while vswitchd runs: the unbind
 #      completes, vswitchd logs the error and keeps running, and the virtio NIC
 #      still forwards with exact counts.
-# VS_VFIO_COUNT (default 300) sets N.
+#   5. add-port on the now unbound NIC fails with the commands that fix it;
+#      after rebinding it to vfio-pci, del-port + add-port bring it back and it
+#      forwards again with exact counts.
+# VS_VFIO_COUNT (default 1000) sets N.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-N=${VS_VFIO_COUNT:-300}
+N=${VS_VFIO_COUNT:-1000}
 IGB=0000:00:04.0
 VIRTIO=0000:00:05.0
 VS_GUEST_LOG=/tmp/vswitchd.log
@@ -204,6 +207,30 @@ pass "the other VFIO port still forwards: $N in, $N out"
 fp "ping igb 5 5" 30
 [[ $FP == *" received=0 "* ]] || fail "frames still cross the unbound igb: $FP"
 pass "nothing crosses the unbound NIC"
+
+# --- 5. the error path on a real kernel, then the NIC back -------------------
+set +e
+out=$(lab_guest_exec vf 30 "vswitchctl add-port again vfio pci=$IGB 2>&1")
+rc=$?
+set -e
+echo "$out"
+[ $rc -ne 0 ] || fail "add-port of an unbound NIC succeeded"
+for want in "not bound to vfio-pci" "driver_override" "drivers_probe"; do
+	[[ $out == *"$want"* ]] || fail "add-port error lacks '$want': $out"
+done
+pass "add-port on the unbound NIC says how to bind it"
+g 10 "vswitchctl del-port nic-igb || true; echo $IGB > /sys/bus/pci/drivers_probe; readlink /sys/bus/pci/devices/$IGB/driver"
+g 30 "vswitchctl add-port nic-igb vfio pci=$IGB"
+deadline=$((SECONDS + 30))
+until lab_guest_exec vf 10 "vswitchctl --json show nic-igb" | grep -q '"link": *"up"'; do
+	[ $SECONDS -lt $deadline ] || fail "re-added igb port: link not up within 30s"
+	sleep 1
+done
+fp "arp igb 30" 40
+[[ $FP == *" ok "* ]] || fail "no ARP answer through the re-added igb"
+fp "ping igb $N 16" 120
+[ "$FP" = "PING nic=igb sent=$N received=$N dup=0 lost=0" ] || fail "re-added igb: $FP"
+pass "igb rebound and re-added at run time: $N in, $N out"
 
 g 20 'kill $(cat /run/vswitchd.pid); i=0; while kill -0 $(cat /run/vswitchd.pid) 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; ! kill -0 $(cat /run/vswitchd.pid) 2>/dev/null'
 pass "vswitchd stopped on SIGTERM"
