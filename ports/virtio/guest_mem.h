@@ -50,7 +50,7 @@ static inline void *vs_guest_mem_gpa_hint(const struct vs_guest_mem *m, uint64_t
                                           uint64_t *len, unsigned *hint)
 {
     unsigned h = *hint;
-    if (__builtin_expect(h < m->n, 1)) {
+    if (__builtin_expect(h < m->n && h < VS_GUEST_MEM_MAX_REGIONS, 1)) {
         const struct vs_guest_mem_region *r = &m->r[h];
         /* Unsigned difference: a gpa below the region start wraps to a huge offset,
          * so one compare covers both ends without computing gpa + len. */

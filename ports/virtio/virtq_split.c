@@ -285,7 +285,7 @@ uint16_t vs_vq_split_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, ui
             nch++;
         }
         if (vs_unlikely(rx.cap < need)) {
-            if (pos >= pending) {
+            if (pos >= pending && rx.nseg < VS_VQ_RX_MAX_SEGS && (vq->mrg_rxbuf || nch == 0)) {
                 /* Out of buffers: the rest of the burst waits for none. */
                 vq->stats.no_buffers += n - i;
                 break;
