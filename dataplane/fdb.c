@@ -294,8 +294,8 @@ static void bucket_snapshot(const struct fdb_bucket *b, struct fdb_bucket *copy)
     }
 }
 
-/* Is a time after another? Seconds wrap, and pollers' clocks may be read a
- * moment apart, so compare as a signed difference. */
+/* Seconds from seen to now, signed: the clock wraps, and pollers read it a
+ * moment apart, so a last-seen a little "after" now is idle 0, not 4 billion. */
 static inline int32_t fdb_idle(uint32_t seen, uint32_t now)
 {
     return (int32_t)(now - seen);
@@ -386,6 +386,34 @@ void vs_fdb_prefetch(const struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[
     vs_prefetch(&fdb->buckets[b2]);
 }
 
+uint64_t vs_fdb_lookup_burst(const struct vs_fdb *fdb, unsigned n, const uint16_t vlans[],
+                             const uint8_t *const macs[], uint16_t ports[])
+{
+    uint64_t keys[VS_FDB_BURST_MAX];
+    const struct fdb_bucket *b1[VS_FDB_BURST_MAX], *b2[VS_FDB_BURST_MAX];
+    uint64_t hits = 0;
+
+    n = VS_MIN(n, VS_FDB_BURST_MAX);
+    /* All the hashing and prefetching first, so the burst's cache misses overlap. */
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t i1, i2;
+        keys[i] = fdb_key(vlans[i], macs[i]);
+        fdb_buckets(fdb, keys[i], &i1, &i2);
+        b1[i] = &fdb->buckets[i1];
+        b2[i] = &fdb->buckets[i2];
+        vs_prefetch(b1[i]);
+        vs_prefetch(b2[i]);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        struct fdb_hit hit;
+        if (fdb_find(b1[i], b2[i], keys[i], &hit)) {
+            ports[i] = hit.port;
+            hits |= 1ull << i;
+        }
+    }
+    return hits;
+}
+
 static int bucket_free_slot(const struct fdb_bucket *b)
 {
     for (int i = 0; i < FDB_WAYS; i++)
@@ -403,8 +431,8 @@ static struct fdb_bucket *fdb_other_bucket(const struct vs_fdb *fdb, uint64_t ke
     return &fdb->buckets[&fdb->buckets[b1] == b ? b2 : b1];
 }
 
-/* Copies entry i of b (held) into a free slot of c (held), then removes it
- * from b: the entry is never absent from both. */
+/* Moves entry i of b into a free slot of c. Both are held, so no reader view
+ * sees the entry in both buckets or in neither. */
 static void fdb_move(struct fdb_bucket *b, int i, struct fdb_bucket *c, int slot)
 {
     STORE(&c->port[slot], b->port[i]);

@@ -33,6 +33,13 @@ bool vs_fdb_lookup(const struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[6]
 /* Pulls the buckets of (vlan, mac) into the cache: call it for a whole burst
  * before looking the burst up, so the memory accesses overlap. */
 void vs_fdb_prefetch(const struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[6]);
+/* Looks up a burst of n destinations (at most VS_FDB_BURST_MAX; the rest are
+ * ignored), hashing each once and overlapping their memory accesses. Bit i of
+ * the result is set when (vlans[i], macs[i]) is known, and ports[i] is then its
+ * port; ports[i] of a miss is left alone. Lock-free, like vs_fdb_lookup. */
+#define VS_FDB_BURST_MAX 64
+uint64_t vs_fdb_lookup_burst(const struct vs_fdb *fdb, unsigned n, const uint16_t vlans[],
+                             const uint8_t *const macs[], uint16_t ports[]);
 /* Records that (vlan, mac) was seen on port at time now. Safe from several threads. */
 void vs_fdb_learn(struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[6], uint16_t port,
                   uint32_t now);

@@ -347,6 +347,44 @@ static void test_sequential_macs_spread(void)
     CU_ASSERT_EQUAL(short_tables, 0);
 }
 
+static void test_lookup_burst(void)
+{
+    struct vs_fdb *fdb = make(4096, 300);
+    uint8_t mac[VS_FDB_BURST_MAX + 8][6];
+    const uint8_t *macs[VS_FDB_BURST_MAX + 8];
+    uint16_t vlans[VS_FDB_BURST_MAX + 8], ports[VS_FDB_BURST_MAX + 8];
+    for (uint32_t i = 0; i < VS_FDB_BURST_MAX + 8; i++) {
+        test_mac(i, mac[i]);
+        macs[i] = mac[i];
+        vlans[i] = 3;
+        ports[i] = 0xbeef;
+        /* Even ids known, odd ids not. */
+        if (i % 2 == 0)
+            vs_fdb_learn(fdb, 3, mac[i], (uint16_t)(i + 100), 100);
+    }
+    CU_ASSERT_EQUAL(vs_fdb_lookup_burst(fdb, 0, vlans, macs, ports), 0);
+    uint64_t hits = vs_fdb_lookup_burst(fdb, 5, vlans, macs, ports);
+    CU_ASSERT_EQUAL(hits, 0x15); /* ids 0, 2, 4 */
+    CU_ASSERT(ports[0] == 100 && ports[2] == 102 && ports[4] == 104);
+    CU_ASSERT(ports[1] == 0xbeef && ports[3] == 0xbeef && ports[5] == 0xbeef);
+
+    /* A full burst; anything past the maximum is not looked at. */
+    hits = vs_fdb_lookup_burst(fdb, VS_FDB_BURST_MAX + 8, vlans, macs, ports);
+    CU_ASSERT_EQUAL(hits, 0x5555555555555555ull);
+    for (uint32_t i = 0; i < VS_FDB_BURST_MAX + 8; i++) {
+        if (i % 2 == 0 && i < VS_FDB_BURST_MAX) {
+            CU_ASSERT_EQUAL(ports[i], i + 100);
+        } else {
+            CU_ASSERT_EQUAL(ports[i], 0xbeef);
+        }
+    }
+    /* Burst and single lookups agree, VLAN included. */
+    vlans[2] = 4;
+    hits = vs_fdb_lookup_burst(fdb, 4, vlans, macs, ports);
+    CU_ASSERT_EQUAL(hits, 0x1);
+    vs_fdb_destroy(fdb);
+}
+
 static void check_and_lookup(const struct vs_fdb_entry *e, void *arg)
 {
     struct vs_fdb *fdb = arg;
@@ -401,6 +439,7 @@ int main(void)
         !CU_add_test(s, "full table replaces the stalest", test_full_table_replaces_stalest) ||
         !CU_add_test(s, "70% load fits", test_high_load_fits) ||
         !CU_add_test(s, "sequential MACs spread", test_sequential_macs_spread) ||
+        !CU_add_test(s, "burst lookups", test_lookup_burst) ||
         !CU_add_test(s, "foreach", test_foreach) || test_fdb_add_stress() != 0) {
         CU_cleanup_registry();
         return 1;

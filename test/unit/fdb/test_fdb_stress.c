@@ -65,7 +65,23 @@ static void *reader(void *arg)
     uint64_t lookups = 0, wrong = 0, lost = 0, churn_hits = 0, ghost = 0, rng = 0x9e3779b97f4a7c15ull;
     uint8_t mac[6];
     uint16_t port;
+    /* The burst API over the stable set, 32 at a time. */
+    uint8_t bmac[STABLE_N][6];
+    const uint8_t *bmacs[STABLE_N];
+    uint16_t bvlans[STABLE_N], bports[32];
+    for (uint32_t id = 0; id < STABLE_N; id++) {
+        test_mac(id, bmac[id]);
+        bmacs[id] = bmac[id];
+        bvlans[id] = STABLE_VLAN;
+    }
     while (!__atomic_load_n(&st->stop, __ATOMIC_RELAXED)) {
+        for (uint32_t base = 0; base < STABLE_N; base += 32) {
+            uint64_t hits = vs_fdb_lookup_burst(st->fdb, 32, &bvlans[base], &bmacs[base], bports);
+            lost += 32 - (unsigned)__builtin_popcountll(hits);
+            for (uint32_t j = 0; j < 32; j++)
+                wrong += (hits >> j & 1) && bports[j] != stable_port(base + j);
+            lookups += 32;
+        }
         for (uint32_t id = 0; id < STABLE_N; id++) {
             test_mac(id, mac);
             if (!vs_fdb_lookup(st->fdb, STABLE_VLAN, mac, &port))
@@ -245,6 +261,94 @@ static void test_stress_lookups_under_churn(void)
     vs_fdb_destroy(st.fdb);
 }
 
+/* A crowded table: 16 buckets, 6 stable stations and 60 churning ones, so
+ * that nearly every new station moves others around, stable ones included.
+ * (Six never fill the eight slots of a bucket pair, and a churn entry is
+ * always staler, so no stable station can be evicted.) */
+struct crowd {
+    struct vs_fdb *fdb;
+    int stop;
+    uint64_t lookups, lost, wrong, learns, flushed;
+};
+
+#define CROWD_STABLE 6
+#define CROWD_CHURN 60
+
+static void *crowd_reader(void *arg)
+{
+    struct crowd *c = arg;
+    uint8_t mac[CROWD_STABLE][6];
+    uint64_t lookups = 0, lost = 0, wrong = 0;
+    for (uint32_t id = 0; id < CROWD_STABLE; id++)
+        test_mac(id, mac[id]);
+    while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+        for (uint32_t id = 0; id < CROWD_STABLE; id++) {
+            uint16_t port;
+            if (!vs_fdb_lookup(c->fdb, STABLE_VLAN, mac[id], &port))
+                lost++;
+            else if (port != stable_port(id))
+                wrong++;
+        }
+        lookups += CROWD_STABLE;
+    }
+    c->lookups = lookups;
+    c->lost = lost;
+    c->wrong = wrong;
+    return NULL;
+}
+
+static void *crowd_churner(void *arg)
+{
+    struct crowd *c = arg;
+    uint64_t rng = 0x9e3779b97f4a7c15ull, n = 0, flushed = 0;
+    uint8_t mac[6];
+    while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+        uint32_t j = (uint32_t)(xorshift(&rng) % CROWD_CHURN);
+        test_mac(CHURN_BASE + j, mac);
+        vs_fdb_learn(c->fdb, CHURN_VLAN, mac, churn_port(j, 0), T0);
+        /* Keep the table crowded but not full: flush a churn port now and then. */
+        if (++n % 64 == 0)
+            flushed += vs_fdb_flush_port(c->fdb, churn_port((uint32_t)(n / 64), 0));
+    }
+    c->learns = n;
+    c->flushed = flushed;
+    return NULL;
+}
+
+static void test_stress_crowded_table(void)
+{
+    struct crowd c = {.stop = 0};
+    CU_ASSERT_FATAL(vs_fdb_create(64, 300, &c.fdb) == 0);
+    CU_ASSERT_EQUAL_FATAL(vs_fdb_capacity(c.fdb), 64);
+    uint8_t mac[6];
+    for (uint32_t id = 0; id < CROWD_STABLE; id++) {
+        test_mac(id, mac);
+        vs_fdb_learn(c.fdb, STABLE_VLAN, mac, stable_port(id), STABLE_SEEN);
+    }
+    pthread_t rd, ch;
+    CU_ASSERT_FATAL(pthread_create(&rd, NULL, crowd_reader, &c) == 0);
+    CU_ASSERT_FATAL(pthread_create(&ch, NULL, crowd_churner, &c) == 0);
+    struct timespec ts = {1, 0};
+    nanosleep(&ts, NULL);
+    __atomic_store_n(&c.stop, 1, __ATOMIC_RELAXED);
+    pthread_join(rd, NULL);
+    pthread_join(ch, NULL);
+
+    CU_ASSERT_EQUAL(c.lost, 0);
+    CU_ASSERT_EQUAL(c.wrong, 0);
+    CU_ASSERT(c.lookups > 30000);
+    CU_ASSERT(c.learns > 30000 && c.flushed > 1000);
+    fprintf(stderr, "\n    %llu lookups, %llu learns, %llu flushed ",
+            (unsigned long long)c.lookups, (unsigned long long)c.learns,
+            (unsigned long long)c.flushed);
+    for (uint32_t id = 0; id < CROWD_STABLE; id++) {
+        uint16_t port;
+        test_mac(id, mac);
+        CU_ASSERT(vs_fdb_lookup(c.fdb, STABLE_VLAN, mac, &port) && port == stable_port(id));
+    }
+    vs_fdb_destroy(c.fdb);
+}
+
 #define RACE_N 2400 /* ~59% of 4096: cuckoo moves happen while learners race */
 
 struct race {
@@ -334,6 +438,7 @@ int test_fdb_add_stress(void)
 {
     CU_pSuite s = CU_add_suite("fdb concurrency", NULL, NULL);
     if (!s || !CU_add_test(s, "lookups stay right under churn", test_stress_lookups_under_churn) ||
+        !CU_add_test(s, "moves in a crowded table stay invisible", test_stress_crowded_table) ||
         !CU_add_test(s, "racing learners add a station once", test_concurrent_learners_add_once))
         return -1;
     return 0;
