@@ -72,10 +72,7 @@ static void make_key(uint32_t i, struct key *k)
         k->mac[b] = (uint8_t)(m >> (8 * (b - 1)));
 }
 
-static uint16_t home_port(uint32_t i)
-{
-    return (uint16_t)(i & 0xff);
-}
+static uint16_t home_port(uint32_t i) { return (uint16_t)(i & 0xff); }
 
 static void pin(pthread_t t, int cpu)
 {
@@ -256,12 +253,11 @@ int main(int argc, char **argv)
                "\"lookups_per_sec\":%.0f,\"lookups_per_sec_with_learner\":%.0f,"
                "\"learns_per_sec\":%.0f,\"misses\":%llu}\n",
                count, vs_fdb_capacity(fdb), alone.ns_per_lookup, busy.ns_per_lookup,
-               unbatched.ns_per_lookup, burst.ns_per_lookup, lookups_per_sec, 1e9 / busy.ns_per_lookup,
-               learns_per_sec,
-               (unsigned long long)(misses));
+               unbatched.ns_per_lookup, burst.ns_per_lookup, lookups_per_sec,
+               1e9 / busy.ns_per_lookup, learns_per_sec, (unsigned long long)(misses));
     } else {
-        printf("fdb: %u entries in %u slots, filled in %.0f ms (%.0f ns per new station)\n",
-               count, vs_fdb_capacity(fdb), fill_s * 1e3, fill_s * 1e9 / n);
+        printf("fdb: %u entries in %u slots, filled in %.0f ms (%.0f ns per new station)\n", count,
+               vs_fdb_capacity(fdb), fill_s * 1e3, fill_s * 1e9 / n);
         printf("%-34s %10s %14s\n", "lookups", "ns/lookup", "lookups/s");
         printf("%-34s %10.2f %14.0f\n", "one at a time", unbatched.ns_per_lookup,
                1e9 / unbatched.ns_per_lookup);
@@ -273,8 +269,7 @@ int main(int argc, char **argv)
                1e9 / busy.ns_per_lookup);
         printf("learner: %.0f learns/s (1 in 8 a station move)\n", learns_per_sec);
         if (misses)
-            printf("warning: %llu lookups missed\n",
-                   (unsigned long long)(misses));
+            printf("warning: %llu lookups missed\n", (unsigned long long)(misses));
     }
     if (count != n)
         fprintf(stderr, "fdb_bench: only %u of %u entries fit\n", count, n);

@@ -47,6 +47,9 @@
  * table pays this on every new station (a MAC flood), so it stays small. */
 #define FDB_MOVE_DEPTH 2
 
+/* The lookup path is a handful of loads and compares: no call inside it. */
+#define fdb_inline inline __attribute__((always_inline))
+
 struct fdb_bucket {
     uint64_t keys[FDB_WAYS];
     uint32_t seen[FDB_WAYS]; /* vs_fdb_now() seconds of the last write */
@@ -81,8 +84,8 @@ static inline uint64_t fdb_key(uint16_t vlan, const uint8_t mac[6])
     memcpy(&hi, mac + 4, sizeof(hi));
     m = (uint64_t)lo | (uint64_t)hi << 32;
 #else
-    m = (uint64_t)mac[0] | (uint64_t)mac[1] << 8 | (uint64_t)mac[2] << 16 |
-        (uint64_t)mac[3] << 24 | (uint64_t)mac[4] << 32 | (uint64_t)mac[5] << 40;
+    m = (uint64_t)mac[0] | (uint64_t)mac[1] << 8 | (uint64_t)mac[2] << 16 | (uint64_t)mac[3] << 24 |
+        (uint64_t)mac[4] << 32 | (uint64_t)mac[5] << 40;
 #endif
     return FDB_KEY_VALID | (uint64_t)(vlan & FDB_VLAN_MASK) << 48 | m;
 }
@@ -112,8 +115,7 @@ static inline uint64_t fdb_hash(const struct vs_fdb *fdb, uint64_t key)
     return x;
 }
 
-static inline void fdb_buckets(const struct vs_fdb *fdb, uint64_t key, uint32_t *b1,
-                               uint32_t *b2)
+static inline void fdb_buckets(const struct vs_fdb *fdb, uint64_t key, uint32_t *b1, uint32_t *b2)
 {
     uint64_t h = fdb_hash(fdb, key);
     uint32_t mask = fdb->mask;
@@ -166,8 +168,8 @@ static uint32_t bucket_lock(struct fdb_bucket *b)
     unsigned spins = 0;
     for (;;) {
         uint32_t v = LOAD(&b->version);
-        if (!(v & 1) && __atomic_compare_exchange_n(&b->version, &v, v + 1, false,
-                                                    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+        if (!(v & 1) && __atomic_compare_exchange_n(&b->version, &v, v + 1, false, __ATOMIC_ACQUIRE,
+                                                    __ATOMIC_RELAXED)) {
             /* The entry stores that follow must not be seen before the odd version. */
             __atomic_thread_fence(__ATOMIC_RELEASE);
             return v;
@@ -220,9 +222,8 @@ struct fdb_hit {
  * bucket's version is checked last, so a miss there and the look at the second
  * bucket form one view of both: an entry being moved between them is never
  * missed. *hit comes from that view; FDB_RETRY when a writer got in the way. */
-static inline __attribute__((always_inline)) int
-fdb_find_once(const struct fdb_bucket *b1, const struct fdb_bucket *b2, uint64_t key,
-              struct fdb_hit *hit)
+static fdb_inline int fdb_find_once(const struct fdb_bucket *b1, const struct fdb_bucket *b2,
+                                    uint64_t key, struct fdb_hit *hit)
 {
     const struct fdb_bucket *b = b1;
     uint32_t v1 = bucket_read_begin(b1), v2 = 0;
@@ -254,8 +255,8 @@ fdb_find_once(const struct fdb_bucket *b1, const struct fdb_bucket *b2, uint64_t
 
 /* Out of line so that the fast path keeps no retry state. */
 static __attribute__((noinline)) bool fdb_find_slow(const struct fdb_bucket *b1,
-                                                     const struct fdb_bucket *b2, uint64_t key,
-                                                     struct fdb_hit *hit)
+                                                    const struct fdb_bucket *b2, uint64_t key,
+                                                    struct fdb_hit *hit)
 {
     unsigned spins = 0;
     int r;
@@ -264,9 +265,8 @@ static __attribute__((noinline)) bool fdb_find_slow(const struct fdb_bucket *b1,
     return r == FDB_HIT;
 }
 
-static inline __attribute__((always_inline)) bool
-fdb_find(const struct fdb_bucket *b1, const struct fdb_bucket *b2, uint64_t key,
-         struct fdb_hit *hit)
+static fdb_inline bool fdb_find(const struct fdb_bucket *b1, const struct fdb_bucket *b2,
+                                uint64_t key, struct fdb_hit *hit)
 {
     int r = fdb_find_once(b1, b2, key, hit);
     if (vs_likely(r != FDB_RETRY))
@@ -296,10 +296,7 @@ static void bucket_snapshot(const struct fdb_bucket *b, struct fdb_bucket *copy)
 
 /* Seconds from seen to now, signed: the clock wraps, and pollers read it a
  * moment apart, so a last-seen a little "after" now is idle 0, not 4 billion. */
-static inline int32_t fdb_idle(uint32_t seen, uint32_t now)
-{
-    return (int32_t)(now - seen);
-}
+static inline int32_t fdb_idle(uint32_t seen, uint32_t now) { return (int32_t)(now - seen); }
 
 /* ---- lifecycle ---- */
 
@@ -635,10 +632,7 @@ static bool fdb_match_port(const struct fdb_bucket *b, int i, const void *arg)
     return b->port[i] == *(const uint16_t *)arg;
 }
 
-static bool fdb_match_all(const struct fdb_bucket *b, int i, const void *arg)
-{
-    return true;
-}
+static bool fdb_match_all(const struct fdb_bucket *b, int i, const void *arg) { return true; }
 
 unsigned vs_fdb_age(struct vs_fdb *fdb, uint32_t now)
 {
@@ -653,25 +647,13 @@ unsigned vs_fdb_flush_port(struct vs_fdb *fdb, uint16_t port)
     return fdb_remove_if(fdb, fdb_match_port, &port);
 }
 
-unsigned vs_fdb_flush(struct vs_fdb *fdb)
-{
-    return fdb_remove_if(fdb, fdb_match_all, NULL);
-}
+unsigned vs_fdb_flush(struct vs_fdb *fdb) { return fdb_remove_if(fdb, fdb_match_all, NULL); }
 
-uint32_t vs_fdb_count(const struct vs_fdb *fdb)
-{
-    return LOAD(&fdb->count);
-}
+uint32_t vs_fdb_count(const struct vs_fdb *fdb) { return LOAD(&fdb->count); }
 
-uint32_t vs_fdb_capacity(const struct vs_fdb *fdb)
-{
-    return (fdb->mask + 1) * FDB_WAYS;
-}
+uint32_t vs_fdb_capacity(const struct vs_fdb *fdb) { return (fdb->mask + 1) * FDB_WAYS; }
 
-uint32_t vs_fdb_aging(const struct vs_fdb *fdb)
-{
-    return fdb->aging_s;
-}
+uint32_t vs_fdb_aging(const struct vs_fdb *fdb) { return fdb->aging_s; }
 
 void vs_fdb_foreach(const struct vs_fdb *fdb, uint32_t now, vs_fdb_entry_cb cb, void *arg)
 {

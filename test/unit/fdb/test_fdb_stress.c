@@ -24,16 +24,10 @@
  * never idle by the aging clock, so nothing may remove them. */
 #define STABLE_SEEN (T0 + 10000000u)
 
-static uint16_t stable_port(uint32_t id)
-{
-    return (uint16_t)(id * 37 % 997);
-}
+static uint16_t stable_port(uint32_t id) { return (uint16_t)(id * 37 % 997); }
 
 /* Churn station j lives on one of two ports, both only its own. */
-static uint16_t churn_port(uint32_t j, unsigned alt)
-{
-    return (uint16_t)(1000 + j % 8 + 8 * alt);
-}
+static uint16_t churn_port(uint32_t j, unsigned alt) { return (uint16_t)(1000 + j % 8 + 8 * alt); }
 
 static double now_s(void)
 {
@@ -62,7 +56,8 @@ struct stress {
 static void *reader(void *arg)
 {
     struct stress *st = arg;
-    uint64_t lookups = 0, wrong = 0, lost = 0, churn_hits = 0, ghost = 0, rng = 0x9e3779b97f4a7c15ull;
+    uint64_t lookups = 0, wrong = 0, lost = 0, churn_hits = 0, ghost = 0,
+             rng = 0x9e3779b97f4a7c15ull;
     uint8_t mac[6];
     uint16_t port;
     /* The burst API over the stable set, 32 at a time. */
@@ -133,8 +128,8 @@ static void *churner(void *arg)
 static void check_dumped(const struct vs_fdb_entry *e, void *arg)
 {
     struct stress *st = arg;
-    uint32_t id = (uint32_t)e->mac[2] << 24 | (uint32_t)e->mac[3] << 16 |
-                  (uint32_t)e->mac[4] << 8 | e->mac[5];
+    uint32_t id = (uint32_t)e->mac[2] << 24 | (uint32_t)e->mac[3] << 16 | (uint32_t)e->mac[4] << 8 |
+                  e->mac[5];
     bool ok;
     if (e->vlan == STABLE_VLAN)
         ok = id < STABLE_N && e->port == stable_port(id);
@@ -338,9 +333,8 @@ static void test_stress_crowded_table(void)
     CU_ASSERT_EQUAL(c.wrong, 0);
     CU_ASSERT(c.lookups > 30000);
     CU_ASSERT(c.learns > 30000 && c.flushed > 1000);
-    fprintf(stderr, "\n    %llu lookups, %llu learns, %llu flushed ",
-            (unsigned long long)c.lookups, (unsigned long long)c.learns,
-            (unsigned long long)c.flushed);
+    fprintf(stderr, "\n    %llu lookups, %llu learns, %llu flushed ", (unsigned long long)c.lookups,
+            (unsigned long long)c.learns, (unsigned long long)c.flushed);
     for (uint32_t id = 0; id < CROWD_STABLE; id++) {
         uint16_t port;
         test_mac(id, mac);
@@ -414,8 +408,8 @@ static void test_concurrent_learners_add_once(void)
         bad_dump += dump_unique(r.fdb) != RACE_N;
         for (uint32_t id = 0; id < RACE_N; id++) {
             test_mac(id, mac);
-            bad_port += !vs_fdb_lookup(r.fdb, (uint16_t)(id % 5), mac, &port) ||
-                        port != stable_port(id);
+            bad_port +=
+                !vs_fdb_lookup(r.fdb, (uint16_t)(id % 5), mac, &port) || port != stable_port(id);
         }
         CU_ASSERT_EQUAL(vs_fdb_flush(r.fdb), RACE_N);
     } while (now_s() < end && r.rounds < 1000);
