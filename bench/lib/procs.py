@@ -8,6 +8,7 @@ ours once the process is gone, so no hugepage leaks from run to run."""
 import ctypes
 import glob
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -128,3 +129,53 @@ def cpu_ticks(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])
+
+
+def run_delay_ns(pids):
+    """Nanoseconds the threads of `pids` spent runnable but waiting for a CPU
+    (schedstat's run_delay), summed: how much of a window other programs on
+    the machine took from the switch or the generator."""
+    total = 0
+    for pid in pids:
+        try:
+            tasks = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
+                    total += int(f.read().split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    return total
+
+
+def sweep_stale(tag="vsbench"):
+    """Remove what an earlier benchmark run killed with SIGKILL left behind:
+    DPDK runtime directories and hugepage files, network namespaces. Names
+    carry the owning run's PID (tag + PID + "-..."); only those whose run is
+    gone are touched."""
+    def dead(name):
+        digits = re.match(re.escape(tag) + r"(\d+)-", name)
+        if not digits:
+            return False
+        return not os.path.exists("/proc/" + digits.group(1))
+
+    removed = []
+    for name in os.listdir("/var/run/dpdk") if os.path.isdir("/var/run/dpdk") else []:
+        if dead(name):
+            shutil.rmtree(os.path.join("/var/run/dpdk", name), ignore_errors=True)
+            removed.append(name)
+    for d in ("/dev/hugepages",):
+        for name in os.listdir(d) if os.path.isdir(d) else []:
+            if dead(name):
+                try:
+                    os.unlink(os.path.join(d, name))
+                    removed.append(name)
+                except OSError:
+                    pass
+    for name in os.listdir("/run/netns") if os.path.isdir("/run/netns") else []:
+        if dead(name):
+            subprocess.run(["ip", "netns", "del", name], stderr=subprocess.DEVNULL, timeout=10)
+            removed.append(name)
+    return removed

@@ -21,6 +21,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import backends  # noqa: E402
+import latency  # noqa: E402
 import procs  # noqa: E402
 import testpmd  # noqa: E402
 
@@ -36,8 +37,8 @@ def parse_args():
     ap.add_argument("--smoke", action="store_true",
                     help="CI mode: 1 round, 64 B, a few seconds; only checks that every backend "
                          "forwarded traffic (and that vswitchd learnt both MACs), never a speed")
-    ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--seconds", type=float, default=8.0, help="measuring window per run")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=5.0, help="measuring window per run")
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--sizes", default="64,1518", help="frame lengths (bytes, without FCS)")
     ap.add_argument("--backends", default="vswitchd,testpmd,ovs-p2p,ovs-normal,vswitchd-adaptive")
@@ -46,6 +47,9 @@ def parse_args():
     ap.add_argument("--ring", type=int, default=1024, help="virtqueue size (queue_size=)")
     ap.add_argument("--idle-seconds", type=float, default=10.0,
                     help="idle CPU measurement of vswitchd in adaptive mode (0: skip)")
+    ap.add_argument("--latency-pings", type=int, default=30,
+                    help="first-frame-after-idle latency: pings per mode through two TAP "
+                         "ports (0: skip)")
     ap.add_argument("--vswitchd", required=True)
     ap.add_argument("--vswitchctl", required=True)
     ap.add_argument("--fdb-bench", default="")
@@ -60,6 +64,7 @@ def parse_args():
         a.warmup = min(a.warmup, 1.0)
         a.sizes = "64"
         a.idle_seconds = min(a.idle_seconds, 2.0)
+        a.latency_pings = min(a.latency_pings, 5)
     a.sizes = [int(s) for s in a.sizes.split(",") if s]
     a.backends = [b for b in a.backends.split(",") if b]
     if a.inflight < 128:
@@ -102,6 +107,32 @@ def missing_tools(names, args):
     return miss
 
 
+def cpu_times():
+    """Per-CPU (busy, steal, total) jiffies from /proc/stat."""
+    out = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu") and line[3].isdigit():
+                v = [int(x) for x in line.split()[1:]]
+                idle = v[3] + v[4]
+                steal = v[7] if len(v) > 7 else 0
+                out[line.split()[0]] = (sum(v[:8]) - idle - steal, steal, sum(v[:8]))
+    return out
+
+
+def cpu_share(a, b):
+    """Busy and steal share of each CPU between two cpu_times() samples: a
+    switch core that shows steal time was not ours for that part of the
+    window (the vCPU ran elsewhere on the host)."""
+    r = {}
+    for c in b:
+        dt = b[c][2] - a[c][2]
+        if dt > 0:
+            r[c] = {"busy": round((b[c][0] - a[c][0]) / dt, 3),
+                    "steal": round((b[c][1] - a[c][1]) / dt, 3)}
+    return r
+
+
 def measure(backend, size, args, workdir):
     """One run: the generator connects, injects, warms up, then a window of
     args.seconds is measured at the generator (frames back from the switch)
@@ -117,13 +148,22 @@ def measure(backend, size, args, workdir):
         g0 = gen.fwd_cycles()
         backend.window_begin()
         load0 = os.getloadavg()[0]
+        cpu0 = cpu_times()
+        wait0 = (procs.run_delay_ns(backend.pids()), procs.run_delay_ns([gen.proc.pid]))
         time.sleep(args.seconds)
+        wait1 = (procs.run_delay_ns(backend.pids()), procs.run_delay_ns([gen.proc.pid]))
+        cpus = cpu_share(cpu0, cpu_times())
         t1, rx1, _ = gen.port_packets()
         sw = backend.window_end()
         g1 = gen.fwd_cycles()
         r = {"backend": backend.name, "size": size, "injected_per_port": injected,
              "seconds": round(t1 - t0, 3), "packets": rx1 - rx0,
-             "mpps": (rx1 - rx0) / (t1 - t0) / 1e6, "switch": sw, "loadavg": load0}
+             "mpps": (rx1 - rx0) / (t1 - t0) / 1e6, "switch": sw, "loadavg": load0,
+             "cpus": cpus}
+        # Share of the window the switch's and the generator's threads sat
+        # runnable while other programs had the CPU (all their threads).
+        r["switch_wait_share"] = round((wait1[0] - wait0[0]) / 1e9 / args.seconds, 3)
+        r["generator_wait_share"] = round((wait1[1] - wait0[1]) / 1e9 / args.seconds, 3)
         if g0 and g1 and g1[1] > g0[1]:
             r["generator_cycles_per_pkt"] = (g1[0] - g0[0]) / (g1[1] - g0[1])
         if backend.kind == "vswitchd":
@@ -194,8 +234,13 @@ def summarize(runs, names, sizes):
                     "generator_cycles_per_pkt": spread([r.get("generator_cycles_per_pkt")
                                                         for r in rs])}
         ratios = {}
-        for base in [n for n in names if not n.startswith("vswitchd")]:
-            for mine in [n for n in names if n.startswith("vswitchd")]:
+        pairs = [(m, b) for b in names if not b.startswith("vswitchd")
+                 for m in names if m.startswith("vswitchd")]
+        # The throughput cost of adaptive pollers under load.
+        pairs += [(m, "vswitchd") for m in names if m.startswith("vswitchd-") and
+                  "vswitchd" in names]
+        for mine, base in pairs:
+            if True:
                 a, b = s[mine]["mpps"], s[base]["mpps"]
                 if not a or not b or not b["median"]:
                     continue
@@ -270,12 +315,14 @@ def plot(json_path, summ, names, results_dir, stem):
     dat = os.path.join(results_dir, stem + ".dat")
     sizes = list(summ.keys())
     with open(dat, "w") as f:
-        f.write("# backend " + " ".join("med%s min%s max%s" % (s, s, s) for s in sizes) + "\n")
+        f.write("# backend, then per size: Mpps median min max, switch cycles/pkt median min max"
+                " (sizes: %s)\n" % " ".join(sizes))
         for n in names:
             cols = []
             for s in sizes:
-                sp = summ[s][n]["mpps"] or {"median": 0, "min": 0, "max": 0}
-                cols += ["%.4f" % sp["median"], "%.4f" % sp["min"], "%.4f" % sp["max"]]
+                for key in ("mpps", "switch_cycles_per_pkt"):
+                    sp = summ[s][n][key] or {"median": 0, "min": 0, "max": 0}
+                    cols += ["%.4f" % sp["median"], "%.4f" % sp["min"], "%.4f" % sp["max"]]
             f.write("%s %s\n" % (n, " ".join(cols)))
     png = os.path.join(results_dir, stem + ".png")
     gp = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "plot.gp")
@@ -306,11 +353,14 @@ def main():
             % ", ".join(miss))
         return EXIT_MISSING
 
+    stale = procs.sweep_stale()
+    if stale:
+        log("removed leftovers of killed runs: %s" % ", ".join(stale))
     facts = machine_facts()
     log("work directory %s; machine: %s, %s cpus, kernel %s, load %.2f" % (
         workdir, facts.get("cpu_model"), facts["cpus"], facts["kernel"], facts["loadavg"][0]))
     runs, errors = [], []
-    idle = None
+    idle = lat = None
     ok = False
     t_start = time.time()
     try:
@@ -325,11 +375,15 @@ def main():
                         runs.append(r)
                         sw = r["switch"]
                         cyc = sw.get("cycles_per_pkt")
+                        st = r["cpus"].get("cpu%d" % backends.SWITCH_CPU, {}).get("steal", 0)
                         log("round %d %-18s %4d B: %7.3f Mpps, switch %s cycles/pkt, "
-                            "generator %s" % (rd + 1, name, size, r["mpps"],
-                                              "%.0f" % cyc if cyc else "-",
-                                              "%.0f" % r["generator_cycles_per_pkt"]
-                                              if r.get("generator_cycles_per_pkt") else "-"))
+                            "generator %s; lost to others: switch %.0f%%, generator %.0f%%, "
+                            "steal %.0f%%" % (
+                                rd + 1, name, size, r["mpps"], "%.0f" % cyc if cyc else "-",
+                                "%.0f" % r["generator_cycles_per_pkt"]
+                                if r.get("generator_cycles_per_pkt") else "-",
+                                100 * r["switch_wait_share"], 100 * r["generator_wait_share"],
+                                100 * st))
                         if r["packets"] == 0:
                             errors.append("%s %d B round %d: no frames came back" %
                                           (name, size, rd + 1))
@@ -353,6 +407,20 @@ def main():
             except Exception as e:
                 errors.append("idle measurement: %s" % e)
                 log("ERROR idle measurement: %s" % e)
+        if args.latency_pings > 0 and any(n.startswith("vswitchd") for n in names):
+            try:
+                lat = latency.first_frame_after_idle(args, workdir, args.latency_pings)
+                log("first frame after idle (adaptive): ping RTT median %.0f us after idle, "
+                    "%.0f us kept awake: the wake-up costs at most %.0f us (busy mode, slow "
+                    "pings: %.0f us)" % (lat["adaptive_after_idle"]["rtt_us_median"],
+                                         lat["adaptive_awake"]["rtt_us_median"],
+                                         lat["wake_us_upper_bound"],
+                                         lat["busy_after_idle"]["rtt_us_median"]))
+            except Exception as e:
+                # Informative: needs network namespaces, which some CI
+                # containers lack; never fails the run.
+                lat = {"error": str(e)}
+                log("first-frame latency not measured: %s" % e)
         ok = True
     except KeyboardInterrupt as e:
         errors.append("interrupted (%s)" % e)
@@ -385,6 +453,11 @@ def main():
     if idle:
         print("\nvswitchd idle (adaptive, 2 connected front-ends): %.2f%% of a core" %
               idle["cpu_percent"])
+    if lat and "wake_us_upper_bound" in lat:
+        print("first frame after idle (adaptive, TAP ping): wake-up <= %.0f us (RTT median %.0f us "
+              "after idle, %.0f us kept awake)" % (
+                  lat["wake_us_upper_bound"], lat["adaptive_after_idle"]["rtt_us_median"],
+                  lat["adaptive_awake"]["rtt_us_median"]))
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     # A smoke run (CI) writes nothing into the source tree unless asked to.
     results_dir = args.results or (workdir if args.smoke else
@@ -395,7 +468,7 @@ def main():
     doc = {"when": stamp, "duration_s": round(time.time() - t_start),
            "command": " ".join(sys.argv), "machine": facts,
            "config": {k: v for k, v in vars(args).items() if k not in ("prefix",)},
-           "summary": summ, "runs": runs, "idle": idle, "fdb_bench": fdb, "errors": errors}
+           "summary": summ, "runs": runs, "idle": idle, "first_frame_latency": lat, "fdb_bench": fdb, "errors": errors}
     jpath = os.path.join(results_dir, stem + ".json")
     with open(jpath, "w") as f:
         json.dump(doc, f, indent=1, sort_keys=True)
