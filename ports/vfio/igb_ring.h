@@ -54,7 +54,9 @@ _Static_assert(sizeof(union vs_igb_tx_desc) == 16, "82576 descriptors are 16 byt
 /* RX write-back status/error bits (§7.1.5.2). */
 #define VS_IGB_RXD_STAT_DD (1u << 0)
 #define VS_IGB_RXD_STAT_EOP (1u << 1)
-#define VS_IGB_RXD_ERR_MASK 0xfff00000u /* RXE, IPE, L4E, HBO...: frame errors */
+/* RXE (CRC, symbol, sequence errors): the frame itself is broken. IPE/L4E
+ * (checksum errors) are not: a switch forwards such frames as they came. */
+#define VS_IGB_RXD_ERR_MASK (1u << 29)
 /* TX data descriptor command/type (§7.2.2.3.2). */
 #define VS_IGB_TXD_DTYP_DATA (3u << 20)
 #define VS_IGB_TXD_CMD_EOP (1u << 24)

@@ -589,7 +589,7 @@ int vs_vfio_dma_map(struct vs_vfio_dev *d, void *ptr, size_t len, size_t page,
     int rc;
 
     for (unsigned i = 0; i < d->n_maps; i++)
-        if (d->maps[i].va == va)
+        if (d->maps[i].va == va && d->maps[i].len == len)
             return 0;
     if (d->n_maps == VS_VFIO_MAX_MAPS) {
         vs_port_err_set(err, -1, "more than %d memory regions to DMA-map", VS_VFIO_MAX_MAPS);
@@ -653,7 +653,7 @@ static int sum_region(const struct vs_mem_region *r, void *arg)
     struct map_ctx *c = arg;
 
     for (unsigned i = 0; i < c->d->n_maps; i++)
-        if (c->d->maps[i].va == (uintptr_t)r->va)
+        if (c->d->maps[i].va == (uintptr_t)r->va && c->d->maps[i].len == r->len)
             return 0;
     c->need += r->len;
     c->n++;
@@ -693,4 +693,51 @@ int vs_vfio_dma_map_all(struct vs_vfio_dev *d, struct vs_port_err *err)
         }
     }
     return vs_mem_foreach(map_region, &c);
+}
+
+struct region_list {
+    unsigned n;
+    struct { uintptr_t va; size_t len; } r[VS_VFIO_MAX_MAPS];
+};
+
+static int collect_region(const struct vs_mem_region *r, void *arg)
+{
+    struct region_list *l = arg;
+
+    if (l->n < VS_VFIO_MAX_MAPS) {
+        l->r[l->n].va = (uintptr_t)r->va;
+        l->r[l->n].len = r->len;
+        l->n++;
+    }
+    return 0;
+}
+
+int vs_vfio_dma_sync(struct vs_vfio_dev *d, struct vs_port_err *err)
+{
+    struct region_list live = {0};
+
+    if (d->container < 0)
+        return -ENODEV;
+    vs_mem_foreach(collect_region, &live);
+    for (unsigned i = 0; i < d->n_maps;) {
+        bool found = false;
+
+        for (unsigned j = 0; j < live.n && !found; j++)
+            found = live.r[j].va == d->maps[i].va && live.r[j].len == d->maps[i].len;
+        if (found) {
+            i++;
+            continue;
+        }
+        if (!d->noiommu) {
+            struct vfio_iommu_type1_dma_unmap um = {
+                .argsz = sizeof(um), .iova = d->maps[i].va, .size = d->maps[i].len};
+            ioctl(d->container, VFIO_IOMMU_UNMAP_DMA, &um);
+        }
+        free(d->pa[i].pa);
+        d->n_maps--;
+        d->maps[i] = d->maps[d->n_maps];
+        d->pa[i] = d->pa[d->n_maps];
+        memset(&d->pa[d->n_maps], 0, sizeof(d->pa[0]));
+    }
+    return vs_vfio_dma_map_all(d, err);
 }

@@ -102,6 +102,10 @@ int vs_vfio_request_eventfd(const struct vs_vfio_dev *d);
 
 /* Maps every runtime memory region not mapped yet (RLIMIT_MEMLOCK checked first). */
 int vs_vfio_dma_map_all(struct vs_vfio_dev *d, struct vs_port_err *err);
+/* Brings the mappings in line with the runtime's regions: maps new ones, unmaps
+ * those that were freed (their VA may be reused by another allocation, which must
+ * not reach the old pages). Called periodically from the main thread. */
+int vs_vfio_dma_sync(struct vs_vfio_dev *d, struct vs_port_err *err);
 /* Maps one region (va, len: page-aligned). 0, or -errno with err filled. */
 int vs_vfio_dma_map(struct vs_vfio_dev *d, void *va, size_t len, size_t page,
                     struct vs_port_err *err);

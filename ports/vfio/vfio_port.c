@@ -25,6 +25,7 @@ struct vfio_port {
     bool released;   /* the VFIO device is closed */
     int req_fd;      /* kernel's "give the device back" eventfd, -1 if none */
     int timer;       /* link/counter poll timer id, <= 0 if none */
+    bool sync_failed_logged;
 };
 
 static const char *const vfio_keys[] = {"pci", "queues", NULL};
@@ -97,10 +98,16 @@ static void on_request(int fd, uint32_t events, void *arg)
 static void on_timer(void *arg)
 {
     struct vfio_port *vp = arg;
+    struct vs_port_err err = {.arg = -1};
     int rc;
 
     if (vp->released)
         return;
+    if (vs_vfio_dma_sync(&vp->dev, &err) < 0 && !vp->sync_failed_logged) {
+        /* Buffers from the new memory cannot be sent or received zero-copy. */
+        vp->sync_failed_logged = true;
+        vs_err("port %s: cannot DMA-map new packet memory: %s", vp->port->name, err.msg);
+    }
     rc = vp->nic.ops->poll(&vp->nic);
     if (rc == -ENODEV) {
         release(vp, "reads as all-ones (removed or unreachable)");

@@ -173,6 +173,13 @@ static void test_rx_errors_and_empty(void)
     vs_pkt_free(pkts[0]);
     CU_ASSERT_EQUAL(q.stats.errors, 2);
 
+    /* A checksum error (L4E, IPE) is the NIC's opinion, not a broken frame: forwarded. */
+    nic_receive(&m, 7, 64, (1u << 31) | (1u << 30), true);
+    CU_ASSERT_EQUAL(vs_igb_rx_burst(&q, pkts, VS_BURST), 1);
+    CU_ASSERT_EQUAL(seq_of(pkts[0]), 7);
+    vs_pkt_free(pkts[0]);
+    CU_ASSERT_EQUAL(q.stats.errors, 2);
+
     /* A frame spread over two descriptors (no EOP on the first) is dropped whole. */
     nic_receive(&m, 4, 2048, 0, false);
     q.ring[(m.rdh - 1) & q.mask].wb.upper |= VS_IGB_RXD_STAT_DD; /* DD without EOP */
