@@ -132,9 +132,10 @@ hugepages_free() {
 	awk '/^HugePages_Free:/ { print $2 }' /proc/meminfo
 }
 
-# 2 MiB hugepages mapped by processes other than vswitchd ($VS_PID), so that a
-# check of vswitchd's own usage survives other programs (testpmd, another
-# test) taking or returning pages meanwhile on a shared machine.
+# 2 MiB hugepages mapped by processes other than vswitchd ($VS_PID): on a
+# shared machine other programs (testpmd, other tests) take and return pages
+# while a test runs. Shared mappings may count twice, so this is only used to
+# tell whether anyone else is there, not to correct the numbers.
 hugepages_others() {
 	local f pid kb=0 v
 	for f in /proc/[0-9]*/smaps_rollup; do
@@ -148,26 +149,30 @@ hugepages_others() {
 }
 
 # hugepages_snapshot / hugepages_check_returned: HugePages_Free after
-# vswitchd's exit must equal the value before its start, corrected for what
-# other processes took or returned in between.
+# vswitchd's exit must equal the value before its start. When other processes
+# held hugepages at either moment the comparison proves nothing: outside CI
+# that is reported and tolerated; in CI (tests run one at a time) it fails.
 hugepages_snapshot() {
 	HP_FREE0=$(hugepages_free)
 	HP_OTHERS0=$(hugepages_others)
 }
 
 hugepages_check_returned() {
-	local deadline=$((SECONDS + 5)) free others expect
+	local deadline=$((SECONDS + 5)) free others
 	while :; do
 		free=$(hugepages_free)
 		others=$(hugepages_others)
-		expect=$((HP_FREE0 - (others - HP_OTHERS0)))
-		[ "$free" -eq "$expect" ] && break
+		[ "$free" -eq "$HP_FREE0" ] && break
 		if [ $SECONDS -ge $deadline ]; then
-			fail "HugePages_Free is $free after exit, expected $expect (was $HP_FREE0 before start; other processes held $HP_OTHERS0 then, $others now)"
+			if [ "$HP_OTHERS0" -eq 0 ] && [ "$others" -eq 0 ] || [ "${CI:-}" = true ]; then
+				fail "HugePages_Free is $free after exit, was $HP_FREE0 before start (other processes' hugepages: $HP_OTHERS0 then, $others now)"
+			fi
+			say "warning: HugePages_Free $HP_FREE0 -> $free, but other processes use hugepages ($HP_OTHERS0 then, $others now): inconclusive"
+			return 0
 		fi
 		sleep 0.2
 	done
-	pass "HugePages_Free back to $free (before: $HP_FREE0, others' change: $((others - HP_OTHERS0)))"
+	pass "HugePages_Free back to $free"
 }
 
 # guest_ping GUEST PEER COUNT [INTERVAL]: in a --ctl guest, probe PEER until

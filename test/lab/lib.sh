@@ -276,10 +276,11 @@ lab_guest_waitexit() {
 	return 0
 }
 
-# Reads one line from the guest's control channel into LAB_LINE, keeping
-# partial input across read timeouts. Returns 1 at the deadline.
+# __lab_ctl_readline NAME FD DEADLINE: reads one line from the guest's
+# control channel into LAB_LINE, keeping partial input across read timeouts.
+# Returns 1 at the deadline or when the guest is gone.
 __lab_ctl_readline() {
-	local fd=$1 deadline=$2 part=""
+	local name=$1 fd=$2 deadline=$3 part=""
 	LAB_LINE=""
 	while :; do
 		if IFS= read -r -t 1 -u "$fd" LAB_LINE; then
@@ -288,6 +289,10 @@ __lab_ctl_readline() {
 		fi
 		part=$part$LAB_LINE
 		LAB_LINE=""
+		if ! lab_guest_running "$name"; then
+			lab_log "guest $name exited"
+			return 1
+		fi
 		[ $SECONDS -lt "$deadline" ] || return 1
 	done
 }
@@ -297,7 +302,7 @@ lab_guest_agent() {
 	local name=$1 deadline=$((SECONDS + $2))
 	local fd=${LAB_CTL_OUT[$name]:-}
 	[ -n "$fd" ] || { lab_log "guest $name has no --ctl channel"; return 2; }
-	while __lab_ctl_readline "$fd" "$deadline"; do
+	while __lab_ctl_readline "$name" "$fd" "$deadline"; do
 		[ "$LAB_LINE" = LAB-AGENT-READY ] && return 0
 	done
 	lab_log "guest $name: agent not ready within $2s"
@@ -316,7 +321,7 @@ lab_guest_exec() {
 	LAB_CTL_SEQ[$name]=$seq
 	printf '%s %s\n' "$seq" "$cmd" >&"$fin"
 	local deadline=$((SECONDS + secs))
-	while __lab_ctl_readline "$fout" "$deadline"; do
+	while __lab_ctl_readline "$name" "$fout" "$deadline"; do
 		if [[ $LAB_LINE =~ ^LAB-END\ ([0-9]+)\ rc=([0-9]+)$ ]]; then
 			# A reply for an earlier, timed-out command: skip it.
 			[ "${BASH_REMATCH[1]}" = "$seq" ] && return "${BASH_REMATCH[2]}"
