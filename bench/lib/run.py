@@ -50,6 +50,9 @@ def parse_args():
     ap.add_argument("--latency-pings", type=int, default=30,
                     help="first-frame-after-idle latency: pings per mode through two TAP "
                          "ports (0: skip)")
+    ap.add_argument("--profile", action="store_true",
+                    help="in the last round, sample the switch core with perf (cpu-clock) "
+                         "during each window; reports go next to the JSON")
     ap.add_argument("--vswitchd", required=True)
     ap.add_argument("--vswitchctl", required=True)
     ap.add_argument("--fdb-bench", default="")
@@ -133,7 +136,35 @@ def cpu_share(a, b):
     return r
 
 
-def measure(backend, size, args, workdir):
+def start_profile(args, workdir, tag):
+    if not shutil.which("perf"):
+        return None
+    data = os.path.join(workdir, "perf-%s.data" % tag)
+    return data, procs.Proc("perf-" + tag, [
+        "perf", "record", "-q", "-e", "cpu-clock", "-F", "4999", "-C", str(backends.SWITCH_CPU),
+        "-g", "-o", data, "--", "sleep", str(args.seconds)], data + ".log")
+
+
+def finish_profile(prof, out_txt):
+    data, proc = prof
+    try:
+        proc.p.wait(30)
+    except subprocess.TimeoutExpired:
+        pass
+    proc.stop(timeout=10)
+    try:
+        rep = procs.run(["perf", "report", "-i", data, "--stdio", "--no-children",
+                         "--sort", "comm,dso,sym", "--percent-limit", "0.5", "-g", "none"],
+                        timeout=120)
+        with open(out_txt, "w") as f:
+            f.write(rep)
+        return out_txt
+    except Exception as e:
+        log("perf report failed: %s" % e)
+        return None
+
+
+def measure(backend, size, args, workdir, profile_to=None):
     """One run: the generator connects, injects, warms up, then a window of
     args.seconds is measured at the generator (frames back from the switch)
     and at the switch (its busy cycles per forwarded packet)."""
@@ -150,6 +181,7 @@ def measure(backend, size, args, workdir):
         load0 = os.getloadavg()[0]
         cpu0 = cpu_times()
         wait0 = (procs.run_delay_ns(backend.pids()), procs.run_delay_ns([gen.proc.pid]))
+        prof = start_profile(args, workdir, "%s-%d" % (backend.name, size)) if profile_to else None
         time.sleep(args.seconds)
         wait1 = (procs.run_delay_ns(backend.pids()), procs.run_delay_ns([gen.proc.pid]))
         cpus = cpu_share(cpu0, cpu_times())
@@ -160,6 +192,8 @@ def measure(backend, size, args, workdir):
              "seconds": round(t1 - t0, 3), "packets": rx1 - rx0,
              "mpps": (rx1 - rx0) / (t1 - t0) / 1e6, "switch": sw, "loadavg": load0,
              "cpus": cpus}
+        if prof:
+            r["profile"] = finish_profile(prof, profile_to)
         # Share of the window the switch's and the generator's threads sat
         # runnable while other programs had the CPU (all their threads).
         r["switch_wait_share"] = round((wait1[0] - wait0[0]) / 1e9 / args.seconds, 3)
@@ -359,6 +393,13 @@ def main():
     facts = machine_facts()
     log("work directory %s; machine: %s, %s cpus, kernel %s, load %.2f" % (
         workdir, facts.get("cpu_model"), facts["cpus"], facts["kernel"], facts["loadavg"][0]))
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    # A smoke run (CI) writes nothing into the source tree unless asked to.
+    results_dir = args.results or (workdir if args.smoke else
+                                   os.path.join(os.path.dirname(os.path.dirname(
+                                       os.path.abspath(__file__))), "results"))
+    os.makedirs(results_dir, exist_ok=True)
+    stem = ("smoke-" if args.smoke else "bench-") + stamp
     runs, errors = [], []
     idle = lat = None
     ok = False
@@ -370,7 +411,11 @@ def main():
                 try:
                     b.start()
                     for size in args.sizes:
-                        r = measure(b, size, args, workdir)
+                        prof = None
+                        if args.profile and rd == args.rounds - 1:
+                            prof = os.path.join(results_dir, "%s-profile-%s-%d.txt" %
+                                                (stem, name, size))
+                        r = measure(b, size, args, workdir, prof)
                         r["round"] = rd
                         runs.append(r)
                         sw = r["switch"]
@@ -458,13 +503,6 @@ def main():
               "after idle, %.0f us kept awake)" % (
                   lat["wake_us_upper_bound"], lat["adaptive_after_idle"]["rtt_us_median"],
                   lat["adaptive_awake"]["rtt_us_median"]))
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    # A smoke run (CI) writes nothing into the source tree unless asked to.
-    results_dir = args.results or (workdir if args.smoke else
-                                   os.path.join(os.path.dirname(os.path.dirname(
-                                       os.path.abspath(__file__))), "results"))
-    os.makedirs(results_dir, exist_ok=True)
-    stem = ("smoke-" if args.smoke else "bench-") + stamp
     doc = {"when": stamp, "duration_s": round(time.time() - t_start),
            "command": " ".join(sys.argv), "machine": facts,
            "config": {k: v for k, v in vars(args).items() if k not in ("prefix",)},
