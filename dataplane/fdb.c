@@ -466,6 +466,16 @@ static int fdb_make_room(struct vs_fdb *fdb, struct fdb_bucket *b, unsigned dept
     return -1;
 }
 
+/* Is a search for room worth its cost? It touches up to twenty random buckets
+ * and rarely succeeds in a table nearly full, which is where a flood of made-up
+ * source MACs keeps a table: there, evicting at once keeps a new station at a
+ * few hundred ns instead of microseconds. */
+static inline bool fdb_worth_moving(const struct vs_fdb *fdb)
+{
+    uint32_t capacity = (fdb->mask + 1) * FDB_WAYS;
+    return LOAD(&fdb->count) < capacity - capacity / 16;
+}
+
 /* The slow half of learning, with both candidate buckets held. c[0] is the
  * first-hash bucket, c[1] the second (the same pointer in a one-bucket table). */
 static void fdb_learn_locked(struct vs_fdb *fdb, struct fdb_bucket *c[2], uint64_t key,
@@ -504,7 +514,7 @@ static void fdb_learn_locked(struct vs_fdb *fdb, struct fdb_bucket *c[2], uint64
     for (j = 0; j < n; j++)
         if ((slot = bucket_free_slot(c[j])) >= 0)
             break;
-    if (slot < 0) {
+    if (slot < 0 && fdb_worth_moving(fdb)) {
         for (j = 0; j < n; j++) {
             if ((slot = fdb_make_room(fdb, c[j], FDB_MOVE_DEPTH)) >= 0) {
                 changed[j] = true;
