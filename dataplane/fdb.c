@@ -17,8 +17,10 @@
  * catch the entry in neither. New entries go to their first bucket while it
  * has room, so at the loads a table is sized for, ~95% of hits read a single
  * cache line. Two choices of four slots alone overflow early; two hops of
- * displacement carry a table to about 80% before the first eviction. When no
- * room can be made, learning replaces the stalest of the eight entries.
+ * displacement carry a table to 85-90% before the first eviction. When no
+ * room can be made (or the table is over 15/16 full, where searching mostly
+ * fails and a MAC flood would make every new station pay for it), learning
+ * replaces the stalest of the eight entries.
  *
  * Every shared field is accessed with __atomic builtins (relaxed, ordered by
  * the version's acquire/release and fences) so that the racing reads a seqlock
