@@ -1,0 +1,208 @@
+/* libFuzzer target: device-side virtqueues (ports/virtio) on guest memory and rings
+ * taken from the input, split or packed. The guest memory is two heap blocks, so
+ * AddressSanitizer reports any access outside it.
+ *
+ * Input:
+ *   u8  flags   bit 0 packed, 1 event idx, 2 indirect, 3 mrg_rxbuf, 4 10-byte header,
+ *               5 dirty log, 6 second region present
+ *   u8  size    queue size (split: start refuses non powers of two)
+ *   u16 base    start base (packed: wrap counter in bit 15)
+ *   u8  desc, avail, used   ring offsets in region 0, in 64-byte units
+ *   u8  nops    length of the op script that follows
+ *   ops[nops]   script, see run_ops()
+ *   rest        guest memory image: region 0 (32 KiB at gpa 0x1000), then region 1
+ *               (4 KiB right after it in guest-physical space)
+ * Checks: frames handed to the switch are 14..VS_PKT_DATA_ROOM bytes, no packet
+ * buffer leaks, a broken queue does nothing more. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "ports/virtio/dirty_log.h"
+#include "ports/virtio/virtq.h"
+#include "vswitch/log.h"
+#include "vswitch/pkt.h"
+
+#define R0_SIZE (32u << 10)
+#define R1_SIZE (4u << 10)
+#define GPA0 0x1000ull
+
+static struct vs_pool *pool;
+static unsigned pool_free;
+static int callfd = -1;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    vs_log_set_level(VS_LOG_ERR);
+    if (vs_pool_create(512, VS_PAGES_NONE, &pool) < 0)
+        abort();
+    pool_free = vs_pool_free_count(pool);
+    callfd = eventfd(0, EFD_NONBLOCK);
+    if (callfd < 0)
+        abort();
+    return 0;
+}
+
+struct script {
+    const uint8_t *p;
+    size_t n, i;
+};
+
+static uint8_t next(struct script *s)
+{
+    return s->i < s->n ? s->p[s->i++] : 0;
+}
+
+static void check_quiet(struct vs_virtq *vq, const struct vs_virtq_stats *before)
+{
+    /* A broken queue must not move: no counter changes at all. */
+    if (memcmp(before, &vq->stats, sizeof(*before)) != 0)
+        abort();
+}
+
+static void run_ops(struct vs_virtq *vq, struct script *s, uint8_t *r0, uint8_t *r1)
+{
+    struct vs_pkt *pkts[VS_BURST];
+    while (s->i < s->n) {
+        bool was_broken = vq->broken;
+        struct vs_virtq_stats before = vq->stats;
+        uint8_t op = next(s);
+        switch (op % 8) {
+        case 0: { /* guest TX → switch */
+            uint16_t n = vs_virtq_dequeue(vq, pool, pkts, (uint16_t)(op >> 3) + 1);
+            for (uint16_t i = 0; i < n; i++)
+                if (pkts[i]->len < 14 || pkts[i]->len > VS_PKT_DATA_ROOM)
+                    abort();
+            vs_pkt_free_bulk(pkts, n);
+            break;
+        }
+        case 1: { /* switch → guest RX */
+            unsigned k = (op >> 3) % 8 + 1, got = 0;
+            for (unsigned i = 0; i < k; i++) {
+                struct vs_pkt *p = vs_pkt_alloc(pool);
+                if (!p)
+                    break;
+                p->len = (uint16_t)(14 + next(s) * 8u);
+                if (p->len > VS_PKT_DATA_ROOM)
+                    p->len = VS_PKT_DATA_ROOM;
+                memset(vs_pkt_data(p), 0xab, p->len);
+                pkts[got++] = p;
+            }
+            if (vs_virtq_enqueue(vq, pkts, (uint16_t)got) > got)
+                abort();
+            vs_pkt_free_bulk(pkts, got);
+            break;
+        }
+        case 2:
+            vs_virtq_notify(vq);
+            break;
+        case 3:
+            vs_virtq_set_kick_suppression(vq, op & 8);
+            break;
+        case 4:
+            (void)vs_virtq_has_work(vq);
+            break;
+        case 5: { /* the guest writes its memory between two calls */
+            uint16_t off = (uint16_t)(next(s) | next(s) << 8);
+            uint8_t v = next(s);
+            if (off < R0_SIZE)
+                r0[off] = v;
+            else if (r1 && off - R0_SIZE < R1_SIZE)
+                r1[off - R0_SIZE] = v;
+            break;
+        }
+        case 6: { /* the owner restarts the queue */
+            uint16_t base = vs_virtq_stop(vq);
+            if (op & 8)
+                base = (uint16_t)(next(s) | next(s) << 8);
+            (void)vs_virtq_start(vq, base);
+            was_broken = false;
+            break;
+        }
+        default: /* everything at once, as a poller would */
+            vs_virtq_enqueue(vq, pkts, 0);
+            vs_pkt_free_bulk(pkts, vs_virtq_dequeue(vq, pool, pkts, VS_BURST));
+            vs_virtq_notify(vq);
+            break;
+        }
+        if (was_broken)
+            check_quiet(vq, &before);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 8)
+        return 0;
+    uint8_t flags = data[0];
+    struct script s = { .p = data + 8, .n = VS_MIN((size_t)data[7], size - 8) };
+    const uint8_t *img = data + 8 + s.n;
+    size_t img_len = size - 8 - s.n;
+
+    uint8_t *r0 = malloc(R0_SIZE);
+    uint8_t *r1 = (flags & 0x40) ? malloc(R1_SIZE) : NULL;
+    if (!r0 || ((flags & 0x40) && !r1))
+        abort();
+    memset(r0, 0, R0_SIZE);
+    memcpy(r0, img, VS_MIN(img_len, (size_t)R0_SIZE));
+    struct vs_guest_mem mem = { .n = 1 };
+    mem.r[0] = (struct vs_guest_mem_region){ .gpa = GPA0, .size = R0_SIZE, .hva = r0, .fd = -1 };
+    if (r1) {
+        memset(r1, 0, R1_SIZE);
+        if (img_len > R0_SIZE)
+            memcpy(r1, img + R0_SIZE, VS_MIN(img_len - R0_SIZE, (size_t)R1_SIZE));
+        mem.r[1] = (struct vs_guest_mem_region){ .gpa = GPA0 + R0_SIZE, .size = R1_SIZE,
+                                                 .hva = r1, .fd = -1 };
+        mem.n = 2;
+    }
+    uint8_t bitmap[64]; /* covers gpa 0..2 MiB: logged writes beyond are ignored */
+    struct vs_dirty_log log = { .bitmap = bitmap, .size_bytes = sizeof(bitmap) };
+
+    struct vs_virtq vq;
+    memset(&vq, 0, sizeof(vq));
+    vq.size = data[1];
+    vq.packed = flags & 1;
+    vq.event_idx = flags & 2;
+    vq.indirect = flags & 4;
+    vq.mrg_rxbuf = flags & 8;
+    vq.hdr_len = (flags & 16) ? 10 : 12;
+    vq.log = (flags & 32) ? &log : NULL;
+    vq.desc = r0 + (size_t)data[4] * 64;
+    vq.avail = r0 + (size_t)data[5] * 64;
+    vq.used = r0 + (size_t)data[6] * 64;
+    vq.mem = &mem;
+    vq.callfd = callfd;
+    vq.kickfd = -1;
+    vq.enabled = true;
+    vq.name = "fuzz";
+    (void)vs_virtq_start(&vq, (uint16_t)(data[2] | data[3] << 8));
+    run_ops(&vq, &s, r0, r1);
+    vs_virtq_stop(&vq);
+    if (getenv("VIRTQ_FUZZ_VERBOSE")) /* to check what a seed exercises */
+        fprintf(stderr, "virtq_fuzz: started %d broken %d packets %llu no_buffers %llu "
+                "kicks %llu errors %llu/%llu/%llu/%llu/%llu/%llu/%llu/%llu\n",
+                vq.started, vq.broken, (unsigned long long)vq.stats.packets,
+                (unsigned long long)vq.stats.no_buffers,
+                (unsigned long long)vq.stats.kicks_sent,
+                (unsigned long long)vq.stats.err[0], (unsigned long long)vq.stats.err[1],
+                (unsigned long long)vq.stats.err[2], (unsigned long long)vq.stats.err[3],
+                (unsigned long long)vq.stats.err[4], (unsigned long long)vq.stats.err[5],
+                (unsigned long long)vq.stats.err[6], (unsigned long long)vq.stats.err[7]);
+
+    uint64_t v;
+    while (read(callfd, &v, sizeof(v)) == sizeof(v))
+        ;
+    free(r0);
+    free(r1);
+    if (vs_pool_free_count(pool) != pool_free)
+        abort(); /* a packet buffer leaked */
+    return 0;
+}
