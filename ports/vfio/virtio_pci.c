@@ -19,6 +19,12 @@
 #define HDR_LEN 12        /* struct virtio_net_hdr_v1: VERSION_1 makes num_buffers present */
 #define MAX_QSIZE 256
 #define TX_RECLAIM 32
+#define MAX_PAIRS 4
+/* Layout of the first page of the ring region: data the device reads or writes
+ * besides the rings. */
+#define OFF_TX_HDR 0      /* zeroed virtio-net header shared by every TX frame */
+#define OFF_CTRL_CMD 64   /* control command: class, command, data */
+#define OFF_CTRL_ACK 128  /* control ack byte, written by the device */
 
 int vs_virtio_pci_parse_caps(const uint8_t cfg[256], struct vs_virtio_caps *caps)
 {
@@ -77,7 +83,9 @@ struct vnet {
     uint32_t notify_mult, notify_len;
     uint64_t features;
     struct vs_mem_region mem;
-    struct vqueue rxq, txq;
+    uint16_t pairs;          /* queue pairs in use */
+    struct vqueue rxq[MAX_PAIRS], txq[MAX_PAIRS];
+    struct vqueue ctrl;      /* control queue, when CTRL_VQ was negotiated */
     bool broken_logged;
 };
 
@@ -138,13 +146,13 @@ static int map_cap(struct vs_nic *nic, const struct vs_virtio_cap *c, volatile u
 
 static int setup_queue(struct vs_nic *nic, struct vnet *v, struct vqueue *q, uint16_t index,
                        void *mem, uint16_t size, uint16_t chain, uint64_t hdr_iova,
-                       struct vs_port_err *err)
+                       uint32_t hdr_len, struct vs_port_err *err)
 {
     uint64_t iova = vs_vfio_dma_addr(nic->dev, mem, vs_virtq_drv_mem_size(size));
     uint16_t noff;
     int rc;
 
-    if ((rc = vs_virtq_drv_init(&q->vq, mem, iova, size, chain, hdr_iova, HDR_LEN)) < 0)
+    if ((rc = vs_virtq_drv_init(&q->vq, mem, iova, size, chain, hdr_iova, hdr_len)) < 0)
         return rc;
     w16(v, VIRTIO_PCI_COMMON_Q_SELECT, index);
     w16(v, VIRTIO_PCI_COMMON_Q_SIZE, size);
@@ -171,9 +179,8 @@ static void kick(struct vqueue *q)
 
 /* Posts fresh buffers in every free RX slot: the header lands in the headroom,
  * the frame at data_off. */
-static void rx_refill(struct vs_nic *nic, struct vnet *v)
+static void rx_refill(struct vs_nic *nic, struct vqueue *q)
 {
-    struct vqueue *q = &v->rxq;
     struct vs_pkt *fresh[VS_BURST];
     unsigned want = VS_MIN(vs_virtq_drv_free_slots(&q->vq), VS_BURST), got;
 
@@ -196,6 +203,39 @@ static void rx_refill(struct vs_nic *nic, struct vnet *v)
         kick(q);
 }
 
+/* VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET over the control queue (§5.1.6.5.5): the
+ * device processes it when notified; wait for the used entry and check the ack. */
+static int set_pairs(struct vs_nic *nic, struct vnet *v, struct vs_port_err *err)
+{
+    uint8_t *base = v->mem.va;
+    volatile uint8_t *ack = base + OFF_CTRL_ACK;
+    void *cookie;
+
+    base[OFF_CTRL_CMD] = VIRTIO_NET_CTRL_MQ;
+    base[OFF_CTRL_CMD + 1] = VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET;
+    memcpy(base + OFF_CTRL_CMD + 2, &v->pairs, 2);
+    *ack = 0xff;
+    if (vs_virtq_drv_add(&v->ctrl.vq, vs_vfio_dma_addr(nic->dev, base + OFF_CTRL_ACK, 1), 1, true,
+                         &v->ctrl) < 0)
+        return -ENOSPC;
+    if (vs_virtq_drv_publish(&v->ctrl.vq))
+        kick(&v->ctrl);
+    for (int i = 0; i < 1000; i++) {
+        if (vs_virtq_drv_get_used(&v->ctrl.vq, &cookie, NULL, 1) == 1) {
+            if (*ack != VIRTIO_NET_OK) {
+                vs_port_err_set(err, -1, "virtio %s: the device refused %u queue pairs",
+                                nic->dev->bdf, v->pairs);
+                return -EIO;
+            }
+            return 0;
+        }
+        sleep_ms(1);
+    }
+    vs_port_err_set(err, -1, "virtio %s: no answer to the queue-pairs command within 1 s",
+                    nic->dev->bdf);
+    return -ETIMEDOUT;
+}
+
 static int vnet_init(struct vs_nic *nic, struct vs_port_err *err)
 {
     struct vs_vfio_dev *dev = nic->dev;
@@ -203,8 +243,6 @@ static int vnet_init(struct vs_nic *nic, struct vs_port_err *err)
     struct vs_virtio_caps caps;
     struct vnet *v;
     uint64_t offered, want;
-    uint16_t rxsize, txsize;
-    size_t rxbytes, txbytes;
     int rc;
 
     if ((rc = vs_vfio_cfg_read(dev, 0, cfg, sizeof(cfg))) < 0) {
@@ -262,9 +300,16 @@ static int vnet_init(struct vs_nic *nic, struct vs_port_err *err)
         vs_warn("port %s: virtio %s does not offer ACCESS_PLATFORM: it bypasses the IOMMU and "
                 "our IOVAs will not work (on QEMU add iommu_platform=on)",
                 nic->name, dev->bdf);
-    if (nic->n_rxq > 1 || nic->n_txq > 1)
-        vs_warn("port %s: virtio-net: multiqueue is not implemented yet; using 1 queue pair",
-                nic->name);
+    if (nic->n_rxq > 1 || nic->n_txq > 1) {
+        /* Several pairs need MQ, and CTRL_VQ to tell the device how many (§5.1.6.5.5). */
+        uint64_t mq = (1ull << VIRTIO_NET_F_MQ) | (1ull << VIRTIO_NET_F_CTRL_VQ);
+        if ((offered & mq) == mq)
+            v->features |= mq;
+        else
+            vs_warn("port %s: virtio %s offers no multiqueue (MQ and CTRL_VQ): using 1 queue "
+                    "pair (on QEMU: mq=on and a netdev with queues=N)",
+                    nic->name, dev->bdf);
+    }
     w32(v, VIRTIO_PCI_COMMON_GFSELECT, 0);
     w32(v, VIRTIO_PCI_COMMON_GF, (uint32_t)v->features);
     w32(v, VIRTIO_PCI_COMMON_GFSELECT, 1);
@@ -286,34 +331,64 @@ static int vnet_init(struct vs_nic *nic, struct vs_port_err *err)
         } while (gen != c8(v, VIRTIO_PCI_COMMON_CFGGENERATION));
     }
 
-    /* Rings: queue 0 receives, queue 1 transmits (§5.1.2). */
-    w16(v, VIRTIO_PCI_COMMON_Q_SELECT, 0);
-    rxsize = VS_MIN(c16(v, VIRTIO_PCI_COMMON_Q_SIZE), MAX_QSIZE);
-    w16(v, VIRTIO_PCI_COMMON_Q_SELECT, 1);
-    txsize = VS_MIN(c16(v, VIRTIO_PCI_COMMON_Q_SIZE), MAX_QSIZE);
-    /* Sizes must be powers of two for split rings: round down. */
-    while (rxsize & (rxsize - 1))
-        rxsize &= rxsize - 1;
-    while (txsize & (txsize - 1))
-        txsize &= txsize - 1;
-    if (rxsize < 2 || txsize < 2) {
-        vs_port_err_set(err, -1, "virtio %s: queues 0/1 are missing", dev->bdf);
+    /* Rings: queue 2k receives and 2k+1 transmits for pair k; the control queue
+     * follows the last pair the device supports (§5.1.2). */
+    uint16_t max_pairs = 1, ctrl_index = 0, nq = c16(v, VIRTIO_PCI_COMMON_NUMQ);
+    bool has_ctrl = v->features & (1ull << VIRTIO_NET_F_CTRL_VQ);
+    if (v->features & (1ull << VIRTIO_NET_F_MQ)) {
+        max_pairs = *(volatile uint16_t *)(v->devcfg +
+                                           offsetof(struct virtio_net_config, max_virtqueue_pairs));
+        if (max_pairs < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN || max_pairs > VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX) {
+            vs_port_err_set(err, -1, "virtio %s: max_virtqueue_pairs %u is out of range", dev->bdf,
+                            max_pairs);
+            return -EINVAL;
+        }
+    }
+    v->pairs = (uint16_t)VS_MIN(VS_MIN(VS_MAX(nic->n_rxq, nic->n_txq), max_pairs), MAX_PAIRS);
+    ctrl_index = (uint16_t)(2 * max_pairs);
+    if (nq < 2 * v->pairs + (has_ctrl ? 1 : 0) || (has_ctrl && ctrl_index >= nq)) {
+        vs_port_err_set(err, -1, "virtio %s: the device has %u queues, too few for %u pairs%s",
+                        dev->bdf, nq, v->pairs, has_ctrl ? " and the control queue" : "");
         return -ENODEV;
     }
-    rxbytes = vs_virtq_drv_mem_size(rxsize);
-    txbytes = vs_virtq_drv_mem_size(txsize);
-    /* One region: the shared zero TX header in the first page, then the rings. */
-    if ((rc = vs_mem_alloc(4096 + rxbytes + txbytes, VS_PAGES_2M, &v->mem)) < 0) {
+    uint16_t sizes[2 * MAX_PAIRS + 1], count = (uint16_t)(2 * v->pairs + (has_ctrl ? 1 : 0));
+    size_t total = 4096, off[2 * MAX_PAIRS + 1];
+    for (uint16_t i = 0; i < count; i++) {
+        uint16_t index = i < 2 * v->pairs ? i : ctrl_index, sz;
+
+        w16(v, VIRTIO_PCI_COMMON_Q_SELECT, index);
+        sz = VS_MIN(c16(v, VIRTIO_PCI_COMMON_Q_SIZE), MAX_QSIZE);
+        while (sz & (sz - 1)) /* split rings: powers of two; round down */
+            sz &= sz - 1;
+        if (sz < 2) {
+            vs_port_err_set(err, -1, "virtio %s: queue %u is missing", dev->bdf, index);
+            return -ENODEV;
+        }
+        sizes[i] = sz;
+        off[i] = total;
+        total += vs_virtq_drv_mem_size(sz);
+    }
+    /* One region: the shared TX header and control buffers in the first page, then
+     * the rings. */
+    if ((rc = vs_mem_alloc(total, VS_PAGES_2M, &v->mem)) < 0) {
         vs_port_err_set(err, -1, "virtio: cannot allocate rings: %s", strerror(-rc));
         return rc;
     }
     memset(v->mem.va, 0, 4096);
     if ((rc = vs_vfio_dma_map(dev, v->mem.va, v->mem.len, v->mem.page_size, err)) < 0)
         return rc;
-    uint64_t hdr_iova = vs_vfio_dma_addr(dev, v->mem.va, HDR_LEN);
-    if ((rc = setup_queue(nic, v, &v->rxq, 0, (char *)v->mem.va + 4096, rxsize, 1, 0, err)) < 0 ||
-        (rc = setup_queue(nic, v, &v->txq, 1, (char *)v->mem.va + 4096 + rxbytes, txsize, 2,
-                          hdr_iova, err)) < 0)
+    uint8_t *base = v->mem.va;
+    uint64_t hdr_iova = vs_vfio_dma_addr(dev, base + OFF_TX_HDR, HDR_LEN);
+    for (uint16_t p = 0; p < v->pairs; p++) {
+        if ((rc = setup_queue(nic, v, &v->rxq[p], (uint16_t)(2 * p), base + off[2 * p],
+                              sizes[2 * p], 1, 0, 0, err)) < 0 ||
+            (rc = setup_queue(nic, v, &v->txq[p], (uint16_t)(2 * p + 1), base + off[2 * p + 1],
+                              sizes[2 * p + 1], 2, hdr_iova, HDR_LEN, err)) < 0)
+            return rc;
+    }
+    if (has_ctrl &&
+        (rc = setup_queue(nic, v, &v->ctrl, ctrl_index, base + off[count - 1], sizes[count - 1],
+                          2, vs_vfio_dma_addr(dev, base + OFF_CTRL_CMD, 4), 4, err)) < 0)
         return rc;
     add_status(v, VIRTIO_CONFIG_S_DRIVER_OK);
     if (c8(v, VIRTIO_PCI_COMMON_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET) {
@@ -321,14 +396,17 @@ static int vnet_init(struct vs_nic *nic, struct vs_port_err *err)
                         dev->bdf);
         return -EIO;
     }
-    rx_refill(nic, v);
-    while (vs_virtq_drv_free_slots(&v->rxq.vq)) {
-        unsigned before = vs_virtq_drv_free_slots(&v->rxq.vq);
-        rx_refill(nic, v);
-        if (vs_virtq_drv_free_slots(&v->rxq.vq) == before)
-            break; /* pool dry: run with what we have */
+    if (v->pairs > 1 && (rc = set_pairs(nic, v, err)) < 0)
+        return rc;
+    for (uint16_t p = 0; p < v->pairs; p++) {
+        while (vs_virtq_drv_free_slots(&v->rxq[p].vq)) {
+            unsigned before = vs_virtq_drv_free_slots(&v->rxq[p].vq);
+            rx_refill(nic, &v->rxq[p]);
+            if (vs_virtq_drv_free_slots(&v->rxq[p].vq) == before)
+                break; /* pool dry: run with what we have */
+        }
     }
-    nic->n_rxq = nic->n_txq = 1;
+    nic->n_rxq = nic->n_txq = v->pairs;
     return 0;
 }
 
@@ -350,10 +428,13 @@ static void vnet_fini(struct vs_nic *nic)
     /* Reset stops the device's DMA before buffers return to the pool. */
     if (v->common && nic->dev && nic->dev->fd >= 0 && c8(v, VIRTIO_PCI_COMMON_STATUS) != 0xff)
         device_reset(v);
-    free_cookies(&v->rxq.vq);
-    free_cookies(&v->txq.vq);
-    vs_virtq_drv_fini(&v->rxq.vq);
-    vs_virtq_drv_fini(&v->txq.vq);
+    for (unsigned p = 0; p < MAX_PAIRS; p++) {
+        free_cookies(&v->rxq[p].vq);
+        free_cookies(&v->txq[p].vq);
+        vs_virtq_drv_fini(&v->rxq[p].vq);
+        vs_virtq_drv_fini(&v->txq[p].vq);
+    }
+    vs_virtq_drv_fini(&v->ctrl.vq); /* its only cookie is the vnet itself */
     if (v->mem.va)
         vs_mem_free(&v->mem);
     free(v);
@@ -363,7 +444,7 @@ static void vnet_fini(struct vs_nic *nic)
 static uint16_t vnet_rx(struct vs_nic *nic, uint16_t qi, struct vs_pkt **pkts, uint16_t n)
 {
     struct vnet *v = nic->priv;
-    struct vqueue *q = &v->rxq;
+    struct vqueue *q = &v->rxq[qi];
     uint32_t lens[VS_BURST];
     uint16_t got, rx = 0;
 
@@ -385,7 +466,7 @@ static uint16_t vnet_rx(struct vs_nic *nic, uint16_t qi, struct vs_pkt **pkts, u
     }
     q->st.packets += rx;
     if (got)
-        rx_refill(nic, v);
+        rx_refill(nic, q);
     return rx;
 }
 
@@ -401,7 +482,7 @@ static void tx_reclaim(struct vqueue *q)
 static uint16_t vnet_tx(struct vs_nic *nic, uint16_t qi, struct vs_pkt **pkts, uint16_t n)
 {
     struct vnet *v = nic->priv;
-    struct vqueue *q = &v->txq;
+    struct vqueue *q = &v->txq[qi];
     uint16_t tx = 0, slots = (uint16_t)(q->vq.size / q->vq.chain);
 
     if (slots - vs_virtq_drv_free_slots(&q->vq) >= TX_RECLAIM ||
@@ -434,7 +515,10 @@ static int vnet_poll(struct vs_nic *nic)
 
     if (s == 0xff)
         return -ENODEV;
-    if ((s & VIRTIO_CONFIG_S_NEEDS_RESET) || v->rxq.vq.broken || v->txq.vq.broken) {
+    bool broken = false;
+    for (unsigned p = 0; p < v->pairs; p++)
+        broken |= v->rxq[p].vq.broken || v->txq[p].vq.broken;
+    if ((s & VIRTIO_CONFIG_S_NEEDS_RESET) || broken) {
         if (!v->broken_logged) {
             v->broken_logged = true;
             vs_err("port %s: virtio-net device %s %s; port stopped (del-port and add it again)",
@@ -450,11 +534,12 @@ static int vnet_poll(struct vs_nic *nic)
     return (st & VIRTIO_NET_S_LINK_UP) ? 1 : 0;
 }
 
-static void show_q(json_t *arr, const char *dir, const struct vqueue *q)
+static void show_q(json_t *arr, const char *dir, unsigned pair, const struct vqueue *q)
 {
     json_t *o = json_object();
 
     json_object_set_new(o, "dir", json_string(dir));
+    json_object_set_new(o, "pair", json_integer(pair));
     json_object_set_new(o, "size", json_integer(q->vq.size));
     json_object_set_new(o, "packets", json_integer((json_int_t)q->st.packets));
     json_object_set_new(o, "bytes", json_integer((json_int_t)q->st.bytes));
@@ -476,8 +561,10 @@ static void vnet_show(struct vs_nic *nic, json_t *out)
         return;
     snprintf(feat, sizeof(feat), "0x%llx", (unsigned long long)v->features);
     json_object_set_new(out, "features", json_string(feat));
-    show_q(qs, "rx", &v->rxq);
-    show_q(qs, "tx", &v->txq);
+    for (unsigned p = 0; p < v->pairs; p++) {
+        show_q(qs, "rx", p, &v->rxq[p]);
+        show_q(qs, "tx", p, &v->txq[p]);
+    }
     json_object_set_new(out, "queues", qs);
 }
 

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # VFIO NIC ports on a real kernel: a q35 TCG guest with an emulated Intel IOMMU
 # (interrupt remapping on), Linux 6.12, one igb (82576) at 00:04.0 and one
-# modern virtio-net-pci (disable-legacy, iommu_platform) at 00:05.0, both bound
-# to vfio-pci by the guest's /init. vswitchd runs in the guest with each NIC and
-# a TAP port. The NICs' host side are QEMU stream sockets that
-# test/lab/vfio/framepipe.py drives from the host:
+# modern virtio-net-pci (disable-legacy, iommu_platform) at 00:05.0, and a
+# multiqueue virtio-net-pci (mq=on, 2 queue pairs) at 00:06.0, all bound to
+# vfio-pci by the guest's /init. vswitchd runs in the guest with each NIC and a
+# TAP port. The first two NICs' host side are QEMU stream sockets; the third
+# needs a multiqueue backend: a host TAP (queues=2) moved into a network
+# namespace. test/lab/vfio/framepipe.py drives all three from the host:
 #   1. ARP + N pings through each NIC to the guest's TAP address (NIC -> vswitchd
 #      -> TAP -> guest kernel and back): exact counts, no duplicates; then 16
-#      flows through the igb, which runs 2 queues: RSS must feed both;
+#      flows through the igb and through the multiqueue virtio NIC, each with
+#      2 queues: both RX queues of each must carry traffic;
 #   2. N frames from the igb's wire to the virtio's wire and N back (VFIO to
 #      VFIO through the switch): exact counts, none elsewhere;
 #   3. `vswitchctl show` reports driver, link, MAC and NIC counters;
@@ -24,6 +27,9 @@ set -euo pipefail
 N=${VS_VFIO_COUNT:-1000}
 IGB=0000:00:04.0
 VIRTIO=0000:00:05.0
+MQ=0000:00:06.0
+NS=vsvfio$$
+MQTAP=vsvfq$$
 VS_GUEST_LOG=/tmp/vswitchd.log
 
 lab_require_root
@@ -31,6 +37,7 @@ lab_require_qemu
 lab_require_cmd cpio modinfo xz python3
 "$LAB_QEMU" -device help 2>/dev/null | grep -q '"igb"' || lab_skip "this QEMU has no igb NIC model"
 vs_require_binaries
+vs_require_netns
 lab_kernel 6.12
 lab_setup
 fp_pid=""
@@ -46,6 +53,7 @@ cleanup() {
 		[ -r "$LAB_RUN/framepipe.err" ] && { echo "---- framepipe stderr ----"; cat "$LAB_RUN/framepipe.err"; }
 	fi
 	lab_cleanup
+	ip netns del "$NS" 2>/dev/null || true
 	exit $rc
 }
 trap cleanup EXIT
@@ -66,10 +74,23 @@ lab_guest_start vf --initrd "$LAB_RUN/vfio.cpio.gz" --ctl --machine q35 --cpu ma
 	--qemu -device --qemu "igb,netdev=na,addr=04.0,mac=52:54:00:00:0a:01" \
 	--qemu -netdev --qemu "stream,id=nb,server=on,addr.type=unix,addr.path=$LAB_RUN/virtio.sock" \
 	--qemu -device \
-	--qemu "virtio-net-pci,netdev=nb,addr=05.0,disable-legacy=on,iommu_platform=on,mac=52:54:00:00:0b:01"
+	--qemu "virtio-net-pci,netdev=nb,addr=05.0,disable-legacy=on,iommu_platform=on,mac=52:54:00:00:0b:01" \
+	--qemu -netdev --qemu "tap,id=nc,ifname=$MQTAP,script=no,downscript=no,queues=2,vhost=off" \
+	--qemu -device \
+	--qemu "virtio-net-pci,netdev=nc,addr=06.0,mq=on,vectors=6,disable-legacy=on,iommu_platform=on,mac=52:54:00:00:0c:01"
+# The multiqueue NIC's host end: QEMU's TAP, moved out of the host's way.
+deadline=$((SECONDS + 20))
+until ip link show "$MQTAP" >/dev/null 2>&1; do
+	[ $SECONDS -lt $deadline ] || fail "QEMU created no TAP $MQTAP"
+	sleep 0.2
+done
+ip netns add "$NS"
+ip link set "$MQTAP" netns "$NS"
+ip netns exec "$NS" sh -c "echo 1 >/proc/sys/net/ipv6/conf/$MQTAP/disable_ipv6" 2>/dev/null || true
+ip -n "$NS" link set "$MQTAP" up
 lab_guest_agent vf 120 || fail "guest did not boot (or its agent did not start)"
 say "guest booted in $((SECONDS - t))s"
-for bdf in $IGB $VIRTIO; do
+for bdf in $IGB $VIRTIO $MQ; do
 	line=$(grep -a "VFIO-NIC $bdf" "$LAB_RUN/vf.console" | tr -d '\r' | sed 's/.*VFIO-NIC/VFIO-NIC/' || true)
 	[[ $line == *driver=vfio-pci* ]] || fail "$bdf not bound to vfio-pci in the guest: '${line:-no VFIO-NIC line}'"
 	pass "$line"
@@ -77,7 +98,8 @@ done
 
 # framepipe holds both stream sockets for the whole test; commands on its stdin.
 mkfifo "$LAB_RUN/fp.in" "$LAB_RUN/fp.out"
-python3 "$VS_LAB/vfio/framepipe.py" --nic "igb=$LAB_RUN/igb.sock" --nic "virtio=$LAB_RUN/virtio.sock" \
+ip netns exec "$NS" python3 "$VS_LAB/vfio/framepipe.py" --nic "igb=$LAB_RUN/igb.sock" \
+	--nic "virtio=$LAB_RUN/virtio.sock" --nic "mq=packet:$MQTAP" \
 	<"$LAB_RUN/fp.in" >"$LAB_RUN/fp.out" 2>"$LAB_RUN/framepipe.err" &
 fp_pid=$!
 exec {fp_w}>"$LAB_RUN/fp.in"
@@ -110,21 +132,21 @@ until lab_guest_exec vf 10 "vswitchctl --timeout 2 list-ports" >"$LAB_RUN/ports"
 	sleep 1
 done
 cat "$LAB_RUN/ports"
-g 10 "ip addr add 10.0.1.2/24 dev vs-tap1 && ip link set vs-tap1 up && ip addr add 10.0.2.2/24 dev vs-tap2 && ip link set vs-tap2 up"
+g 10 "ip addr add 10.0.1.2/24 dev vs-tap1 && ip link set vs-tap1 up && ip addr add 10.0.2.2/24 dev vs-tap2 && ip link set vs-tap2 up && ip addr add 10.0.3.2/24 dev vs-tap3 && ip link set vs-tap3 up"
 
 # Both NICs must report link up (igb: after auto-negotiation).
 deadline=$((SECONDS + 30))
 while :; do
-	lab_guest_exec vf 10 "vswitchctl --json show nic-igb; vswitchctl --json show nic-virtio" >"$LAB_RUN/show" || true
-	[ "$(grep -o '"link": *"up"' "$LAB_RUN/show" | wc -l)" -ge 2 ] && break
+	lab_guest_exec vf 10 "vswitchctl --json show nic-igb; vswitchctl --json show nic-virtio; vswitchctl --json show nic-mq" >"$LAB_RUN/show" || true
+	[ "$(grep -o '"link": *"up"' "$LAB_RUN/show" | wc -l)" -ge 3 ] && break
 	[ $SECONDS -lt $deadline ] || { cat "$LAB_RUN/show"; lab_guest_exec vf 10 "cat $VS_GUEST_LOG" || true; fail "NIC links not up within 30s"; }
 	sleep 1
 done
-pass "both VFIO ports report link up"
+pass "all three VFIO ports report link up"
 
 # --- 1. NIC <-> TAP, each NIC ------------------------------------------------
 t=$SECONDS
-for nic in igb virtio; do
+for nic in igb virtio mq; do
 	fp "arp $nic 60" 70
 	[[ $FP == *" ok "* ]] || fail "no ARP answer from the guest through the $nic NIC"
 	fp "ping $nic $N 16" 120
@@ -132,18 +154,25 @@ for nic in igb virtio; do
 		fail "$nic: expected $N echo replies exactly, got: $FP"
 	pass "$nic: $N frames in through the NIC to the TAP, $N back out, none lost or doubled"
 done
-# igb runs 2 queues (vswitch-vfio.yaml): 16 flows, RSS must use both.
-fp "ping igb $N 16 16" 120
-[ "$FP" = "PING nic=igb sent=$N received=$N dup=0 lost=0" ] || fail "igb, 16 flows: $FP"
-lab_guest_exec vf 10 "vswitchctl --json show nic-igb" >"$LAB_RUN/show-igb-rss" || fail "show nic-igb"
-python3 - "$LAB_RUN/show-igb-rss" <<'EOF' || fail "igb RSS did not use both RX queues"
+# igb and the mq virtio NIC run 2 queues (vswitch-vfio.yaml): with 16 flows,
+# the NIC's spreading (igb: RSS; QEMU's multiqueue TAP: flow hash) must feed both.
+for nic in igb mq; do
+	fp "ping $nic $N 16 16" 120
+	[ "$FP" = "PING nic=$nic sent=$N received=$N dup=0 lost=0" ] || fail "$nic, 16 flows: $FP"
+	lab_guest_exec vf 10 "vswitchctl --json show nic-$nic" >"$LAB_RUN/show-$nic-mq" || fail "show nic-$nic"
+	python3 - "$LAB_RUN/show-$nic-mq" <<'EOF' || fail "$nic: traffic did not reach both RX queues"
 import json, sys
-q = json.load(open(sys.argv[1]))["details"]["queues"]
-rx = [x.get("rx_packets", 0) for x in q]
-print("igb rx_packets per queue:", rx)
+d = json.load(open(sys.argv[1]))["details"]
+q = d["queues"]
+if d["driver"] == "igb":
+    rx = [x.get("rx_packets", 0) for x in q]
+else:
+    rx = [x["packets"] for x in q if x["dir"] == "rx"]
+print(d["driver"], "rx packets per queue:", rx)
 sys.exit(0 if len(rx) == 2 and all(r > 0 for r in rx) else 1)
 EOF
-pass "igb: $N frames of 16 flows, exact, spread over both RX queues by RSS"
+	pass "$nic: $N frames of 16 flows, exact, over both RX queues"
+done
 say "ping phase in $((SECONDS - t))s"
 
 # --- 2. NIC <-> NIC ----------------------------------------------------------

@@ -3,6 +3,9 @@
 `-netdev stream,server=on,addr.type=unix` sockets (each frame is a 4-byte
 big-endian length, then the frame; no virtio-net header, no FCS).
 
+A NIC can also be a host network device (QEMU `-netdev tap`), opened with an
+AF_PACKET socket: --nic NAME=packet:IFNAME.
+
 It connects to one socket per guest NIC, then runs commands read from stdin,
 one per line, answering each with one line on stdout:
 
@@ -64,8 +67,16 @@ class Nic:
         self.buf = b""
         self.rx = []  # frames received and not yet consumed by a command
         self.arp_answered = 0
+        self.packet = False
 
     def connect(self, timeout):
+        if self.path.startswith("packet:"):
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+            s.bind((self.path[len("packet:"):], 0))
+            s.setblocking(False)
+            self.sock = s
+            self.packet = True
+            return
         deadline = time.time() + timeout
         while True:
             s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -81,6 +92,13 @@ class Nic:
                 time.sleep(0.1)
 
     def send(self, frame):
+        if self.packet:
+            while True:
+                try:
+                    self.sock.send(frame)
+                    return
+                except BlockingIOError:
+                    pump([self], 0.01)
         data = struct.pack("!I", len(frame)) + frame
         while data:
             try:
@@ -91,6 +109,16 @@ class Nic:
                 pump([self], 0.01)
 
     def feed(self):
+        if self.packet:
+            while True:
+                try:
+                    frame, addr = self.sock.recvfrom(1 << 16)
+                except BlockingIOError:
+                    return
+                if addr[2] == socket.PACKET_OUTGOING:
+                    continue  # our own frames, seen on the way out
+                if not self.answer_arp(frame):
+                    self.rx.append(frame)
         try:
             chunk = self.sock.recv(1 << 16)
         except BlockingIOError:
