@@ -213,6 +213,9 @@ class Ovs(Backend):
 
     def start(self):
         import shutil
+        if not self.args.hugepages:
+            # OVS always adds --in-memory, which DPDK refuses with --no-huge.
+            raise RuntimeError("OVS with DPDK needs hugepages (drop --no-hugepages)")
         shutil.rmtree(self.run_dir, ignore_errors=True)
         os.makedirs(self.run_dir)
         db = os.path.join(self.dir, "conf.db")
@@ -229,10 +232,8 @@ class Ovs(Backend):
         procs.wait_for(lambda: os.path.exists(os.path.join(self.run_dir, "db.sock")), 15,
                        "ovsdb-server socket", self.db)
         self.vsctl("--no-wait", "init")
-        mem = "1024" if self.args.hugepages else "0"
+        mem = "1024"
         extra = "--no-pci --single-file-segments --file-prefix %s" % self.prefix
-        if not self.args.hugepages:
-            extra += " --no-huge -m 1024"
         self.vsctl("--no-wait", "set", "Open_vSwitch", ".",
                    "other_config:dpdk-init=true",
                    "other_config:dpdk-extra=" + extra,

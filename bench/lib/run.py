@@ -266,7 +266,8 @@ def summarize(runs, names, sizes):
             s[n] = {"mpps": spread([r["mpps"] for r in rs]),
                     "switch_cycles_per_pkt": spread([r["switch"].get("cycles_per_pkt") for r in rs]),
                     "generator_cycles_per_pkt": spread([r.get("generator_cycles_per_pkt")
-                                                        for r in rs])}
+                                                        for r in rs]),
+                    "switch_wait_share": spread([r.get("switch_wait_share") for r in rs])}
         ratios = {}
         pairs = [(m, b) for b in names if not b.startswith("vswitchd")
                  for m in names if m.startswith("vswitchd")]
@@ -306,13 +307,16 @@ def print_table(summ, names):
     for size, s in summ.items():
         print()
         print("%s-byte frames: Mpps and busy cycles per forwarded packet, median [min-max]" % size)
-        print("  %-18s %-24s %-24s %s" % ("backend", "Mpps", "switch cycles/pkt",
-                                          "generator cycles/pkt"))
+        print("  %-18s %-24s %-20s %-20s %s" % ("backend", "Mpps", "switch cycles/pkt",
+                                                "generator cyc/pkt", "switch lost to others"))
         for n in names:
             e = s[n]
-            print("  %-18s %-24s %-24s %s" % (n, fmt_spread(e["mpps"], "%.3f"),
-                                              fmt_spread(e["switch_cycles_per_pkt"], "%.0f"),
-                                              fmt_spread(e["generator_cycles_per_pkt"], "%.0f")))
+            w = e["switch_wait_share"]
+            print("  %-18s %-24s %-20s %-20s %s" % (
+                n, fmt_spread(e["mpps"], "%.3f"), fmt_spread(e["switch_cycles_per_pkt"], "%.0f"),
+                fmt_spread(e["generator_cycles_per_pkt"], "%.0f"),
+                "%.0f%% [%.0f-%.0f]" % (100 * w["median"], 100 * w["min"], 100 * w["max"])
+                if w else "-"))
         for k, e in s["ratios"].items():
             pr = e["per_round"]
             print("  %-38s Mpps x%.2f (per round %s)%s" % (
