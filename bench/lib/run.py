@@ -53,6 +53,9 @@ def parse_args():
     ap.add_argument("--profile", action="store_true",
                     help="in the last round, sample the switch core with perf (cpu-clock) "
                          "during each window; reports go next to the JSON")
+    ap.add_argument("--nice", type=int, default=0,
+                    help="nice value of the generator and the switches (e.g. -10 on a machine "
+                         "shared with other work; the same for every backend)")
     ap.add_argument("--vswitchd", required=True)
     ap.add_argument("--vswitchctl", required=True)
     ap.add_argument("--fdb-bench", default="")
@@ -376,6 +379,7 @@ def plot(json_path, summ, names, results_dir, stem):
 def main():
     args = parse_args()
     args.prefix = "vsbench%d" % os.getpid()
+    procs.NICE = args.nice
     names = args.backends
     workdir = tempfile.mkdtemp(prefix="vsbench.")
     os.chmod(workdir, 0o755)
