@@ -11,6 +11,8 @@
 #define ETH_P_8021Q 0x8100
 #define ETH_P_8021AD 0x88a8
 
+_Static_assert(VS_BURST <= VS_FDB_BURST_MAX, "a burst is looked up in one call");
+
 static inline void batch_add(struct vs_poller *p, uint16_t port, struct vs_pkt *pkt)
 {
     struct vs_tx_batch *b = &p->tx[port];
@@ -45,17 +47,25 @@ static void flood(struct vs_poller *p, struct vs_switch *sw, uint16_t in, struct
         batch_add(p, dests[i], pkt);
 }
 
+/* Four passes over the burst so that the table's memory accesses overlap instead
+ * of stalling one frame at a time: parse and prefetch the source buckets, learn,
+ * look every destination up at once, then append to the tx batches. */
 void vs_forward_burst(struct vs_poller *p, struct vs_dp_port *in, struct vs_pkt **pkts,
                       uint16_t n, uint32_t now)
 {
     struct vs_switch *sw = p->sw;
     uint16_t in_id = in->port.id;
     struct vs_port_counters *rxc = &p->counters[in_id];
+    struct vs_pkt *ok[VS_BURST];
+    const uint8_t *eths[VS_BURST];
+    uint16_t vlans[VS_BURST], outs[VS_BURST];
+    unsigned m = 0;
+    uint64_t hits;
 
     for (uint16_t i = 0; i < n; i++) {
         struct vs_pkt *pkt = pkts[i];
         const uint8_t *eth = vs_pkt_data(pkt);
-        uint16_t vlan = 0, out;
+        uint16_t vlan = 0;
 
         if (i + 1 < n)
             vs_prefetch(vs_pkt_data(pkts[i + 1]));
@@ -65,26 +75,34 @@ void vs_forward_burst(struct vs_poller *p, struct vs_dp_port *in, struct vs_pkt 
             drop(p, in_id, VS_DROP_RUNT, pkt);
             continue;
         }
+        if (vs_unlikely(vs_mac_is_group(eth + 6))) {
+            drop(p, in_id, VS_DROP_BAD_SRC, pkt);
+            continue;
+        }
         uint16_t type = (uint16_t)(eth[12] << 8 | eth[13]);
         if ((type == ETH_P_8021Q || type == ETH_P_8021AD) && pkt->len >= ETH_HLEN + 4)
             vlan = (uint16_t)((eth[14] << 8 | eth[15]) & 0x0fff);
         pkt->vlan = vlan;
         pkt->in_port = in_id;
+        vs_fdb_prefetch(sw->fdb, vlan, eth + 6);
+        ok[m] = pkt;
+        eths[m] = eth;
+        vlans[m] = vlan;
+        outs[m] = 0; /* a miss leaves it alone */
+        m++;
+    }
+    for (unsigned j = 0; j < m; j++)
+        vs_fdb_learn(sw->fdb, vlans[j], eths[j] + 6, in_id, now);
+    hits = vs_fdb_lookup_burst(sw->fdb, m, vlans, eths, outs);
+    for (unsigned j = 0; j < m; j++) {
+        uint16_t out = outs[j];
 
-        if (vs_unlikely(vs_mac_is_group(eth + 6))) {
-            drop(p, in_id, VS_DROP_BAD_SRC, pkt);
-            continue;
-        }
-        vs_fdb_learn(sw->fdb, vlan, eth + 6, in_id, now);
-
-        if (vs_mac_is_group(eth) || !vs_fdb_lookup(sw->fdb, vlan, eth, &out) ||
-            !vs_rcu_deref(sw->ports[out])) {
-            flood(p, sw, in_id, pkt);
-        } else if (out == in_id) {
-            drop(p, in_id, VS_DROP_FILTERED, pkt);
-        } else {
-            batch_add(p, out, pkt);
-        }
+        if (vs_mac_is_group(eths[j]) || !(hits & (1ull << j)) || !vs_rcu_deref(sw->ports[out]))
+            flood(p, sw, in_id, ok[j]);
+        else if (out == in_id)
+            drop(p, in_id, VS_DROP_FILTERED, ok[j]);
+        else
+            batch_add(p, out, ok[j]);
     }
 }
 
