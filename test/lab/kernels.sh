@@ -10,6 +10,8 @@
 # Prints shell assignments (eval-able), e.g.
 #   VS_KERNEL_6_1=/var/cache/vswitch-lab/kernels/linux-image-6.1.0-56-amd64/boot/vmlinuz-6.1.0-56-amd64
 #   VS_MODULES_6_1=/var/cache/vswitch-lab/kernels/linux-image-6.1.0-56-amd64/lib/modules/6.1.0-56-amd64
+#   VS_VMLINUX_6_1=/var/cache/vswitch-lab/kernels/linux-image-6.1.0-56-amd64/vmlinux
+# (VS_VMLINUX_*: the uncompressed kernel for QEMU's PVH boot, when extractable)
 set -euo pipefail
 
 LAB_DIR=${VS_LAB_DIR:-/var/cache/vswitch-lab}
@@ -21,7 +23,7 @@ for a in "$@"; do
 	6.1 | 6.12 | all) which=$a ;;
 	--refresh) refresh=1 ;;
 	-h | --help)
-		sed -n '2,14p' "$0"
+		sed -n '2,17p' "$0"
 		exit 0
 		;;
 	*)
@@ -72,6 +74,35 @@ pick_existing() {
 			return 0
 		fi
 	done
+	return 1
+}
+
+# Under TCG a bzImage spends seconds decompressing itself. Debian kernels
+# have CONFIG_PVH, so QEMU can boot the uncompressed ELF directly (-kernel
+# vmlinux): about 3x faster to /init. Prints the path on success.
+extract_vmlinux() {
+	local vmlinuz=$1 out=$2 magic off dec
+	for magic in xz zstd gzip; do
+		case $magic in
+		xz) off=$(LC_ALL=C grep -abo $'\xfd7zXZ\x00' "$vmlinuz" | head -n1 | cut -d: -f1) dec="xz -dc" ;;
+		zstd) off=$(LC_ALL=C grep -abo $'\x28\xb5\x2f\xfd' "$vmlinuz" | head -n1 | cut -d: -f1) dec="zstd -qdc" ;;
+		gzip) off=$(LC_ALL=C grep -abo $'\x1f\x8b\x08' "$vmlinuz" | head -n1 | cut -d: -f1) dec="gzip -dc" ;;
+		esac
+		[ -n "$off" ] || continue
+		command -v "${dec%% *}" >/dev/null 2>&1 || continue
+		# The image carries data after the stream; the decompressor complains
+		# about it, so judge by the result instead of the exit code.
+		tail -c +$((off + 1)) "$vmlinuz" | $dec >"$out.tmp" 2>/dev/null || true
+		# An ELF with the PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY, type 18).
+		if [ "$(head -c 4 "$out.tmp" | od -An -c | tr -d ' ')" = '177ELF' ] &&
+			readelf -n "$out.tmp" 2>/dev/null | grep -q 'note type: (0x00000012)'; then
+			mv "$out.tmp" "$out"
+			printf '%s\n' "$out"
+			return 0
+		fi
+		rm -f "$out.tmp"
+	done
+	log "no PVH-bootable ELF in $vmlinuz; guests boot the compressed image (slower)"
 	return 1
 }
 
@@ -137,9 +168,12 @@ fetch_one() {
 		log "$pkg has no boot/vmlinuz-* or lib/modules/*"
 		return 1
 	fi
+	local vmlinux
+	vmlinux=$(extract_vmlinux "$vmlinuz" "$dest/vmlinux") || vmlinux=""
 	{
 		printf 'VS_KERNEL_%s=%s\n' "$var" "$vmlinuz"
 		printf 'VS_MODULES_%s=%s\n' "$var" "$moddir"
+		[ -n "$vmlinux" ] && printf 'VS_VMLINUX_%s=%s\n' "$var" "$vmlinux"
 	} >"$envf.tmp"
 	mv "$envf.tmp" "$envf"
 	cat "$envf"

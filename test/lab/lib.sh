@@ -68,7 +68,10 @@ lab_setup() {
 	export LAB_RUN
 }
 
-# lab_kernel 6.1|6.12: sets LAB_KERNEL and LAB_MODULES.
+# lab_kernel 6.1|6.12: sets LAB_KERNEL (the uncompressed PVH-bootable
+# vmlinux when there is one: about 3x faster to boot under TCG than the
+# self-decompressing bzImage; VS_LAB_BZIMAGE=1 forces the bzImage),
+# LAB_BZIMAGE and LAB_MODULES.
 lab_kernel() {
 	local ver=$1 env var
 	if ! env=$(bash "$LAB_HERE/kernels.sh" "$ver"); then
@@ -76,9 +79,13 @@ lab_kernel() {
 	fi
 	eval "$env"
 	var=${ver//./_}
-	local kv=VS_KERNEL_$var mv=VS_MODULES_$var
-	LAB_KERNEL=${!kv}
+	local kv=VS_KERNEL_$var mv=VS_MODULES_$var xv=VS_VMLINUX_$var
+	LAB_BZIMAGE=${!kv}
 	LAB_MODULES=${!mv}
+	LAB_KERNEL=$LAB_BZIMAGE
+	if [ -n "${!xv:-}" ] && [ -r "${!xv}" ] && [ "${VS_LAB_BZIMAGE:-0}" != 1 ]; then
+		LAB_KERNEL=${!xv}
+	fi
 	[ -r "$LAB_KERNEL" ] || lab_skip "no kernel image $LAB_KERNEL"
 }
 
