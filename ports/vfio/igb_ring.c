@@ -24,6 +24,15 @@ static inline void rx_post(struct vs_igb_rxq *q, uint16_t i, struct vs_pkt *p, u
     q->ring[i].read.hdr_addr = 0;
 }
 
+/* Sets p aside (see vs_igb_rxq.unusable); false when there is no room left. */
+static bool set_aside(struct vs_igb_rxq *q, struct vs_pkt *p)
+{
+    if (q->n_unusable == VS_ARRAY_SIZE(q->unusable))
+        return false;
+    q->unusable[q->n_unusable++] = p;
+    return true;
+}
+
 int vs_igb_rxq_init(struct vs_igb_rxq *q, void *ring, uint16_t size, volatile uint32_t *rdt,
                     const struct vs_vfio_dev *dev, struct vs_pool *pool)
 {
@@ -41,24 +50,19 @@ int vs_igb_rxq_init(struct vs_igb_rxq *q, void *ring, uint16_t size, volatile ui
         return -ENOMEM;
     memset(ring, 0, (size_t)size * sizeof(union vs_igb_rx_desc));
     for (uint16_t i = 0; i < size; i++) {
-        struct vs_pkt *p = vs_pkt_alloc(pool);
-        uint64_t addr;
+        struct vs_pkt *p;
+        uint64_t addr = 0;
 
+        while ((p = vs_pkt_alloc(pool)) && !(addr = buf_dma(dev, p, VS_IGB_RX_BUF))) {
+            if (!set_aside(q, p)) { /* no-IOMMU: too many split buffers */
+                vs_pkt_free(p);
+                p = NULL;
+                break;
+            }
+        }
         if (!p) {
             vs_igb_rxq_fini(q);
             return -ENOMEM;
-        }
-        addr = buf_dma(dev, p, VS_IGB_RX_BUF);
-        if (!addr) { /* no-IOMMU and split across pages: try the next buffer */
-            vs_pkt_free(p);
-            p = vs_pkt_alloc(pool);
-            addr = p ? buf_dma(dev, p, VS_IGB_RX_BUF) : 0;
-            if (!addr) {
-                if (p)
-                    vs_pkt_free(p);
-                vs_igb_rxq_fini(q);
-                return -ENOMEM;
-            }
         }
         rx_post(q, i, p, addr);
     }
@@ -69,6 +73,8 @@ int vs_igb_rxq_init(struct vs_igb_rxq *q, void *ring, uint16_t size, volatile ui
 
 void vs_igb_rxq_fini(struct vs_igb_rxq *q)
 {
+    vs_pkt_free_bulk(q->unusable, q->n_unusable);
+    q->n_unusable = 0;
     if (!q->bufs)
         return;
     for (uint16_t i = 0; i < q->size; i++)
@@ -81,7 +87,7 @@ void vs_igb_rxq_fini(struct vs_igb_rxq *q)
 uint16_t vs_igb_rx_burst(struct vs_igb_rxq *q, struct vs_pkt **pkts, uint16_t n)
 {
     struct vs_pkt *fresh[VS_BURST];
-    uint16_t idx = q->next, rx = 0, used = 0;
+    uint16_t idx = q->next, rx = 0, used = 0, posted = 0;
     unsigned got;
 
     if (n > VS_BURST)
@@ -102,11 +108,15 @@ uint16_t vs_igb_rx_burst(struct vs_igb_rxq *q, struct vs_pkt **pkts, uint16_t n)
         if (!(status & VS_IGB_RXD_STAT_DD))
             break;
         vs_smp_rmb(); /* buffer contents after the status that covers them */
-        nf = fresh[used];
+        nf = fresh[used++];
         addr = buf_dma(q->dev, nf, VS_IGB_RX_BUF);
-        if (vs_unlikely(!addr))
-            break; /* leave the frame for the next burst, with another buffer */
-        used++;
+        if (vs_unlikely(!addr)) {
+            /* Leave the frame for the next burst, which gets other buffers. */
+            if (!set_aside(q, nf))
+                vs_pkt_free(nf);
+            break;
+        }
+        posted++;
         p = q->bufs[idx];
         rx_post(q, idx, nf, addr);
         idx = (idx + 1) & q->mask;
@@ -134,7 +144,7 @@ uint16_t vs_igb_rx_burst(struct vs_igb_rxq *q, struct vs_pkt **pkts, uint16_t n)
     }
     if (used < got)
         vs_pkt_free_bulk(&fresh[used], got - used);
-    if (used) {
+    if (posted) {
         q->next = idx;
         vs_smp_wmb(); /* descriptors before the tail that hands them over */
         *q->rdt = (uint16_t)((idx - 1) & q->mask);

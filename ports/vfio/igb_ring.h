@@ -85,6 +85,11 @@ struct vs_igb_rxq {
     uint16_t size, mask;
     uint16_t next;              /* next descriptor to check */
     bool discard;               /* dropping the rest of a multi-descriptor frame */
+    /* No-IOMMU mode only: buffers that cannot be DMA'ed in one piece (they straddle
+     * two hugepages that are not physically adjacent). Kept out of the pool, which
+     * would hand them straight back, and freed by fini. */
+    uint16_t n_unusable;
+    struct vs_pkt *unusable[16];
     struct vs_igb_ring_stats stats;
 };
 

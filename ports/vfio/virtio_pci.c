@@ -76,6 +76,10 @@ struct vqueue {
     volatile uint16_t *notify;
     uint16_t index;
     struct vq_stats st;
+    /* No-IOMMU mode only: RX buffers that cannot be DMA'ed in one piece, kept out
+     * of the pool (which would hand them straight back) until fini. */
+    uint16_t n_unusable;
+    struct vs_pkt *unusable[16];
 };
 
 struct vnet {
@@ -194,7 +198,14 @@ static void rx_refill(struct vs_nic *nic, struct vqueue *q)
         uint32_t len = HDR_LEN + vs_pkt_tailroom(p);
         uint64_t addr = vs_vfio_dma_addr(nic->dev, vs_pkt_data(p) - HDR_LEN, len);
 
-        if (!addr || vs_virtq_drv_add(&q->vq, addr, len, true, p) < 0) {
+        if (vs_unlikely(!addr)) {
+            if (q->n_unusable < VS_ARRAY_SIZE(q->unusable))
+                q->unusable[q->n_unusable++] = p;
+            else
+                vs_pkt_free(p);
+            continue;
+        }
+        if (vs_virtq_drv_add(&q->vq, addr, len, true, p) < 0) {
             vs_pkt_free_bulk(&fresh[i], got - i);
             break;
         }
@@ -429,6 +440,7 @@ static void vnet_fini(struct vs_nic *nic)
     if (v->common && nic->dev && nic->dev->fd >= 0 && c8(v, VIRTIO_PCI_COMMON_STATUS) != 0xff)
         device_reset(v);
     for (unsigned p = 0; p < MAX_PAIRS; p++) {
+        vs_pkt_free_bulk(v->rxq[p].unusable, v->rxq[p].n_unusable);
         free_cookies(&v->rxq[p].vq);
         free_cookies(&v->txq[p].vq);
         vs_virtq_drv_fini(&v->rxq[p].vq);
