@@ -36,8 +36,8 @@ trap cleanup EXIT
 
 # --- testpmd helpers ------------------------------------------------------------
 
-# tp_start NAME SOCK QUEUES PACKED(0|1) SERVER(0|1) MAIN_LCORE MAC PEER_MAC
-tp_start() {
+# tp_launch NAME SOCK QUEUES PACKED(0|1) SERVER(0|1) MAIN_LCORE MAC PEER_MAC
+tp_launch() {
 	local n=$1 sock=$2 q=$3 packed=$4 server=$5 lcore=$6 mac=$7 peer=$8
 	# 1024 descriptors: a whole direction's frames fit in one ring, so a receiver
 	# that shares its CPU with the poller never has to drop (counts stay exact).
@@ -55,7 +55,12 @@ tp_start() {
 		-i --total-num-mbufs=16384 --rxq="$q" --txq="$q" --rxd=1024 --txd=1024 --nb-cores=1 \
 		--eth-peer=0,"$peer" <"$work/$n.in" >>"$work/$n.log" 2>&1 &
 	TP_PID[$n]=$!
-	local deadline=$((SECONDS + 60))
+}
+
+# tp_ready NAME: waits for the prompt (with server=1, testpmd waits for vswitchd
+# to connect before it gets there).
+tp_ready() {
+	local n=$1 deadline=$((SECONDS + 60))
 	until grep -q 'testpmd>' "$work/$n.log"; do
 		kill -0 "${TP_PID[$n]}" 2>/dev/null || { cat "$work/$n.log"; fail "testpmd $n exited during start-up"; }
 		[ $SECONDS -lt $deadline ] || { cat "$work/$n.log"; fail "testpmd $n: no prompt within 60 s"; }
@@ -82,6 +87,11 @@ tp_stats() {
 		k > b && /RX-packets:/ { rx = $2 }
 		k > b && /TX-packets:/ { tx = $2 }
 		END { print rx, tx }' "$work/$n.log"
+}
+
+tp_start() {
+	tp_launch "$@"
+	tp_ready "$1"
 }
 
 tp_stop() {
@@ -178,17 +188,19 @@ EOF
 VS_LOG=$work/vswitchd.log
 vs_start "$work/vswitchd.yaml"
 
-# scenario NAME QUEUES PACKED MODE(server|client)
+# scenario NAME QUEUES PACKED MODE(server|client) RESTARTS
 scenario() {
-	local name=$1 q=$2 packed=$3 mode=$4 tps=0 want
+	local name=$1 q=$2 packed=$3 mode=$4 restarts=$5 tps=0 want
 	[ "$mode" = client ] && tps=1
 	say "--- $name: $q queue pair(s), $([ "$packed" = 1 ] && echo packed || echo split) rings, vswitchd $mode"
 	if [ "$mode" = client ]; then
 		# testpmd listens; vswitchd connects (and keeps retrying until it can).
-		tp_start A "$work/a.sock" "$q" "$packed" 1 0 $MAC_A $MAC_B
-		tp_start B "$work/b.sock" "$q" "$packed" 1 1 $MAC_B $MAC_A
+		tp_launch A "$work/a.sock" "$q" "$packed" 1 0 $MAC_A $MAC_B
+		tp_launch B "$work/b.sock" "$q" "$packed" 1 1 $MAC_B $MAC_A
 		vs_ctl add-port vm1 vhost-user path="$work/a.sock" mode=client queues="$q" >/dev/null
 		vs_ctl add-port vm2 vhost-user path="$work/b.sock" mode=client queues="$q" >/dev/null
+		tp_ready A
+		tp_ready B
 	else
 		vs_ctl add-port vm1 vhost-user path="$work/a.sock" queues="$q" >/dev/null
 		vs_ctl add-port vm2 vhost-user path="$work/b.sock" queues="$q" >/dev/null
@@ -225,18 +237,19 @@ scenario() {
 	errs=$(port_json vm1 "sum(j['details']['message_errors'].values())")
 	[ "$errs" = 0 ] || fail "vm1 refused $errs vhost-user messages"
 
-	if [ "$name" = restart ]; then
+	if [ "$restarts" -gt 0 ]; then
 		local i c0 c1
 		c0=$(port_json vm2 "j['details']['connects']")
-		for i in $(seq 10); do
+		for i in $(seq "$restarts"); do
 			tp_stop B
 			wait_link vm2 down
-			tp_start B "$work/b.sock" "$q" "$packed" $tps 1 $MAC_B $MAC_A
+			tp_launch B "$work/b.sock" "$q" "$packed" $tps 1 $MAC_B $MAC_A
+			tp_ready B
 			wait_link vm2 up
 		done
 		c1=$(port_json vm2 "j['details']['connects']")
-		[ $((c1 - c0)) -eq 10 ] || fail "vm2: $((c1 - c0)) new connections, expected 10"
-		pass "testpmd B restarted 10 times; vswitchd saw 10 new connections"
+		[ $((c1 - c0)) -eq "$restarts" ] || fail "vm2: $((c1 - c0)) new connections, expected $restarts"
+		pass "testpmd B restarted $restarts times; vswitchd saw $restarts new connections"
 		tp_cmd B "set fwd rxonly"
 		tp_cmd B "set burst $BURST"
 		tp_cmd B "start"
@@ -258,12 +271,14 @@ scenario() {
 	rm -rf "/var/run/dpdk/vs-tp-$$-"* 2>/dev/null || true
 }
 
-scenario split-1q 1 0 server
-scenario packed-1q 1 1 server
-scenario split-2q 2 0 server
-scenario packed-2q 2 1 server
-scenario client-split-1q 1 0 client
-scenario restart 1 0 server
+scenario split-1q 1 0 server 0
+scenario packed-1q 1 1 server 0
+scenario split-2q 2 0 server 0
+scenario packed-2q 2 1 server 0
+# vswitchd connects to testpmd, and reconnects whenever testpmd comes back.
+scenario client-packed-2q 2 1 client 3
+# Ten restarts of one front-end; the eleventh is served with exact counts.
+scenario restart-split-1q 1 0 server 10
 
 vs_stop
 [ "$VS_RC" -eq 0 ] || fail "vswitchd exited with $VS_RC"
