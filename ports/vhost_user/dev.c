@@ -67,8 +67,9 @@ static bool has_feature(const struct vs_vhu_dev *dev, unsigned bit)
 }
 
 /* Closes the gates of the rings in mask; after the grace period no poller is inside
- * them, and each running ring is stopped with its index saved in vr->base. Returns
- * the rings that were running (to hand to rings_resume). */
+ * them, and each running ring is stopped with its index saved in vr->base (its
+ * kicked flag stays: rings_resume() starts it again from there). Returns the rings
+ * that were running. */
 static uint32_t rings_pause(struct vs_vhu_dev *dev, uint32_t mask)
 {
     uint32_t running = 0;
@@ -218,14 +219,15 @@ static int ring_try_start(struct vs_vhu_dev *dev, unsigned i, char *why, unsigne
     return 0;
 }
 
-/* Restarts the rings paused by rings_pause(). A ring that cannot start again stays
- * stopped; the first reason is returned. */
-static int rings_resume(struct vs_vhu_dev *dev, uint32_t running, char *why, unsigned why_len)
+/* (Re)starts every ring in mask that the front-end has kicked and that is complete:
+ * the ones rings_pause() stopped, and ones that were waiting for something (memory,
+ * an address). A ring that cannot start stays stopped; the first reason is returned. */
+static int rings_resume(struct vs_vhu_dev *dev, uint32_t mask, char *why, unsigned why_len)
 {
     int first = 0;
 
     for (unsigned i = 0; i < VS_VHU_MAX_VRINGS; i++) {
-        if (running & (1u << i)) {
+        if ((mask & (1u << i)) && dev->vr[i].kicked) {
             char w[160];
             int rc = ring_try_start(dev, i, w, sizeof(w));
 
@@ -236,6 +238,17 @@ static int rings_resume(struct vs_vhu_dev *dev, uint32_t running, char *why, uns
         }
     }
     return first;
+}
+
+/* After a device-wide change (features, memory, log) the message itself succeeded;
+ * a ring that cannot run with the new state waits, stopped, for the next change
+ * (QEMU removes and re-adds memory regions one message at a time). */
+static void rings_resume_all(struct vs_vhu_dev *dev)
+{
+    char why[200];
+
+    if (rings_resume(dev, (uint32_t)((1ull << (2 * dev->n_qp)) - 1), why, sizeof(why)) < 0)
+        vs_debug("port %s: %s; it stays stopped for now", dev->name, why);
 }
 
 static uint32_t all_rings(const struct vs_vhu_dev *dev)
@@ -351,6 +364,13 @@ static int fail(struct ctx *c, enum vs_vhu_msg_error e, int rc, const char *fmt,
     return rc;
 }
 
+/* Like fail(), with the reason already in c->why. */
+static int failed(struct ctx *c, enum vs_vhu_msg_error e, int rc)
+{
+    c->err = e;
+    return rc;
+}
+
 static int need_size(struct ctx *c, uint32_t size)
 {
     if (c->hdr->size != size)
@@ -404,7 +424,6 @@ static int h_set_features(struct ctx *c)
 {
     struct vs_vhu_dev *dev = c->dev;
     uint64_t f, extra;
-    uint32_t running;
     int rc;
 
     if ((rc = need_size(c, 8)) < 0)
@@ -419,12 +438,10 @@ static int h_set_features(struct ctx *c)
         return 0;
     /* Normally sent before any ring starts; on a live device (migration turning
      * LOG_ALL on or off) the rings pick the new setting up on restart. */
-    running = rings_pause(dev, all_rings(dev));
+    rings_pause(dev, all_rings(dev));
     dev->features = f;
     dev->features_set = true;
-    rc = rings_resume(dev, running, c->why, sizeof(c->why));
-    if (rc < 0)
-        return fail(c, VS_VHU_ERR_RING, rc, "%s", c->why);
+    rings_resume_all(dev);
     return 0;
 }
 
@@ -483,7 +500,7 @@ static int h_reset_owner(struct ctx *c)
 static int h_set_mem_table(struct ctx *c)
 {
     struct vs_vhu_dev *dev = c->dev;
-    uint32_t n, running;
+    uint32_t n;
     int rc;
 
     if (c->hdr->size < 8)
@@ -499,20 +516,11 @@ static int h_set_mem_table(struct ctx *c)
                     c->hdr->size, n, 8 + n * sizeof(struct vs_vhu_mem_region));
     if ((rc = need_fds(c, n)) < 0)
         return rc;
-    running = rings_pause(dev, all_rings(dev));
+    rings_pause(dev, all_rings(dev));
     rc = vs_vhu_mem_set_table(&dev->mem, c->p->mem.r, n, c->fds, c->why, sizeof(c->why));
-    if (rc < 0) {
-        /* The old table is still mapped; the rings go on with it. */
-        char keep[sizeof(c->why)];
-
-        memcpy(keep, c->why, sizeof(keep));
-        rings_resume(dev, running, c->why, sizeof(c->why));
-        return fail(c, VS_VHU_ERR_MEMORY, rc, "%s", keep);
-    }
-    rc = rings_resume(dev, running, c->why, sizeof(c->why));
-    if (rc < 0)
-        return fail(c, VS_VHU_ERR_RING, rc, "after the new table: %s", c->why);
-    return 0;
+    /* On failure the old table is still mapped and the rings go on with it. */
+    rings_resume_all(dev);
+    return rc < 0 ? failed(c, VS_VHU_ERR_MEMORY, rc) : 0;
 }
 
 static int h_get_max_mem_slots(struct ctx *c)
@@ -528,28 +536,19 @@ static int h_get_max_mem_slots(struct ctx *c)
 static int h_add_mem_reg(struct ctx *c)
 {
     struct vs_vhu_dev *dev = c->dev;
-    uint32_t running;
     int rc;
 
     if ((rc = need_size(c, sizeof(struct vs_vhu_mem_reg))) < 0 || (rc = need_fds(c, 1)) < 0)
         return rc;
-    running = rings_pause(dev, all_rings(dev));
+    rings_pause(dev, all_rings(dev));
     rc = vs_vhu_mem_add(&dev->mem, &c->p->memreg.r, &c->fds[0], c->why, sizeof(c->why));
-    if (rc < 0) {
-        char keep[sizeof(c->why)];
-
-        memcpy(keep, c->why, sizeof(keep));
-        rings_resume(dev, running, c->why, sizeof(c->why));
-        return fail(c, VS_VHU_ERR_MEMORY, rc, "%s", keep);
-    }
-    rc = rings_resume(dev, running, c->why, sizeof(c->why));
-    return rc < 0 ? fail(c, VS_VHU_ERR_RING, rc, "%s", c->why) : 0;
+    rings_resume_all(dev);
+    return rc < 0 ? failed(c, VS_VHU_ERR_MEMORY, rc) : 0;
 }
 
 static int h_rem_mem_reg(struct ctx *c)
 {
     struct vs_vhu_dev *dev = c->dev;
-    uint32_t running;
     int rc;
 
     if ((rc = need_size(c, sizeof(struct vs_vhu_mem_reg))) < 0)
@@ -557,18 +556,11 @@ static int h_rem_mem_reg(struct ctx *c)
     /* The spec allows one (ignored) fd for old front-ends; it is closed by the caller. */
     if (c->nfds > 1)
         return need_fds(c, 1);
-    running = rings_pause(dev, all_rings(dev));
+    rings_pause(dev, all_rings(dev));
     rc = vs_vhu_mem_remove(&dev->mem, &c->p->memreg.r, c->why, sizeof(c->why));
-    if (rc < 0) {
-        char keep[sizeof(c->why)];
-
-        memcpy(keep, c->why, sizeof(keep));
-        rings_resume(dev, running, c->why, sizeof(c->why));
-        return fail(c, VS_VHU_ERR_MEMORY, rc, "%s", keep);
-    }
-    /* A ring whose memory went away stays stopped until the front-end sets it up again. */
-    rc = rings_resume(dev, running, c->why, sizeof(c->why));
-    return rc < 0 ? fail(c, VS_VHU_ERR_RING, rc, "%s", c->why) : 0;
+    /* A ring whose memory went away waits for the region to come back. */
+    rings_resume_all(dev);
+    return rc < 0 ? failed(c, VS_VHU_ERR_MEMORY, rc) : 0;
 }
 
 static int h_set_log_base(struct ctx *c)
@@ -577,7 +569,6 @@ static int h_set_log_base(struct ctx *c)
     const struct vs_vhu_log *l = &c->p->log;
     void *map_addr = NULL, *bitmap;
     uint64_t map_len = 0;
-    uint32_t running;
     char what[160];
     int rc;
 
@@ -593,15 +584,13 @@ static int h_set_log_base(struct ctx *c)
     if (!bitmap)
         return fail(c, VS_VHU_ERR_MEMORY, -EINVAL, "log: %s", what);
     close_fd(&c->fds[0]);
-    running = rings_pause(dev, all_rings(dev));
+    rings_pause(dev, all_rings(dev));
     log_unmap(dev);
     dev->log_map = map_addr;
     dev->log_map_size = map_len;
     dev->log.bitmap = bitmap;
     dev->log.size_bytes = l->mmap_size;
-    rc = rings_resume(dev, running, c->why, sizeof(c->why));
-    if (rc < 0)
-        return fail(c, VS_VHU_ERR_RING, rc, "%s", c->why);
+    rings_resume_all(dev);
     c->reply->p.u64 = 0;
     return 0;
 }
@@ -621,7 +610,6 @@ static int h_set_vring_num(struct ctx *c)
 {
     struct vs_vhu_dev *dev = c->dev;
     const struct vhost_vring_state *s = &c->p->state;
-    uint32_t running;
     int rc;
 
     if ((rc = need_size(c, sizeof(*s))) < 0 || (rc = need_fds(c, 0)) < 0 ||
@@ -633,10 +621,10 @@ static int h_set_vring_num(struct ctx *c)
     if (!has_feature(dev, VIRTIO_F_RING_PACKED) && (s->num & (s->num - 1)))
         return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "split ring size %u is not a power of two",
                     s->num);
-    running = rings_pause(dev, 1u << s->index);
+    rings_pause(dev, 1u << s->index);
     dev->vr[s->index].num = s->num;
-    rc = rings_resume(dev, running, c->why, sizeof(c->why));
-    return rc < 0 ? fail(c, VS_VHU_ERR_RING, rc, "%s", c->why) : 0;
+    rc = rings_resume(dev, 1u << s->index, c->why, sizeof(c->why));
+    return rc < 0 ? failed(c, VS_VHU_ERR_RING, rc) : 0;
 }
 
 static int h_set_vring_addr(struct ctx *c)
@@ -645,7 +633,7 @@ static int h_set_vring_addr(struct ctx *c)
     const struct vhost_vring_addr *a = &c->p->addr;
     struct vs_vhu_vring *vr;
     void *d, *av, *u;
-    uint32_t running;
+    char what[200];
     int rc;
 
     if ((rc = need_size(c, sizeof(*a))) < 0 || (rc = need_fds(c, 0)) < 0 ||
@@ -656,15 +644,15 @@ static int h_set_vring_addr(struct ctx *c)
         return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "unknown vring flags 0x%x", a->flags);
     /* Check now when we can, so that the front-end learns which message was wrong. */
     if (dev->mem.n > 0 && vr->num &&
-        (rc = ring_translate(dev, vr, a, &d, &av, &u, c->why, sizeof(c->why))) < 0) {
+        (rc = ring_translate(dev, vr, a, &d, &av, &u, what, sizeof(what))) < 0) {
         vr->vq.stats.err[VS_VQ_ERR_RING_ADDR]++;
-        return fail(c, VS_VHU_ERR_RING, rc, "vring %u: %s", a->index, c->why);
+        return fail(c, VS_VHU_ERR_RING, rc, "vring %u: %s", a->index, what);
     }
-    running = rings_pause(dev, 1u << a->index);
+    rings_pause(dev, 1u << a->index);
     vr->addr = *a;
     vr->addr_set = true;
-    rc = rings_resume(dev, running, c->why, sizeof(c->why));
-    return rc < 0 ? fail(c, VS_VHU_ERR_RING, rc, "%s", c->why) : 0;
+    rc = rings_resume(dev, 1u << a->index, c->why, sizeof(c->why));
+    return rc < 0 ? failed(c, VS_VHU_ERR_RING, rc) : 0;
 }
 
 static int h_set_vring_base(struct ctx *c)
@@ -672,7 +660,7 @@ static int h_set_vring_base(struct ctx *c)
     struct vs_vhu_dev *dev = c->dev;
     const struct vhost_vring_state *s = &c->p->state;
     bool packed = has_feature(dev, VIRTIO_F_RING_PACKED);
-    uint32_t running, base;
+    uint32_t base;
     int rc;
 
     if ((rc = need_size(c, sizeof(*s))) < 0 || (rc = need_fds(c, 0)) < 0 ||
@@ -683,10 +671,10 @@ static int h_set_vring_base(struct ctx *c)
     base = packed ? (s->num & 0xffff) : s->num;
     if (base > 0xffff)
         return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "ring base %u larger than 65535", s->num);
-    running = rings_pause(dev, 1u << s->index);
+    rings_pause(dev, 1u << s->index);
     dev->vr[s->index].base = base;
-    rc = rings_resume(dev, running, c->why, sizeof(c->why));
-    return rc < 0 ? fail(c, VS_VHU_ERR_RING, rc, "%s", c->why) : 0;
+    rc = rings_resume(dev, 1u << s->index, c->why, sizeof(c->why));
+    return rc < 0 ? failed(c, VS_VHU_ERR_RING, rc) : 0;
 }
 
 static int h_get_vring_base(struct ctx *c)
@@ -725,7 +713,6 @@ static int h_set_vring_fd(struct ctx *c, enum vring_fd_kind kind)
     unsigned idx;
     bool nofd;
     struct vs_vhu_vring *vr;
-    uint32_t running = 0;
     int rc, fd;
 
     if ((rc = need_size(c, 8)) < 0)
@@ -750,17 +737,16 @@ static int h_set_vring_fd(struct ctx *c, enum vring_fd_kind kind)
             if (fl >= 0 && !(fl & O_NONBLOCK))
                 fcntl(fd, F_SETFL, fl | O_NONBLOCK);
         }
-        running = rings_pause(dev, 1u << idx);
+        rings_pause(dev, 1u << idx);
         close_fd(&vr->kickfd);
         vr->kickfd = fd;
         vr->kicked = true;
         /* Without protocol features there is no SET_VRING_ENABLE: rings start enabled. */
         if (!has_feature(dev, VS_VHU_F_PROTOCOL_FEATURES))
             vr->enabled = true;
-        running |= 1u << idx;
         break;
     case FD_CALL:
-        running = rings_pause(dev, 1u << idx);
+        rings_pause(dev, 1u << idx);
         close_fd(&vr->callfd);
         vr->callfd = fd;
         break;
@@ -769,8 +755,8 @@ static int h_set_vring_fd(struct ctx *c, enum vring_fd_kind kind)
         vr->errfd = fd;
         return 0;
     }
-    rc = rings_resume(dev, running, c->why, sizeof(c->why));
-    return rc < 0 ? fail(c, VS_VHU_ERR_RING, rc, "%s", c->why) : 0;
+    rc = rings_resume(dev, 1u << idx, c->why, sizeof(c->why));
+    return rc < 0 ? failed(c, VS_VHU_ERR_RING, rc) : 0;
 }
 
 static int h_get_queue_num(struct ctx *c)

@@ -597,6 +597,88 @@ static void test_vring_base_and_restart(void)
     port_close(p);
 }
 
+/* QEMU 10 updates memory one region at a time (REM then ADD) under running rings:
+ * the rings wait while their memory is gone and carry on where they were. */
+static void test_mem_slots_live(void)
+{
+    struct fe_opts o = {.nqp = 1, .ring_size = 64, .add_mem_reg = true};
+    struct vs_port *p = port_open(NULL);
+    struct fe fe;
+    struct vs_vhu_mem_reg m;
+    struct vs_pkt *pkts[VS_BURST];
+    uint8_t f[80];
+
+    CU_ASSERT_EQUAL_FATAL(fe_connect(&fe, sock_path), 0);
+    CU_ASSERT_EQUAL_FATAL(fe_negotiate(&fe, &o), 0);
+    CU_ASSERT_EQUAL(guest_to_switch(&fe, p, 0, 5, 80), 5);
+    m = (struct vs_vhu_mem_reg){.r = {.gpa = VS_VDRV_GPA_BASE,
+                                      .size = fe.mem_size,
+                                      .uva = fe_uva(&fe, VS_VDRV_GPA_BASE)}};
+    CU_ASSERT_EQUAL(fe_ack(&fe, VS_VHU_REM_MEM_REG, &m, sizeof(m), NULL, 0), 0);
+    CU_ASSERT_EQUAL(show_int(p, "memory_regions"), 0);
+    CU_ASSERT_EQUAL(VS_READ_ONCE(p->link_up), 0);
+    make_frame(f, sizeof(f), 0x10, 0);
+    CU_ASSERT(vs_vdrv_post_tx(&fe.ring[1], f, sizeof(f), 1, false) >= 0);
+    CU_ASSERT_EQUAL(ops->rx_burst(p, 0, pkts, VS_BURST), 0);
+    /* Adding it again (an old front-end also sends the fd with REM: closed). */
+    CU_ASSERT_EQUAL(fe_ack(&fe, VS_VHU_REM_MEM_REG, &m, sizeof(m), &fe.memfd, 1) != 0, 1);
+    CU_ASSERT_EQUAL(fe_ack(&fe, VS_VHU_ADD_MEM_REG, &m, sizeof(m), &fe.memfd, 1), 0);
+    CU_ASSERT_EQUAL(fe_ack(&fe, VS_VHU_ADD_MEM_REG, &m, sizeof(m), &fe.memfd, 1), 0); /* again */
+    CU_ASSERT_EQUAL(show_int(p, "memory_regions"), 1);
+    CU_ASSERT_EQUAL(VS_READ_ONCE(p->link_up), 1);
+    uint16_t k = ops->rx_burst(p, 0, pkts, VS_BURST);
+    CU_ASSERT_EQUAL(k, 1);
+    if (k == 1)
+        CU_ASSERT_EQUAL(memcmp(vs_pkt_data(pkts[0]), f, sizeof(f)), 0);
+    vs_pkt_free_bulk(pkts, k);
+    vs_vdrv_reap(&fe.ring[1]);
+    CU_ASSERT_EQUAL(switch_to_guest(&fe, p, 0, 5, 80), 5);
+    fe_close(&fe);
+    CU_ASSERT_TRUE(wait_disconnected(p));
+    port_close(p);
+}
+
+/* A front-end that kicks before it sends memory and addresses: the ring starts as
+ * soon as it is complete. */
+static void test_ring_waits_for_setup(void)
+{
+    struct fe_opts o = {.nqp = 1, .ring_size = 64};
+    struct vs_port *p = port_open(NULL);
+    struct fe fe;
+    uint64_t v, f;
+
+    CU_ASSERT_EQUAL_FATAL(fe_connect(&fe, sock_path), 0);
+    CU_ASSERT_EQUAL_FATAL(fe_mem_init(&fe), 0);
+    fe.opts = o;
+    CU_ASSERT_EQUAL(fe_get_u64(&fe, VS_VHU_GET_FEATURES, &f), 0);
+    fe.features = (1ull << VIRTIO_F_VERSION_1) | (1ull << 30);
+    CU_ASSERT_EQUAL(fe_ack_u64(&fe, VS_VHU_SET_FEATURES, fe.features), 0);
+    for (unsigned i = 0; i < 2; i++) {
+        CU_ASSERT_EQUAL_FATAL(vs_vdrv_init(&fe.ring[i], &fe.vm, 64, 0), 0);
+        fe.ring_init[i] = true;
+        fe.kick[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        v = i;
+        CU_ASSERT_EQUAL(fe_ack(&fe, VS_VHU_SET_VRING_KICK, &v, 8, &fe.kick[i], 1), 0);
+        CU_ASSERT_EQUAL(fe_ack_state(&fe, VS_VHU_SET_VRING_ENABLE, i, 1), 0);
+    }
+    CU_ASSERT_EQUAL(VS_READ_ONCE(p->link_up), 0);
+    CU_ASSERT_EQUAL(fe_send_mem_table(&fe), 0);
+    for (unsigned i = 0; i < 2; i++) {
+        struct vhost_vring_addr a = {.index = i};
+
+        CU_ASSERT_EQUAL(fe_ack_state(&fe, VS_VHU_SET_VRING_NUM, i, 64), 0);
+        a.desc_user_addr = fe_uva(&fe, fe.ring[i].desc_gpa);
+        a.avail_user_addr = fe_uva(&fe, fe.ring[i].avail_gpa);
+        a.used_user_addr = fe_uva(&fe, fe.ring[i].used_gpa);
+        CU_ASSERT_EQUAL(fe_ack(&fe, VS_VHU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0), 0);
+    }
+    CU_ASSERT_EQUAL(VS_READ_ONCE(p->link_up), 1);
+    CU_ASSERT_EQUAL(guest_to_switch(&fe, p, 0, 3, 64), 3);
+    fe_close(&fe);
+    CU_ASSERT_TRUE(wait_disconnected(p));
+    port_close(p);
+}
+
 static void test_rarp_mtu_status(void)
 {
     struct fe_opts o = {.nqp = 1, .ring_size = 64};
@@ -998,6 +1080,8 @@ int main(void)
     CU_add_test(s, "traffic legacy front-end", test_traffic_legacy);
     CU_add_test(s, "tx queue fallback", test_tx_queue_fallback);
     CU_add_test(s, "vring base and restart", test_vring_base_and_restart);
+    CU_add_test(s, "memory slots under running rings", test_mem_slots_live);
+    CU_add_test(s, "ring waits for its setup", test_ring_waits_for_setup);
     CU_add_test(s, "rarp mtu status", test_rarp_mtu_status);
     CU_add_test(s, "dirty log", test_dirty_log);
     CU_add_test(s, "bad messages", test_bad_messages);
