@@ -12,6 +12,8 @@ BASE_PKGS=(
 	libhugetlbfs-dev libyaml-dev libcunit1-dev liburcu-dev libjansson-dev
 	clang libclang-rt-14-dev
 	iproute2 iperf3 busybox-static dpdk gnuplot-nox procps kmod xz-utils cpio
+	# zstd: test/lab/kernels.sh unpacks the 6.12 kernel (zstd) for PVH boot
+	zstd
 )
 BACKPORTS_PKGS=(qemu-system-x86)
 BACKPORTS_FILE=/etc/apt/sources.list.d/bookworm-backports.sources

@@ -205,6 +205,6 @@ done
 # --- archive ---------------------------------------------------------------
 mkdir -p "$(dirname "$out")"
 (cd "$root" && find . -print0 | LC_ALL=C sort -z |
-	cpio --null -o -H newc --owner=0:0 --quiet) | gzip -1 >"$out.tmp"
-mv "$out.tmp" "$out"
+	cpio --null -o -H newc --owner=0:0 --quiet) | gzip -1 >"$out.tmp.$$"
+mv "$out.tmp.$$" "$out"
 echo "$out"

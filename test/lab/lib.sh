@@ -90,12 +90,40 @@ lab_kernel() {
 }
 
 # lab_initramfs OUT [initramfs.sh options]; -M defaults to $LAB_MODULES.
+# Images are cached in $LAB_DIR/initramfs/ under a hash of everything that
+# goes into them (options, the files they name, the builder scripts), so a
+# test pays the 2-5 s build only when something changed.
 lab_initramfs() {
 	local out=$1
 	shift
-	local args=(-o "$out")
+	local args=()
 	[ -n "${LAB_MODULES:-}" ] && args+=(-M "$LAB_MODULES")
-	bash "$LAB_HERE/initramfs.sh" "${args[@]}" "$@" >/dev/null
+	args+=("$@")
+	local key a p
+	key=$(
+		printf '%s\n' "${args[@]}"
+		cat "$LAB_HERE/initramfs.sh" "$LAB_HERE/guest-lib.sh" /bin/busybox 2>/dev/null | sha256sum
+		for a in "${args[@]}"; do
+			p=${a%%:*}
+			p=${p%% *}
+			if [ -f "$p" ]; then
+				sha256sum <"$p"
+			elif [ -d "$p" ]; then
+				find "$p" -printf '%p %s %T@\n' 2>/dev/null | sort
+			elif command -v "$p" >/dev/null 2>&1 && [ -f "$(command -v "$p")" ]; then
+				sha256sum <"$(command -v "$p")"
+			fi
+		done
+	)
+	key=$(printf '%s' "$key" | sha256sum | cut -c1-32)
+	local cache=$LAB_DIR/initramfs/$key.cpio.gz
+	if [ ! -s "$cache" ]; then
+		mkdir -p "$LAB_DIR/initramfs"
+		# Old images are cheap to rebuild: keep the cache from growing forever.
+		find "$LAB_DIR/initramfs" -name '*.cpio.gz' -mtime +7 -delete 2>/dev/null || true
+		bash "$LAB_HERE/initramfs.sh" -o "$cache" "${args[@]}" >/dev/null || return 1
+	fi
+	cp "$cache" "$out"
 }
 
 # lab_guest_start NAME [options]
