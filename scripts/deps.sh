@@ -14,6 +14,8 @@ BASE_PKGS=(
 	iproute2 iperf3 busybox-static dpdk gnuplot-nox procps kmod xz-utils cpio
 	# zstd: test/lab/kernels.sh unpacks the 6.12 kernel (zstd) for PVH boot
 	zstd
+	# python3: host-side frame generators of the VFIO and testpmd tests
+	python3
 )
 BACKPORTS_PKGS=(qemu-system-x86)
 BACKPORTS_FILE=/etc/apt/sources.list.d/bookworm-backports.sources
