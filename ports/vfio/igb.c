@@ -29,7 +29,14 @@
 #define MRQC 0x5818
 #define RETA 0x5c00
 #define RSSRK 0x5c80
+#define GPIE 0x1514
+#define EIMS 0x1524
 #define EIMC 0x1528
+#define EIAC 0x152c
+#define EIAM 0x1530
+#define EICR 0x1580
+#define EITR(v) (0x1680 + 4 * (v))
+#define IVAR(n) (0x1700 + 4 * (n))
 #define RDBAL(q) (0xc000 + 0x40 * (q))
 #define RDBAH(q) (0xc004 + 0x40 * (q))
 #define RDLEN(q) (0xc008 + 0x40 * (q))
@@ -70,6 +77,10 @@
 #define MDIC_OP_READ (2u << 26)
 #define MDIC_READY (1u << 28)
 #define MDIC_ERROR (1u << 30)
+#define GPIE_MSIX_MODE (1u << 4)
+#define GPIE_EIAME (1u << 30)
+#define GPIE_PBA (1u << 31)
+#define IVAR_VALID 0x80u
 #define PHY_ADDR 1u
 #define PHY_BMCR 0
 #define BMCR_ANRESTART (1u << 9)
@@ -100,6 +111,9 @@ struct igb {
     struct vs_igb_txq txq[MAX_QUEUES];
     uint64_t hw[N_HW_COUNTERS];
     uint32_t status; /* last STATUS read */
+    bool irqs;                    /* MSI-X vector q signals irq_fd[q] for RX queue q */
+    int irq_fd[MAX_QUEUES];
+    uint64_t interrupts[MAX_QUEUES];
 };
 
 static inline uint32_t rd(struct igb *g, uint32_t off) { return vs_reg_read32(g->bar, off); }
@@ -159,6 +173,30 @@ static void setup_rss(struct igb *g, unsigned nq)
     wr(g, MRQC, MRQC_RSS | MRQC_HASH_FIELDS);
 }
 
+/* §7.3: MSI-X, one vector per RX queue (IVAR), auto-clear and auto-mask so that a
+ * vector fires once per arming; all masked until a poller arms one to sleep. */
+static void setup_irqs(struct vs_nic *nic, struct igb *g, unsigned nrx)
+{
+    uint32_t mask = (1u << nrx) - 1;
+    int rc = vs_vfio_msix_enable(nic->dev, nrx, g->irq_fd);
+
+    if (rc < 0) {
+        vs_warn("port %s: igb: no MSI-X interrupts (%s): adaptive pollers cannot sleep on it",
+                nic->name, strerror(-rc));
+        return;
+    }
+    wr(g, GPIE, GPIE_MSIX_MODE | GPIE_EIAME | GPIE_PBA);
+    for (unsigned q = 0; q < nrx; q++) {
+        uint32_t v = rd(g, IVAR(q)) & ~0xffu;
+        wr(g, IVAR(q), v | IVAR_VALID | q);
+        wr(g, EITR(q), 0);
+    }
+    wr(g, EIMC, ~0u);
+    wr(g, EIAC, mask);
+    wr(g, EIAM, mask);
+    g->irqs = true;
+}
+
 static int igb_init(struct vs_nic *nic, struct vs_port_err *err)
 {
     struct vs_vfio_dev *dev = nic->dev;
@@ -177,6 +215,8 @@ static int igb_init(struct vs_nic *nic, struct vs_port_err *err)
         return rc;
     if (!(g = calloc(1, sizeof(*g))))
         return -ENOMEM;
+    for (unsigned q = 0; q < MAX_QUEUES; q++)
+        g->irq_fd[q] = -1;
     g->bar = dev->bar[0].va;
     nic->priv = g;
 
@@ -264,6 +304,7 @@ static int igb_init(struct vs_nic *nic, struct vs_port_err *err)
     }
     if (nrx > 1)
         setup_rss(g, nrx);
+    setup_irqs(nic, g, nrx);
     wr(g, RCTL, RCTL_EN | RCTL_UPE | RCTL_MPE | RCTL_BAM | RCTL_SECRC);
 
     /* §4.5.10 transmit initialisation. */
@@ -309,7 +350,12 @@ static void igb_fini(struct vs_nic *nic)
         wr(g, CTRL_EXT, rd(g, CTRL_EXT) & ~CTRL_EXT_DRV_LOAD);
         wr(g, CTRL, rd(g, CTRL) | CTRL_RST);
         sleep_ms(2);
+        if (g->irqs)
+            vs_vfio_msix_disable(nic->dev);
     }
+    for (unsigned q = 0; q < MAX_QUEUES; q++)
+        if (g->irq_fd[q] >= 0)
+            close(g->irq_fd[q]);
     for (unsigned q = 0; q < MAX_QUEUES; q++) {
         vs_igb_rxq_fini(&g->rxq[q]);
         vs_igb_txq_fini(&g->txq[q]);
@@ -332,6 +378,30 @@ static uint16_t igb_tx(struct vs_nic *nic, uint16_t q, struct vs_pkt **pkts, uin
     struct igb *g = nic->priv;
 
     return vs_igb_tx_burst(&g->txq[q], pkts, n);
+}
+
+static int igb_rx_wait_fd(struct vs_nic *nic, uint16_t q)
+{
+    struct igb *g = nic->priv;
+
+    return g->irqs ? g->irq_fd[q] : -1;
+}
+
+static void igb_rx_notify(struct vs_nic *nic, uint16_t q, bool enable)
+{
+    struct igb *g = nic->priv;
+
+    if (!g->irqs)
+        return;
+    g->interrupts[q] += vs_nic_drain_eventfd(g->irq_fd[q]);
+    if (enable) {
+        /* Forget causes from frames already polled, then unmask. The poller looks
+         * at the ring once more after this, so nothing slips through. */
+        wr(g, EICR, 1u << q);
+        wr(g, EIMS, 1u << q);
+    } else {
+        wr(g, EIMC, 1u << q);
+    }
 }
 
 static int igb_poll(struct vs_nic *nic)
@@ -374,6 +444,7 @@ static void igb_show(struct vs_nic *nic, json_t *out)
             json_object_set_new(o, "rx_bytes", json_integer((json_int_t)s->bytes));
             json_object_set_new(o, "rx_errors", json_integer((json_int_t)s->errors));
             json_object_set_new(o, "rx_no_mbufs", json_integer((json_int_t)s->no_mbufs));
+            json_object_set_new(o, "interrupts", json_integer((json_int_t)g->interrupts[q]));
         }
         if (q < nic->n_txq) {
             const struct vs_igb_ring_stats *s = &g->txq[q].stats;
@@ -395,4 +466,6 @@ const struct vs_nic_ops vs_nic_igb_ops = {
     .tx_burst = igb_tx,
     .poll = igb_poll,
     .show = igb_show,
+    .rx_wait_fd = igb_rx_wait_fd,
+    .rx_notify = igb_rx_notify,
 };

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -32,6 +33,11 @@ struct vs_nic_ops {
      * reads as all-ones (removed); accumulates hardware counters. */
     int (*poll)(struct vs_nic *nic);
     void (*show)(struct vs_nic *nic, json_t *out);
+    /* Adaptive pollers (optional): an eventfd signalled by RX queue q's MSI-X
+     * vector, or -1; rx_notify arms (clearing what the eventfd holds) or disarms
+     * that interrupt. Called by the queue's poller. */
+    int (*rx_wait_fd)(struct vs_nic *nic, uint16_t q);
+    void (*rx_notify)(struct vs_nic *nic, uint16_t q, bool enable);
 };
 
 struct vs_nic {
@@ -46,6 +52,16 @@ struct vs_nic {
 
 extern const struct vs_nic_ops vs_nic_igb_ops;
 extern const struct vs_nic_ops vs_nic_virtio_ops;
+
+/* Empties an eventfd (non-blocking); returns what it held. */
+static inline uint64_t vs_nic_drain_eventfd(int fd)
+{
+    uint64_t v = 0;
+
+    if (fd >= 0 && read(fd, &v, sizeof(v)) != sizeof(v))
+        v = 0;
+    return v;
+}
 
 /* Reads a 32-bit little-endian register that the device may change at any time. */
 static inline uint32_t vs_reg_read32(const volatile void *base, uint32_t off)

@@ -295,6 +295,10 @@ static int read_regions(struct vs_vfio_dev *d, struct vs_port_err *err)
     irq.index = VFIO_PCI_REQ_IRQ_INDEX;
     if (info.num_irqs > VFIO_PCI_REQ_IRQ_INDEX && ioctl(d->fd, VFIO_DEVICE_GET_IRQ_INFO, &irq) == 0)
         d->n_irqs_req = irq.count;
+    irq = (struct vfio_irq_info){.argsz = sizeof(irq), .index = VFIO_PCI_MSIX_IRQ_INDEX};
+    if (info.num_irqs > VFIO_PCI_MSIX_IRQ_INDEX && ioctl(d->fd, VFIO_DEVICE_GET_IRQ_INFO, &irq) == 0 &&
+        (irq.flags & VFIO_IRQ_INFO_EVENTFD))
+        d->n_msix = irq.count;
     return 0;
 }
 
@@ -519,6 +523,51 @@ int vs_vfio_request_eventfd(const struct vs_vfio_dev *d)
         return rc;
     }
     return efd;
+}
+
+int vs_vfio_msix_enable(const struct vs_vfio_dev *d, unsigned n, int *fds)
+{
+    char buf[sizeof(struct vfio_irq_set) + 32 * sizeof(int32_t)];
+    struct vfio_irq_set *set = (void *)buf;
+    int32_t efd[32];
+    int rc = 0;
+
+    if (n == 0 || n > 32 || n > d->n_msix)
+        return -ENOTSUP;
+    for (unsigned i = 0; i < n; i++) {
+        efd[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (efd[i] < 0) {
+            rc = -errno;
+            while (i--)
+                close(efd[i]);
+            return rc;
+        }
+    }
+    set->argsz = (uint32_t)(sizeof(*set) + n * sizeof(int32_t));
+    set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+    set->index = VFIO_PCI_MSIX_IRQ_INDEX;
+    set->start = 0;
+    set->count = n;
+    memcpy(set->data, efd, n * sizeof(int32_t));
+    if (ioctl(d->fd, VFIO_DEVICE_SET_IRQS, set) < 0) {
+        rc = -errno;
+        for (unsigned i = 0; i < n; i++)
+            close(efd[i]);
+        return rc;
+    }
+    for (unsigned i = 0; i < n; i++)
+        fds[i] = efd[i];
+    return 0;
+}
+
+void vs_vfio_msix_disable(const struct vs_vfio_dev *d)
+{
+    struct vfio_irq_set set = {.argsz = sizeof(set),
+                               .flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+                               .index = VFIO_PCI_MSIX_IRQ_INDEX};
+
+    if (d->fd >= 0)
+        ioctl(d->fd, VFIO_DEVICE_SET_IRQS, &set);
 }
 
 static bool iova_ok(const struct vs_vfio_dev *d, uint64_t start, uint64_t len)

@@ -56,6 +56,7 @@ struct vs_vfio_dev {
     uint64_t cfg_offset, cfg_size;
     struct vs_vfio_bar bar[VS_VFIO_MAX_BARS];
     unsigned n_irqs_req;   /* VFIO_PCI_REQ_IRQ_INDEX count (0: cannot be told of unbind) */
+    unsigned n_msix;       /* MSI-X vectors the device has */
 
     /* IOMMU facts (type1). */
     unsigned n_iova_ranges;
@@ -99,6 +100,11 @@ int vs_vfio_reset(const struct vs_vfio_dev *d);
 /* An eventfd signalled when the kernel asks us to release the device (unbind). -errno
  * when the device has no request interrupt. */
 int vs_vfio_request_eventfd(const struct vs_vfio_dev *d);
+
+/* Routes MSI-X vectors [0, n) to new eventfds, returned in fds (non-blocking).
+ * 0 or -errno (-ENOTSUP: fewer than n vectors). */
+int vs_vfio_msix_enable(const struct vs_vfio_dev *d, unsigned n, int *fds);
+void vs_vfio_msix_disable(const struct vs_vfio_dev *d);
 
 /* Maps every runtime memory region not mapped yet (RLIMIT_MEMLOCK checked first). */
 int vs_vfio_dma_map_all(struct vs_vfio_dev *d, struct vs_port_err *err);

@@ -224,6 +224,22 @@ static uint16_t vfio_tx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **
     return vp->nic.ops->tx_burst(&vp->nic, q, pkts, n);
 }
 
+static int vfio_rx_wait_fd(struct vs_port *port, uint16_t q)
+{
+    struct vfio_port *vp = port->priv;
+
+    /* A gone device keeps its eventfds (closed by close()): they just never fire. */
+    return vp->nic.ops->rx_wait_fd ? vp->nic.ops->rx_wait_fd(&vp->nic, q) : -1;
+}
+
+static void vfio_rx_notify(struct vs_port *port, uint16_t q, bool enable)
+{
+    struct vfio_port *vp = port->priv;
+
+    if (vs_likely(!VS_READ_ONCE(vp->gone)) && vp->nic.ops->rx_notify)
+        vp->nic.ops->rx_notify(&vp->nic, q, enable);
+}
+
 static void vfio_show(struct vs_port *port, json_t *out)
 {
     struct vfio_port *vp = port->priv;
@@ -261,6 +277,6 @@ const struct vs_port_ops vs_port_vfio_ops = {
     .rx_burst = vfio_rx_burst,
     .tx_burst = vfio_tx_burst,
     .show = vfio_show,
-    .rx_wait_fd = NULL,
-    .rx_notify = NULL,
+    .rx_wait_fd = vfio_rx_wait_fd,
+    .rx_notify = vfio_rx_notify,
 };

@@ -80,6 +80,8 @@ struct vqueue {
      * of the pool (which would hand them straight back) until fini. */
     uint16_t n_unusable;
     struct vs_pkt *unusable[16];
+    int irq_fd;              /* RX: eventfd of the queue's MSI-X vector, or -1 */
+    uint64_t interrupts;
 };
 
 struct vnet {
@@ -90,6 +92,7 @@ struct vnet {
     uint16_t pairs;          /* queue pairs in use */
     struct vqueue rxq[MAX_PAIRS], txq[MAX_PAIRS];
     struct vqueue ctrl;      /* control queue, when CTRL_VQ was negotiated */
+    bool irqs;               /* MSI-X vector k signals rxq[k].irq_fd */
     bool broken_logged;
 };
 
@@ -150,7 +153,7 @@ static int map_cap(struct vs_nic *nic, const struct vs_virtio_cap *c, volatile u
 
 static int setup_queue(struct vs_nic *nic, struct vnet *v, struct vqueue *q, uint16_t index,
                        void *mem, uint16_t size, uint16_t chain, uint64_t hdr_iova,
-                       uint32_t hdr_len, struct vs_port_err *err)
+                       uint32_t hdr_len, uint16_t vector, struct vs_port_err *err)
 {
     uint64_t iova = vs_vfio_dma_addr(nic->dev, mem, vs_virtq_drv_mem_size(size));
     uint16_t noff;
@@ -160,7 +163,15 @@ static int setup_queue(struct vs_nic *nic, struct vnet *v, struct vqueue *q, uin
         return rc;
     w16(v, VIRTIO_PCI_COMMON_Q_SELECT, index);
     w16(v, VIRTIO_PCI_COMMON_Q_SIZE, size);
-    w16(v, VIRTIO_PCI_COMMON_Q_MSIX, VIRTIO_MSI_NO_VECTOR);
+    w16(v, VIRTIO_PCI_COMMON_Q_MSIX, vector);
+    if (vector != VIRTIO_MSI_NO_VECTOR && c16(v, VIRTIO_PCI_COMMON_Q_MSIX) != vector) {
+        /* §4.1.5.1.2: the device could not take the vector: poll only. */
+        vs_warn("port %s: virtio: queue %u refused MSI-X vector %u: adaptive pollers cannot "
+                "sleep on it",
+                nic->name, index, vector);
+        w16(v, VIRTIO_PCI_COMMON_Q_MSIX, VIRTIO_MSI_NO_VECTOR);
+        v->irqs = false;
+    }
     w64(v, VIRTIO_PCI_COMMON_Q_DESCLO, q->vq.desc_iova);
     w64(v, VIRTIO_PCI_COMMON_Q_AVAILLO, q->vq.avail_iova);
     w64(v, VIRTIO_PCI_COMMON_Q_USEDLO, q->vq.used_iova);
@@ -270,6 +281,9 @@ static int vnet_init(struct vs_nic *nic, struct vs_port_err *err)
     }
     if (!(v = calloc(1, sizeof(*v))))
         return -ENOMEM;
+    for (unsigned p = 0; p < MAX_PAIRS; p++)
+        v->rxq[p].irq_fd = v->txq[p].irq_fd = -1;
+    v->ctrl.irq_fd = -1;
     nic->priv = v;
     if ((rc = map_cap(nic, &caps.common, &v->common, err)) < 0 ||
         (rc = map_cap(nic, &caps.notify, &v->notify_base, err)) < 0 ||
@@ -390,16 +404,30 @@ static int vnet_init(struct vs_nic *nic, struct vs_port_err *err)
         return rc;
     uint8_t *base = v->mem.va;
     uint64_t hdr_iova = vs_vfio_dma_addr(dev, base + OFF_TX_HDR, HDR_LEN);
+    /* MSI-X: one vector per RX queue, none for TX, control or config changes. */
+    int fds[MAX_PAIRS];
+    if ((rc = vs_vfio_msix_enable(dev, v->pairs, fds)) == 0) {
+        v->irqs = true;
+        for (unsigned p = 0; p < v->pairs; p++)
+            v->rxq[p].irq_fd = fds[p];
+    } else {
+        vs_warn("port %s: virtio: no MSI-X interrupts (%s): adaptive pollers cannot sleep on it",
+                nic->name, strerror(-rc));
+    }
+    w16(v, VIRTIO_PCI_COMMON_MSIX, VIRTIO_MSI_NO_VECTOR);
     for (uint16_t p = 0; p < v->pairs; p++) {
         if ((rc = setup_queue(nic, v, &v->rxq[p], (uint16_t)(2 * p), base + off[2 * p],
-                              sizes[2 * p], 1, 0, 0, err)) < 0 ||
+                              sizes[2 * p], 1, 0, 0, v->irqs ? p : VIRTIO_MSI_NO_VECTOR,
+                              err)) < 0 ||
             (rc = setup_queue(nic, v, &v->txq[p], (uint16_t)(2 * p + 1), base + off[2 * p + 1],
-                              sizes[2 * p + 1], 2, hdr_iova, HDR_LEN, err)) < 0)
+                              sizes[2 * p + 1], 2, hdr_iova, HDR_LEN, VIRTIO_MSI_NO_VECTOR,
+                              err)) < 0)
             return rc;
     }
     if (has_ctrl &&
         (rc = setup_queue(nic, v, &v->ctrl, ctrl_index, base + off[count - 1], sizes[count - 1],
-                          2, vs_vfio_dma_addr(dev, base + OFF_CTRL_CMD, 4), 4, err)) < 0)
+                          2, vs_vfio_dma_addr(dev, base + OFF_CTRL_CMD, 4), 4,
+                          VIRTIO_MSI_NO_VECTOR, err)) < 0)
         return rc;
     add_status(v, VIRTIO_CONFIG_S_DRIVER_OK);
     if (c8(v, VIRTIO_PCI_COMMON_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET) {
@@ -437,8 +465,13 @@ static void vnet_fini(struct vs_nic *nic)
     if (!v)
         return;
     /* Reset stops the device's DMA before buffers return to the pool. */
-    if (v->common && nic->dev && nic->dev->fd >= 0 && c8(v, VIRTIO_PCI_COMMON_STATUS) != 0xff)
+    if (v->common && nic->dev && nic->dev->fd >= 0 && c8(v, VIRTIO_PCI_COMMON_STATUS) != 0xff) {
         device_reset(v);
+        vs_vfio_msix_disable(nic->dev);
+    }
+    for (unsigned p = 0; p < MAX_PAIRS; p++)
+        if (v->rxq[p].irq_fd >= 0)
+            close(v->rxq[p].irq_fd);
     for (unsigned p = 0; p < MAX_PAIRS; p++) {
         vs_pkt_free_bulk(v->rxq[p].unusable, v->rxq[p].n_unusable);
         free_cookies(&v->rxq[p].vq);
@@ -546,6 +579,24 @@ static int vnet_poll(struct vs_nic *nic)
     return (st & VIRTIO_NET_S_LINK_UP) ? 1 : 0;
 }
 
+static int vnet_rx_wait_fd(struct vs_nic *nic, uint16_t q)
+{
+    struct vnet *v = nic->priv;
+
+    return v->irqs ? v->rxq[q].irq_fd : -1;
+}
+
+static void vnet_rx_notify(struct vs_nic *nic, uint16_t qi, bool enable)
+{
+    struct vnet *v = nic->priv;
+    struct vqueue *q = &v->rxq[qi];
+
+    if (!v->irqs)
+        return;
+    q->interrupts += vs_nic_drain_eventfd(q->irq_fd);
+    vs_virtq_drv_set_interrupt(&q->vq, enable);
+}
+
 static void show_q(json_t *arr, const char *dir, unsigned pair, const struct vqueue *q)
 {
     json_t *o = json_object();
@@ -560,6 +611,8 @@ static void show_q(json_t *arr, const char *dir, unsigned pair, const struct vqu
     json_object_set_new(o, "ring_full", json_integer((json_int_t)q->st.full));
     json_object_set_new(o, "notifications", json_integer((json_int_t)q->st.kicks));
     json_object_set_new(o, "broken", json_boolean(q->vq.broken));
+    if (q->irq_fd >= 0)
+        json_object_set_new(o, "interrupts", json_integer((json_int_t)q->interrupts));
     json_array_append_new(arr, o);
 }
 
@@ -588,4 +641,6 @@ const struct vs_nic_ops vs_nic_virtio_ops = {
     .tx_burst = vnet_tx,
     .poll = vnet_poll,
     .show = vnet_show,
+    .rx_wait_fd = vnet_rx_wait_fd,
+    .rx_notify = vnet_rx_notify,
 };

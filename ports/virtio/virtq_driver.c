@@ -93,6 +93,14 @@ bool vs_virtq_drv_publish(struct vs_virtq_drv *vq)
     return !(VS_READ_ONCE(vq->used->flags) & VRING_USED_F_NO_NOTIFY);
 }
 
+void vs_virtq_drv_set_interrupt(struct vs_virtq_drv *vq, bool on)
+{
+    VS_WRITE_ONCE(vq->avail->flags, on ? 0 : VRING_AVAIL_F_NO_INTERRUPT);
+    /* The flag store before the caller's next look at used->idx: otherwise the
+     * device may add an entry, see the old flag, not interrupt, and we sleep. */
+    vs_smp_mb();
+}
+
 uint16_t vs_virtq_drv_get_used(struct vs_virtq_drv *vq, void **cookies, uint32_t *lens,
                                uint16_t n)
 {

@@ -66,6 +66,9 @@ int vs_virtq_drv_add(struct vs_virtq_drv *vq, uint64_t addr, uint32_t len, bool 
 /* Makes everything added since the last publish visible (one avail->idx store).
  * Returns true when the device wants a notification now. */
 bool vs_virtq_drv_publish(struct vs_virtq_drv *vq);
+/* Asks the device for an interrupt when it uses buffers (on), or not (off:
+ * polling). Ordered before any later read of the used ring. */
+void vs_virtq_drv_set_interrupt(struct vs_virtq_drv *vq, bool on);
 /* Takes up to n completed buffers: cookies[i], lens[i] (bytes the device wrote;
  * may be NULL). Returns the count; 0 and vq->broken set on a bad used entry. */
 uint16_t vs_virtq_drv_get_used(struct vs_virtq_drv *vq, void **cookies, uint32_t *lens,

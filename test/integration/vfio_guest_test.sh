@@ -11,13 +11,16 @@
 #      -> TAP -> guest kernel and back): exact counts, no duplicates; then 16
 #      flows through the igb and through the multiqueue virtio NIC, each with
 #      2 queues: both RX queues of each must carry traffic;
-#   2. N frames from the igb's wire to the virtio's wire and N back (VFIO to
+#   2. the poller runs in adaptive mode: after idling it sleeps, and one ping at
+#      a time through each NIC must wake it through the NIC's MSI-X interrupt
+#      (interrupt counters grow, the poller's sleep counter grows);
+#   3. N frames from the igb's wire to the virtio's wire and N back (VFIO to
 #      VFIO through the switch): exact counts, none elsewhere;
-#   3. `vswitchctl show` reports driver, link, MAC and NIC counters;
-#   4. the igb is unbound from vfio-pci while vswitchd runs: the unbind
+#   4. `vswitchctl show` reports driver, link, MAC and NIC counters;
+#   5. the igb is unbound from vfio-pci while vswitchd runs: the unbind
 #      completes, vswitchd logs the error and keeps running, and the virtio NIC
 #      still forwards with exact counts.
-#   5. add-port on the now unbound NIC fails with the commands that fix it;
+#   6. add-port on the now unbound NIC fails with the commands that fix it;
 #      after rebinding it to vfio-pci, del-port + add-port bring it back and it
 #      forwards again with exact counts.
 # VS_VFIO_COUNT (default 1000) sets N.
@@ -175,7 +178,40 @@ EOF
 done
 say "ping phase in $((SECONDS - t))s"
 
-# --- 2. NIC <-> NIC ----------------------------------------------------------
+# --- 2. adaptive poller: sleeps, woken by the NICs' interrupts ----------------
+irq_total() {
+	# Sum of the RX interrupt counters of port $1.
+	lab_guest_exec vf 10 "vswitchctl --json show $1" | python3 -c '
+import json, sys
+q = json.load(sys.stdin)["details"]["queues"]
+print(sum(x.get("interrupts", 0) for x in q if x.get("dir", "rx") == "rx"))'
+}
+sleeps() {
+	# Total sleeps of all pollers ("pollers" lists them with their counters).
+	lab_guest_exec vf 10 "vswitchctl --json pollers" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+ps = r["pollers"] if isinstance(r, dict) else r
+print(sum(p["sleeps"] for p in ps))'
+}
+t=$SECONDS
+s0=$(sleeps)
+for nic in igb virtio mq; do
+	i0=$(irq_total nic-$nic)
+	# One frame in flight at a time: the poller falls asleep between them.
+	t1=$SECONDS
+	fp "ping $nic 100 1" 120
+	[ "$FP" = "PING nic=$nic sent=100 received=100 dup=0 lost=0" ] || fail "$nic, one at a time: $FP"
+	i1=$(irq_total nic-$nic)
+	say "nic-$nic: RX interrupts $i0 -> $i1 over 100 pings in $((SECONDS - t1))s"
+	[ "$i1" -gt "$i0" ] || fail "nic-$nic: no MSI-X interrupt woke the poller (RX interrupts stayed at $i0)"
+done
+s1=$(sleeps)
+[ "$s1" -gt "$s0" ] || fail "the adaptive poller never slept (sleeps $s0 -> $s1)"
+pass "adaptive poller slept ($s0 -> $s1 sleeps) and each NIC's MSI-X interrupts woke it"
+say "interrupt phase in $((SECONDS - t))s"
+
+# --- 3. NIC <-> NIC ----------------------------------------------------------
 t=$SECONDS
 fp "cross igb virtio $N" 120
 [ "$FP" = "CROSS src=igb dst=virtio sent=$N received=$N dup=0 stray=0" ] || fail "igb -> virtio: $FP"
@@ -184,7 +220,7 @@ fp "cross virtio igb $N" 120
 pass "$N frames igb -> virtio and $N virtio -> igb, exact"
 say "cross phase in $((SECONDS - t))s"
 
-# --- 3. show ------------------------------------------------------------------
+# --- 4. show ------------------------------------------------------------------
 lab_guest_exec vf 10 "vswitchctl --json show nic-igb" >"$LAB_RUN/show-igb" || fail "show nic-igb"
 lab_guest_exec vf 10 "vswitchctl --json show nic-virtio" >"$LAB_RUN/show-virtio" || fail "show nic-virtio"
 python3 - "$LAB_RUN/show-igb" "$LAB_RUN/show-virtio" "$N" <<'EOF' || fail "show output (above) is missing something"
@@ -214,7 +250,7 @@ sys.exit(0 if ok else 1)
 EOF
 pass "show: driver, link, MAC and NIC counters"
 
-# --- 4. unbind the igb while vswitchd runs -------------------------------------
+# --- 5. unbind the igb while vswitchd runs -------------------------------------
 t=$SECONDS
 set +e
 out=$(lab_guest_exec vf 40 "timeout 30 sh -c 'echo $IGB > /sys/bus/pci/drivers/vfio-pci/unbind'; echo unbind-rc=\$?")
@@ -237,7 +273,7 @@ fp "ping igb 5 5" 30
 [[ $FP == *" received=0 "* ]] || fail "frames still cross the unbound igb: $FP"
 pass "nothing crosses the unbound NIC"
 
-# --- 5. the error path on a real kernel, then the NIC back -------------------
+# --- 6. the error path on a real kernel, then the NIC back -------------------
 set +e
 out=$(lab_guest_exec vf 30 "vswitchctl add-port again vfio pci=$IGB 2>&1")
 rc=$?
