@@ -51,6 +51,7 @@ struct vhu_port {
     struct vs_vhu_msg out;
 
     uint64_t connects, disconnects, refused;
+    bool refused_logged; /* per connection */
 };
 
 static void close_fd(int *fd)
@@ -173,6 +174,10 @@ static void conn_cb(int fd, uint32_t events, void *arg)
         struct cmsghdr align;
     } cbuf;
 
+    /* A front-end that never stops talking must not starve the control socket and
+     * the other ports: the loop calls us again while data is pending. */
+    unsigned budget = 64;
+
     for (;;) {
         size_t want;
 
@@ -189,7 +194,7 @@ static void conn_cb(int fd, uint32_t events, void *arg)
             }
             want = sizeof(vp->in.hdr) + vp->in.hdr.size - vp->have;
             if (want == 0) {
-                if (!conn_dispatch(vp))
+                if (!conn_dispatch(vp) || --budget == 0)
                     return;
                 continue;
             }
@@ -244,6 +249,7 @@ static void conn_attach(struct vhu_port *vp, int fd)
     vp->have = 0;
     vp->nfds = 0;
     vp->connects++;
+    vp->refused_logged = false;
     vp->backoff_ms = RECONNECT_FIRST_MS;
     vp->connect_fail_logged = false;
     vs_info("port %s: front-end connected on %s", vp->port->name, vp->args.path);
@@ -266,8 +272,10 @@ static void accept_cb(int fd, uint32_t events, void *arg)
         }
         if (vp->conn_fd >= 0) {
             vp->refused++;
-            vs_warn("port %s: refused a second front-end on %s (one is already connected)",
-                    vp->port->name, vp->args.path);
+            vs_log_once(&vp->refused_logged, VS_LOG_WARN,
+                        "port %s: refused a second front-end on %s (one is already connected; "
+                        "further refusals are counted, not logged)",
+                        vp->port->name, vp->args.path);
             close(c);
             continue;
         }

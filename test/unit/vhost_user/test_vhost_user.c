@@ -966,6 +966,34 @@ static void test_bad_framing(void)
     port_close(p);
 }
 
+/* Many messages in one write: each is framed on its own and answered in order. */
+static void test_pipelined_messages(void)
+{
+    struct vs_port *p = port_open(NULL);
+    struct fe fe;
+    enum { N = 300 };
+    static struct vs_vhu_hdr h[N];
+    struct vs_vhu_msg r;
+    int ok = 0;
+
+    CU_ASSERT_EQUAL_FATAL(fe_connect(&fe, sock_path), 0);
+    for (int i = 0; i < N; i++)
+        h[i] = (struct vs_vhu_hdr){.request = (i % 2) ? VS_VHU_SET_OWNER : VS_VHU_GET_QUEUE_NUM,
+                                   .flags = VS_VHU_VERSION | VS_VHU_FLAG_NEED_REPLY};
+    CU_ASSERT_EQUAL(fe_send_bytes(&fe, h, sizeof(h), NULL, 0), 0);
+    for (int i = 0; i < N; i++) {
+        if (fe_recv(&fe, &r, 2000) < 0)
+            break;
+        if (r.hdr.request == h[i].request && r.hdr.size == 8 &&
+            r.p.u64 == ((i % 2) ? 0u : 1u))
+            ok++;
+    }
+    CU_ASSERT_EQUAL(ok, N);
+    fe_close(&fe);
+    CU_ASSERT_TRUE(wait_disconnected(p));
+    port_close(p);
+}
+
 /* One front-end at a time. */
 static void test_second_connection_refused(void)
 {
@@ -1086,6 +1114,7 @@ int main(void)
     CU_add_test(s, "dirty log", test_dirty_log);
     CU_add_test(s, "bad messages", test_bad_messages);
     CU_add_test(s, "bad framing", test_bad_framing);
+    CU_add_test(s, "pipelined messages", test_pipelined_messages);
     CU_add_test(s, "second connection refused", test_second_connection_refused);
     CU_add_test(s, "100 connect cycles", test_connect_cycles);
     CU_add_test(s, "client reconnect", test_client_reconnect);
