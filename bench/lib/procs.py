@@ -134,11 +134,10 @@ def cpu_ticks(pid):
     return int(fields[11]) + int(fields[12])
 
 
-def run_delay_ns(pids):
-    """Nanoseconds the threads of `pids` spent runnable but waiting for a CPU
-    (schedstat's run_delay), summed: how much of a window other programs on
-    the machine took from the switch or the generator."""
-    total = 0
+def sched_sample(pids):
+    """{thread id: (ns on a CPU, ns runnable but waiting for a CPU)} for all
+    threads of `pids`, from /proc/PID/task/TID/schedstat."""
+    out = {}
     for pid in pids:
         try:
             tasks = os.listdir("/proc/%d/task" % pid)
@@ -147,10 +146,24 @@ def run_delay_ns(pids):
         for t in tasks:
             try:
                 with open("/proc/%d/task/%s/schedstat" % (pid, t)) as f:
-                    total += int(f.read().split()[1])
+                    v = f.read().split()
+                out[int(t)] = (int(v[0]), int(v[1]))
             except (OSError, IndexError, ValueError):
                 pass
-    return total
+    return out
+
+
+def busiest_thread_wait(a, b, seconds):
+    """Between two sched_sample()s: the share of the window that the busiest
+    thread (the poller, PMD or forwarding lcore) sat runnable while other
+    programs had its CPU."""
+    best = None
+    for tid, (run1, wait1) in b.items():
+        if tid in a:
+            d = (run1 - a[tid][0], wait1 - a[tid][1])
+            if best is None or d[0] > best[0]:
+                best = d
+    return round(best[1] / 1e9 / seconds, 3) if best else None
 
 
 def sweep_stale(tag="vsbench"):

@@ -183,10 +183,10 @@ def measure(backend, size, args, workdir, profile_to=None):
         backend.window_begin()
         load0 = os.getloadavg()[0]
         cpu0 = cpu_times()
-        wait0 = (procs.run_delay_ns(backend.pids()), procs.run_delay_ns([gen.proc.pid]))
+        wait0 = (procs.sched_sample(backend.pids()), procs.sched_sample([gen.proc.pid]))
         prof = start_profile(args, workdir, "%s-%d" % (backend.name, size)) if profile_to else None
         time.sleep(args.seconds)
-        wait1 = (procs.run_delay_ns(backend.pids()), procs.run_delay_ns([gen.proc.pid]))
+        wait1 = (procs.sched_sample(backend.pids()), procs.sched_sample([gen.proc.pid]))
         cpus = cpu_share(cpu0, cpu_times())
         t1, rx1, _ = gen.port_packets()
         sw = backend.window_end()
@@ -197,10 +197,15 @@ def measure(backend, size, args, workdir, profile_to=None):
              "cpus": cpus}
         if prof:
             r["profile"] = finish_profile(prof, profile_to)
-        # Share of the window the switch's and the generator's threads sat
-        # runnable while other programs had the CPU (all their threads).
-        r["switch_wait_share"] = round((wait1[0] - wait0[0]) / 1e9 / args.seconds, 3)
-        r["generator_wait_share"] = round((wait1[1] - wait0[1]) / 1e9 / args.seconds, 3)
+        # Share of the window the switch's and the generator's forwarding
+        # thread sat runnable while other programs had the CPU.
+        r["switch_wait_share"] = procs.busiest_thread_wait(wait0[0], wait1[0], args.seconds)
+        r["generator_wait_share"] = procs.busiest_thread_wait(wait0[1], wait1[1], args.seconds)
+        # TSC cycles include the time the thread was preempted inside a busy
+        # iteration; with preemption spread evenly over the window, this
+        # removes it.
+        if sw.get("cycles_per_pkt") and r["switch_wait_share"] is not None:
+            sw["cycles_per_pkt_on_cpu"] = sw["cycles_per_pkt"] * max(0.0, 1 - r["switch_wait_share"])
         if g0 and g1 and g1[1] > g0[1]:
             r["generator_cycles_per_pkt"] = (g1[0] - g0[0]) / (g1[1] - g0[1])
         if backend.kind == "vswitchd":
@@ -270,7 +275,9 @@ def summarize(runs, names, sizes):
                     "switch_cycles_per_pkt": spread([r["switch"].get("cycles_per_pkt") for r in rs]),
                     "generator_cycles_per_pkt": spread([r.get("generator_cycles_per_pkt")
                                                         for r in rs]),
-                    "switch_wait_share": spread([r.get("switch_wait_share") for r in rs])}
+                    "switch_wait_share": spread([r.get("switch_wait_share") for r in rs]),
+                    "switch_cycles_per_pkt_on_cpu": spread([r["switch"].get("cycles_per_pkt_on_cpu")
+                                                            for r in rs])}
         ratios = {}
         pairs = [(m, b) for b in names if not b.startswith("vswitchd")
                  for m in names if m.startswith("vswitchd")]
@@ -310,13 +317,15 @@ def print_table(summ, names):
     for size, s in summ.items():
         print()
         print("%s-byte frames: Mpps and busy cycles per forwarded packet, median [min-max]" % size)
-        print("  %-18s %-24s %-20s %-20s %s" % ("backend", "Mpps", "switch cycles/pkt",
-                                                "generator cyc/pkt", "switch lost to others"))
+        print("  %-18s %-24s %-20s %-20s %-20s %s" % (
+            "backend", "Mpps", "switch cycles/pkt", "(on-CPU estimate)", "generator cyc/pkt",
+            "switch lost to others"))
         for n in names:
             e = s[n]
             w = e["switch_wait_share"]
-            print("  %-18s %-24s %-20s %-20s %s" % (
+            print("  %-18s %-24s %-20s %-20s %-20s %s" % (
                 n, fmt_spread(e["mpps"], "%.3f"), fmt_spread(e["switch_cycles_per_pkt"], "%.0f"),
+                fmt_spread(e["switch_cycles_per_pkt_on_cpu"], "%.0f"),
                 fmt_spread(e["generator_cycles_per_pkt"], "%.0f"),
                 "%.0f%% [%.0f-%.0f]" % (100 * w["median"], 100 * w["min"], 100 * w["max"])
                 if w else "-"))
@@ -435,7 +444,8 @@ def main():
                                 rd + 1, name, size, r["mpps"], "%.0f" % cyc if cyc else "-",
                                 "%.0f" % r["generator_cycles_per_pkt"]
                                 if r.get("generator_cycles_per_pkt") else "-",
-                                100 * r["switch_wait_share"], 100 * r["generator_wait_share"],
+                                100 * (r["switch_wait_share"] or 0),
+                                100 * (r["generator_wait_share"] or 0),
                                 100 * st))
                         if r["packets"] == 0:
                             errors.append("%s %d B round %d: no frames came back" %
