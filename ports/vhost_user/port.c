@@ -537,11 +537,18 @@ static uint16_t vhu_rx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **p
         /* A disabled ring is still drained, and what the guest sent is dropped. */
         got = vs_virtq_dequeue(&vr->vq, port->pool, pkts, n);
         vs_pkt_free_bulk(pkts, got);
+        if (got)
+            vs_virtq_notify(&vr->vq);
         return 0;
     }
     if (q == 0 && vs_unlikely(VS_READ_ONCE(vp->dev.rarp)))
         got = inject_rarp(vp, pkts);
-    return got + vs_virtq_dequeue(&vr->vq, port->pool, pkts + got, n - got);
+    uint16_t k = vs_virtq_dequeue(&vr->vq, port->pool, pkts + got, n - got);
+    /* The guest may wait for its TX buffers back (Linux stops a nearly full TX queue
+     * and asks for an interrupt): tell it, when it asked, once per burst. */
+    if (k)
+        vs_virtq_notify(&vr->vq);
+    return got + k;
 }
 
 /* Our tx queue q is the guest's RX queue q; when the guest enabled fewer queue
