@@ -307,6 +307,38 @@ def summarize(runs, names, sizes):
     return summ
 
 
+def check_targets(summ, idle, lat, fdb):
+    """Issue 5's targets against this run: (what, value, target, met)."""
+    out = []
+
+    def ratio(size, pair, key):
+        e = summ.get(str(size), {}).get("ratios", {}).get(pair)
+        return e.get(key) if e else None
+
+    for size, pair, key, op, goal in (
+            (64, "vswitchd/testpmd", "mpps_ratio", ">=", 1.0),
+            (64, "vswitchd/ovs-normal", "mpps_ratio", ">=", 1.5),
+            (1518, "vswitchd/testpmd", "mpps_ratio", ">=", 1.2),
+            (64, "vswitchd/testpmd", "cycles_ratio", "<=", 0.75),
+            (64, "vswitchd/ovs-normal", "cycles_ratio", "<=", 0.5),
+            (64, "vswitchd-adaptive/vswitchd", "mpps_ratio", ">=", 0.97),
+            (1518, "vswitchd-adaptive/vswitchd", "mpps_ratio", ">=", 0.97)):
+        v = ratio(size, pair, key)
+        if v is not None:
+            what = "%d B %s %s" % (size, pair, "Mpps" if key == "mpps_ratio" else "cycles/pkt")
+            out.append((what, v, "%s %.2f" % (op, goal), v >= goal if op == ">=" else v <= goal))
+    if idle:
+        out.append(("idle CPU, adaptive, % of a core", idle["cpu_percent"], "< 2",
+                    idle["cpu_percent"] < 2))
+    if lat and "wake_us_upper_bound" in lat:
+        out.append(("first frame after idle, us (upper bound)", lat["wake_us_upper_bound"], "< 50",
+                    lat["wake_us_upper_bound"] < 50))
+    if fdb and "ns_per_lookup_with_learner" in fdb:
+        v = fdb["ns_per_lookup_with_learner"]
+        out.append(("fdb ns/lookup, 1M entries, while learning", v, "< 20", v < 20))
+    return out
+
+
 def fmt_spread(sp, f="%.2f"):
     if not sp:
         return "-"
@@ -513,6 +545,11 @@ def main():
                         errors.append("%s: forwarding table %s, expected %s" % (n, got, want))
 
     print_table(summ, names)
+    targets = check_targets(summ, idle, lat, fdb)
+    if targets and not args.smoke:
+        print("\nissue 5 targets (this run):")
+        for what, v, goal, met in targets:
+            print("  %-48s %8.2f  target %-8s %s" % (what, v, goal, "met" if met else "NOT met"))
     if idle:
         print("\nvswitchd idle (adaptive, 2 connected front-ends): %.2f%% of a core" %
               idle["cpu_percent"])
@@ -524,7 +561,9 @@ def main():
     doc = {"when": stamp, "duration_s": round(time.time() - t_start),
            "command": " ".join(sys.argv), "machine": facts,
            "config": {k: v for k, v in vars(args).items() if k not in ("prefix",)},
-           "summary": summ, "runs": runs, "idle": idle, "first_frame_latency": lat, "fdb_bench": fdb, "errors": errors}
+           "summary": summ, "runs": runs, "idle": idle, "first_frame_latency": lat,
+           "targets": [{"what": w, "value": v, "target": g, "met": m} for w, v, g, m in targets],
+           "fdb_bench": fdb, "errors": errors}
     jpath = os.path.join(results_dir, stem + ".json")
     with open(jpath, "w") as f:
         json.dump(doc, f, indent=1, sort_keys=True)
