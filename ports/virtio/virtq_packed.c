@@ -41,7 +41,8 @@ static inline bool packed_head_avail(const struct vs_virtq *vq, uint16_t pos, bo
 
 /* Next buffer descriptor of the chain into d. Returns 0, 1 at the end of the chain,
  * or -1 with the queue broken. */
-static int packed_next(struct vs_virtq *vq, struct packed_walk *w, struct vring_packed_desc *d)
+static inline int packed_next(struct vs_virtq *vq, struct packed_walk *w,
+                              struct vring_packed_desc *d)
 {
     if (w->itab) {
         if (w->iidx == w->imax)
@@ -98,8 +99,13 @@ static int packed_next(struct vs_virtq *vq, struct packed_walk *w, struct vring_
     }
     w->itab = t;
     w->imax = d->len / sizeof(*d);
-    w->iidx = 0;
-    return packed_next(vq, w, d);
+    w->iidx = 1;
+    vs_vq_read_desc(d, &w->itab[0]);
+    if (vs_unlikely(d->flags & VRING_DESC_F_INDIRECT)) {
+        vs_vq_fail(vq, VS_VQ_ERR_INDIRECT, "nested indirect table (buffer %u)", w->id);
+        return -1;
+    }
+    return 0;
 }
 
 static inline int packed_check_id(struct vs_virtq *vq, const struct packed_walk *w)
@@ -165,7 +171,8 @@ struct packed_used {
     uint32_t len;
 };
 
-#define PACKED_USED_BATCH (2 * VS_BURST)
+/* A burst of single-chain frames, plus room for one frame of the most chains. */
+#define PACKED_USED_BATCH (VS_BURST + VS_VQ_RX_MAX_SEGS)
 
 static void packed_publish(struct vs_virtq *vq, const struct packed_used *u, unsigned nu)
 {
@@ -258,14 +265,25 @@ uint16_t vs_vq_packed_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, u
 {
     struct packed_used u[PACKED_USED_BATCH];
     unsigned nu = 0;
-    uint16_t delivered = 0;
-    uint64_t bytes = 0;
+    uint16_t delivered = 0, flushed = 0;
+    uint64_t bytes = 0, flushed_bytes = 0;
     uint16_t pos = vq->last_avail_idx;
     bool wrap = vq->avail_wrap;
     struct vs_vq_rx rx;
-    struct packed_used ch[VS_VQ_RX_MAX_SEGS];
 
     for (uint16_t i = 0; i < n; i++) {
+        if (nu > PACKED_USED_BATCH - VS_VQ_RX_MAX_SEGS) {
+            /* Hand over what is complete; those chains are consumed for good. */
+            vq->last_avail_idx = pos;
+            vq->avail_wrap = wrap;
+            packed_publish(vq, u, nu);
+            nu = 0;
+            flushed = delivered;
+            flushed_bytes = bytes;
+        }
+        /* This frame's chains are recorded straight into u[nu..]; they count only
+         * once the frame is written. */
+        struct packed_used *ch = &u[nu];
         struct vs_pkt *p = pkts[i];
         uint32_t need = (uint32_t)vq->hdr_len + p->len;
         uint16_t cpos = pos;
@@ -273,7 +291,9 @@ uint16_t vs_vq_packed_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, u
         unsigned nch = 0;
         rx.nseg = 0;
         rx.cap = 0;
-        while (rx.cap < need && rx.nseg < VS_VQ_RX_MAX_SEGS && (vq->mrg_rxbuf || nch == 0)) {
+        /* nch is bounded on its own: a chain of zero-length buffers adds no segment. */
+        while (rx.cap < need && rx.nseg < VS_VQ_RX_MAX_SEGS && nch < VS_VQ_RX_MAX_SEGS &&
+               (vq->mrg_rxbuf || nch == 0)) {
             if (!packed_head_avail(vq, cpos, cwrap)) {
                 empty = true;
                 break;
@@ -298,11 +318,6 @@ uint16_t vs_vq_packed_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, u
         uint8_t hdr[16];
         vs_vq_net_hdr(hdr, vq->hdr_len, vq->mrg_rxbuf ? (uint16_t)nch : 1);
         vs_vq_rx_write(vq, &rx, hdr, vq->hdr_len, vs_pkt_data(p), p->len);
-        if (nu + nch > PACKED_USED_BATCH) {
-            packed_publish(vq, u, nu);
-            nu = 0;
-        }
-        memcpy(&u[nu], ch, nch * sizeof(ch[0]));
         nu += nch;
         pos = cpos;
         wrap = cwrap;
@@ -317,7 +332,9 @@ uint16_t vs_vq_packed_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, u
     return delivered;
 
 broken:
-    /* Used descriptors of this burst already published stay so (they are complete);
-     * the rest is abandoned with the queue. */
+    /* Frames already handed over in a mid-burst batch stay delivered (counted); the
+     * rest is abandoned with the queue, and the caller frees every buffer anyway. */
+    vq->stats.packets += flushed;
+    vq->stats.bytes += flushed_bytes;
     return 0;
 }

@@ -18,7 +18,7 @@ struct split_walk {
 
 /* Loads w->idx into d, stepping into an indirect table when d refers to one.
  * Returns 0, or -1 with the queue broken. */
-static int split_load(struct vs_virtq *vq, struct split_walk *w, struct vring_desc *d)
+static inline int split_load(struct vs_virtq *vq, struct split_walk *w, struct vring_desc *d)
 {
     for (;;) {
         if (vs_unlikely(w->idx >= w->max)) {
@@ -273,8 +273,9 @@ uint16_t vs_vq_split_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, ui
         unsigned nch = 0;
         rx.nseg = 0;
         rx.cap = 0;
+        /* nch is bounded on its own: a chain of zero-length buffers adds no segment. */
         while (rx.cap < need && pos < pending && rx.nseg < VS_VQ_RX_MAX_SEGS &&
-               (vq->mrg_rxbuf || nch == 0)) {
+               nch < VS_VQ_RX_MAX_SEGS && (vq->mrg_rxbuf || nch == 0)) {
             uint16_t head = split_head(vq, (uint16_t)(vq->last_avail_idx + pos));
             pos++;
             uint32_t before = rx.cap;
@@ -285,7 +286,8 @@ uint16_t vs_vq_split_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, ui
             nch++;
         }
         if (vs_unlikely(rx.cap < need)) {
-            if (pos >= pending && rx.nseg < VS_VQ_RX_MAX_SEGS && (vq->mrg_rxbuf || nch == 0)) {
+            if (pos >= pending && rx.nseg < VS_VQ_RX_MAX_SEGS && nch < VS_VQ_RX_MAX_SEGS &&
+                (vq->mrg_rxbuf || nch == 0)) {
                 /* Out of buffers: the rest of the burst waits for none. */
                 vq->stats.no_buffers += n - i;
                 break;

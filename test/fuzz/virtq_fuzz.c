@@ -4,12 +4,13 @@
  *
  * Input:
  *   u8  flags   bit 0 packed, 1 event idx, 2 indirect, 3 mrg_rxbuf, 4 10-byte header,
- *               5 dirty log, 6 second region present
- *   u8  size    queue size (split: start refuses non powers of two)
+ *               5 dirty log, 6 second region present, 7 raw size
+ *   u8  size    queue size: 1 << (size % 9), or the byte itself with flags bit 7
  *   u16 base    start base (packed: wrap counter in bit 15)
  *   u8  desc, avail, used   ring offsets in region 0, in 64-byte units
  *   u8  nops    length of the op script that follows
- *   ops[nops]   script, see run_ops()
+ *   ops[nops]   script, see run_ops(): dequeue, enqueue, notify, kick suppression,
+ *               poll, guest memory write, restart, driver posts k buffers
  *   rest        guest memory image: region 0 (32 KiB at gpa 0x1000), then region 1
  *               (4 KiB right after it in guest-physical space)
  * Checks: frames handed to the switch are 14..VS_PKT_DATA_ROOM bytes, no packet
@@ -22,6 +23,8 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
+
+#include <linux/virtio_ring.h>
 
 #include "ports/virtio/dirty_log.h"
 #include "ports/virtio/virtq.h"
@@ -59,6 +62,47 @@ struct script {
 static uint8_t next(struct script *s)
 {
     return s->i < s->n ? s->p[s->i++] : 0;
+}
+
+/* Driver side of the harness: where the next packed descriptor goes. */
+static uint16_t drv_pos;
+static bool drv_wrap;
+
+/* Posts k (1..128) one-descriptor buffers of len*4 bytes with flags fl (low 3 bits:
+ * NEXT, WRITE, INDIRECT) at spread-out addresses in region 0. Only on rings that
+ * start accepted (so they lie inside region 0). */
+static void post(struct vs_virtq *vq, uint8_t k, uint8_t len, uint8_t fl)
+{
+    if (!vq->started || vq->size == 0)
+        return;
+    if (drv_pos >= vq->size) /* restarted after a refused base */
+        drv_pos = 0;
+    k = (uint8_t)(k % 128 + 1);
+    uint16_t f = fl & 7;
+    for (unsigned i = 0; i < k; i++) {
+        uint64_t addr = GPA0 + 0x1000 + (i * 0x1c0u + fl * 8u) % 0x6000;
+        if (vq->packed) {
+            struct vring_packed_desc *r = vq->desc;
+            uint16_t bits = drv_wrap ? (1u << VRING_PACKED_DESC_F_AVAIL)
+                                     : (1u << VRING_PACKED_DESC_F_USED);
+            r[drv_pos] = (struct vring_packed_desc){ .addr = addr, .len = len * 4u,
+                                                     .id = drv_pos, .flags = f | bits };
+            if (++drv_pos >= vq->size) {
+                drv_pos = 0;
+                drv_wrap = !drv_wrap;
+            }
+        } else {
+            struct vring_desc *d = vq->desc;
+            struct vring_avail *a = vq->avail;
+            uint16_t mask = vq->size - 1, idx = a->idx;
+            uint16_t slot = (uint16_t)(idx + i) & mask;
+            d[slot] = (struct vring_desc){ .addr = addr, .len = len * 4u, .flags = f,
+                                           .next = (uint16_t)((slot + 1) & mask) };
+            a->ring[slot] = slot;
+            if (i + 1 == k)
+                a->idx = (uint16_t)(idx + k);
+        }
+    }
 }
 
 static void check_quiet(struct vs_virtq *vq, const struct vs_virtq_stats *before)
@@ -107,8 +151,11 @@ static void run_ops(struct vs_virtq *vq, struct script *s, uint8_t *r0, uint8_t 
         case 3:
             vs_virtq_set_kick_suppression(vq, op & 8);
             break;
-        case 4:
-            (void)vs_virtq_has_work(vq);
+        case 4: /* as a poller would */
+            if (vs_virtq_has_work(vq)) {
+                vs_pkt_free_bulk(pkts, vs_virtq_dequeue(vq, pool, pkts, VS_BURST));
+                vs_virtq_notify(vq);
+            }
             break;
         case 5: { /* the guest writes its memory between two calls */
             uint16_t off = (uint16_t)(next(s) | next(s) << 8);
@@ -127,10 +174,8 @@ static void run_ops(struct vs_virtq *vq, struct script *s, uint8_t *r0, uint8_t 
             was_broken = false;
             break;
         }
-        default: /* everything at once, as a poller would */
-            vs_virtq_enqueue(vq, pkts, 0);
-            vs_pkt_free_bulk(pkts, vs_virtq_dequeue(vq, pool, pkts, VS_BURST));
-            vs_virtq_notify(vq);
+        default: /* the driver posts k buffers: many chains are hard to find by mutation */
+            post(vq, next(s), next(s), next(s));
             break;
         }
         if (was_broken)
@@ -168,7 +213,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     struct vs_virtq vq;
     memset(&vq, 0, sizeof(vq));
-    vq.size = data[1];
+    /* Mostly powers of two (1..256) so that split rings start; raw sizes with bit 7. */
+    vq.size = (flags & 0x80) ? data[1] : (uint16_t)(1u << (data[1] % 9));
     vq.packed = flags & 1;
     vq.event_idx = flags & 2;
     vq.indirect = flags & 4;
@@ -183,7 +229,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vq.kickfd = -1;
     vq.enabled = true;
     vq.name = "fuzz";
-    (void)vs_virtq_start(&vq, (uint16_t)(data[2] | data[3] << 8));
+    uint16_t base = (uint16_t)(data[2] | data[3] << 8);
+    drv_pos = base & 0x7fff;
+    drv_wrap = base >> 15;
+    (void)vs_virtq_start(&vq, base);
     run_ops(&vq, &s, r0, r1);
     vs_virtq_stop(&vq);
     if (getenv("VIRTQ_FUZZ_VERBOSE")) /* to check what a seed exercises */

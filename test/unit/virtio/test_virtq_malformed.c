@@ -279,6 +279,34 @@ static void test_rx_avail_jump(void)
     env_teardown(&e);
 }
 
+/* Merged RX buffers of zero length: chains that add no room must not make the
+ * device track an unbounded number of chains for one frame. The frame is not
+ * delivered (no_buffers), the ring is not broken, nothing is consumed. */
+static void test_rx_zero_length_chains(void)
+{
+    for (unsigned packed = 0; packed < 2; packed++) {
+        struct env e;
+        begin(&e, 128, VS_VDRV_MRG_RXBUF | (packed ? VS_VDRV_PACKED : 0));
+        for (uint16_t i = 0; i < 100; i++) {
+            if (packed)
+                vs_vdrv_packed_set_desc(&e.drv, i, e.drv.bufs[i].area_gpa, 0, i,
+                                        VRING_DESC_F_WRITE, true);
+            else {
+                vs_vdrv_split_set_desc(&e.drv, i, e.drv.bufs[i].area_gpa, 0, VRING_DESC_F_WRITE, 0);
+                vs_vdrv_split_publish(&e.drv, i);
+            }
+        }
+        struct vs_pkt *p = make_pkt(1000, 1);
+        CU_ASSERT_EQUAL(vs_virtq_enqueue(&e.vq, &p, 1), 0);
+        vs_pkt_free(p);
+        CU_ASSERT(!e.vq.broken);
+        CU_ASSERT_EQUAL(e.vq.stats.no_buffers, 1);
+        CU_ASSERT_EQUAL(e.vq.last_avail_idx, 0);
+        CU_ASSERT_EQUAL(err_total(&e.vq), 0);
+        env_teardown(&e);
+    }
+}
+
 /* Rings that are not inside guest memory (or misaligned, or of a bad size) are
  * refused at start and the queue never runs. */
 static void test_ring_outside(void)
@@ -441,6 +469,7 @@ int main(void)
     CU_add_test(s, "split: frame too large (dropped)", test_too_large);
     CU_add_test(s, "split: frame shorter than header + 14 (dropped)", test_too_short);
     CU_add_test(s, "split: chain length past 2^32 (dropped)", test_len_overflow_32);
+    CU_add_test(s, "rx: zero-length merged buffers", test_rx_zero_length_chains);
     CU_add_test(s, "rings outside memory at start", test_ring_outside);
     CU_add_test(s, "packed: chained descriptor of the wrong lap", test_p_bad_wrap);
     CU_add_test(s, "packed: buffer id out of range", test_p_bad_id);
