@@ -200,7 +200,7 @@ int64_t fe_ack_state(struct fe *fe, uint32_t req, uint32_t index, uint32_t num)
 int fe_mem_init(struct fe *fe)
 {
     fe->mem_size = FE_MEM_SIZE;
-    fe->memfd = memfd_create("fe-guest", MFD_CLOEXEC);
+    fe->memfd = memfd_create("fe-guest", MFD_CLOEXEC | (fe->opts.hugetlb ? MFD_HUGETLB : 0));
     if (fe->memfd < 0)
         return -errno;
     if (ftruncate(fe->memfd, (off_t)fe->mem_size) < 0)
@@ -231,12 +231,26 @@ uint64_t fe_uva(const struct fe *fe, uint64_t gpa)
 int64_t fe_send_mem_table(struct fe *fe)
 {
     struct vs_vhu_mem_table t = {.nregions = 1};
+    int fds[2] = {fe->memfd, fe->memfd};
 
     t.r[0] = (struct vs_vhu_mem_region){.gpa = VS_VDRV_GPA_BASE,
                                         .size = fe->mem_size,
                                         .uva = fe_uva(fe, VS_VDRV_GPA_BASE),
                                         .mmap_offset = 0};
-    return fe_ack(fe, VS_VHU_SET_MEM_TABLE, &t, 8 + sizeof(t.r[0]), &fe->memfd, 1);
+    if (fe->opts.two_regions) {
+        /* Adjacent in guest-physical and user space, one file at two offsets: the
+         * back-end maps each with its offset and frames may straddle the boundary. */
+        uint64_t half = fe->mem_size / 2;
+
+        t.nregions = 2;
+        t.r[0].size = half;
+        t.r[1] = (struct vs_vhu_mem_region){.gpa = VS_VDRV_GPA_BASE + half,
+                                            .size = half,
+                                            .uva = fe_uva(fe, VS_VDRV_GPA_BASE + half),
+                                            .mmap_offset = half};
+    }
+    return fe_ack(fe, VS_VHU_SET_MEM_TABLE, &t, 8 + t.nregions * sizeof(t.r[0]), fds,
+                  t.nregions);
 }
 
 int fe_setup_vring(struct fe *fe, unsigned i, uint32_t base)
@@ -278,6 +292,8 @@ int fe_negotiate(struct fe *fe, const struct fe_opts *opts)
     fe->opts = *opts;
     if (!fe->mem && fe_mem_init(fe) < 0)
         return 1;
+    if (opts->two_regions && opts->add_mem_reg)
+        return 15; /* not combined */
     if (fe_get_u64(fe, VS_VHU_GET_FEATURES, &f) < 0)
         return 2;
     fe->features = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_NET_F_MRG_RXBUF);

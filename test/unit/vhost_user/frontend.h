@@ -21,6 +21,8 @@ struct fe_opts {
     bool event_idx;
     bool add_mem_reg;     /* CONFIGURE_MEM_SLOTS + ADD_MEM_REG instead of SET_MEM_TABLE */
     bool no_protocol_features; /* legacy front-end: rings start enabled on kick */
+    bool two_regions;     /* the memfd as two regions (second at mmap_offset FE_MEM_SIZE/2) */
+    bool hugetlb;         /* memfd on 2 MiB hugepages (MFD_HUGETLB) */
 };
 
 struct fe {
@@ -62,7 +64,7 @@ int fe_get_u64(struct fe *fe, uint32_t req, uint64_t *out);
 int64_t fe_ack_u64(struct fe *fe, uint32_t req, uint64_t v);
 int64_t fe_ack_state(struct fe *fe, uint32_t req, uint32_t index, uint32_t num);
 
-/* memfd guest memory of FE_MEM_SIZE bytes. 0 or -errno. */
+/* memfd guest memory of FE_MEM_SIZE bytes (hugepages with fe->opts.hugetlb). 0 or -errno. */
 int fe_mem_init(struct fe *fe);
 /* Front-end user address of a guest-physical address in the memory. */
 uint64_t fe_uva(const struct fe *fe, uint64_t gpa);

@@ -420,6 +420,8 @@ static void test_server_socket(void)
     port_close(p);
 }
 
+static json_int_t show_int_last;
+
 static void traffic_case(const struct fe_opts *o, const char *queues)
 {
     struct vs_port *p = port_open(queues);
@@ -458,7 +460,8 @@ static void traffic_case(const struct fe_opts *o, const char *queues)
                            o->packed ? "packed" : "split");
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(rx0, "packets")), 55);
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(qs, 0), "packets")), 73);
-    CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "memory_regions")), 1);
+    show_int_last = json_integer_value(json_object_get(j, "memory_regions"));
+    CU_ASSERT_EQUAL(show_int_last, o->two_regions ? 2 : 1);
     json_decref(j);
 
     fe_close(&fe);
@@ -493,6 +496,40 @@ static void test_traffic_packed_two_queues(void)
     struct fe_opts o = {.nqp = 2, .ring_size = 100, .packed = true, .event_idx = true};
 
     traffic_case(&o, "2");
+}
+
+static void test_traffic_two_regions(void)
+{
+    struct fe_opts o = {.nqp = 1, .ring_size = 128, .two_regions = true};
+
+    traffic_case(&o, NULL);
+    CU_ASSERT_EQUAL(show_int_last, 2);
+}
+
+/* Guest memory on 2 MiB hugepages: the back-end maps at the file's page size. */
+static void test_traffic_hugetlb(void)
+{
+    struct fe_opts o = {.nqp = 1, .ring_size = 64, .packed = true, .hugetlb = true,
+                        .two_regions = true};
+    int fd = memfd_create("probe", MFD_CLOEXEC | MFD_HUGETLB);
+
+    if (fd < 0 || ftruncate(fd, FE_MEM_SIZE) < 0 ||
+        fallocate(fd, 0, 0, FE_MEM_SIZE) < 0) {
+        const char *ci = getenv("CI");
+
+        if (fd >= 0)
+            close(fd);
+        fprintf(stderr, "no %u MiB of 2 MiB hugepages: ", FE_MEM_SIZE >> 20);
+        if (ci && !strcmp(ci, "true")) {
+            CU_FAIL("hugepages needed in CI");
+        } else {
+            fprintf(stderr, "skipped ");
+        }
+        return;
+    }
+    close(fd);
+    traffic_case(&o, NULL);
+    CU_ASSERT_EQUAL(show_int_last, 2);
 }
 
 static void test_traffic_add_mem_reg(void)
@@ -1108,6 +1145,8 @@ int main(void)
     CU_add_test(s, "traffic packed", test_traffic_packed);
     CU_add_test(s, "traffic packed 2 queues", test_traffic_packed_two_queues);
     CU_add_test(s, "traffic ADD_MEM_REG", test_traffic_add_mem_reg);
+    CU_add_test(s, "traffic two regions", test_traffic_two_regions);
+    CU_add_test(s, "traffic hugetlbfs memory", test_traffic_hugetlb);
     CU_add_test(s, "traffic legacy front-end", test_traffic_legacy);
     CU_add_test(s, "tx queue fallback", test_tx_queue_fallback);
     CU_add_test(s, "vring base and restart", test_vring_base_and_restart);
