@@ -85,18 +85,29 @@ struct vs_virtq {
 };
 
 /* Validates ring addresses against the memory table and resets ring state from
- * base (last_avail_idx, with the wrap counter in bit 15 for packed rings). */
+ * base (last_avail_idx, with the wrap counter in bit 15 for packed rings: a fresh
+ * packed ring starts at 0x8000, the counter being 1). Also checks the size (split:
+ * a power of two; both: 1..32768), the alignment of the rings and hdr_len (10 or
+ * 12). On failure returns -EINVAL/-EFAULT and marks the queue broken (counted in
+ * err[VS_VQ_ERR_RING_ADDR], or VS_VQ_ERR_AVAIL_IDX for a packed base beyond the
+ * ring); a later successful start clears broken. Applies the kick suppression
+ * last set with vs_virtq_set_kick_suppression. */
 int vs_virtq_start(struct vs_virtq *vq, uint16_t base);
 /* Returns the index to report in GET_VRING_BASE. */
 uint16_t vs_virtq_stop(struct vs_virtq *vq);
 
-/* Guest TX → switch: copies up to n frames out of the guest's buffers into pool
- * buffers (the virtio-net header is stripped). Returns the count. */
+/* Guest TX → switch: copies up to n (at most VS_BURST per call) frames out of the
+ * guest's buffers into pool buffers (the virtio-net header is stripped). Returns the
+ * count. A frame of a bad size is dropped (err[VS_VQ_ERR_LEN]) and its buffer
+ * returned to the guest; call vs_virtq_notify after a burst even when this returns
+ * 0, since dropped frames are completions too. */
 uint16_t vs_virtq_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct vs_pkt **pkts,
                           uint16_t n);
 /* Switch → guest RX: copies frames into the guest's buffers (with a virtio-net header,
  * merged buffers when negotiated). Returns how many were delivered; the caller still
- * owns (and frees) all n buffers. */
+ * owns (and frees) all n buffers. Frames not delivered are counted in no_buffers:
+ * normally a suffix of pkts (the ring ran dry), but without MRG_RXBUF a frame too
+ * big for the next chain is skipped and later, smaller ones may still go. */
 uint16_t vs_virtq_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, uint16_t n);
 /* Interrupts the guest if it asked to be (flags / event idx) and anything was used
  * since the last call. One eventfd write at most. */
