@@ -170,7 +170,7 @@ void vs_vdrv_packed_set_desc(struct vs_vdrv *d, uint16_t pos, uint64_t addr, uin
 
 /* Lays out the pieces of a buffer inside its area and posts it. */
 static int post(struct vs_vdrv *d, uint32_t total, unsigned nseg, bool indirect, bool write,
-                const void *hdr_and_frame_src, const void *frame, uint32_t frame_len)
+                const void *frame, uint32_t frame_len)
 {
     bool packed = d->flags & VS_VDRV_PACKED;
     if (nseg == 0 || nseg > VS_VDRV_MAX_SEGS || total > VS_VDRV_AREA)
@@ -194,7 +194,6 @@ static int post(struct vs_vdrv *d, uint32_t total, unsigned nseg, bool indirect,
     b->nseg = (uint16_t)nseg;
     b->ndesc = (uint16_t)ring_descs;
     uint8_t *area = vs_vdrv_mem_hva(d->mem, b->area_gpa);
-    (void)hdr_and_frame_src;
     if (write) {
         memset(area, 0xee, total);
     } else {
@@ -234,7 +233,6 @@ static int post(struct vs_vdrv *d, uint32_t total, unsigned nseg, bool indirect,
     }
     struct vring_packed_desc *ring = d->desc;
     uint16_t head = d->next_pos;
-    bool head_wrap = d->avail_wrap;
     uint16_t head_flags = 0;
     if (indirect) {
         struct vring_packed_desc *t = vs_vdrv_mem_hva(d->mem, b->table_gpa);
@@ -266,7 +264,6 @@ static int post(struct vs_vdrv *d, uint32_t total, unsigned nseg, bool indirect,
         }
     }
     d->free_slots -= (uint16_t)ring_descs;
-    (void)head_wrap;
     vs_smp_wmb(); /* the chain before the head's flags */
     VS_WRITE_ONCE(ring[head].flags, head_flags);
     return id;
@@ -275,12 +272,12 @@ static int post(struct vs_vdrv *d, uint32_t total, unsigned nseg, bool indirect,
 int vs_vdrv_post_tx(struct vs_vdrv *d, const void *frame, uint32_t len, unsigned nseg,
                     bool indirect)
 {
-    return post(d, d->hdr_len + len, nseg, indirect, false, NULL, frame, len);
+    return post(d, d->hdr_len + len, nseg, indirect, false, frame, len);
 }
 
 int vs_vdrv_post_rx(struct vs_vdrv *d, uint32_t len, unsigned nseg, bool indirect)
 {
-    return post(d, len, nseg, indirect, true, NULL, NULL, 0);
+    return post(d, len, nseg, indirect, true, NULL, 0);
 }
 
 int vs_vdrv_get_used(struct vs_vdrv *d, uint16_t *id, uint32_t *len)

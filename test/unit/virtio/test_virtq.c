@@ -111,6 +111,25 @@ static void test_rx_round_trip(void)
     }
 }
 
+/* RX buffers in pieces smaller than the header: header and frame both span
+ * descriptors (direct and indirect). */
+static void test_rx_tiny_pieces(void)
+{
+    FOR_MODES(mode) {
+        struct env e;
+        env_setup(&e, 64, mode | VS_VDRV_INDIRECT);
+        CU_ASSERT(vs_vdrv_post_rx(&e.drv, 12 + 60, 16, false) >= 0);
+        CU_ASSERT(vs_vdrv_post_rx(&e.drv, 12 + 60, 16, true) >= 0);
+        struct vs_pkt *p[2] = { make_pkt(60, 1), make_pkt(50, 2) };
+        CU_ASSERT_EQUAL(vs_virtq_enqueue(&e.vq, p, 2), 2);
+        vs_pkt_free_bulk(p, 2);
+        CU_ASSERT(recv_expect(&e, 60, 1, NULL));
+        CU_ASSERT(recv_expect(&e, 50, 2, NULL));
+        CU_ASSERT_EQUAL(err_total(&e.vq), 0);
+        env_teardown(&e);
+    }
+}
+
 /* Merged RX buffers: small buffers force a frame across many chains; num_buffers
  * counts them; a frame that cannot be completed consumes nothing. */
 static void test_rx_mergeable(void)
@@ -513,6 +532,7 @@ int main(void)
     CU_add_test(s, "tx round trip", test_tx_round_trip);
     CU_add_test(s, "tx partial burst", test_tx_partial_burst);
     CU_add_test(s, "rx round trip", test_rx_round_trip);
+    CU_add_test(s, "rx in tiny pieces", test_rx_tiny_pieces);
     CU_add_test(s, "rx mergeable", test_rx_mergeable);
     CU_add_test(s, "rx chain too small", test_rx_chain_too_small);
     CU_add_test(s, "wrap around", test_wrap_around);
