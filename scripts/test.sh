@@ -118,7 +118,13 @@ run_fuzzer() {
 	if [ -d "$ROOT/test/fuzz/corpus/$n" ]; then
 		cp -a "$ROOT/test/fuzz/corpus/$n/." "$dir/corpus/"
 	fi
-	"$FUZZ_BUILD_DIR/$n" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+	local bin=$FUZZ_BUILD_DIR/test/fuzz/$n
+	[ -x "$bin" ] || bin=$(find "$FUZZ_BUILD_DIR" -type f -name "$n" -perm -u+x | head -n1)
+	if [ -z "$bin" ]; then
+		echo "no binary $n under $FUZZ_BUILD_DIR" >"$dir/log"
+		return 1
+	fi
+	"$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
 		-rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix="$dir/artifacts/" "$dir/corpus" >"$dir/log" 2>&1
 }
