@@ -111,7 +111,8 @@ int vs_virtq_start(struct vs_virtq *vq, uint16_t base)
         vs_vq_fail(vq, VS_VQ_ERR_RING_ADDR, "bad queue size %u or no memory table", size);
         return -EINVAL;
     }
-    if (vq->hdr_len != 10 && vq->hdr_len != 12) {
+    if ((vq->hdr_len != 10 && vq->hdr_len != 12) || (vq->mrg_rxbuf && vq->hdr_len != 12)) {
+        /* MRG_RXBUF needs the num_buffers field: a 12-byte header. */
         vs_vq_fail(vq, VS_VQ_ERR_RING_ADDR, "bad virtio-net header length %u", vq->hdr_len);
         return -EINVAL;
     }

@@ -311,7 +311,7 @@ static void test_rx_zero_length_chains(void)
  * refused at start and the queue never runs. */
 static void test_ring_outside(void)
 {
-    for (unsigned c = 0; c < 5; c++) {
+    for (unsigned c = 0; c < 7; c++) {
         struct env e;
         begin(&e, 16, c == 4 ? VS_VDRV_PACKED : 0);
         vs_virtq_stop(&e.vq);
@@ -322,6 +322,8 @@ static void test_ring_outside(void)
         case 2: e.vq.avail = (uint8_t *)e.vq.avail + 1; break;
         case 3: e.vq.size = 12; break; /* split sizes are powers of two */
         case 4: e.vq.used = NULL; break;
+        case 5: e.vq.hdr_len = 14; break;
+        case 6: e.vq.mrg_rxbuf = true; e.vq.hdr_len = 10; break;
         }
         CU_ASSERT(vs_virtq_start(&e.vq, 0) < 0);
         CU_ASSERT(!e.vq.started);
