@@ -62,6 +62,9 @@ static unsigned poll_once(struct vs_poller *p, const struct vs_poll_list *l, uin
         if (n) {
             vs_forward_burst(p, dp, pkts, n, now);
             vs_forward_flush(p);
+            /* Every frame of the burst is sent or dropped: lent buffers may go back. */
+            if (dp->port.ops->rx_done)
+                dp->port.ops->rx_done(&dp->port, l->q[i].queue);
             total += n;
         }
     }

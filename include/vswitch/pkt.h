@@ -25,25 +25,39 @@
 
 struct vs_pool;
 
+/* flags */
+#define VS_PKT_F_EXTERNAL 0x0001 /* data is in a peer's memory (a guest's TX buffer), not in
+                                    buf: read-only, not DMA-able, valid only until the rx
+                                    queue it came from is told rx_done (see port.h) */
+
 struct vs_pkt {
     uint64_t iova;         /* IOVA of buf[0] */
     struct vs_pool *pool;
-    uint16_t data_off;     /* frame start, from buf[0] */
+    uint8_t *data;         /* frame start: buf + data_off, or a peer's memory (EXTERNAL) */
+    uint16_t data_off;     /* frame start, from buf[0], when not EXTERNAL */
     uint16_t len;          /* frame length in bytes */
     uint16_t refcnt;       /* 1 when one owner; see vs_pkt_ref() */
     uint16_t in_port;      /* ingress port id, set by the dataplane */
     uint16_t vlan;         /* VLAN id parsed by the dataplane, 0 when untagged */
     uint16_t flags;
     uint32_t index;        /* buffer number in its pool */
-    uint8_t pad[VS_CACHE_LINE - 32];
+    uint8_t pad[VS_CACHE_LINE - 40];
     uint8_t buf[VS_PKT_HEADROOM + VS_PKT_DATA_ROOM];
 } vs_cache_aligned;
 
 _Static_assert(__builtin_offsetof(struct vs_pkt, buf) == VS_CACHE_LINE,
                "packet metadata must be one cache line");
 
-static inline uint8_t *vs_pkt_data(struct vs_pkt *p) { return p->buf + p->data_off; }
+static inline uint8_t *vs_pkt_data(struct vs_pkt *p) { return p->data; }
+/* Only for frames in buf (not VS_PKT_F_EXTERNAL). */
 static inline uint64_t vs_pkt_data_iova(const struct vs_pkt *p) { return p->iova + p->data_off; }
+/* Points the frame at len bytes of a peer's memory instead of buf. */
+static inline void vs_pkt_set_external(struct vs_pkt *p, uint8_t *data, uint16_t len)
+{
+    p->data = data;
+    p->len = len;
+    p->flags |= VS_PKT_F_EXTERNAL;
+}
 /* Bytes available from the frame start to the end of the buffer. */
 static inline uint32_t vs_pkt_tailroom(const struct vs_pkt *p)
 {

@@ -60,8 +60,14 @@ struct vs_port_ops {
     /* Receives up to n frames into pkts (buffers from port->pool). Returns the count. */
     uint16_t (*rx_burst)(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n);
     /* Sends pkts[0..n). Returns how many the port took; it now owns (and frees) those.
-     * The caller frees pkts[ret..n) and counts them as drops. */
+     * The caller frees pkts[ret..n) and counts them as drops. A frame marked
+     * VS_PKT_F_EXTERNAL lives in another peer's memory until the end of the burst: a
+     * port that keeps frames after returning (a NIC's zero-copy tx) copies those. */
     uint16_t (*tx_burst)(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n);
+    /* Optional: called after every frame of the last rx_burst on q went through
+     * tx_burst (or was dropped), so that frames the port lent as VS_PKT_F_EXTERNAL
+     * can go back to their peer. A port that lends frames must provide it. */
+    void (*rx_done)(struct vs_port *port, uint16_t q);
 
     /* Adds type-specific state to a `show` reply (features, queues, NIC counters). */
     void (*show)(struct vs_port *port, json_t *out);

@@ -166,6 +166,7 @@ void vs_pool_thread_flush(void)
 static inline void reset(struct vs_pkt *p)
 {
     p->data_off = VS_PKT_HEADROOM;
+    p->data = p->buf + VS_PKT_HEADROOM;
     p->len = 0;
     p->flags = 0;
     p->vlan = 0;
