@@ -8,6 +8,8 @@
 #                       vs_linger s (the peer may still be counting), power off.
 #                       agent: serve commands from the host on ttyS1
 #                       (lab_guest_exec in test/lab/lib.sh) until "exit".
+#                       shell: an interactive shell on the console
+#                       (test/lab/guest.sh); power off when it exits.
 #   vs_probe=60         seconds to wait for the first reply
 . /lib/lab.sh
 
@@ -30,6 +32,10 @@ ping)
 	;;
 agent)
 	lab_agent /dev/ttyS1
+	;;
+shell)
+	lab_say "ping ${vs_peer:-PEER}, ip addr, ...; exit powers off"
+	setsid cttyhack sh -l
 	;;
 *)
 	lab_say "LAB-ERROR unknown vs_mode=${vs_mode}"

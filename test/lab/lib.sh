@@ -142,10 +142,13 @@ lab_initramfs() {
 #   --hubport HUB    virtio-net-pci on QEMU-internal hub HUB
 #   --ctl            control channel on ttyS1 (lab_guest_agent/lab_guest_exec)
 #   --qemu ARG       passed to QEMU as is (repeatable)
+#   --interactive    console on this terminal, QEMU in the foreground (exec);
+#                    for people (test/lab/guest.sh), not for tests
 lab_guest_start() {
 	local name=$1
 	shift
 	local kernel=${LAB_KERNEL:-} initrd="" append="" mem=256 smp=1 cpu="" machine=pc ctl=0
+	local interactive=0
 	local nics=() extra=()
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -161,6 +164,7 @@ lab_guest_start() {
 		--stream-client) nics+=("stream-client:$2"); shift ;;
 		--hubport) nics+=("hubport:$2"); shift ;;
 		--ctl) ctl=1 ;;
+		--interactive) interactive=1 ;;
 		--qemu) extra+=("$2"); shift ;;
 		*)
 			lab_log "lab_guest_start: unknown option $1"
@@ -178,14 +182,19 @@ lab_guest_start() {
 	LAB_NGUEST=$((LAB_NGUEST + 1))
 	local gidx=$LAB_NGUEST
 	local args=(
-		-accel tcg -nodefaults -nographic -no-reboot -monitor none
+		-accel tcg -nodefaults -nographic -no-reboot
 		-machine "$machine,memory-backend=mem0"
 		-object "memory-backend-memfd,id=mem0,size=${mem}M,share=on"
 		-m "$mem" -smp "$smp"
 		-kernel "$kernel" -initrd "$initrd"
 		-append "console=ttyS0 quiet panic=-1 $append"
-		-serial "file:$LAB_RUN/$name.console"
 	)
+	if [ $interactive -eq 1 ]; then
+		# Ctrl-A X quits, Ctrl-A C switches to the QEMU monitor.
+		args+=(-serial mon:stdio)
+	else
+		args+=(-monitor none -serial "file:$LAB_RUN/$name.console")
+	fi
 	[ -n "$cpu" ] && args+=(-cpu "$cpu")
 	if [ $ctl -eq 1 ]; then
 		rm -f "$LAB_RUN/$name.ctl.in" "$LAB_RUN/$name.ctl.out"
@@ -243,6 +252,9 @@ lab_guest_start() {
 	done
 	args+=("${extra[@]}")
 
+	if [ $interactive -eq 1 ]; then
+		exec "$LAB_QEMU" "${args[@]}"
+	fi
 	: >"$LAB_RUN/$name.console"
 	printf '%q ' "$LAB_QEMU" "${args[@]}" >"$LAB_RUN/$name.cmdline"
 	echo >>"$LAB_RUN/$name.cmdline"
