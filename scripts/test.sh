@@ -26,7 +26,15 @@ failed=0
 failures=()
 t_start=$SECONDS
 
-step() { printf '\n==== %s (%ds elapsed) ====\n' "$*" $((SECONDS - t_start)); }
+timings=()
+t_step=$SECONDS
+step_name=""
+step() {
+	[ -n "$step_name" ] && timings+=("$(printf '%5ds  %s' $((SECONDS - t_step)) "$step_name")")
+	step_name=$1
+	t_step=$SECONDS
+	printf '\n==== %s (%ds elapsed) ====\n' "$*" $((SECONDS - t_start))
+}
 
 fail() {
 	failed=$((failed + 1))
@@ -35,6 +43,7 @@ fail() {
 
 finish() {
 	step "summary"
+	printf '%s\n' "${timings[@]}"
 	if [ ${#failures[@]} -gt 0 ]; then
 		printf 'failed: %s\n' "${failures[@]}"
 	fi
