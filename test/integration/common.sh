@@ -164,7 +164,7 @@ hugepages_check_returned() {
 		others=$(hugepages_others)
 		[ "$free" -eq "$HP_FREE0" ] && break
 		if [ $SECONDS -ge $deadline ]; then
-			if [ "$HP_OTHERS0" -eq 0 ] && [ "$others" -eq 0 ] || [ "${CI:-}" = true ]; then
+			if [ "$HP_OTHERS0" -eq 0 ] && [ "$others" -eq 0 ] || lab_in_ci; then
 				fail "HugePages_Free is $free after exit, was $HP_FREE0 before start (other processes' hugepages: $HP_OTHERS0 then, $others now)"
 			fi
 			say "warning: HugePages_Free $HP_FREE0 -> $free, but other processes use hugepages ($HP_OTHERS0 then, $others now): inconclusive"
