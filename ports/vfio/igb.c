@@ -360,8 +360,11 @@ static void igb_fini(struct vs_nic *nic)
         vs_igb_rxq_fini(&g->rxq[q]);
         vs_igb_txq_fini(&g->txq[q]);
     }
-    if (g->rings.va)
+    if (g->rings.va) {
+        if (nic->dev)
+            vs_vfio_dma_unmap(nic->dev, g->rings.va, g->rings.len);
         vs_mem_free(&g->rings);
+    }
     free(g);
     nic->priv = NULL;
 }

@@ -211,7 +211,7 @@ static void lock_state(uint64_t *locked, bool *cap)
     fclose(f);
 }
 
-static void read_iommu_info(struct vs_vfio_dev *d)
+static void read_iommu_info(struct vs_vfio_container *c)
 {
     struct vfio_iommu_type1_info *info;
     size_t sz = sizeof(*info);
@@ -220,7 +220,7 @@ static void read_iommu_info(struct vs_vfio_dev *d)
     if (!info)
         return;
     info->argsz = (uint32_t)sz;
-    if (ioctl(d->container, VFIO_IOMMU_GET_INFO, info) < 0)
+    if (ioctl(c->fd, VFIO_IOMMU_GET_INFO, info) < 0)
         goto out;
     if (info->argsz > sz) {
         struct vfio_iommu_type1_info *bigger;
@@ -231,7 +231,7 @@ static void read_iommu_info(struct vs_vfio_dev *d)
         info = bigger;
         memset(info, 0, sz);
         info->argsz = (uint32_t)sz;
-        if (ioctl(d->container, VFIO_IOMMU_GET_INFO, info) < 0)
+        if (ioctl(c->fd, VFIO_IOMMU_GET_INFO, info) < 0)
             goto out;
     }
     if (!(info->flags & VFIO_IOMMU_INFO_CAPS) || !info->cap_offset)
@@ -242,16 +242,16 @@ static void read_iommu_info(struct vs_vfio_dev *d)
         if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
             struct vfio_iommu_type1_info_cap_iova_range *r = (void *)h;
 
-            d->n_iova_ranges = 0;
-            for (uint32_t i = 0; i < r->nr_iovas && i < VS_ARRAY_SIZE(d->iova_ranges); i++) {
+            c->n_iova_ranges = 0;
+            for (uint32_t i = 0; i < r->nr_iovas && i < VS_ARRAY_SIZE(c->iova_ranges); i++) {
                 if ((char *)&r->iova_ranges[i + 1] > (char *)info + sz)
                     break;
-                d->iova_ranges[i].start = r->iova_ranges[i].start;
-                d->iova_ranges[i].end = r->iova_ranges[i].end;
-                d->n_iova_ranges++;
+                c->iova_ranges[i].start = r->iova_ranges[i].start;
+                c->iova_ranges[i].end = r->iova_ranges[i].end;
+                c->n_iova_ranges++;
             }
         } else if (h->id == VFIO_IOMMU_TYPE1_INFO_DMA_AVAIL) {
-            d->dma_avail = ((struct vfio_iommu_type1_info_dma_avail *)h)->avail;
+            c->dma_avail = ((struct vfio_iommu_type1_info_dma_avail *)h)->avail;
         }
         if (h->next <= off)
             break;
@@ -302,15 +302,171 @@ static int read_regions(struct vs_vfio_dev *d, struct vs_port_err *err)
     return 0;
 }
 
-int vs_vfio_open(struct vs_vfio_dev *d, const char *bdf, const char *root,
-                 struct vs_port_err *err)
+static struct vs_vfio_container container = {.fd = -1};
+static struct {
+    int id, fd;
+    unsigned refs;
+} groups[32];
+
+/* Opens the container once; later devices must use the same IOMMU mode. */
+static int container_get(const char *root, bool noiommu, struct vs_port_err *err)
+{
+    char path[PATH_MAX];
+    int rc, version;
+
+    if (container.fd >= 0) {
+        if (container.noiommu != noiommu) {
+            vs_port_err_set(err, -1,
+                            "cannot mix no-IOMMU and IOMMU devices in one vswitchd (this one is "
+                            "%s, the open ones are not)",
+                            noiommu ? "no-IOMMU" : "behind an IOMMU");
+            return -EINVAL;
+        }
+        return 0;
+    }
+    snprintf(path, sizeof(path), "%s/dev/vfio/vfio", root);
+    container.fd = open(path, O_RDWR | O_CLOEXEC);
+    if (container.fd < 0) {
+        rc = -errno;
+        vs_port_err_set(err, -1, "cannot open %s: %s%s", path, strerror(-rc),
+                        rc == -EACCES ? " (run vswitchd as root or chown /dev/vfio/*)" :
+                        rc == -ENOENT ? " (run: modprobe vfio-pci)" : "");
+        return rc;
+    }
+    version = ioctl(container.fd, VFIO_GET_API_VERSION);
+    if (version != VFIO_API_VERSION) {
+        vs_port_err_set(err, -1, "VFIO API version %d, expected %d: kernel too old or too new",
+                        version, VFIO_API_VERSION);
+        rc = -ENOTSUP;
+    } else if (!noiommu && ioctl(container.fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) <= 0) {
+        vs_port_err_set(err, -1,
+                        "the kernel's VFIO has no type1 v2 IOMMU: run: modprobe vfio_iommu_type1");
+        rc = -ENOTSUP;
+    } else if (noiommu && ioctl(container.fd, VFIO_CHECK_EXTENSION, VFIO_NOIOMMU_IOMMU) <= 0) {
+        vs_port_err_set(err, -1, "/dev/vfio/noiommu-N exists but the container refuses no-IOMMU");
+        rc = -ENOTSUP;
+    } else {
+        container.noiommu = noiommu;
+        return 0;
+    }
+    close(container.fd);
+    container.fd = -1;
+    return rc;
+}
+
+/* Drops the container when no group uses it any more (the kernel then unmaps
+ * and unpins everything). */
+static void container_put_if_unused(void)
+{
+    if (container.fd < 0 || container.groups)
+        return;
+    for (unsigned i = 0; i < container.n_maps; i++)
+        free(container.pa[i].pa);
+    close(container.fd);
+    memset(&container, 0, sizeof(container));
+    container.fd = -1;
+}
+
+/* Opens (or takes another reference on) group id and attaches it to the container. */
+static int group_get(const char *root, const char *bdf, int id, bool noiommu,
+                     struct vs_port_err *err)
 {
     char path[PATH_MAX];
     struct vfio_group_status st = {.argsz = sizeof(st)};
-    int rc, version;
+    int fd, rc, slot = -1;
+
+    for (unsigned i = 0; i < VS_ARRAY_SIZE(groups); i++) {
+        if (groups[i].refs && groups[i].id == id) {
+            groups[i].refs++;
+            return groups[i].fd;
+        }
+        if (!groups[i].refs && slot < 0)
+            slot = (int)i;
+    }
+    if (slot < 0) {
+        vs_port_err_set(err, -1, "too many IOMMU groups open");
+        return -ENOSPC;
+    }
+    snprintf(path, sizeof(path), "%s/dev/vfio/%s%d", root, noiommu ? "noiommu-" : "", id);
+    fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        rc = -errno;
+        vs_port_err_set(err, -1, "cannot open %s: %s%s", path, strerror(-rc),
+                        rc == -EBUSY ? " (another process, a VM or another vswitchd, holds it)"
+                                     : "");
+        return rc;
+    }
+    if (ioctl(fd, VFIO_GROUP_GET_STATUS, &st) < 0) {
+        rc = -errno;
+        vs_port_err_set(err, -1, "VFIO_GROUP_GET_STATUS %s: %s", path, strerror(-rc));
+        goto fail;
+    }
+    if (!(st.flags & VFIO_GROUP_FLAGS_VIABLE)) {
+        char blockers[160];
+        int n = vs_vfio_group_blockers(root, bdf, blockers, sizeof(blockers));
+
+        vs_port_err_set(err, -1,
+                        "IOMMU group %d of %s is not viable%s%s: bind every device of the group "
+                        "to vfio-pci or unbind it",
+                        id, bdf, n > 0 ? ": blocked by " : "", n > 0 ? blockers : "");
+        rc = -EBUSY;
+        goto fail;
+    }
+    if (ioctl(fd, VFIO_GROUP_SET_CONTAINER, &container.fd) < 0) {
+        rc = -errno;
+        vs_port_err_set(err, -1, "VFIO_GROUP_SET_CONTAINER: %s", strerror(-rc));
+        goto fail;
+    }
+    /* The IOMMU model is chosen once, when the first group is in the container. */
+    if (!container.iommu_set) {
+        if (ioctl(container.fd, VFIO_SET_IOMMU,
+                  noiommu ? VFIO_NOIOMMU_IOMMU : VFIO_TYPE1v2_IOMMU) < 0) {
+            rc = -errno;
+            vs_port_err_set(err, -1, "VFIO_SET_IOMMU: %s%s", strerror(-rc),
+                            rc == -EPERM ? " (no interrupt remapping: enable it (intel-iommu "
+                                           "intremap=on) or modprobe vfio_iommu_type1 "
+                                           "allow_unsafe_interrupts=1)"
+                                         : "");
+            ioctl(fd, VFIO_GROUP_UNSET_CONTAINER);
+            goto fail;
+        }
+        container.iommu_set = true;
+        if (noiommu)
+            vs_warn("VFIO no-IOMMU mode: devices can DMA anywhere in memory, no isolation; DMA "
+                    "uses physical addresses");
+        else
+            read_iommu_info(&container);
+    }
+    container.groups++;
+    groups[slot].id = id;
+    groups[slot].fd = fd;
+    groups[slot].refs = 1;
+    return fd;
+fail:
+    close(fd);
+    return rc;
+}
+
+static void group_put(int id)
+{
+    for (unsigned i = 0; i < VS_ARRAY_SIZE(groups); i++) {
+        if (!groups[i].refs || groups[i].id != id)
+            continue;
+        if (--groups[i].refs == 0) {
+            close(groups[i].fd); /* leaves the container */
+            container.groups--;
+        }
+        return;
+    }
+}
+
+int vs_vfio_open(struct vs_vfio_dev *d, const char *bdf, const char *root,
+                 struct vs_port_err *err)
+{
+    int rc, gfd;
 
     memset(d, 0, sizeof(*d));
-    d->container = d->group = d->fd = -1;
+    d->fd = -1;
     if (!root)
         root = "";
     if (vs_vfio_bdf_parse(bdf, d->bdf) < 0) {
@@ -319,86 +475,21 @@ int vs_vfio_open(struct vs_vfio_dev *d, const char *bdf, const char *root,
     }
     if ((rc = vs_vfio_preflight(root, d->bdf, &d->group_id, &d->noiommu, err)) < 0)
         return rc;
-
-    snprintf(path, sizeof(path), "%s/dev/vfio/vfio", root);
-    d->container = open(path, O_RDWR | O_CLOEXEC);
-    if (d->container < 0) {
-        rc = -errno;
-        vs_port_err_set(err, -1, "cannot open %s: %s%s", path, strerror(-rc),
-                        rc == -EACCES ? " (run vswitchd as root or chown /dev/vfio/*)" :
-                        rc == -ENOENT ? " (run: modprobe vfio-pci)" : "");
+    if ((rc = container_get(root, d->noiommu, err)) < 0)
+        goto fail;
+    d->c = &container;
+    if ((gfd = group_get(root, d->bdf, d->group_id, d->noiommu, err)) < 0) {
+        rc = gfd;
         goto fail;
     }
-    version = ioctl(d->container, VFIO_GET_API_VERSION);
-    if (version != VFIO_API_VERSION) {
-        vs_port_err_set(err, -1, "VFIO API version %d, expected %d: kernel too old or too new",
-                        version, VFIO_API_VERSION);
-        rc = -ENOTSUP;
-        goto fail;
-    }
-    if (!d->noiommu && ioctl(d->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) <= 0) {
-        vs_port_err_set(err, -1,
-                        "the kernel's VFIO has no type1 v2 IOMMU: run: modprobe vfio_iommu_type1");
-        rc = -ENOTSUP;
-        goto fail;
-    }
-    if (d->noiommu && ioctl(d->container, VFIO_CHECK_EXTENSION, VFIO_NOIOMMU_IOMMU) <= 0) {
-        vs_port_err_set(err, -1, "/dev/vfio/noiommu-%d exists but the container refuses no-IOMMU",
-                        d->group_id);
-        rc = -ENOTSUP;
-        goto fail;
-    }
-    snprintf(path, sizeof(path), "%s/dev/vfio/%s%d", root, d->noiommu ? "noiommu-" : "",
-             d->group_id);
-    d->group = open(path, O_RDWR | O_CLOEXEC);
-    if (d->group < 0) {
-        rc = -errno;
-        vs_port_err_set(err, -1, "cannot open %s: %s%s", path, strerror(-rc),
-                        rc == -EBUSY ? " (another process, a VM or another vswitchd, holds it)"
-                                     : "");
-        goto fail;
-    }
-    if (ioctl(d->group, VFIO_GROUP_GET_STATUS, &st) < 0) {
-        rc = -errno;
-        vs_port_err_set(err, -1, "VFIO_GROUP_GET_STATUS %s: %s", path, strerror(-rc));
-        goto fail;
-    }
-    if (!(st.flags & VFIO_GROUP_FLAGS_VIABLE)) {
-        char blockers[160];
-        int n = vs_vfio_group_blockers(root, d->bdf, blockers, sizeof(blockers));
-
-        vs_port_err_set(err, -1,
-                        "IOMMU group %d of %s is not viable%s%s: bind every device of the group "
-                        "to vfio-pci or unbind it",
-                        d->group_id, d->bdf, n > 0 ? ": blocked by " : "", n > 0 ? blockers : "");
-        rc = -EBUSY;
-        goto fail;
-    }
-    if (ioctl(d->group, VFIO_GROUP_SET_CONTAINER, &d->container) < 0) {
-        rc = -errno;
-        vs_port_err_set(err, -1, "VFIO_GROUP_SET_CONTAINER: %s", strerror(-rc));
-        goto fail;
-    }
-    if (ioctl(d->container, VFIO_SET_IOMMU, d->noiommu ? VFIO_NOIOMMU_IOMMU : VFIO_TYPE1v2_IOMMU) <
-        0) {
-        rc = -errno;
-        vs_port_err_set(err, -1, "VFIO_SET_IOMMU: %s%s", strerror(-rc),
-                        rc == -EPERM ? " (no interrupt remapping: enable it (intel-iommu "
-                                       "intremap=on) or modprobe vfio_iommu_type1 "
-                                       "allow_unsafe_interrupts=1)"
-                                     : "");
-        goto fail;
-    }
-    if (d->noiommu)
-        vs_warn("%s: VFIO no-IOMMU mode: the device can DMA anywhere in memory, no isolation; "
-                "DMA uses physical addresses",
-                d->bdf);
-    else
-        read_iommu_info(d);
-    d->fd = ioctl(d->group, VFIO_GROUP_GET_DEVICE_FD, d->bdf);
+    d->group_held = true;
+    d->fd = ioctl(gfd, VFIO_GROUP_GET_DEVICE_FD, d->bdf);
     if (d->fd < 0) {
         rc = -errno;
-        vs_port_err_set(err, -1, "VFIO_GROUP_GET_DEVICE_FD %s: %s", d->bdf, strerror(-rc));
+        vs_port_err_set(err, -1, "VFIO_GROUP_GET_DEVICE_FD %s: %s%s", d->bdf, strerror(-rc),
+                        rc == -EBUSY ? " (already a port of this vswitchd, or used by another "
+                                       "program)"
+                                     : "");
         goto fail;
     }
     if ((rc = read_regions(d, err)) < 0)
@@ -421,24 +512,15 @@ void vs_vfio_close(struct vs_vfio_dev *d)
             munmap(d->bar[i].va, d->bar[i].len);
         d->bar[i].va = NULL;
     }
-    if (d->container >= 0 && !d->noiommu) {
-        for (unsigned i = 0; i < d->n_maps; i++) {
-            struct vfio_iommu_type1_dma_unmap um = {.argsz = sizeof(um),
-                                                    .iova = d->maps[i].va,
-                                                    .size = d->maps[i].len};
-            ioctl(d->container, VFIO_IOMMU_UNMAP_DMA, &um);
-        }
-    }
-    for (unsigned i = 0; i < d->n_maps; i++)
-        free(d->pa[i].pa);
-    d->n_maps = 0;
     if (d->fd >= 0)
         close(d->fd);
-    if (d->group >= 0)
-        close(d->group);
-    if (d->container >= 0)
-        close(d->container);
-    d->fd = d->group = d->container = -1;
+    d->fd = -1;
+    if (d->group_held)
+        group_put(d->group_id);
+    d->group_held = false;
+    if (d->c == &container)
+        container_put_if_unused();
+    d->c = NULL;
 }
 
 int vs_vfio_map_bar(struct vs_vfio_dev *d, unsigned i, struct vs_port_err *err)
@@ -570,12 +652,12 @@ void vs_vfio_msix_disable(const struct vs_vfio_dev *d)
         ioctl(d->fd, VFIO_DEVICE_SET_IRQS, &set);
 }
 
-static bool iova_ok(const struct vs_vfio_dev *d, uint64_t start, uint64_t len)
+static bool iova_ok(const struct vs_vfio_container *c, uint64_t start, uint64_t len)
 {
-    if (!d->n_iova_ranges)
+    if (!c->n_iova_ranges)
         return true; /* kernel too old to say: let MAP_DMA decide */
-    for (unsigned i = 0; i < d->n_iova_ranges; i++)
-        if (start >= d->iova_ranges[i].start && start + len - 1 <= d->iova_ranges[i].end)
+    for (unsigned i = 0; i < c->n_iova_ranges; i++)
+        if (start >= c->iova_ranges[i].start && start + len - 1 <= c->iova_ranges[i].end)
             return true;
     return false;
 }
@@ -616,9 +698,12 @@ static int build_pa_table(struct vs_vfio_pa_table *t, uintptr_t va, size_t len, 
 uint64_t vs_vfio_dma_addr_slow(const struct vs_vfio_dev *d, const void *ptr, size_t len)
 {
     uintptr_t va = (uintptr_t)ptr;
+    const struct vs_vfio_container *c = d->c;
 
-    for (unsigned i = 0; i < d->n_maps; i++) {
-        const struct vs_vfio_pa_table *t = &d->pa[i];
+    if (!c)
+        return 0;
+    for (unsigned i = 0; i < c->n_maps; i++) {
+        const struct vs_vfio_pa_table *t = &c->pa[i];
 
         if (!t->pa || va < t->va || va + len > t->va + t->len)
             continue;
@@ -631,27 +716,45 @@ uint64_t vs_vfio_dma_addr_slow(const struct vs_vfio_dev *d, const void *ptr, siz
     return 0;
 }
 
-int vs_vfio_dma_map(struct vs_vfio_dev *d, void *ptr, size_t len, size_t page,
-                    struct vs_port_err *err)
+static bool is_mapped(const struct vs_vfio_container *c, uintptr_t va, size_t len)
 {
-    uintptr_t va = (uintptr_t)ptr;
+    for (unsigned i = 0; i < c->n_maps; i++)
+        if (c->maps[i].va == va && c->maps[i].len == len)
+            return true;
+    return false;
+}
+
+static void unmap_entry(struct vs_vfio_container *c, unsigned i)
+{
+    if (!c->noiommu) {
+        struct vfio_iommu_type1_dma_unmap um = {
+            .argsz = sizeof(um), .iova = c->maps[i].va, .size = c->maps[i].len};
+        ioctl(c->fd, VFIO_IOMMU_UNMAP_DMA, &um);
+    }
+    free(c->pa[i].pa);
+    c->n_maps--;
+    c->maps[i] = c->maps[c->n_maps];
+    c->pa[i] = c->pa[c->n_maps];
+    memset(&c->pa[c->n_maps], 0, sizeof(c->pa[0]));
+}
+
+static int map_one(struct vs_vfio_container *c, uintptr_t va, size_t len, size_t page,
+                   struct vs_port_err *err)
+{
     int rc;
 
-    for (unsigned i = 0; i < d->n_maps; i++)
-        if (d->maps[i].va == va && d->maps[i].len == len)
-            return 0;
-    if (d->n_maps == VS_VFIO_MAX_MAPS) {
+    if (c->n_maps == VS_VFIO_MAX_MAPS) {
         vs_port_err_set(err, -1, "more than %d memory regions to DMA-map", VS_VFIO_MAX_MAPS);
         return -ENOSPC;
     }
-    if (d->noiommu) {
+    if (c->noiommu) {
         if (page < (2u << 20)) {
             vs_port_err_set(err, -1,
                             "no-IOMMU mode needs hugepage memory (buffers must be physically "
                             "contiguous): echo 1024 > /proc/sys/vm/nr_hugepages");
             return -EINVAL;
         }
-        if ((rc = build_pa_table(&d->pa[d->n_maps], va, len, page)) < 0) {
+        if ((rc = build_pa_table(&c->pa[c->n_maps], va, len, page)) < 0) {
             vs_port_err_set(err, -1, "no-IOMMU mode: cannot read physical addresses from "
                                      "/proc/self/pagemap (needs CAP_SYS_ADMIN)");
             return rc;
@@ -665,7 +768,7 @@ int vs_vfio_dma_map(struct vs_vfio_dev *d, void *ptr, size_t len, size_t page,
             .size = len,
         };
 
-        if (!iova_ok(d, va, len)) {
+        if (!iova_ok(c, va, len)) {
             vs_port_err_set(err, -1,
                             "memory at 0x%" PRIxPTR " is outside the IOMMU's address range (its "
                             "address width is too small for IOVA == VA; on QEMU use -device "
@@ -673,7 +776,7 @@ int vs_vfio_dma_map(struct vs_vfio_dev *d, void *ptr, size_t len, size_t page,
                             va);
             return -ERANGE;
         }
-        if (ioctl(d->container, VFIO_IOMMU_MAP_DMA, &m) < 0) {
+        if (ioctl(c->fd, VFIO_IOMMU_MAP_DMA, &m) < 0) {
             rc = -errno;
             vs_port_err_set(err, -1, "VFIO_IOMMU_MAP_DMA %zu KiB at 0x%" PRIxPTR ": %s%s", len >> 10,
                             va, strerror(-rc),
@@ -684,64 +787,43 @@ int vs_vfio_dma_map(struct vs_vfio_dev *d, void *ptr, size_t len, size_t page,
             return rc;
         }
     }
-    d->maps[d->n_maps].va = va;
-    d->maps[d->n_maps].len = len;
-    d->n_maps++;
+    c->maps[c->n_maps].va = va;
+    c->maps[c->n_maps].len = len;
+    c->n_maps++;
     return 0;
 }
 
-struct map_ctx {
-    struct vs_vfio_dev *d;
-    struct vs_port_err *err;
-    uint64_t need;
-    unsigned n;
-};
-
-static int sum_region(const struct vs_mem_region *r, void *arg)
+int vs_vfio_dma_map(struct vs_vfio_dev *d, void *ptr, size_t len, size_t page,
+                    struct vs_port_err *err)
 {
-    struct map_ctx *c = arg;
+    uintptr_t va = (uintptr_t)ptr;
+    struct vs_vfio_container *c = d->c;
 
-    for (unsigned i = 0; i < c->d->n_maps; i++)
-        if (c->d->maps[i].va == (uintptr_t)r->va && c->d->maps[i].len == r->len)
-            return 0;
-    c->need += r->len;
-    c->n++;
-    return 0;
+    if (!c || c->fd < 0)
+        return -ENODEV;
+    /* The region was just allocated: a mapping over its addresses can only be
+     * left from freed memory (its VA reused) and points at the old pages. */
+    for (unsigned i = 0; i < c->n_maps;) {
+        if (c->maps[i].va < va + len && va < c->maps[i].va + c->maps[i].len)
+            unmap_entry(c, i);
+        else
+            i++;
+    }
+    return map_one(c, va, len, page, err);
 }
 
-static int map_region(const struct vs_mem_region *r, void *arg)
+void vs_vfio_dma_unmap(struct vs_vfio_dev *d, void *ptr, size_t len)
 {
-    struct map_ctx *c = arg;
+    struct vs_vfio_container *c = d->c;
 
-    return vs_vfio_dma_map(c->d, r->va, r->len, r->page_size, c->err);
-}
-
-int vs_vfio_dma_map_all(struct vs_vfio_dev *d, struct vs_port_err *err)
-{
-    struct map_ctx c = {.d = d, .err = err};
-    struct rlimit rl;
-    uint64_t locked;
-    bool cap;
-    int rc;
-
-    vs_mem_foreach(sum_region, &c);
-    if (!d->noiommu) {
-        if (getrlimit(RLIMIT_MEMLOCK, &rl) < 0)
-            rl.rlim_cur = RLIM_INFINITY;
-        lock_state(&locked, &cap);
-        if ((rc = vs_vfio_memlock_check(c.need, locked,
-                                        rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : rl.rlim_cur,
-                                        cap, err)) < 0)
-            return rc;
-        if (d->dma_avail && c.n > d->dma_avail) {
-            vs_port_err_set(err, -1,
-                            "%u regions to map but the kernel allows only %u more DMA mappings "
-                            "(vfio_iommu_type1 dma_entry_limit)",
-                            c.n, d->dma_avail);
-            return -ENOSPC;
+    if (!c || c->fd < 0)
+        return;
+    for (unsigned i = 0; i < c->n_maps; i++) {
+        if (c->maps[i].va == (uintptr_t)ptr && c->maps[i].len == len) {
+            unmap_entry(c, i);
+            return;
         }
     }
-    return vs_mem_foreach(map_region, &c);
 }
 
 struct region_list {
@@ -761,32 +843,85 @@ static int collect_region(const struct vs_mem_region *r, void *arg)
     return 0;
 }
 
-int vs_vfio_dma_sync(struct vs_vfio_dev *d, struct vs_port_err *err)
+/* Unmaps what belongs to regions the runtime freed since they were mapped. */
+static void prune_stale(struct vs_vfio_container *c)
 {
     struct region_list live = {0};
 
-    if (d->container < 0)
-        return -ENODEV;
     vs_mem_foreach(collect_region, &live);
-    for (unsigned i = 0; i < d->n_maps;) {
+    for (unsigned i = 0; i < c->n_maps;) {
         bool found = false;
 
         for (unsigned j = 0; j < live.n && !found; j++)
-            found = live.r[j].va == d->maps[i].va && live.r[j].len == d->maps[i].len;
-        if (found) {
+            found = live.r[j].va == c->maps[i].va && live.r[j].len == c->maps[i].len;
+        if (found)
             i++;
-            continue;
-        }
-        if (!d->noiommu) {
-            struct vfio_iommu_type1_dma_unmap um = {
-                .argsz = sizeof(um), .iova = d->maps[i].va, .size = d->maps[i].len};
-            ioctl(d->container, VFIO_IOMMU_UNMAP_DMA, &um);
-        }
-        free(d->pa[i].pa);
-        d->n_maps--;
-        d->maps[i] = d->maps[d->n_maps];
-        d->pa[i] = d->pa[d->n_maps];
-        memset(&d->pa[d->n_maps], 0, sizeof(d->pa[0]));
+        else
+            unmap_entry(c, i);
     }
+}
+
+struct map_ctx {
+    struct vs_vfio_container *c;
+    struct vs_port_err *err;
+    uint64_t need;
+    unsigned n;
+};
+
+static int sum_region(const struct vs_mem_region *r, void *arg)
+{
+    struct map_ctx *m = arg;
+
+    if (!is_mapped(m->c, (uintptr_t)r->va, r->len)) {
+        m->need += r->len;
+        m->n++;
+    }
+    return 0;
+}
+
+static int map_region(const struct vs_mem_region *r, void *arg)
+{
+    struct map_ctx *m = arg;
+
+    if (is_mapped(m->c, (uintptr_t)r->va, r->len))
+        return 0;
+    return map_one(m->c, (uintptr_t)r->va, r->len, r->page_size, m->err);
+}
+
+int vs_vfio_dma_map_all(struct vs_vfio_dev *d, struct vs_port_err *err)
+{
+    struct map_ctx m = {.c = d->c, .err = err};
+    struct rlimit rl;
+    uint64_t locked;
+    bool cap;
+    int rc;
+
+    if (!m.c || m.c->fd < 0)
+        return -ENODEV;
+    prune_stale(m.c);
+    vs_mem_foreach(sum_region, &m);
+    if (!m.n)
+        return 0;
+    if (!m.c->noiommu) {
+        if (getrlimit(RLIMIT_MEMLOCK, &rl) < 0)
+            rl.rlim_cur = RLIM_INFINITY;
+        lock_state(&locked, &cap);
+        if ((rc = vs_vfio_memlock_check(m.need, locked,
+                                        rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : rl.rlim_cur,
+                                        cap, err)) < 0)
+            return rc;
+        if (m.c->dma_avail && m.n > m.c->dma_avail) {
+            vs_port_err_set(err, -1,
+                            "%u regions to map but the kernel allows only %u more DMA mappings "
+                            "(vfio_iommu_type1 dma_entry_limit)",
+                            m.n, m.c->dma_avail);
+            return -ENOSPC;
+        }
+    }
+    return vs_mem_foreach(map_region, &m);
+}
+
+int vs_vfio_dma_sync(struct vs_vfio_dev *d, struct vs_port_err *err)
+{
     return vs_vfio_dma_map_all(d, err);
 }

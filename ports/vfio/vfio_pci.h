@@ -4,9 +4,11 @@
  * - vs_vfio_open() checks everything a user can get wrong before touching an
  *   ioctl (device exists, bound to vfio-pci, has an IOMMU group, the group is
  *   viable, /dev/vfio exists) and fills err with the commands that fix it.
- * - Each device gets its own container (type1 v2 IOMMU), or the no-IOMMU
- *   container when the kernel offers only /dev/vfio/noiommu-N (with a warning:
- *   no isolation, DMA addresses are physical).
+ * - All devices share one container (type1 v2 IOMMU), or the no-IOMMU container
+ *   when the kernel offers only /dev/vfio/noiommu-N (with a warning: no
+ *   isolation, DMA addresses are physical); an IOMMU group is opened once and
+ *   shared by its devices (two ports of one NIC often share a group), so memory
+ *   is mapped and pinned once for all ports.
  * - DMA: every runtime memory region (vs_mem_foreach) and every region handed to
  *   vs_vfio_dma_map() is mapped with IOVA == VA, one mapping per region (regions
  *   are whole hugepages, so the IOMMU uses hugepage entries and a pool costs one
@@ -46,27 +48,37 @@ struct vs_vfio_pa_table {
     uint64_t *pa; /* len / page entries */
 };
 
-struct vs_vfio_dev {
-    char bdf[VS_VFIO_BDF_LEN];
-    int container, group, fd; /* -1 when closed */
-    int group_id;
+/* The process-wide container: its IOMMU facts and what is mapped into it. */
+struct vs_vfio_container {
+    int fd;               /* -1 when closed */
+    unsigned groups;      /* groups attached */
     bool noiommu;
-    bool can_reset;
-    uint16_t vendor, device;
-    uint64_t cfg_offset, cfg_size;
-    struct vs_vfio_bar bar[VS_VFIO_MAX_BARS];
-    unsigned n_irqs_req;   /* VFIO_PCI_REQ_IRQ_INDEX count (0: cannot be told of unbind) */
-    unsigned n_msix;       /* MSI-X vectors the device has */
+    bool iommu_set;
 
     /* IOMMU facts (type1). */
     unsigned n_iova_ranges;
     struct { uint64_t start, end; } iova_ranges[16]; /* inclusive */
     uint32_t dma_avail;   /* kernel's remaining DMA entries, 0 when unknown */
 
-    /* What we mapped (to unmap and to avoid mapping twice). */
+    /* What we mapped (to unmap, and to avoid mapping twice). */
     unsigned n_maps;
     struct { uintptr_t va; size_t len; } maps[VS_VFIO_MAX_MAPS];
     struct vs_vfio_pa_table pa[VS_VFIO_MAX_MAPS]; /* noiommu only */
+};
+
+struct vs_vfio_dev {
+    char bdf[VS_VFIO_BDF_LEN];
+    int fd;               /* device fd, -1 when closed */
+    int group_id;
+    bool group_held;      /* this device holds a reference on its group */
+    bool noiommu;         /* copy of c->noiommu, for the fast path */
+    struct vs_vfio_container *c; /* NULL when closed */
+    bool can_reset;
+    uint16_t vendor, device;
+    uint64_t cfg_offset, cfg_size;
+    struct vs_vfio_bar bar[VS_VFIO_MAX_BARS];
+    unsigned n_irqs_req;   /* VFIO_PCI_REQ_IRQ_INDEX count (0: cannot be told of unbind) */
+    unsigned n_msix;       /* MSI-X vectors the device has */
 };
 
 /* "0000:00:04.0" (also accepts "00:04.0", domain 0). Lower-cases into out. 0 or -EINVAL. */
@@ -87,6 +99,7 @@ int vs_vfio_memlock_check(uint64_t need, uint64_t locked, uint64_t limit, bool c
 
 int vs_vfio_open(struct vs_vfio_dev *d, const char *bdf, const char *root,
                  struct vs_port_err *err);
+/* Closes the device; its group and the container when it was their last user. */
 void vs_vfio_close(struct vs_vfio_dev *d);
 
 /* Maps BAR i (if not yet mapped). 0 or -errno. */
@@ -112,9 +125,13 @@ int vs_vfio_dma_map_all(struct vs_vfio_dev *d, struct vs_port_err *err);
  * those that were freed (their VA may be reused by another allocation, which must
  * not reach the old pages). Called periodically from the main thread. */
 int vs_vfio_dma_sync(struct vs_vfio_dev *d, struct vs_port_err *err);
-/* Maps one region (va, len: page-aligned). 0, or -errno with err filled. */
+/* Maps one region just allocated (va, len: page-aligned), replacing any mapping
+ * left over its addresses by freed memory. 0, or -errno with err filled. */
 int vs_vfio_dma_map(struct vs_vfio_dev *d, void *va, size_t len, size_t page,
                     struct vs_port_err *err);
+
+/* Unmaps a region before it is freed. */
+void vs_vfio_dma_unmap(struct vs_vfio_dev *d, void *va, size_t len);
 
 /* Bus address of len bytes at va for the device (IOVA == VA, or the physical
  * address in no-IOMMU mode). 0 when the range is not DMA-able as one piece. */

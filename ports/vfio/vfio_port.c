@@ -82,7 +82,7 @@ static void release(struct vfio_port *vp, const char *why)
         close(vp->req_fd);
         vp->req_fd = -1;
     }
-    vs_vfio_close(&vp->dev); /* unmaps BARs and DMA, closes the fds: the unbind can finish */
+    vs_vfio_close(&vp->dev); /* unmaps the BARs, closes the device (and its group when last): the unbind can finish */
     vp->released = true;
 }
 

@@ -480,8 +480,11 @@ static void vnet_fini(struct vs_nic *nic)
         vs_virtq_drv_fini(&v->txq[p].vq);
     }
     vs_virtq_drv_fini(&v->ctrl.vq); /* its only cookie is the vnet itself */
-    if (v->mem.va)
+    if (v->mem.va) {
+        if (nic->dev)
+            vs_vfio_dma_unmap(nic->dev, v->mem.va, v->mem.len);
         vs_mem_free(&v->mem);
+    }
     free(v);
     nic->priv = NULL;
 }

@@ -284,13 +284,26 @@ for want in "not bound to vfio-pci" "driver_override" "drivers_probe"; do
 	[[ $out == *"$want"* ]] || fail "add-port error lacks '$want': $out"
 done
 pass "add-port on the unbound NIC says how to bind it"
-g 10 "vswitchctl del-port nic-igb || true; echo $IGB > /sys/bus/pci/drivers_probe; readlink /sys/bus/pci/devices/$IGB/driver"
+t=$SECONDS
+g 10 "vswitchctl del-port nic-igb || true"
+say "del-port took $((SECONDS - t))s"
+t=$SECONDS
+g 10 "echo $IGB > /sys/bus/pci/drivers_probe; readlink /sys/bus/pci/devices/$IGB/driver"
+say "rebind took $((SECONDS - t))s"
+t=$SECONDS
 g 30 "vswitchctl add-port nic-igb vfio pci=$IGB"
+say "add-port took $((SECONDS - t))s"
 deadline=$((SECONDS + 30))
-until lab_guest_exec vf 10 "vswitchctl --json show nic-igb" | grep -q '"link": *"up"'; do
-	[ $SECONDS -lt $deadline ] || fail "re-added igb port: link not up within 30s"
+# Output captured first: a reader that stops early (grep -q) would leave the
+# agent's end marker unread and desynchronise later commands.
+until out=$(lab_guest_exec vf 10 "vswitchctl --json show nic-igb") && [[ $out == *'"link": "up"'* ]]; do
+	if [ $SECONDS -ge $deadline ]; then
+		lab_guest_exec vf 10 "vswitchctl show nic-igb; tail -n 20 $VS_GUEST_LOG; dmesg | tail -n 20" || true
+		fail "re-added igb port: link not up within 30s"
+	fi
 	sleep 1
 done
+say "re-added igb: link up after $((SECONDS - t))s"
 fp "arp igb 30" 40
 [[ $FP == *" ok "* ]] || fail "no ARP answer through the re-added igb"
 fp "ping igb $N 16" 120

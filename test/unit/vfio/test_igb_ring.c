@@ -350,6 +350,7 @@ static void test_rx_noiommu(void)
     struct vs_pool *p2;
     const struct vs_mem_region *r;
     struct vs_vfio_dev dev;
+    struct vs_vfio_container c;
     struct vs_igb_rxq q;
     struct model_rx m = {.q = &q};
     struct vs_pkt *all[64], *pkts[VS_BURST], *straddler = NULL;
@@ -360,23 +361,25 @@ static void test_rx_noiommu(void)
     CU_ASSERT_EQUAL_FATAL(vs_pool_create(64, VS_PAGES_NONE, &p2), 0);
     r = vs_pool_region(p2);
     memset(&dev, 0, sizeof(dev));
-    dev.noiommu = true;
-    dev.n_maps = 1;
-    dev.maps[0].va = (uintptr_t)r->va;
-    dev.maps[0].len = r->len;
-    dev.pa[0].va = (uintptr_t)r->va;
-    dev.pa[0].len = r->len / page * page;
-    dev.pa[0].page = page;
-    dev.pa[0].pa = calloc(r->len / page, sizeof(uint64_t));
+    memset(&c, 0, sizeof(c));
+    dev.noiommu = c.noiommu = true;
+    dev.c = &c;
+    c.n_maps = 1;
+    c.maps[0].va = (uintptr_t)r->va;
+    c.maps[0].len = r->len;
+    c.pa[0].va = (uintptr_t)r->va;
+    c.pa[0].len = r->len / page * page;
+    c.pa[0].page = page;
+    c.pa[0].pa = calloc(r->len / page, sizeof(uint64_t));
     for (size_t i = 0; i < r->len / page; i++)
-        dev.pa[0].pa[i] = 0x100000000ull + (r->len / page - i) * 4 * page; /* scattered */
+        c.pa[0].pa[i] = 0x100000000ull + (r->len / page - i) * 4 * page; /* scattered */
 
     /* Find a buffer that straddles a page boundary; make it the next allocated. */
     n = vs_pkt_alloc_bulk(p2, all, 64);
     CU_ASSERT_EQUAL_FATAL(n, 64);
     for (unsigned i = 0; i < n && !straddler; i++) {
         uintptr_t a = (uintptr_t)vs_pkt_data(all[i]) - (uintptr_t)r->va;
-        if (a / page != (a + VS_IGB_RX_BUF - 1) / page && (a + VS_IGB_RX_BUF) <= dev.pa[0].len) {
+        if (a / page != (a + VS_IGB_RX_BUF - 1) / page && (a + VS_IGB_RX_BUF) <= c.pa[0].len) {
             straddler = all[i];
             all[i] = all[n - 1];
         }
@@ -388,7 +391,7 @@ static void test_rx_noiommu(void)
     CU_ASSERT_EQUAL_FATAL(vs_igb_rxq_init(&q, ring, 8, &m.rdt, &dev, p2), 0);
     for (uint16_t i = 0; i < 8; i++) {
         uintptr_t a = (uintptr_t)vs_pkt_data(q.bufs[i]) - (uintptr_t)r->va;
-        CU_ASSERT_EQUAL(q.ring[i].read.pkt_addr, dev.pa[0].pa[a / page] + a % page);
+        CU_ASSERT_EQUAL(q.ring[i].read.pkt_addr, c.pa[0].pa[a / page] + a % page);
     }
     vs_pkt_free(straddler); /* next allocated: the refill of the first frame */
     /* The model NIC writes through pkt_addr, which is physical here: deliver the
@@ -403,7 +406,7 @@ static void test_rx_noiommu(void)
     vs_pkt_free(pkts[0]);
     vs_igb_rxq_fini(&q);
     CU_ASSERT_EQUAL(vs_pool_free_count(p2), 64);
-    free(dev.pa[0].pa);
+    free(c.pa[0].pa);
     vs_pool_destroy(p2);
     free(ring);
 }

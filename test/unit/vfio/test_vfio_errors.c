@@ -137,7 +137,7 @@ static void test_not_bound(void)
     CU_ASSERT_EQUAL(vs_vfio_open(&dev, "00:04.0", root, &err), -ENXIO);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "driver_override"));
     CU_ASSERT_EQUAL(dev.fd, -1);
-    CU_ASSERT_EQUAL(dev.container, -1);
+    CU_ASSERT_PTR_NULL(dev.c);
 
     add_device(BDF, NULL);
     memset(&err, 0, sizeof(err));
