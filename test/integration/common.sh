@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for test/integration/*_test.sh (bash; source it after
 # `set -euo pipefail`). ctest passes VSWITCHD, VSWITCHCTL, VS_SOURCE_DIR,
 # VS_BUILD_DIR and VS_LAB_DIR; run by hand, the defaults below find a build in
@@ -23,7 +24,6 @@ VS_TEST=$(basename "$0" .sh)
 VS_T0=$SECONDS
 VS_PID=""
 VS_RC=""
-vs_fails=0
 
 say() { printf '[%s +%ds] %s\n' "$VS_TEST" $((SECONDS - VS_T0)) "$*"; }
 

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Helpers for a lab guest's /init (busybox ash). Installed as /lib/lab.sh by
 # initramfs.sh; an /init sources it. Kernel parameters without a dot
 # (vs_ip=10.0.0.1/24) reach /init as environment variables.

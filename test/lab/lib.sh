@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Host-side library for tests that boot QEMU guests (bash; source it).
 #
 #   . test/lab/lib.sh
