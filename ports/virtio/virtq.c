@@ -105,6 +105,8 @@ int vs_virtq_start(struct vs_virtq *vq, uint16_t base)
     vq->broken_logged = false;
     vq->drop_logged = false;
     vq->mem_hint = 0;
+    vq->lend_consumed = 0;
+    vq->lend_nused = 0;
     uint32_t size = vq->size;
     if (!vq->mem || size == 0 || size > VS_VQ_MAX_SIZE ||
         (!vq->packed && (size & (size - 1)))) {
@@ -172,8 +174,34 @@ uint16_t vs_virtq_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct vs_p
         return 0;
     if (n > VS_BURST)
         n = VS_BURST;
-    return vq->packed ? vs_vq_packed_dequeue(vq, pool, pkts, n)
-                      : vs_vq_split_dequeue(vq, pool, pkts, n);
+    return vq->packed ? vs_vq_packed_dequeue(vq, pool, pkts, n, false)
+                      : vs_vq_split_dequeue(vq, pool, pkts, n, false);
+}
+
+uint16_t vs_virtq_dequeue_lend(struct vs_virtq *vq, struct vs_pool *pool, struct vs_pkt **pkts,
+                               uint16_t n)
+{
+    /* A caller that skipped done would otherwise consume the same entries twice. */
+    if (vs_unlikely(vq->lend_consumed))
+        vs_virtq_dequeue_done(vq);
+    if (vs_unlikely(!usable(vq)) || n == 0)
+        return 0;
+    if (n > VS_BURST)
+        n = VS_BURST;
+    return vq->packed ? vs_vq_packed_dequeue(vq, pool, pkts, n, true)
+                      : vs_vq_split_dequeue(vq, pool, pkts, n, true);
+}
+
+void vs_virtq_dequeue_done(struct vs_virtq *vq)
+{
+    /* Not gated on usable(): the lent entries belong to the guest whatever happened
+     * to the queue since (a stop waits for this call through the grace period). */
+    if (!vq->lend_consumed || vq->broken)
+        return;
+    if (vq->packed)
+        vs_vq_packed_dequeue_done(vq);
+    else
+        vs_vq_split_dequeue_done(vq);
 }
 
 uint16_t vs_virtq_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, uint16_t n)

@@ -82,6 +82,13 @@ struct vs_virtq {
     uint16_t avail_event_shadow; /* split + event idx: last avail_event we wrote */
     unsigned mem_hint;         /* region of the last translation (guest_mem.h) */
     uint64_t desc_gpa, avail_gpa, used_ring_gpa; /* of the rings, found by start */
+    /* A lending dequeue's used entries, published by vs_virtq_dequeue_done(). */
+    uint16_t lend_consumed;    /* ring entries consumed and not yet returned */
+    uint16_t lend_nused;       /* packed: entries in lend_used */
+    struct {
+        uint16_t id, slots;
+        uint32_t len;
+    } lend_used[VS_BURST];
 };
 
 /* Validates ring addresses against the memory table and resets ring state from
@@ -103,6 +110,20 @@ uint16_t vs_virtq_stop(struct vs_virtq *vq);
  * 0, since dropped frames are completions too. */
 uint16_t vs_virtq_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct vs_pkt **pkts,
                           uint16_t n);
+/* Like vs_virtq_dequeue, but a frame that sits whole in one guest buffer after its
+ * header (one descriptor: what Linux and DPDK drivers post for linear frames) is
+ * lent instead of copied: its packet buffer is marked VS_PKT_F_EXTERNAL and points
+ * into guest memory, so a switch → guest copy reads it straight from the source
+ * guest (one copy instead of two). No buffer of the burst goes back to the guest
+ * until vs_virtq_dequeue_done(), which the caller must call after it is done with
+ * the frames and before the next dequeue. Lent frames are read-only and the guest
+ * could still change their bytes (not their length): it can only spoil its own frames. */
+uint16_t vs_virtq_dequeue_lend(struct vs_virtq *vq, struct vs_pool *pool, struct vs_pkt **pkts,
+                               uint16_t n);
+/* Returns the last lending dequeue's buffers to the guest (used ring). Safe to call
+ * when nothing is pending, and on a queue that was stopped meanwhile. */
+void vs_virtq_dequeue_done(struct vs_virtq *vq);
+
 /* Switch → guest RX: copies frames into the guest's buffers (with a virtio-net header,
  * merged buffers when negotiated). Returns how many were delivered; the caller still
  * owns (and frees) all n buffers. Frames not delivered are counted in no_buffers:

@@ -18,6 +18,7 @@
 #include "ports/virtio/dirty_log.h"
 #include "ports/virtio/virtq.h"
 #include "vswitch/compiler.h"
+#include "vswitch/pkt.h"
 
 /* Ring fields are little-endian; we read and write them natively. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "virtqueues need a little-endian host");
@@ -154,11 +155,34 @@ static inline const char *vs_vq_name(const struct vs_virtq *vq)
     return vq->name ? vq->name : "virtq";
 }
 
+/* lend: see vs_virtq_dequeue_lend. */
 uint16_t vs_vq_split_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct vs_pkt **pkts,
-                             uint16_t n);
+                             uint16_t n, bool lend);
+void vs_vq_split_dequeue_done(struct vs_virtq *vq);
 uint16_t vs_vq_split_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, uint16_t n);
 uint16_t vs_vq_packed_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct vs_pkt **pkts,
-                              uint16_t n);
+                              uint16_t n, bool lend);
+void vs_vq_packed_dequeue_done(struct vs_virtq *vq);
+
+/* The fast path of a lending dequeue: a TX buffer of one descriptor (d, already
+ * copied out of the ring) whose frame is contiguous in guest memory is lent to pkt.
+ * Returns true when lent; false sends the chain down the ordinary copying walk,
+ * which re-reads and fully validates it (so nothing is decided here that the walk
+ * would refuse). */
+static inline bool vs_vq_tx_lend(struct vs_virtq *vq, uint64_t addr, uint32_t len,
+                                 uint16_t flags, struct vs_pkt *pkt)
+{
+    if (flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT | VRING_DESC_F_WRITE))
+        return false;
+    if (len < (uint32_t)vq->hdr_len + VS_VQ_ETH_MIN || len - vq->hdr_len > VS_PKT_DATA_ROOM)
+        return false;
+    uint64_t l = len;
+    uint8_t *p = vs_guest_mem_gpa_hint(vq->mem, addr, &l, &vq->mem_hint);
+    if (!p || l != len)
+        return false;
+    vs_pkt_set_external(pkt, p + vq->hdr_len, (uint16_t)(len - vq->hdr_len));
+    return true;
+}
 uint16_t vs_vq_packed_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, uint16_t n);
 
 #endif

@@ -210,8 +210,39 @@ static void packed_publish(struct vs_virtq *vq, const struct packed_used *u, uns
             vs_vq_log(vq, vq->desc_gpa + 16ull * at[j], 16);
 }
 
+/* Lends a one-descriptor chain at w->pos (see vs_vq_tx_lend) and steps w past it. */
+static inline bool packed_tx_lend(struct vs_virtq *vq, struct packed_walk *w, struct vs_pkt *pkt)
+{
+    const struct vring_packed_desc *ring = vq->desc;
+    struct vring_packed_desc d;
+    vs_vq_read_desc(&d, &ring[w->pos]);
+    if (d.id >= vq->size || !desc_avail(d.flags, w->wrap) ||
+        !vs_vq_tx_lend(vq, d.addr, d.len, d.flags, pkt))
+        return false;
+    w->id = d.id;
+    w->slots = 1;
+    w->more = false;
+    if (++w->pos == vq->size) {
+        w->pos = 0;
+        w->wrap = !w->wrap;
+    }
+    return true;
+}
+
+void vs_vq_packed_dequeue_done(struct vs_virtq *vq)
+{
+    struct packed_used u[VS_BURST];
+    unsigned nu = vq->lend_nused;
+    for (unsigned j = 0; j < nu; j++)
+        u[j] = (struct packed_used){ .id = vq->lend_used[j].id, .slots = vq->lend_used[j].slots,
+                                     .len = vq->lend_used[j].len };
+    vq->lend_consumed = 0;
+    vq->lend_nused = 0;
+    packed_publish(vq, u, nu);
+}
+
 uint16_t vs_vq_packed_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct vs_pkt **pkts,
-                              uint16_t n)
+                              uint16_t n, bool lend)
 {
     if (!packed_head_avail(vq, vq->last_avail_idx, vq->avail_wrap))
         return 0;
@@ -224,7 +255,7 @@ uint16_t vs_vq_packed_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct 
     const struct vring_packed_desc *ring = vq->desc;
     struct packed_used u[VS_BURST];
     unsigned nu = 0, i;
-    uint16_t out = 0;
+    uint16_t out = 0, lent = 0;
     uint64_t bytes = 0;
     uint16_t pos = vq->last_avail_idx;
     bool wrap = vq->avail_wrap;
@@ -233,7 +264,11 @@ uint16_t vs_vq_packed_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct 
             break;
         struct vs_pkt *p = pkts[i];
         struct packed_walk w = { .pos = pos, .wrap = wrap, .more = true };
-        int rc = packed_tx_chain(vq, &w, p);
+        int rc = 1;
+        if (lend && packed_tx_lend(vq, &w, p))
+            lent++;
+        else
+            rc = packed_tx_chain(vq, &w, p);
         if (vs_unlikely(rc < 0)) {
             vs_pkt_free_bulk(pkts, out);
             vs_pkt_free_bulk(pkts + i, got - i);
@@ -255,7 +290,18 @@ uint16_t vs_vq_packed_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct 
         vs_pkt_free_bulk(pkts + i, got - i);
     vq->last_avail_idx = pos;
     vq->avail_wrap = wrap;
-    packed_publish(vq, u, nu);
+    if (lent) {
+        /* Handed back (flags turned used) only when the caller is done reading. */
+        for (unsigned j = 0; j < nu; j++) {
+            vq->lend_used[j].id = u[j].id;
+            vq->lend_used[j].slots = u[j].slots;
+            vq->lend_used[j].len = u[j].len;
+        }
+        vq->lend_nused = (uint16_t)nu;
+        vq->lend_consumed = (uint16_t)nu;
+    } else {
+        packed_publish(vq, u, nu);
+    }
     vq->stats.packets += out;
     vq->stats.bytes += bytes;
     return out;

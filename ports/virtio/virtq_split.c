@@ -196,8 +196,25 @@ static void split_publish(struct vs_virtq *vq, uint16_t consumed, uint16_t count
     }
 }
 
+/* Lends a single-descriptor TX chain (see vs_vq_tx_lend). */
+static inline bool split_tx_lend(struct vs_virtq *vq, uint16_t head, struct vs_pkt *pkt)
+{
+    struct vring_desc d;
+    if (vs_unlikely(head >= vq->size))
+        return false;
+    vs_vq_read_desc(&d, &((const struct vring_desc *)vq->desc)[head]);
+    return vs_vq_tx_lend(vq, d.addr, d.len, d.flags, pkt);
+}
+
+void vs_vq_split_dequeue_done(struct vs_virtq *vq)
+{
+    uint16_t n = vq->lend_consumed;
+    vq->lend_consumed = 0;
+    split_publish(vq, n, n);
+}
+
 uint16_t vs_vq_split_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct vs_pkt **pkts,
-                             uint16_t n)
+                             uint16_t n, bool lend)
 {
     int pending = split_avail(vq);
     if (pending <= 0)
@@ -217,7 +234,7 @@ uint16_t vs_vq_split_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct v
         heads[i] = split_head(vq, (uint16_t)(vq->last_avail_idx + i));
     vs_prefetch(&desc[heads[0] & mask]);
 
-    uint16_t out = 0;
+    uint16_t out = 0, lent = 0;
     uint64_t bytes = 0;
     for (unsigned i = 0; i < got; i++) {
         struct vs_pkt *p = pkts[i];
@@ -225,7 +242,11 @@ uint16_t vs_vq_split_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct v
             vs_prefetch(&desc[heads[i + 1] & mask]);
             vs_prefetch_w(vs_pkt_data(pkts[i + 1]));
         }
-        int rc = split_tx_chain(vq, heads[i], p);
+        int rc = 1;
+        if (lend && split_tx_lend(vq, heads[i], p))
+            lent++;
+        else
+            rc = split_tx_chain(vq, heads[i], p);
         if (vs_unlikely(rc < 0)) {
             /* Broken: nothing of this burst reaches the used ring or the switch. */
             vs_pkt_free_bulk(pkts, out);
@@ -240,7 +261,12 @@ uint16_t vs_vq_split_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct v
             vs_pkt_free(p);
         }
     }
-    split_publish(vq, (uint16_t)got, (uint16_t)got);
+    /* The used elements are written; with lent frames they are handed over (used->idx)
+     * only when the caller is done reading them. */
+    if (lent)
+        vq->lend_consumed = (uint16_t)got;
+    else
+        split_publish(vq, (uint16_t)got, (uint16_t)got);
     vq->stats.packets += out;
     vq->stats.bytes += bytes;
     return out;
