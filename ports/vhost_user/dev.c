@@ -104,20 +104,20 @@ static uint32_t rings_pause(struct vs_vhu_dev *dev, uint32_t mask)
     return running;
 }
 
-static bool ring_sizes(const struct vs_vhu_vring *vr, bool packed, uint64_t *desc,
-                       uint64_t *avail, uint64_t *used)
+/* Bytes of each ring area (split: avail and used carry an event field with EVENT_IDX). */
+static void ring_sizes(const struct vs_vhu_dev *dev, const struct vs_vhu_vring *vr,
+                       uint64_t *desc, uint64_t *avail, uint64_t *used)
 {
-    uint64_t n = vr->num;
+    uint64_t n = vr->num, ev = has_feature(dev, VIRTIO_RING_F_EVENT_IDX) ? 2 : 0;
 
     *desc = 16 * n;
-    if (packed) {
+    if (has_feature(dev, VIRTIO_F_RING_PACKED)) {
         *avail = 4; /* driver event suppression */
         *used = 4;  /* device event suppression */
     } else {
-        *avail = 4 + 2 * n + 2;
-        *used = 4 + 8 * n + 2;
+        *avail = 4 + 2 * n + ev;
+        *used = 4 + 8 * n + ev;
     }
-    return true;
 }
 
 /* Translates the ring addresses through the memory table. 0 or -EFAULT/-EINVAL. */
@@ -128,7 +128,7 @@ static int ring_translate(const struct vs_vhu_dev *dev, const struct vs_vhu_vrin
     bool packed = has_feature(dev, VIRTIO_F_RING_PACKED);
     uint64_t dsz, asz, usz;
 
-    ring_sizes(vr, packed, &dsz, &asz, &usz);
+    ring_sizes(dev, vr, &dsz, &asz, &usz);
     if ((a->desc_user_addr & 15) || (a->avail_user_addr & (packed ? 3 : 1)) ||
         (a->used_user_addr & 3)) {
         snprintf(why, why_len, "misaligned ring address (desc 0x%llx avail 0x%llx used 0x%llx)",
