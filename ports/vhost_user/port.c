@@ -86,7 +86,8 @@ static void conn_drop(struct vhu_port *vp, const char *why)
     vs_vhu_dev_reset(&vp->dev);
     vp->disconnects++;
     update_link(vp);
-    vs_info("port %s: front-end %s on %s", vp->port->name, why, vp->args.path);
+    if (why) /* NULL: the reason was logged already */
+        vs_info("port %s: front-end %s on %s", vp->port->name, why, vp->args.path);
     if (!vp->args.server) {
         vp->backoff_ms = RECONNECT_FIRST_MS;
         vp->connect_fail_logged = false;
@@ -131,16 +132,17 @@ static bool conn_dispatch(struct vhu_port *vp)
     vp->nfds = 0;
     vp->have = 0;
     if (rc < 0) {
-        conn_drop(vp, "sent a message we cannot accept; disconnected");
+        conn_drop(vp, NULL); /* the handler said why, in one line */
         return false;
     }
     /* Before the reply: once the front-end hears back, the link state is current. */
     update_link(vp);
     if (rc > 0 && (rc = send_all(vp->conn_fd, &vp->out,
                                  sizeof(vp->out.hdr) + vp->out.hdr.size)) < 0) {
-        vs_warn("port %s: cannot send reply to %s: %s", vp->port->name,
-                vs_vhu_request_name(vp->out.hdr.request), strerror(-rc));
-        conn_drop(vp, "stopped reading replies; disconnected");
+        vs_warn("port %s: cannot send the %s reply to the front-end on %s (%s); disconnected",
+                vp->port->name, vs_vhu_request_name(vp->out.hdr.request), vp->args.path,
+                strerror(-rc));
+        conn_drop(vp, NULL);
         return false;
     }
     return true;
@@ -189,7 +191,7 @@ static void conn_cb(int fd, uint32_t events, void *arg)
                 /* The handler refuses the header; the stream cannot be resynchronised. */
                 conn_dispatch(vp);
                 if (vp->conn_fd >= 0)
-                    conn_drop(vp, "sent a malformed header; disconnected");
+                    conn_drop(vp, NULL);
                 return;
             }
             want = sizeof(vp->in.hdr) + vp->in.hdr.size - vp->have;
