@@ -8,6 +8,7 @@
 # (processes, DPDK hugepage files). Never asserts a speed.
 # Outside CI a missing testpmd/OVS skips; with CI=true it fails.
 set -euo pipefail
+# shellcheck source=common.sh
 . "$(dirname "$0")/common.sh"
 
 lab_require_root
@@ -32,8 +33,9 @@ case $rc in
 *) fail "bench/run.sh --smoke exited with $rc" ;;
 esac
 
-json=$(ls "$out"/smoke-*.json 2>/dev/null | head -n1)
-[ -n "$json" ] || fail "no smoke-*.json in $out"
+jsons=("$out"/smoke-*.json)
+json=${jsons[0]}
+[ -r "$json" ] || fail "no smoke-*.json in $out"
 python3 - "$json" <<'PY' || fail "smoke JSON does not show traffic through every backend"
 import json, sys
 d = json.load(open(sys.argv[1]))
