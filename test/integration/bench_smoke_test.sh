@@ -8,7 +8,7 @@
 # (processes, DPDK hugepage files). Never asserts a speed.
 # Outside CI a missing testpmd/OVS skips; with CI=true it fails.
 set -euo pipefail
-# shellcheck source=common.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
 . "$(dirname "$0")/common.sh"
 
 lab_require_root
