@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/virtio_config.h>
@@ -324,6 +325,7 @@ void vs_vhu_dev_reset(struct vs_vhu_dev *dev)
         vhu_vring_reset(dev, i);
     }
     vs_vhu_mem_unmap_all(&dev->mem);
+    dev->mem_file_valid = false;
     log_unmap(dev);
     close_fd(&dev->log_callfd);
     dev->features = 0;
@@ -497,9 +499,35 @@ static int h_reset_owner(struct ctx *c)
     return 0;
 }
 
+/* Is this table the one already mapped (same regions, same files, same offsets)?
+ * Fills ids with the files' identities either way. */
+static bool same_table(const struct vs_vhu_dev *dev, const struct vs_vhu_mem_region *r,
+                       unsigned n, const int *fds, struct vs_vhu_mem_file *ids)
+{
+    bool same = dev->mem_file_valid && n == dev->mem.n;
+
+    for (unsigned i = 0; i < n; i++) {
+        struct stat st;
+
+        if (fstat(fds[i], &st) < 0)
+            return false;
+        ids[i].dev = st.st_dev;
+        ids[i].ino = st.st_ino;
+        ids[i].offset = r[i].mmap_offset;
+        if (same) {
+            const struct vs_guest_mem_region *m = &dev->mem.r[i];
+
+            same = m->gpa == r[i].gpa && m->size == r[i].size && m->uva == r[i].uva &&
+                   !memcmp(&dev->mem_file[i], &ids[i], sizeof(ids[i]));
+        }
+    }
+    return same;
+}
+
 static int h_set_mem_table(struct ctx *c)
 {
     struct vs_vhu_dev *dev = c->dev;
+    struct vs_vhu_mem_file ids[VS_VHU_MEM_TABLE_MAX];
     uint32_t n;
     int rc;
 
@@ -516,8 +544,13 @@ static int h_set_mem_table(struct ctx *c)
                     c->hdr->size, n, 8 + n * sizeof(struct vs_vhu_mem_region));
     if ((rc = need_fds(c, n)) < 0)
         return rc;
+    if (same_table(dev, c->p->mem.r, n, c->fds, ids))
+        return 0; /* nothing to remap; the fds are closed by the caller */
     rings_pause(dev, all_rings(dev));
     rc = vs_vhu_mem_set_table(&dev->mem, c->p->mem.r, n, c->fds, c->why, sizeof(c->why));
+    dev->mem_file_valid = rc == 0;
+    if (rc == 0)
+        memcpy(dev->mem_file, ids, sizeof(ids[0]) * n);
     /* On failure the old table is still mapped and the rings go on with it. */
     rings_resume_all(dev);
     return rc < 0 ? failed(c, VS_VHU_ERR_MEMORY, rc) : 0;
@@ -540,6 +573,7 @@ static int h_add_mem_reg(struct ctx *c)
 
     if ((rc = need_size(c, sizeof(struct vs_vhu_mem_reg))) < 0 || (rc = need_fds(c, 1)) < 0)
         return rc;
+    dev->mem_file_valid = false;
     rings_pause(dev, all_rings(dev));
     rc = vs_vhu_mem_add(&dev->mem, &c->p->memreg.r, &c->fds[0], c->why, sizeof(c->why));
     rings_resume_all(dev);
@@ -556,6 +590,7 @@ static int h_rem_mem_reg(struct ctx *c)
     /* The spec allows one (ignored) fd for old front-ends; it is closed by the caller. */
     if (c->nfds > 1)
         return need_fds(c, 1);
+    dev->mem_file_valid = false;
     rings_pause(dev, all_rings(dev));
     rc = vs_vhu_mem_remove(&dev->mem, &c->p->memreg.r, c->why, sizeof(c->why));
     /* A ring whose memory went away waits for the region to come back. */

@@ -69,6 +69,10 @@ struct vs_vhu_vring {
     char name[64];
 };
 
+struct vs_vhu_mem_file {
+    uint64_t dev, ino, offset;
+};
+
 struct vs_vhu_dev {
     const char *name;      /* port name for log lines */
     unsigned n_qp;         /* queue pairs offered */
@@ -81,6 +85,10 @@ struct vs_vhu_dev {
     uint16_t mtu;          /* NET_SET_MTU, 0 when never set */
 
     struct vs_guest_mem mem;
+    /* Which file and offset backs each region of the last SET_MEM_TABLE, so that the
+     * same table sent again (QEMU sends it once per queue pair) changes nothing. */
+    struct vs_vhu_mem_file mem_file[VS_GUEST_MEM_MAX_REGIONS];
+    bool mem_file_valid;
 
     struct vs_dirty_log log;
     void *log_map;         /* what to munmap */

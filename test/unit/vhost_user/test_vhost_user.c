@@ -189,6 +189,16 @@ static json_int_t show_msg_err(struct vs_port *p, const char *name)
     return v;
 }
 
+static json_int_t vring_starts(struct vs_port *p, unsigned vring)
+{
+    json_t *j = port_show(p);
+    json_int_t v = json_integer_value(
+        json_object_get(json_array_get(json_object_get(j, "queues"), vring), "starts"));
+
+    json_decref(j);
+    return v;
+}
+
 /* Waits until the back-end has seen the front-end go away. */
 static bool wait_disconnected(struct vs_port *p)
 {
@@ -618,8 +628,19 @@ static void test_vring_base_and_restart(void)
     CU_ASSERT_EQUAL(fe_ack_state(&fe, VS_VHU_SET_VRING_ENABLE, 0, 1), 0);
     CU_ASSERT_EQUAL(switch_to_guest(&fe, p, 0, 4, 80), 4);
 
-    /* A new memory table under running rings: they pause and go on. */
+    /* The same memory table again (QEMU sends it per queue pair): nothing restarts. */
+    json_int_t starts = vring_starts(p, 1);
     CU_ASSERT_EQUAL(fe_send_mem_table(&fe), 0);
+    CU_ASSERT_EQUAL(vring_starts(p, 1), starts);
+    /* A different table under running rings: they pause, remap and go on. */
+    fe.opts.two_regions = true;
+    CU_ASSERT_EQUAL(fe_send_mem_table(&fe), 0);
+    CU_ASSERT_EQUAL(vring_starts(p, 1), starts + 1);
+    CU_ASSERT_EQUAL(show_int(p, "memory_regions"), 2);
+    CU_ASSERT_EQUAL(guest_to_switch(&fe, p, 0, 3, 90), 3);
+    fe.opts.two_regions = false;
+    CU_ASSERT_EQUAL(fe_send_mem_table(&fe), 0);
+    CU_ASSERT_EQUAL(vring_starts(p, 1), starts + 2);
     CU_ASSERT_EQUAL(guest_to_switch(&fe, p, 0, 3, 90), 3);
 
     /* A new call fd under a running ring: interrupts go to the new one. */
