@@ -6,7 +6,8 @@
 # vfio-pci by the guest's /init. vswitchd runs in the guest with each NIC and a
 # TAP port. The first two NICs' host side are QEMU stream sockets; the third
 # needs a multiqueue backend: a host TAP (queues=2) moved into a network
-# namespace. test/lab/vfio/framepipe.py drives all three from the host:
+# namespace. Two more virtio NICs are the functions of one multifunction device
+# (like a dual-port card without ACS), so they share one IOMMU group. test/lab/vfio/framepipe.py drives them all from the host:
 #   1. ARP + N pings through each NIC to the guest's TAP address (NIC -> vswitchd
 #      -> TAP -> guest kernel and back): exact counts, no duplicates; then 16
 #      flows through the igb and through the multiqueue virtio NIC, each with
@@ -15,14 +16,17 @@
 #      a time through each NIC must wake it through the NIC's MSI-X interrupt
 #      (interrupt counters grow, the poller's sleep counter grows);
 #   3. N frames from the igb's wire to the virtio's wire and N back (VFIO to
-#      VFIO through the switch): exact counts, none elsewhere;
+#      VFIO through the switch), and between the two NICs of the shared IOMMU
+#      group: exact counts, none elsewhere;
 #   4. `vswitchctl show` reports driver, link, MAC and NIC counters;
 #   5. the igb is unbound from vfio-pci while vswitchd runs: the unbind
 #      completes, vswitchd logs the error and keeps running, and the virtio NIC
 #      still forwards with exact counts.
 #   6. add-port on the now unbound NIC fails with the commands that fix it;
 #      after rebinding it to vfio-pci, del-port + add-port bring it back and it
-#      forwards again with exact counts.
+#      forwards again with exact counts;
+#   7. one function of the shared IOMMU group is unbound: the unbind completes
+#      and the other function keeps forwarding.
 # VS_VFIO_COUNT (default 1000) sets N.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -31,6 +35,8 @@ N=${VS_VFIO_COUNT:-1000}
 IGB=0000:00:04.0
 VIRTIO=0000:00:05.0
 MQ=0000:00:06.0
+G1=0000:00:08.0
+G2=0000:00:08.1
 NS=vsvfio$$
 MQTAP=vsvfq$$
 VS_GUEST_LOG=/tmp/vswitchd.log
@@ -80,7 +86,13 @@ lab_guest_start vf --initrd "$LAB_RUN/vfio.cpio.gz" --ctl --machine q35 --cpu ma
 	--qemu "virtio-net-pci,netdev=nb,addr=05.0,disable-legacy=on,iommu_platform=on,mac=52:54:00:00:0b:01" \
 	--qemu -netdev --qemu "tap,id=nc,ifname=$MQTAP,script=no,downscript=no,queues=2,vhost=off" \
 	--qemu -device \
-	--qemu "virtio-net-pci,netdev=nc,addr=06.0,mq=on,vectors=6,disable-legacy=on,iommu_platform=on,mac=52:54:00:00:0c:01"
+	--qemu "virtio-net-pci,netdev=nc,addr=06.0,mq=on,vectors=6,disable-legacy=on,iommu_platform=on,mac=52:54:00:00:0c:01" \
+	--qemu -netdev --qemu "stream,id=ng1,server=on,addr.type=unix,addr.path=$LAB_RUN/g1.sock" \
+	--qemu -device \
+	--qemu "virtio-net-pci,netdev=ng1,addr=08.0,multifunction=on,disable-legacy=on,iommu_platform=on,mac=52:54:00:00:0d:01" \
+	--qemu -netdev --qemu "stream,id=ng2,server=on,addr.type=unix,addr.path=$LAB_RUN/g2.sock" \
+	--qemu -device \
+	--qemu "virtio-net-pci,netdev=ng2,addr=08.1,disable-legacy=on,iommu_platform=on,mac=52:54:00:00:0e:01"
 # The multiqueue NIC's host end: QEMU's TAP, moved out of the host's way.
 deadline=$((SECONDS + 20))
 until ip link show "$MQTAP" >/dev/null 2>&1; do
@@ -93,16 +105,21 @@ ip netns exec "$NS" sh -c "echo 1 >/proc/sys/net/ipv6/conf/$MQTAP/disable_ipv6" 
 ip -n "$NS" link set "$MQTAP" up
 lab_guest_agent vf 120 || fail "guest did not boot (or its agent did not start)"
 say "guest booted in $((SECONDS - t))s"
-for bdf in $IGB $VIRTIO $MQ; do
+for bdf in $IGB $VIRTIO $MQ $G1 $G2; do
 	line=$(grep -a "VFIO-NIC $bdf" "$LAB_RUN/vf.console" | tr -d '\r' | sed 's/.*VFIO-NIC/VFIO-NIC/' || true)
 	[[ $line == *driver=vfio-pci* ]] || fail "$bdf not bound to vfio-pci in the guest: '${line:-no VFIO-NIC line}'"
 	pass "$line"
 done
+g1grp=$(grep -a "VFIO-NIC $G1" "$LAB_RUN/vf.console" | sed -n 's/.*group=\([0-9]*\).*/\1/p')
+g2grp=$(grep -a "VFIO-NIC $G2" "$LAB_RUN/vf.console" | sed -n 's/.*group=\([0-9]*\).*/\1/p')
+[ -n "$g1grp" ] && [ "$g1grp" = "$g2grp" ] || fail "$G1 and $G2 should share an IOMMU group (got '$g1grp' and '$g2grp')"
+pass "$G1 and $G2 share IOMMU group $g1grp"
 
 # framepipe holds both stream sockets for the whole test; commands on its stdin.
 mkfifo "$LAB_RUN/fp.in" "$LAB_RUN/fp.out"
 ip netns exec "$NS" python3 "$VS_LAB/vfio/framepipe.py" --nic "igb=$LAB_RUN/igb.sock" \
 	--nic "virtio=$LAB_RUN/virtio.sock" --nic "mq=packet:$MQTAP" \
+	--nic "g1=$LAB_RUN/g1.sock" --nic "g2=$LAB_RUN/g2.sock" \
 	<"$LAB_RUN/fp.in" >"$LAB_RUN/fp.out" 2>"$LAB_RUN/framepipe.err" &
 fp_pid=$!
 exec {fp_w}>"$LAB_RUN/fp.in"
@@ -140,12 +157,13 @@ g 10 "ip addr add 10.0.1.2/24 dev vs-tap1 && ip link set vs-tap1 up && ip addr a
 # Both NICs must report link up (igb: after auto-negotiation).
 deadline=$((SECONDS + 30))
 while :; do
-	lab_guest_exec vf 10 "vswitchctl --json show nic-igb; vswitchctl --json show nic-virtio; vswitchctl --json show nic-mq" >"$LAB_RUN/show" || true
-	[ "$(grep -o '"link": *"up"' "$LAB_RUN/show" | wc -l)" -ge 3 ] && break
+	lab_guest_exec vf 10 "for p in nic-igb nic-virtio nic-mq nic-g1 nic-g2; do vswitchctl --json show \$p; done" >"$LAB_RUN/show" || true
+	# Each port says "link": "up" twice (switch and driver view).
+	[ "$(grep -o '"link": *"up"' "$LAB_RUN/show" | wc -l)" -ge 10 ] && break
 	[ $SECONDS -lt $deadline ] || { cat "$LAB_RUN/show"; lab_guest_exec vf 10 "cat $VS_GUEST_LOG" || true; fail "NIC links not up within 30s"; }
 	sleep 1
 done
-pass "all three VFIO ports report link up"
+pass "all five VFIO ports report link up"
 
 # --- 1. NIC <-> TAP, each NIC ------------------------------------------------
 t=$SECONDS
@@ -218,6 +236,11 @@ fp "cross igb virtio $N" 120
 fp "cross virtio igb $N" 120
 [ "$FP" = "CROSS src=virtio dst=igb sent=$N received=$N dup=0 stray=0" ] || fail "virtio -> igb: $FP"
 pass "$N frames igb -> virtio and $N virtio -> igb, exact"
+fp "cross g1 g2 $N" 120
+[ "$FP" = "CROSS src=g1 dst=g2 sent=$N received=$N dup=0 stray=0" ] || fail "g1 -> g2: $FP"
+fp "cross g2 g1 $N" 120
+[ "$FP" = "CROSS src=g2 dst=g1 sent=$N received=$N dup=0 stray=0" ] || fail "g2 -> g1: $FP"
+pass "$N frames each way between the two NICs of IOMMU group $g1grp, exact"
 say "cross phase in $((SECONDS - t))s"
 
 # --- 4. show ------------------------------------------------------------------
@@ -309,6 +332,15 @@ fp "arp igb 30" 40
 fp "ping igb $N 16" 120
 [ "$FP" = "PING nic=igb sent=$N received=$N dup=0 lost=0" ] || fail "re-added igb: $FP"
 pass "igb rebound and re-added at run time: $N in, $N out"
+
+# One function of the shared group goes; the group stays open for the other.
+set +e
+out=$(lab_guest_exec vf 40 "timeout 30 sh -c 'echo $G2 > /sys/bus/pci/drivers/vfio-pci/unbind'; echo unbind-rc=\$?")
+set -e
+[[ $out == *unbind-rc=0* ]] || fail "unbinding $G2 (group shared with $G1) did not complete ($out)"
+fp "cross g1 virtio $N" 120
+[ "$FP" = "CROSS src=g1 dst=virtio sent=$N received=$N dup=0 stray=0" ] || fail "g1 after its group peer left: $FP"
+pass "$G2 unbound while $G1 (same IOMMU group) keeps forwarding: $N frames exact"
 
 g 20 'kill $(cat /run/vswitchd.pid); i=0; while kill -0 $(cat /run/vswitchd.pid) 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; ! kill -0 $(cat /run/vswitchd.pid) 2>/dev/null'
 pass "vswitchd stopped on SIGTERM"
