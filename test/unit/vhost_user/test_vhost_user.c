@@ -1221,7 +1221,8 @@ static void test_live_changes_under_poller(void)
             posted++;
         }
         switch (round % 4) {
-        case 0:
+        case 0: /* alternate between two different tables: each one remaps */
+            fe.opts.two_regions = !fe.opts.two_regions;
             CU_ASSERT_EQUAL(fe_send_mem_table(&fe), 0);
             break;
         case 1: {
