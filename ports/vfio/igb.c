@@ -90,17 +90,21 @@
 #define MAX_QUEUES 4
 
 /* Statistics registers (§8.19): clear on read, accumulated here. */
-static const struct { const char *name; uint32_t reg; bool hi; } hw_counters[] = {
-    {"rx_good_packets", 0x4074, false},   /* GPRC */
-    {"tx_good_packets", 0x4080, false},   /* GPTC */
-    {"rx_good_octets", 0x4088, true},     /* GORCL/H */
-    {"tx_good_octets", 0x4090, true},     /* GOTCL/H */
-    {"rx_broadcast", 0x4078, false},      /* BPRC */
-    {"rx_multicast", 0x407c, false},      /* MPRC */
-    {"rx_missed", 0x4010, false},         /* MPC */
-    {"rx_no_buffers", 0x40a0, false},     /* RNBC */
-    {"rx_crc_errors", 0x4000, false},     /* CRCERRS */
-    {"rx_length_errors", 0x4040, false},  /* RLEC */
+static const struct {
+    const char *name;
+    uint32_t reg;
+    bool hi;
+} hw_counters[] = {
+    {"rx_good_packets", 0x4074, false},  /* GPRC */
+    {"tx_good_packets", 0x4080, false},  /* GPTC */
+    {"rx_good_octets", 0x4088, true},    /* GORCL/H */
+    {"tx_good_octets", 0x4090, true},    /* GOTCL/H */
+    {"rx_broadcast", 0x4078, false},     /* BPRC */
+    {"rx_multicast", 0x407c, false},     /* MPRC */
+    {"rx_missed", 0x4010, false},        /* MPC */
+    {"rx_no_buffers", 0x40a0, false},    /* RNBC */
+    {"rx_crc_errors", 0x4000, false},    /* CRCERRS */
+    {"rx_length_errors", 0x4040, false}, /* RLEC */
 };
 #define N_HW_COUNTERS (sizeof(hw_counters) / sizeof(hw_counters[0]))
 
@@ -111,7 +115,7 @@ struct igb {
     struct vs_igb_txq txq[MAX_QUEUES];
     uint64_t hw[N_HW_COUNTERS];
     uint32_t status; /* last STATUS read */
-    bool irqs;                    /* MSI-X vector q signals irq_fd[q] for RX queue q */
+    bool irqs;       /* MSI-X vector q signals irq_fd[q] for RX queue q */
     int irq_fd[MAX_QUEUES];
     uint64_t interrupts[MAX_QUEUES];
 };

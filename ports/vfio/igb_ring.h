@@ -29,9 +29,9 @@ union vs_igb_rx_desc {
         uint64_t hdr_addr;
     } read;
     struct {
-        uint32_t info;          /* packet type, header length */
+        uint32_t info; /* packet type, header length */
         uint32_t rss;
-        uint64_t upper;         /* status/error (31:0), length (47:32), VLAN (63:48) */
+        uint64_t upper; /* status/error (31:0), length (47:32), VLAN (63:48) */
     } wb;
 };
 
@@ -44,7 +44,7 @@ union vs_igb_tx_desc {
     struct {
         uint64_t rsvd;
         uint32_t nxtseq_seed;
-        uint32_t status;        /* DD in bit 0 */
+        uint32_t status; /* DD in bit 0 */
     } wb;
 };
 
@@ -66,25 +66,25 @@ _Static_assert(sizeof(union vs_igb_tx_desc) == 16, "82576 descriptors are 16 byt
 #define VS_IGB_TXD_PAYLEN_SHIFT 14
 #define VS_IGB_TXD_STAT_DD (1u << 0)
 
-#define VS_IGB_RX_BUF 2048 /* SRRCTL.BSIZEPACKET = 2 KiB */
+#define VS_IGB_RX_BUF 2048   /* SRRCTL.BSIZEPACKET = 2 KiB */
 #define VS_IGB_TX_RECLAIM 32 /* reclaim completions once this many are in flight */
 
 struct vs_igb_ring_stats {
     uint64_t packets, bytes;
-    uint64_t errors;    /* RX: frames with error bits, or longer than one buffer */
-    uint64_t no_mbufs;  /* RX: pool empty, descriptors left with the NIC */
-    uint64_t full;      /* TX: ring full, frames refused */
+    uint64_t errors;   /* RX: frames with error bits, or longer than one buffer */
+    uint64_t no_mbufs; /* RX: pool empty, descriptors left with the NIC */
+    uint64_t full;     /* TX: ring full, frames refused */
 };
 
 struct vs_igb_rxq {
     volatile union vs_igb_rx_desc *ring;
-    struct vs_pkt **bufs;       /* buffer posted in each descriptor */
-    volatile uint32_t *rdt;     /* tail register */
+    struct vs_pkt **bufs;          /* buffer posted in each descriptor */
+    volatile uint32_t *rdt;        /* tail register */
     const struct vs_vfio_dev *dev; /* DMA addresses (NULL: IOVA == VA) */
     struct vs_pool *pool;
     uint16_t size, mask;
-    uint16_t next;              /* next descriptor to check */
-    bool discard;               /* dropping the rest of a multi-descriptor frame */
+    uint16_t next; /* next descriptor to check */
+    bool discard;  /* dropping the rest of a multi-descriptor frame */
     /* No-IOMMU mode only: buffers that cannot be DMA'ed in one piece (they straddle
      * two hugepages that are not physically adjacent). Kept out of the pool, which
      * would hand them straight back, and freed by fini. */
@@ -99,8 +99,8 @@ struct vs_igb_txq {
     volatile uint32_t *tdt;
     const struct vs_vfio_dev *dev;
     uint16_t size, mask;
-    uint16_t next;              /* next free descriptor (= TDT) */
-    uint16_t clean;             /* oldest descriptor in flight */
+    uint16_t next;  /* next free descriptor (= TDT) */
+    uint16_t clean; /* oldest descriptor in flight */
     uint16_t in_flight;
     struct vs_igb_ring_stats stats;
 };

@@ -2,9 +2,10 @@
  *
  * The port owns the VFIO device and picks the driver by vendor/device ID; the
  * driver initialises the NIC, owns its rings and buffers, and does the bursts.
- * init/fini/poll/show run on the main thread; rx_burst/tx_burst on pollers.
- * After the device went away (nic->gone), the port no longer calls the bursts
- * and fini must not touch the device (only free memory). */
+ * init/fini/poll/show run on the main thread; rx_burst/tx_burst/rx_notify on
+ * pollers. After the device went away the port no longer calls the bursts and
+ * closes the VFIO device (its BARs are unmapped, dev->fd is -1): fini then only
+ * frees memory and must check before touching registers. */
 #ifndef VS_PORTS_VFIO_NIC_H
 #define VS_PORTS_VFIO_NIC_H
 
@@ -44,8 +45,8 @@ struct vs_nic {
     const struct vs_nic_ops *ops;
     struct vs_vfio_dev *dev; /* NULL in unit tests (IOVA == VA) */
     struct vs_pool *pool;
-    const char *name;        /* port name, for log lines */
-    uint16_t n_rxq, n_txq;   /* asked by the port, set to what the driver provides */
+    const char *name;      /* port name, for log lines */
+    uint16_t n_rxq, n_txq; /* asked by the port, set to what the driver provides */
     uint8_t mac[6];
     void *priv;
 };

@@ -86,7 +86,8 @@ int vs_vfio_group_blockers(const char *root, const char *bdf, char *buf, size_t 
 
         if (e->d_name[0] == '.' || !strcmp(e->d_name, bdf))
             continue;
-        if ((size_t)snprintf(dpath, sizeof(dpath), "%s/%s/driver", path, e->d_name) >= sizeof(dpath))
+        if ((size_t)snprintf(dpath, sizeof(dpath), "%s/%s/driver", path, e->d_name) >=
+            sizeof(dpath))
             continue;
         link_name(dpath, drv, sizeof(drv));
         if (!driver_blocks(drv))
@@ -296,8 +297,8 @@ static int read_regions(struct vs_vfio_dev *d, struct vs_port_err *err)
     if (info.num_irqs > VFIO_PCI_REQ_IRQ_INDEX && ioctl(d->fd, VFIO_DEVICE_GET_IRQ_INFO, &irq) == 0)
         d->n_irqs_req = irq.count;
     irq = (struct vfio_irq_info){.argsz = sizeof(irq), .index = VFIO_PCI_MSIX_IRQ_INDEX};
-    if (info.num_irqs > VFIO_PCI_MSIX_IRQ_INDEX && ioctl(d->fd, VFIO_DEVICE_GET_IRQ_INFO, &irq) == 0 &&
-        (irq.flags & VFIO_IRQ_INFO_EVENTFD))
+    if (info.num_irqs > VFIO_PCI_MSIX_IRQ_INDEX &&
+        ioctl(d->fd, VFIO_DEVICE_GET_IRQ_INFO, &irq) == 0 && (irq.flags & VFIO_IRQ_INFO_EVENTFD))
         d->n_msix = irq.count;
     return 0;
 }
@@ -329,8 +330,9 @@ static int container_get(const char *root, bool noiommu, struct vs_port_err *err
     if (container.fd < 0) {
         rc = -errno;
         vs_port_err_set(err, -1, "cannot open %s: %s%s", path, strerror(-rc),
-                        rc == -EACCES ? " (run vswitchd as root or chown /dev/vfio/*)" :
-                        rc == -ENOENT ? " (run: modprobe vfio-pci)" : "");
+                        rc == -EACCES   ? " (run vswitchd as root or chown /dev/vfio/*)"
+                        : rc == -ENOENT ? " (run: modprobe vfio-pci)"
+                                        : "");
         return rc;
     }
     version = ioctl(container.fd, VFIO_GET_API_VERSION);
@@ -419,8 +421,8 @@ static int group_get(const char *root, const char *bdf, int id, bool noiommu,
     }
     /* The IOMMU model is chosen once, when the first group is in the container. */
     if (!container.iommu_set) {
-        if (ioctl(container.fd, VFIO_SET_IOMMU,
-                  noiommu ? VFIO_NOIOMMU_IOMMU : VFIO_TYPE1v2_IOMMU) < 0) {
+        if (ioctl(container.fd, VFIO_SET_IOMMU, noiommu ? VFIO_NOIOMMU_IOMMU : VFIO_TYPE1v2_IOMMU) <
+            0) {
             rc = -errno;
             vs_port_err_set(err, -1, "VFIO_SET_IOMMU: %s%s", strerror(-rc),
                             rc == -EPERM ? " (no interrupt remapping: enable it (intel-iommu "
@@ -460,8 +462,7 @@ static void group_put(int id)
     }
 }
 
-int vs_vfio_open(struct vs_vfio_dev *d, const char *bdf, const char *root,
-                 struct vs_port_err *err)
+int vs_vfio_open(struct vs_vfio_dev *d, const char *bdf, const char *root, struct vs_port_err *err)
 {
     int rc, gfd;
 
@@ -679,8 +680,8 @@ static int build_pa_table(struct vs_vfio_pa_table *t, uintptr_t va, size_t len, 
         uint64_t e;
         uintptr_t a = va + i * page;
 
-        if (pread(fd, &e, sizeof(e), (off_t)(a / 4096 * sizeof(e))) != sizeof(e) ||
-            !(e >> 63) || !(e & ((1ull << 55) - 1))) {
+        if (pread(fd, &e, sizeof(e), (off_t)(a / 4096 * sizeof(e))) != sizeof(e) || !(e >> 63) ||
+            !(e & ((1ull << 55) - 1))) {
             free(t->pa);
             t->pa = NULL;
             close(fd);
@@ -755,8 +756,9 @@ static int map_one(struct vs_vfio_container *c, uintptr_t va, size_t len, size_t
             return -EINVAL;
         }
         if ((rc = build_pa_table(&c->pa[c->n_maps], va, len, page)) < 0) {
-            vs_port_err_set(err, -1, "no-IOMMU mode: cannot read physical addresses from "
-                                     "/proc/self/pagemap (needs CAP_SYS_ADMIN)");
+            vs_port_err_set(err, -1,
+                            "no-IOMMU mode: cannot read physical addresses from "
+                            "/proc/self/pagemap (needs CAP_SYS_ADMIN)");
             return rc;
         }
     } else {
@@ -778,12 +780,12 @@ static int map_one(struct vs_vfio_container *c, uintptr_t va, size_t len, size_t
         }
         if (ioctl(c->fd, VFIO_IOMMU_MAP_DMA, &m) < 0) {
             rc = -errno;
-            vs_port_err_set(err, -1, "VFIO_IOMMU_MAP_DMA %zu KiB at 0x%" PRIxPTR ": %s%s", len >> 10,
-                            va, strerror(-rc),
-                            rc == -ENOMEM ? " (memlock limit: run `ulimit -l unlimited`)" :
-                            rc == -ENOSPC ? " (the kernel's DMA entry limit, vfio_iommu_type1 "
-                                            "dma_entry_limit, is reached)"
-                                          : "");
+            vs_port_err_set(err, -1, "VFIO_IOMMU_MAP_DMA %zu KiB at 0x%" PRIxPTR ": %s%s",
+                            len >> 10, va, strerror(-rc),
+                            rc == -ENOMEM   ? " (memlock limit: run `ulimit -l unlimited`)"
+                            : rc == -ENOSPC ? " (the kernel's DMA entry limit, vfio_iommu_type1 "
+                                              "dma_entry_limit, is reached)"
+                                            : "");
             return rc;
         }
     }
@@ -828,7 +830,10 @@ void vs_vfio_dma_unmap(struct vs_vfio_dev *d, void *ptr, size_t len)
 
 struct region_list {
     unsigned n;
-    struct { uintptr_t va; size_t len; } r[VS_VFIO_MAX_MAPS];
+    struct {
+        uintptr_t va;
+        size_t len;
+    } r[VS_VFIO_MAX_MAPS];
 };
 
 static int collect_region(const struct vs_mem_region *r, void *arg)

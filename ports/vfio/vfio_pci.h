@@ -35,7 +35,7 @@
 #define VS_VFIO_MAX_BARS 6
 
 struct vs_vfio_bar {
-    void *va;      /* NULL when not mapped */
+    void *va; /* NULL when not mapped */
     uint64_t len;
     uint64_t offset; /* region offset in the device fd */
     uint32_t flags;  /* VFIO_REGION_INFO_FLAG_* */
@@ -50,35 +50,40 @@ struct vs_vfio_pa_table {
 
 /* The process-wide container: its IOMMU facts and what is mapped into it. */
 struct vs_vfio_container {
-    int fd;               /* -1 when closed */
-    unsigned groups;      /* groups attached */
+    int fd;          /* -1 when closed */
+    unsigned groups; /* groups attached */
     bool noiommu;
     bool iommu_set;
 
     /* IOMMU facts (type1). */
     unsigned n_iova_ranges;
-    struct { uint64_t start, end; } iova_ranges[16]; /* inclusive */
-    uint32_t dma_avail;   /* kernel's remaining DMA entries, 0 when unknown */
+    struct {
+        uint64_t start, end;
+    } iova_ranges[16];  /* inclusive */
+    uint32_t dma_avail; /* kernel's remaining DMA entries, 0 when unknown */
 
     /* What we mapped (to unmap, and to avoid mapping twice). */
     unsigned n_maps;
-    struct { uintptr_t va; size_t len; } maps[VS_VFIO_MAX_MAPS];
+    struct {
+        uintptr_t va;
+        size_t len;
+    } maps[VS_VFIO_MAX_MAPS];
     struct vs_vfio_pa_table pa[VS_VFIO_MAX_MAPS]; /* noiommu only */
 };
 
 struct vs_vfio_dev {
     char bdf[VS_VFIO_BDF_LEN];
-    int fd;               /* device fd, -1 when closed */
+    int fd; /* device fd, -1 when closed */
     int group_id;
-    bool group_held;      /* this device holds a reference on its group */
-    bool noiommu;         /* copy of c->noiommu, for the fast path */
+    bool group_held;             /* this device holds a reference on its group */
+    bool noiommu;                /* copy of c->noiommu, for the fast path */
     struct vs_vfio_container *c; /* NULL when closed */
     bool can_reset;
     uint16_t vendor, device;
     uint64_t cfg_offset, cfg_size;
     struct vs_vfio_bar bar[VS_VFIO_MAX_BARS];
-    unsigned n_irqs_req;   /* VFIO_PCI_REQ_IRQ_INDEX count (0: cannot be told of unbind) */
-    unsigned n_msix;       /* MSI-X vectors the device has */
+    unsigned n_irqs_req; /* VFIO_PCI_REQ_IRQ_INDEX count (0: cannot be told of unbind) */
+    unsigned n_msix;     /* MSI-X vectors the device has */
 };
 
 /* "0000:00:04.0" (also accepts "00:04.0", domain 0). Lower-cases into out. 0 or -EINVAL. */
@@ -97,8 +102,7 @@ int vs_vfio_group_blockers(const char *root, const char *bdf, char *buf, size_t 
 int vs_vfio_memlock_check(uint64_t need, uint64_t locked, uint64_t limit, bool cap_ipc_lock,
                           struct vs_port_err *err);
 
-int vs_vfio_open(struct vs_vfio_dev *d, const char *bdf, const char *root,
-                 struct vs_port_err *err);
+int vs_vfio_open(struct vs_vfio_dev *d, const char *bdf, const char *root, struct vs_port_err *err);
 /* Closes the device; its group and the container when it was their last user. */
 void vs_vfio_close(struct vs_vfio_dev *d);
 

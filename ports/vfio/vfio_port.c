@@ -21,10 +21,10 @@ struct vfio_port {
     struct vs_port *port;
     struct vs_vfio_dev dev;
     struct vs_nic nic;
-    int gone;        /* read by pollers: the device is gone, do not touch it */
-    bool released;   /* the VFIO device is closed */
-    int req_fd;      /* kernel's "give the device back" eventfd, -1 if none */
-    int timer;       /* link/counter poll timer id, <= 0 if none */
+    int gone;      /* read by pollers: the device is gone, do not touch it */
+    bool released; /* the VFIO device is closed */
+    int req_fd;    /* kernel's "give the device back" eventfd, -1 if none */
+    int timer;     /* link/counter poll timer id, <= 0 if none */
     bool sync_failed_logged;
 };
 
@@ -82,7 +82,8 @@ static void release(struct vfio_port *vp, const char *why)
         close(vp->req_fd);
         vp->req_fd = -1;
     }
-    vs_vfio_close(&vp->dev); /* unmaps the BARs, closes the device (and its group when last): the unbind can finish */
+    vs_vfio_close(&vp->dev); /* unmaps the BARs, closes the device (and its group when last): the
+                                unbind can finish */
     vp->released = true;
 }
 
@@ -138,8 +139,7 @@ static void vfio_close(struct vs_port *port)
     port->priv = NULL;
 }
 
-static int vfio_open(struct vs_port *port, const struct vs_port_args *args,
-                     struct vs_port_err *err)
+static int vfio_open(struct vs_port *port, const struct vs_port_args *args, struct vs_port_err *err)
 {
     struct vfio_port *vp;
     unsigned queues;
@@ -196,9 +196,9 @@ static int vfio_open(struct vs_port *port, const struct vs_port_args *args,
     rc = vp->nic.ops->poll(&vp->nic);
     VS_WRITE_ONCE(port->link_up, rc > 0);
     vs_info("port %s: %s %s (%04x:%04x), %u queue%s, MAC %02x:%02x:%02x:%02x:%02x:%02x%s",
-            port->name, vp->nic.ops->name, vp->dev.bdf, vp->dev.vendor, vp->dev.device,
-            port->n_rxq, port->n_rxq > 1 ? "s" : "", vp->nic.mac[0], vp->nic.mac[1],
-            vp->nic.mac[2], vp->nic.mac[3], vp->nic.mac[4], vp->nic.mac[5],
+            port->name, vp->nic.ops->name, vp->dev.bdf, vp->dev.vendor, vp->dev.device, port->n_rxq,
+            port->n_rxq > 1 ? "s" : "", vp->nic.mac[0], vp->nic.mac[1], vp->nic.mac[2],
+            vp->nic.mac[3], vp->nic.mac[4], vp->nic.mac[5],
             vp->dev.noiommu ? ", no-IOMMU mode" : "");
     return 0;
 fail:
@@ -253,8 +253,8 @@ static void vfio_show(struct vs_port *port, json_t *out)
     json_object_set_new(out, "driver", json_string(vp->nic.ops->name));
     json_object_set_new(out, "pci", json_string(vp->dev.bdf));
     json_object_set_new(out, "pci_id", json_string(id));
-    json_object_set_new(out, "iommu", json_string(vp->dev.noiommu ? "none (no-IOMMU mode)"
-                                                                  : "type1"));
+    json_object_set_new(out, "iommu",
+                        json_string(vp->dev.noiommu ? "none (no-IOMMU mode)" : "type1"));
     json_object_set_new(out, "link", json_string(VS_READ_ONCE(port->link_up) ? "up" : "down"));
     json_object_set_new(out, "mac", json_string(mac));
     json_object_set_new(out, "removed", json_boolean(VS_READ_ONCE(vp->gone)));

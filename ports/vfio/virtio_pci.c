@@ -16,15 +16,15 @@
 #include "vswitch/log.h"
 #include "vswitch/mem.h"
 
-#define HDR_LEN 12        /* struct virtio_net_hdr_v1: VERSION_1 makes num_buffers present */
+#define HDR_LEN 12 /* struct virtio_net_hdr_v1: VERSION_1 makes num_buffers present */
 #define MAX_QSIZE 256
 #define TX_RECLAIM 32
 #define MAX_PAIRS 4
 /* Layout of the first page of the ring region: data the device reads or writes
  * besides the rings. */
-#define OFF_TX_HDR 0      /* zeroed virtio-net header shared by every TX frame */
-#define OFF_CTRL_CMD 64   /* control command: class, command, data */
-#define OFF_CTRL_ACK 128  /* control ack byte, written by the device */
+#define OFF_TX_HDR 0     /* zeroed virtio-net header shared by every TX frame */
+#define OFF_CTRL_CMD 64  /* control command: class, command, data */
+#define OFF_CTRL_ACK 128 /* control ack byte, written by the device */
 
 int vs_virtio_pci_parse_caps(const uint8_t cfg[256], struct vs_virtio_caps *caps)
 {
@@ -80,7 +80,7 @@ struct vqueue {
      * of the pool (which would hand them straight back) until fini. */
     uint16_t n_unusable;
     struct vs_pkt *unusable[16];
-    int irq_fd;              /* RX: eventfd of the queue's MSI-X vector, or -1 */
+    int irq_fd; /* RX: eventfd of the queue's MSI-X vector, or -1 */
     uint64_t interrupts;
 };
 
@@ -89,19 +89,37 @@ struct vnet {
     uint32_t notify_mult, notify_len;
     uint64_t features;
     struct vs_mem_region mem;
-    uint16_t pairs;          /* queue pairs in use */
+    uint16_t pairs; /* queue pairs in use */
     struct vqueue rxq[MAX_PAIRS], txq[MAX_PAIRS];
-    struct vqueue ctrl;      /* control queue, when CTRL_VQ was negotiated */
-    bool irqs;               /* MSI-X vector k signals rxq[k].irq_fd */
+    struct vqueue ctrl; /* control queue, when CTRL_VQ was negotiated */
+    bool irqs;          /* MSI-X vector k signals rxq[k].irq_fd */
     bool broken_logged;
 };
 
-static inline uint8_t c8(struct vnet *v, unsigned off) { return *(volatile uint8_t *)(v->common + off); }
-static inline uint16_t c16(struct vnet *v, unsigned off) { return *(volatile uint16_t *)(v->common + off); }
-static inline uint32_t c32(struct vnet *v, unsigned off) { return *(volatile uint32_t *)(v->common + off); }
-static inline void w8(struct vnet *v, unsigned off, uint8_t x) { *(volatile uint8_t *)(v->common + off) = x; }
-static inline void w16(struct vnet *v, unsigned off, uint16_t x) { *(volatile uint16_t *)(v->common + off) = x; }
-static inline void w32(struct vnet *v, unsigned off, uint32_t x) { *(volatile uint32_t *)(v->common + off) = x; }
+static inline uint8_t c8(struct vnet *v, unsigned off)
+{
+    return *(volatile uint8_t *)(v->common + off);
+}
+static inline uint16_t c16(struct vnet *v, unsigned off)
+{
+    return *(volatile uint16_t *)(v->common + off);
+}
+static inline uint32_t c32(struct vnet *v, unsigned off)
+{
+    return *(volatile uint32_t *)(v->common + off);
+}
+static inline void w8(struct vnet *v, unsigned off, uint8_t x)
+{
+    *(volatile uint8_t *)(v->common + off) = x;
+}
+static inline void w16(struct vnet *v, unsigned off, uint16_t x)
+{
+    *(volatile uint16_t *)(v->common + off) = x;
+}
+static inline void w32(struct vnet *v, unsigned off, uint32_t x)
+{
+    *(volatile uint32_t *)(v->common + off) = x;
+}
 /* 64-bit fields are written as two 32-bit halves, low first (§4.1.3.1). */
 static inline void w64(struct vnet *v, unsigned off, uint64_t x)
 {
@@ -311,12 +329,14 @@ static int vnet_init(struct vs_nic *nic, struct vs_port_err *err)
     w32(v, VIRTIO_PCI_COMMON_DFSELECT, 1);
     offered |= (uint64_t)c32(v, VIRTIO_PCI_COMMON_DF) << 32;
     if (!(offered & (1ull << VIRTIO_F_VERSION_1))) {
-        vs_port_err_set(err, -1, "virtio %s: the device does not offer VIRTIO_F_VERSION_1 "
-                                 "(legacy devices are not supported)", dev->bdf);
+        vs_port_err_set(err, -1,
+                        "virtio %s: the device does not offer VIRTIO_F_VERSION_1 "
+                        "(legacy devices are not supported)",
+                        dev->bdf);
         return -ENOTSUP;
     }
-    want = (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_NET_F_MAC) |
-           (1ull << VIRTIO_NET_F_STATUS);
+    want =
+        (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS);
     /* Behind an IOMMU the device must translate our IOVAs: ACCESS_PLATFORM. A
      * device offering it must get it back or it may refuse FEATURES_OK. */
     want |= 1ull << VIRTIO_F_ACCESS_PLATFORM;
@@ -363,7 +383,8 @@ static int vnet_init(struct vs_nic *nic, struct vs_port_err *err)
     if (v->features & (1ull << VIRTIO_NET_F_MQ)) {
         max_pairs = *(volatile uint16_t *)(v->devcfg +
                                            offsetof(struct virtio_net_config, max_virtqueue_pairs));
-        if (max_pairs < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN || max_pairs > VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX) {
+        if (max_pairs < VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MIN ||
+            max_pairs > VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX) {
             vs_port_err_set(err, -1, "virtio %s: max_virtqueue_pairs %u is out of range", dev->bdf,
                             max_pairs);
             return -EINVAL;
@@ -417,17 +438,17 @@ static int vnet_init(struct vs_nic *nic, struct vs_port_err *err)
     w16(v, VIRTIO_PCI_COMMON_MSIX, VIRTIO_MSI_NO_VECTOR);
     for (uint16_t p = 0; p < v->pairs; p++) {
         if ((rc = setup_queue(nic, v, &v->rxq[p], (uint16_t)(2 * p), base + off[2 * p],
-                              sizes[2 * p], 1, 0, 0, v->irqs ? p : VIRTIO_MSI_NO_VECTOR,
-                              err)) < 0 ||
+                              sizes[2 * p], 1, 0, 0, v->irqs ? p : VIRTIO_MSI_NO_VECTOR, err)) <
+                0 ||
             (rc = setup_queue(nic, v, &v->txq[p], (uint16_t)(2 * p + 1), base + off[2 * p + 1],
-                              sizes[2 * p + 1], 2, hdr_iova, HDR_LEN, VIRTIO_MSI_NO_VECTOR,
-                              err)) < 0)
+                              sizes[2 * p + 1], 2, hdr_iova, HDR_LEN, VIRTIO_MSI_NO_VECTOR, err)) <
+                0)
             return rc;
     }
     if (has_ctrl &&
-        (rc = setup_queue(nic, v, &v->ctrl, ctrl_index, base + off[count - 1], sizes[count - 1],
-                          2, vs_vfio_dma_addr(dev, base + OFF_CTRL_CMD, 4), 4,
-                          VIRTIO_MSI_NO_VECTOR, err)) < 0)
+        (rc = setup_queue(nic, v, &v->ctrl, ctrl_index, base + off[count - 1], sizes[count - 1], 2,
+                          vs_vfio_dma_addr(dev, base + OFF_CTRL_CMD, 4), 4, VIRTIO_MSI_NO_VECTOR,
+                          err)) < 0)
         return rc;
     add_status(v, VIRTIO_CONFIG_S_DRIVER_OK);
     if (c8(v, VIRTIO_PCI_COMMON_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET) {

@@ -6,11 +6,14 @@
 #include "ports/virtio/virtq_driver.h"
 #include "vswitch/compiler.h"
 
-#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((size_t)(a) - 1))
+#define ALIGN_UP(x, a) (((x) + (a)-1) & ~((size_t)(a)-1))
 
 static size_t desc_bytes(uint16_t size) { return (size_t)size * sizeof(struct vring_desc); }
 static size_t avail_bytes(uint16_t size) { return 4 + 2 * (size_t)size + 2; }
-static size_t used_off(uint16_t size) { return ALIGN_UP(desc_bytes(size) + avail_bytes(size), 4096); }
+static size_t used_off(uint16_t size)
+{
+    return ALIGN_UP(desc_bytes(size) + avail_bytes(size), 4096);
+}
 
 size_t vs_virtq_drv_mem_size(uint16_t size)
 {
@@ -101,8 +104,7 @@ void vs_virtq_drv_set_interrupt(struct vs_virtq_drv *vq, bool on)
     vs_smp_mb();
 }
 
-uint16_t vs_virtq_drv_get_used(struct vs_virtq_drv *vq, void **cookies, uint32_t *lens,
-                               uint16_t n)
+uint16_t vs_virtq_drv_get_used(struct vs_virtq_drv *vq, void **cookies, uint32_t *lens, uint16_t n)
 {
     uint16_t used_idx, avail, outstanding = (uint16_t)(vq->size / vq->chain - vq->n_free), got = 0;
 

@@ -27,20 +27,20 @@
 
 struct vs_virtq_drv {
     uint16_t size, mask;
-    uint16_t chain;               /* descriptors per slot: 1 or 2 */
+    uint16_t chain; /* descriptors per slot: 1 or 2 */
     struct vring_desc *desc;
     struct vring_avail *avail;
     struct vring_used *used;
     uint64_t desc_iova, avail_iova, used_iova;
 
-    uint16_t avail_idx;           /* next avail ring entry we fill (shadow of avail->idx) */
-    uint16_t last_used;           /* next used entry we read */
-    uint16_t kicked_idx;          /* avail_idx at the last publish */
-    uint16_t n_free;              /* free chain heads */
-    uint16_t *free;               /* stack of free chain heads */
-    void **cookie;                /* per descriptor index (chain heads only) */
+    uint16_t avail_idx;  /* next avail ring entry we fill (shadow of avail->idx) */
+    uint16_t last_used;  /* next used entry we read */
+    uint16_t kicked_idx; /* avail_idx at the last publish */
+    uint16_t n_free;     /* free chain heads */
+    uint16_t *free;      /* stack of free chain heads */
+    void **cookie;       /* per descriptor index (chain heads only) */
     bool broken;
-    uint64_t bad_used;            /* used entries that named no outstanding chain */
+    uint64_t bad_used; /* used entries that named no outstanding chain */
 };
 
 /* Bytes of ring memory for size entries (desc table, avail, used, each aligned as
@@ -54,10 +54,7 @@ int vs_virtq_drv_init(struct vs_virtq_drv *vq, void *mem, uint64_t iova, uint16_
                       uint16_t chain, uint64_t hdr_iova, uint32_t hdr_len);
 void vs_virtq_drv_fini(struct vs_virtq_drv *vq);
 
-static inline uint16_t vs_virtq_drv_free_slots(const struct vs_virtq_drv *vq)
-{
-    return vq->n_free;
-}
+static inline uint16_t vs_virtq_drv_free_slots(const struct vs_virtq_drv *vq) { return vq->n_free; }
 
 /* Queues one buffer (RX: device-writable; TX: the frame after the header). Not
  * visible to the device until vs_virtq_drv_publish(). -ENOSPC when full. */
@@ -71,8 +68,7 @@ bool vs_virtq_drv_publish(struct vs_virtq_drv *vq);
 void vs_virtq_drv_set_interrupt(struct vs_virtq_drv *vq, bool on);
 /* Takes up to n completed buffers: cookies[i], lens[i] (bytes the device wrote;
  * may be NULL). Returns the count; 0 and vq->broken set on a bad used entry. */
-uint16_t vs_virtq_drv_get_used(struct vs_virtq_drv *vq, void **cookies, uint32_t *lens,
-                               uint16_t n);
+uint16_t vs_virtq_drv_get_used(struct vs_virtq_drv *vq, void **cookies, uint32_t *lens, uint16_t n);
 /* Takes every outstanding cookie back (queue reset or teardown). */
 uint16_t vs_virtq_drv_drain(struct vs_virtq_drv *vq, void **cookies, uint16_t n);
 

@@ -397,7 +397,7 @@ static void test_rx_noiommu(void)
     /* The model NIC writes through pkt_addr, which is physical here: deliver the
      * write-back only. */
     q.ring[0].wb.upper = (uint64_t)64 << 32 | VS_IGB_RXD_STAT_DD | VS_IGB_RXD_STAT_EOP;
-    unsigned aside = q.n_unusable; /* init may have met split buffers too */
+    unsigned aside = q.n_unusable;                    /* init may have met split buffers too */
     CU_ASSERT_EQUAL(vs_igb_rx_burst(&q, pkts, 1), 0); /* the straddler is set aside */
     CU_ASSERT_EQUAL(q.n_unusable, aside + 1);
     CU_ASSERT_EQUAL(q.unusable[aside], straddler);

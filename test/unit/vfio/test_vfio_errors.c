@@ -51,8 +51,8 @@ static int setup(void)
     snprintf(root, sizeof(root), "/tmp/vs-vfio-test.XXXXXX");
     if (!mkdtemp(root))
         return -1;
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s/sys/bus/pci/drivers %s/sys/kernel/iommu_groups/7/devices",
-             root, root);
+    snprintf(cmd, sizeof(cmd),
+             "mkdir -p %s/sys/bus/pci/drivers %s/sys/kernel/iommu_groups/7/devices", root, root);
     if (system(cmd))
         return -1;
     return 0;
@@ -290,10 +290,10 @@ static void test_virtio_caps(void)
     cfg[0x34] = 0x40;
     cfg[0x40] = 0x11; /* MSI-X, not ours */
     cfg[0x41] = 0x50;
-    put_cap(cfg, 0x50, 0x64, 1, 4, 0x0000, 0x1000, 16);       /* common */
-    put_cap(cfg, 0x64, 0x74, 3, 4, 0x1000, 0x1000, 16);       /* ISR */
-    put_cap(cfg, 0x74, 0x84, 4, 4, 0x2000, 0x1000, 16);       /* device */
-    put_cap(cfg, 0x84, 0x00, 2, 4, 0x3000, 0x1000, 20);       /* notify */
+    put_cap(cfg, 0x50, 0x64, 1, 4, 0x0000, 0x1000, 16); /* common */
+    put_cap(cfg, 0x64, 0x74, 3, 4, 0x1000, 0x1000, 16); /* ISR */
+    put_cap(cfg, 0x74, 0x84, 4, 4, 0x2000, 0x1000, 16); /* device */
+    put_cap(cfg, 0x84, 0x00, 2, 4, 0x3000, 0x1000, 20); /* notify */
     memcpy(&cfg[0x84 + 16], &mult, 4);
     CU_ASSERT_EQUAL(vs_virtio_pci_parse_caps(cfg, &c), 0);
     CU_ASSERT_EQUAL(c.common.bar, 4);

@@ -126,7 +126,7 @@ static void test_rx_wraparound_and_16bit_index(void)
     d.last_avail = d.used_idx = 65530;
 
     CU_ASSERT_EQUAL(rx_refill(&vq), 8);
-    CU_ASSERT_TRUE(vs_virtq_drv_publish(&vq)); /* device wants a notification */
+    CU_ASSERT_TRUE(vs_virtq_drv_publish(&vq));  /* device wants a notification */
     CU_ASSERT_FALSE(vs_virtq_drv_publish(&vq)); /* nothing new: no second doorbell */
     for (int round = 0; round < 12; round++) {
         int k = 0;
@@ -168,6 +168,12 @@ static void test_rx_ring_empty(void)
     void *cookies[VS_BURST];
 
     CU_ASSERT_EQUAL_FATAL(vs_virtq_drv_init(&vq, mem, (uintptr_t)mem, 8, 1, 0, 0), 0);
+    /* Interrupts: off while polling, on only when a poller is about to sleep. */
+    CU_ASSERT_EQUAL(vq.avail->flags, VRING_AVAIL_F_NO_INTERRUPT);
+    vs_virtq_drv_set_interrupt(&vq, true);
+    CU_ASSERT_EQUAL(vq.avail->flags, 0);
+    vs_virtq_drv_set_interrupt(&vq, false);
+    CU_ASSERT_EQUAL(vq.avail->flags, VRING_AVAIL_F_NO_INTERRUPT);
     /* No buffers posted: the device has nowhere to put a frame. */
     CU_ASSERT_EQUAL(dev_rx(&d, 1, 60), -1);
     /* Posted but not published: still invisible to the device. */
@@ -195,8 +201,8 @@ static void test_tx_full_notify_and_reclaim(void)
     unsigned free0 = vs_pool_free_count(pool);
     int added = 0;
 
-    CU_ASSERT_EQUAL_FATAL(vs_virtq_drv_init(&vq, mem, (uintptr_t)mem, 8, 2,
-                                            (uintptr_t)zero_hdr, HDR), 0);
+    CU_ASSERT_EQUAL_FATAL(
+        vs_virtq_drv_init(&vq, mem, (uintptr_t)mem, 8, 2, (uintptr_t)zero_hdr, HDR), 0);
     CU_ASSERT_EQUAL(vs_virtq_drv_free_slots(&vq), 4); /* 8 descriptors, pairs */
     for (uint32_t s = 0; s < 6; s++) {
         struct vs_pkt *p = vs_pkt_alloc(pool);
@@ -275,8 +281,8 @@ static void test_hostile_used_ring(void)
     vs_virtq_drv_fini(&vq);
 
     /* An odd id on a paired (TX) queue names the frame descriptor, not a head. */
-    CU_ASSERT_EQUAL_FATAL(vs_virtq_drv_init(&vq, mem, (uintptr_t)mem, 8, 2,
-                                            (uintptr_t)zero_hdr, HDR), 0);
+    CU_ASSERT_EQUAL_FATAL(
+        vs_virtq_drv_init(&vq, mem, (uintptr_t)mem, 8, 2, (uintptr_t)zero_hdr, HDR), 0);
     d.last_avail = d.used_idx = 0;
     struct vs_pkt *p = vs_pkt_alloc(pool);
     p->len = 60;
