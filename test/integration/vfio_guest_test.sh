@@ -344,6 +344,11 @@ pass "$G2 unbound while $G1 (same IOMMU group) keeps forwarding: $N frames exact
 
 g 20 'kill $(cat /run/vswitchd.pid); i=0; while kill -0 $(cat /run/vswitchd.pid) 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; ! kill -0 $(cat /run/vswitchd.pid) 2>/dev/null'
 pass "vswitchd stopped on SIGTERM"
+lab_guest_exec vf 10 "cat $VS_GUEST_LOG" >"$LAB_RUN/vswitchd-final.log" || true
+if grep -qE "AddressSanitizer|LeakSanitizer|runtime error:" "$LAB_RUN/vswitchd-final.log"; then
+	grep -E -A12 "AddressSanitizer|LeakSanitizer|runtime error:" "$LAB_RUN/vswitchd-final.log" | head -60
+	fail "sanitizer report in vswitchd's log (build with VS_ASAN/VS_UBSAN to get these)"
+fi
 echo quit >&"$fp_w"
 lab_guest_exec vf 10 exit >/dev/null || true
 lab_guest_waitexit vf 20 || true
