@@ -43,227 +43,11 @@ uint64_t vs_vhu_protocol_features_offered(void)
            BIT(VS_VHU_PF_CONFIGURE_MEM_SLOTS) | BIT(VS_VHU_PF_STATUS);
 }
 
-/* ---- rings ---------------------------------------------------------------- */
-
 static void close_fd(int *fd)
 {
     if (*fd >= 0)
         close(*fd);
     *fd = -1;
-}
-
-static int gate_get(const struct vs_vhu_vring *vr)
-{
-    return __atomic_load_n(&vr->gate, __ATOMIC_ACQUIRE);
-}
-
-static void gate_set(struct vs_vhu_vring *vr, int g)
-{
-    __atomic_store_n(&vr->gate, g, __ATOMIC_RELEASE);
-}
-
-static bool has_feature(const struct vs_vhu_dev *dev, unsigned bit)
-{
-    return dev->features & BIT(bit);
-}
-
-/* Closes the gates of the rings in mask; after the grace period no poller is inside
- * them, and each running ring is stopped with its index saved in vr->base (its
- * kicked flag stays: rings_resume() starts it again from there). Returns the rings
- * that were running. */
-static uint32_t rings_pause(struct vs_vhu_dev *dev, uint32_t mask)
-{
-    uint32_t running = 0;
-    bool wait = false;
-
-    for (unsigned i = 0; i < VS_VHU_MAX_VRINGS; i++) {
-        struct vs_vhu_vring *vr = &dev->vr[i];
-
-        if (!(mask & (1u << i)))
-            continue;
-        if (gate_get(vr) != VS_VHU_GATE_STOPPED) {
-            gate_set(vr, VS_VHU_GATE_STOPPED);
-            wait = true;
-        }
-        if (vr->vq.started)
-            running |= 1u << i;
-    }
-    if (wait)
-        vs_rcu_synchronize();
-    for (unsigned i = 0; i < VS_VHU_MAX_VRINGS; i++) {
-        struct vs_vhu_vring *vr = &dev->vr[i];
-
-        if (running & (1u << i)) {
-            uint16_t idx = vs_virtq_stop(&vr->vq);
-
-            vr->vq.started = false;
-            /* Split rings: the 16-bit avail index. Packed: the index with the wrap
-             * counter in bit 15, which is what SET/GET_VRING_BASE carry too. */
-            vr->base = idx;
-        }
-    }
-    return running;
-}
-
-/* Bytes of each ring area (split: avail and used carry an event field with EVENT_IDX). */
-static void ring_sizes(const struct vs_vhu_dev *dev, const struct vs_vhu_vring *vr,
-                       uint64_t *desc, uint64_t *avail, uint64_t *used)
-{
-    uint64_t n = vr->num, ev = has_feature(dev, VIRTIO_RING_F_EVENT_IDX) ? 2 : 0;
-
-    *desc = 16 * n;
-    if (has_feature(dev, VIRTIO_F_RING_PACKED)) {
-        *avail = 4; /* driver event suppression */
-        *used = 4;  /* device event suppression */
-    } else {
-        *avail = 4 + 2 * n + ev;
-        *used = 4 + 8 * n + ev;
-    }
-}
-
-/* Translates the ring addresses through the memory table. 0 or -EFAULT/-EINVAL. */
-static int ring_translate(const struct vs_vhu_dev *dev, const struct vs_vhu_vring *vr,
-                          const struct vhost_vring_addr *a, void **desc, void **avail,
-                          void **used, char *why, unsigned why_len)
-{
-    bool packed = has_feature(dev, VIRTIO_F_RING_PACKED);
-    uint64_t dsz, asz, usz;
-
-    ring_sizes(dev, vr, &dsz, &asz, &usz);
-    if ((a->desc_user_addr & 15) || (a->avail_user_addr & (packed ? 3 : 1)) ||
-        (a->used_user_addr & 3)) {
-        snprintf(why, why_len, "misaligned ring address (desc 0x%llx avail 0x%llx used 0x%llx)",
-                 (unsigned long long)a->desc_user_addr, (unsigned long long)a->avail_user_addr,
-                 (unsigned long long)a->used_user_addr);
-        return -EINVAL;
-    }
-    *desc = vs_guest_mem_uva_range(&dev->mem, a->desc_user_addr, dsz);
-    *avail = vs_guest_mem_uva_range(&dev->mem, a->avail_user_addr, asz);
-    *used = vs_guest_mem_uva_range(&dev->mem, a->used_user_addr, usz);
-    if (!*desc || !*avail || !*used) {
-        snprintf(why, why_len,
-                 "ring of %u entries not inside guest memory (desc 0x%llx%s avail 0x%llx%s "
-                 "used 0x%llx%s)",
-                 vr->num, (unsigned long long)a->desc_user_addr, *desc ? "" : " bad",
-                 (unsigned long long)a->avail_user_addr, *avail ? "" : " bad",
-                 (unsigned long long)a->used_user_addr, *used ? "" : " bad");
-        return -EFAULT;
-    }
-    return 0;
-}
-
-static bool ring_complete(const struct vs_vhu_dev *dev, const struct vs_vhu_vring *vr)
-{
-    return vr->num && vr->addr_set && vr->kicked && dev->mem.n > 0;
-}
-
-/* Starts ring i when everything it needs has arrived, then opens its gate. */
-static int ring_try_start(struct vs_vhu_dev *dev, unsigned i, char *why, unsigned why_len)
-{
-    struct vs_vhu_vring *vr = &dev->vr[i];
-    struct vs_virtq *vq = &vr->vq;
-    bool packed = has_feature(dev, VIRTIO_F_RING_PACKED);
-    void *desc, *avail, *used;
-    int rc;
-
-    if (!vq->started) {
-        if (!ring_complete(dev, vr))
-            return 0;
-        if (!packed && (vr->num & (vr->num - 1))) {
-            snprintf(why, why_len, "split ring size %u is not a power of two", vr->num);
-            vr->start_failures++;
-            return -EINVAL;
-        }
-        if ((rc = ring_translate(dev, vr, &vr->addr, &desc, &avail, &used, why, why_len)) < 0) {
-            vq->stats.err[VS_VQ_ERR_RING_ADDR]++;
-            vr->start_failures++;
-            return rc;
-        }
-        vq->size = (uint16_t)vr->num;
-        vq->packed = packed;
-        vq->event_idx = has_feature(dev, VIRTIO_RING_F_EVENT_IDX);
-        vq->indirect = has_feature(dev, VIRTIO_RING_F_INDIRECT_DESC);
-        vq->mrg_rxbuf = has_feature(dev, VIRTIO_NET_F_MRG_RXBUF);
-        vq->hdr_len = (has_feature(dev, VIRTIO_F_VERSION_1) ||
-                       has_feature(dev, VIRTIO_NET_F_MRG_RXBUF))
-                          ? sizeof(struct virtio_net_hdr_mrg_rxbuf)
-                          : sizeof(struct virtio_net_hdr);
-        vq->desc = desc;
-        vq->avail = avail;
-        vq->used = used;
-        vq->used_gpa = vr->addr.log_guest_addr;
-        vq->mem = &dev->mem;
-        vq->log = (has_feature(dev, VHOST_F_LOG_ALL) && dev->log.bitmap) ? &dev->log : NULL;
-        vq->callfd = vr->callfd;
-        vq->kickfd = vr->kickfd;
-        vq->name = vr->name;
-        /* Enabling is our gate's business: a disabled ring is still drained. */
-        vq->enabled = true;
-        if ((rc = vs_virtq_start(vq, (uint16_t)vr->base)) < 0) {
-            snprintf(why, why_len, "ring failed to start: %s", strerror(-rc));
-            vr->start_failures++;
-            return rc;
-        }
-        vq->started = true;
-        vr->starts++;
-        /* We poll: ask the driver not to kick us (saves the guest a VM exit per burst). */
-        vs_virtq_set_kick_suppression(vq, true);
-    }
-    gate_set(vr, vr->enabled ? VS_VHU_GATE_OPEN : VS_VHU_GATE_DISABLED);
-    if (dev->wake_fd >= 0) {
-        uint64_t one = 1;
-
-        if (write(dev->wake_fd, &one, sizeof(one)) < 0) {
-            /* EAGAIN: a wake-up is already pending. */
-        }
-    }
-    return 0;
-}
-
-/* (Re)starts every ring in mask that the front-end has kicked and that is complete:
- * the ones rings_pause() stopped, and ones that were waiting for something (memory,
- * an address). A ring that cannot start stays stopped; the first reason is returned. */
-static int rings_resume(struct vs_vhu_dev *dev, uint32_t mask, char *why, unsigned why_len)
-{
-    int first = 0;
-
-    for (unsigned i = 0; i < VS_VHU_MAX_VRINGS; i++) {
-        if ((mask & (1u << i)) && dev->vr[i].kicked) {
-            char w[160];
-            int rc = ring_try_start(dev, i, w, sizeof(w));
-
-            if (rc < 0 && !first) {
-                first = rc;
-                snprintf(why, why_len, "vring %u: %s", i, w);
-            }
-        }
-    }
-    return first;
-}
-
-/* After a device-wide change (features, memory, log) the message itself succeeded;
- * a ring that cannot run with the new state waits, stopped, for the next change
- * (QEMU removes and re-adds memory regions one message at a time). */
-static void rings_resume_all(struct vs_vhu_dev *dev)
-{
-    char why[200];
-
-    if (rings_resume(dev, (uint32_t)((1ull << (2 * dev->n_qp)) - 1), why, sizeof(why)) < 0)
-        vs_debug("port %s: %s; it stays stopped for now", dev->name, why);
-}
-
-static uint32_t all_rings(const struct vs_vhu_dev *dev)
-{
-    return (uint32_t)((1ull << (2 * dev->n_qp)) - 1);
-}
-
-bool vs_vhu_dev_link_up(const struct vs_vhu_dev *dev)
-{
-    for (unsigned q = 0; q < dev->n_qp; q++)
-        if (gate_get(&dev->vr[2 * q]) == VS_VHU_GATE_OPEN &&
-            gate_get(&dev->vr[2 * q + 1]) == VS_VHU_GATE_OPEN)
-            return true;
-    return false;
 }
 
 /* ---- device ----------------------------------------------------------------- */
@@ -315,7 +99,7 @@ static void log_unmap(struct vs_vhu_dev *dev)
 
 void vs_vhu_dev_reset(struct vs_vhu_dev *dev)
 {
-    rings_pause(dev, (uint32_t)((1ull << VS_VHU_MAX_VRINGS) - 1));
+    vs_vhu_rings_pause(dev, (uint32_t)((1ull << VS_VHU_MAX_VRINGS) - 1));
     for (unsigned i = 0; i < VS_VHU_MAX_VRINGS; i++) {
         struct vs_vhu_vring *vr = &dev->vr[i];
 
@@ -440,10 +224,10 @@ static int h_set_features(struct ctx *c)
         return 0;
     /* Normally sent before any ring starts; on a live device (migration turning
      * LOG_ALL on or off) the rings pick the new setting up on restart. */
-    rings_pause(dev, all_rings(dev));
+    vs_vhu_rings_pause(dev, vs_vhu_all_rings(dev));
     dev->features = f;
     dev->features_set = true;
-    rings_resume_all(dev);
+    vs_vhu_rings_resume_all(dev);
     return 0;
 }
 
@@ -491,7 +275,7 @@ static int h_reset_owner(struct ctx *c)
 
     if (rc < 0)
         return rc;
-    rings_pause(dev, all_rings(dev));
+    vs_vhu_rings_pause(dev, vs_vhu_all_rings(dev));
     for (unsigned i = 0; i < 2 * dev->n_qp; i++) {
         dev->vr[i].kicked = false;
         dev->vr[i].enabled = false;
@@ -546,13 +330,13 @@ static int h_set_mem_table(struct ctx *c)
         return rc;
     if (same_table(dev, c->p->mem.r, n, c->fds, ids))
         return 0; /* nothing to remap; the fds are closed by the caller */
-    rings_pause(dev, all_rings(dev));
+    vs_vhu_rings_pause(dev, vs_vhu_all_rings(dev));
     rc = vs_vhu_mem_set_table(&dev->mem, c->p->mem.r, n, c->fds, c->why, sizeof(c->why));
     dev->mem_file_valid = rc == 0;
     if (rc == 0)
         memcpy(dev->mem_file, ids, sizeof(ids[0]) * n);
     /* On failure the old table is still mapped and the rings go on with it. */
-    rings_resume_all(dev);
+    vs_vhu_rings_resume_all(dev);
     return rc < 0 ? failed(c, VS_VHU_ERR_MEMORY, rc) : 0;
 }
 
@@ -574,9 +358,9 @@ static int h_add_mem_reg(struct ctx *c)
     if ((rc = need_size(c, sizeof(struct vs_vhu_mem_reg))) < 0 || (rc = need_fds(c, 1)) < 0)
         return rc;
     dev->mem_file_valid = false;
-    rings_pause(dev, all_rings(dev));
+    vs_vhu_rings_pause(dev, vs_vhu_all_rings(dev));
     rc = vs_vhu_mem_add(&dev->mem, &c->p->memreg.r, &c->fds[0], c->why, sizeof(c->why));
-    rings_resume_all(dev);
+    vs_vhu_rings_resume_all(dev);
     return rc < 0 ? failed(c, VS_VHU_ERR_MEMORY, rc) : 0;
 }
 
@@ -591,10 +375,10 @@ static int h_rem_mem_reg(struct ctx *c)
     if (c->nfds > 1)
         return need_fds(c, 1);
     dev->mem_file_valid = false;
-    rings_pause(dev, all_rings(dev));
+    vs_vhu_rings_pause(dev, vs_vhu_all_rings(dev));
     rc = vs_vhu_mem_remove(&dev->mem, &c->p->memreg.r, c->why, sizeof(c->why));
     /* A ring whose memory went away waits for the region to come back. */
-    rings_resume_all(dev);
+    vs_vhu_rings_resume_all(dev);
     return rc < 0 ? failed(c, VS_VHU_ERR_MEMORY, rc) : 0;
 }
 
@@ -619,13 +403,13 @@ static int h_set_log_base(struct ctx *c)
     if (!bitmap)
         return fail(c, VS_VHU_ERR_MEMORY, -EINVAL, "log: %s", what);
     close_fd(&c->fds[0]);
-    rings_pause(dev, all_rings(dev));
+    vs_vhu_rings_pause(dev, vs_vhu_all_rings(dev));
     log_unmap(dev);
     dev->log_map = map_addr;
     dev->log_map_size = map_len;
     dev->log.bitmap = bitmap;
     dev->log.size_bytes = l->mmap_size;
-    rings_resume_all(dev);
+    vs_vhu_rings_resume_all(dev);
     c->reply->p.u64 = 0;
     return 0;
 }
@@ -653,12 +437,12 @@ static int h_set_vring_num(struct ctx *c)
     if (s->num == 0 || s->num > VS_VHU_MAX_RING_SIZE)
         return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "ring size %u not in 1..%u", s->num,
                     VS_VHU_MAX_RING_SIZE);
-    if (!has_feature(dev, VIRTIO_F_RING_PACKED) && (s->num & (s->num - 1)))
+    if (!vs_vhu_has_feature(dev, VIRTIO_F_RING_PACKED) && (s->num & (s->num - 1)))
         return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "split ring size %u is not a power of two",
                     s->num);
-    rings_pause(dev, 1u << s->index);
+    vs_vhu_rings_pause(dev, 1u << s->index);
     dev->vr[s->index].num = s->num;
-    rc = rings_resume(dev, 1u << s->index, c->why, sizeof(c->why));
+    rc = vs_vhu_rings_resume(dev, 1u << s->index, c->why, sizeof(c->why));
     return rc < 0 ? failed(c, VS_VHU_ERR_RING, rc) : 0;
 }
 
@@ -679,14 +463,14 @@ static int h_set_vring_addr(struct ctx *c)
         return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "unknown vring flags 0x%x", a->flags);
     /* Check now when we can, so that the front-end learns which message was wrong. */
     if (dev->mem.n > 0 && vr->num &&
-        (rc = ring_translate(dev, vr, a, &d, &av, &u, what, sizeof(what))) < 0) {
+        (rc = vs_vhu_ring_translate(dev, vr, a, &d, &av, &u, what, sizeof(what))) < 0) {
         vr->vq.stats.err[VS_VQ_ERR_RING_ADDR]++;
         return fail(c, VS_VHU_ERR_RING, rc, "vring %u: %s", a->index, what);
     }
-    rings_pause(dev, 1u << a->index);
+    vs_vhu_rings_pause(dev, 1u << a->index);
     vr->addr = *a;
     vr->addr_set = true;
-    rc = rings_resume(dev, 1u << a->index, c->why, sizeof(c->why));
+    rc = vs_vhu_rings_resume(dev, 1u << a->index, c->why, sizeof(c->why));
     return rc < 0 ? failed(c, VS_VHU_ERR_RING, rc) : 0;
 }
 
@@ -694,7 +478,7 @@ static int h_set_vring_base(struct ctx *c)
 {
     struct vs_vhu_dev *dev = c->dev;
     const struct vhost_vring_state *s = &c->p->state;
-    bool packed = has_feature(dev, VIRTIO_F_RING_PACKED);
+    bool packed = vs_vhu_has_feature(dev, VIRTIO_F_RING_PACKED);
     uint32_t base;
     int rc;
 
@@ -706,9 +490,9 @@ static int h_set_vring_base(struct ctx *c)
     base = packed ? (s->num & 0xffff) : s->num;
     if (base > 0xffff)
         return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "ring base %u larger than 65535", s->num);
-    rings_pause(dev, 1u << s->index);
+    vs_vhu_rings_pause(dev, 1u << s->index);
     dev->vr[s->index].base = base;
-    rc = rings_resume(dev, 1u << s->index, c->why, sizeof(c->why));
+    rc = vs_vhu_rings_resume(dev, 1u << s->index, c->why, sizeof(c->why));
     return rc < 0 ? failed(c, VS_VHU_ERR_RING, rc) : 0;
 }
 
@@ -724,13 +508,13 @@ static int h_get_vring_base(struct ctx *c)
         (rc = need_vring(c, s->index)) < 0)
         return rc;
     vr = &dev->vr[s->index];
-    rings_pause(dev, 1u << s->index);
+    vs_vhu_rings_pause(dev, 1u << s->index);
     /* Stopped until the front-end kicks it again. */
     vr->kicked = false;
     close_fd(&vr->kickfd);
     vr->vq.kickfd = -1;
     num = vr->base & 0xffff;
-    if (has_feature(dev, VIRTIO_F_RING_PACKED))
+    if (vs_vhu_has_feature(dev, VIRTIO_F_RING_PACKED))
         num |= num << 16; /* used index (and its wrap bit) equal the avail ones */
     c->reply->hdr.size = sizeof(struct vhost_vring_state);
     c->reply->p.state.index = s->index;
@@ -772,16 +556,16 @@ static int h_set_vring_fd(struct ctx *c, enum vring_fd_kind kind)
             if (fl >= 0 && !(fl & O_NONBLOCK))
                 fcntl(fd, F_SETFL, fl | O_NONBLOCK);
         }
-        rings_pause(dev, 1u << idx);
+        vs_vhu_rings_pause(dev, 1u << idx);
         close_fd(&vr->kickfd);
         vr->kickfd = fd;
         vr->kicked = true;
         /* Without protocol features there is no SET_VRING_ENABLE: rings start enabled. */
-        if (!has_feature(dev, VS_VHU_F_PROTOCOL_FEATURES))
+        if (!vs_vhu_has_feature(dev, VS_VHU_F_PROTOCOL_FEATURES))
             vr->enabled = true;
         break;
     case FD_CALL:
-        rings_pause(dev, 1u << idx);
+        vs_vhu_rings_pause(dev, 1u << idx);
         close_fd(&vr->callfd);
         vr->callfd = fd;
         break;
@@ -790,7 +574,7 @@ static int h_set_vring_fd(struct ctx *c, enum vring_fd_kind kind)
         vr->errfd = fd;
         return 0;
     }
-    rc = rings_resume(dev, 1u << idx, c->why, sizeof(c->why));
+    rc = vs_vhu_rings_resume(dev, 1u << idx, c->why, sizeof(c->why));
     return rc < 0 ? failed(c, VS_VHU_ERR_RING, rc) : 0;
 }
 
@@ -820,12 +604,12 @@ static int h_set_vring_enable(struct ctx *c)
     vr->enabled = s->num;
     if (!vr->vq.started)
         return 0;
-    if (!vr->enabled && gate_get(vr) == VS_VHU_GATE_OPEN) {
+    if (!vr->enabled && vs_vhu_gate_get(vr) == VS_VHU_GATE_OPEN) {
         /* Once the front-end hears back, nothing more may land in this ring. */
-        gate_set(vr, VS_VHU_GATE_DISABLED);
+        vs_vhu_gate_set(vr, VS_VHU_GATE_DISABLED);
         vs_rcu_synchronize();
     } else if (vr->enabled) {
-        gate_set(vr, VS_VHU_GATE_OPEN);
+        vs_vhu_gate_set(vr, VS_VHU_GATE_OPEN);
     }
     return 0;
 }

@@ -129,6 +129,38 @@ int vs_vhost_user_handle_msg(struct vs_vhu_dev *dev, const struct vs_vhu_hdr *hd
                              const void *payload, int *fds, unsigned nfds,
                              struct vs_vhu_msg *reply);
 
+/* Rings (vring.c). */
+static inline int vs_vhu_gate_get(const struct vs_vhu_vring *vr)
+{
+    return __atomic_load_n(&vr->gate, __ATOMIC_ACQUIRE);
+}
+
+static inline void vs_vhu_gate_set(struct vs_vhu_vring *vr, int g)
+{
+    __atomic_store_n(&vr->gate, g, __ATOMIC_RELEASE);
+}
+
+static inline bool vs_vhu_has_feature(const struct vs_vhu_dev *dev, unsigned bit)
+{
+    return dev->features & (1ull << bit);
+}
+
+/* Every vring of the device's queue pairs. */
+uint32_t vs_vhu_all_rings(const struct vs_vhu_dev *dev);
+/* Closes the gates of the rings in mask and waits a grace period when any was open;
+ * then stops each running one, saving its index in vr->base (vr->kicked stays set,
+ * so resuming starts it again from there). Returns the rings that were running. */
+uint32_t vs_vhu_rings_pause(struct vs_vhu_dev *dev, uint32_t mask);
+/* Starts every kicked and complete ring in mask and opens its gate (enabled or
+ * disabled). 0, or the first failure with the reason in why; that ring stays stopped. */
+int vs_vhu_rings_resume(struct vs_vhu_dev *dev, uint32_t mask, char *why, unsigned why_len);
+/* The same for all rings after a device-wide change, which itself succeeded: a ring
+ * that cannot run now waits (stopped) for the next change. */
+void vs_vhu_rings_resume_all(struct vs_vhu_dev *dev);
+/* Translates the ring addresses in a for vr's size through the memory table. */
+int vs_vhu_ring_translate(const struct vs_vhu_dev *dev, const struct vs_vhu_vring *vr,
+                          const struct vhost_vring_addr *a, void **desc, void **avail,
+                          void **used, char *why, unsigned why_len);
 /* Is at least one queue pair open in both directions? (link state) */
 bool vs_vhu_dev_link_up(const struct vs_vhu_dev *dev);
 

@@ -496,11 +496,6 @@ static void vhu_close(struct vs_port *port)
 
 /* ---- data path -------------------------------------------------------------- */
 
-static int gate_get(const struct vs_vhu_vring *vr)
-{
-    return __atomic_load_n(&vr->gate, __ATOMIC_ACQUIRE);
-}
-
 static uint16_t inject_rarp(struct vhu_port *vp, struct vs_pkt **pkts)
 {
     uint64_t r = __atomic_exchange_n(&vp->dev.rarp, 0, __ATOMIC_ACQUIRE);
@@ -532,7 +527,7 @@ static uint16_t vhu_rx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **p
     if (vs_unlikely(q >= vp->dev.n_qp || n == 0))
         return 0;
     vr = &vp->dev.vr[2 * q + 1];
-    gate = gate_get(vr);
+    gate = vs_vhu_gate_get(vr);
     if (gate == VS_VHU_GATE_STOPPED)
         return 0;
     if (vs_unlikely(gate == VS_VHU_GATE_DISABLED)) {
@@ -562,7 +557,7 @@ static struct vs_vhu_vring *tx_ring(struct vhu_port *vp, uint16_t q)
     for (unsigned i = 0; i < n; i++) {
         struct vs_vhu_vring *vr = &vp->dev.vr[2 * ((q + i) % n)];
 
-        if (gate_get(vr) == VS_VHU_GATE_OPEN)
+        if (vs_vhu_gate_get(vr) == VS_VHU_GATE_OPEN)
             return vr;
     }
     return NULL;
@@ -600,7 +595,7 @@ static int vhu_rx_wait_fd(struct vs_port *port, uint16_t q)
     if (q >= vp->dev.n_qp)
         return -1;
     vr = &vp->dev.vr[2 * q + 1];
-    if (gate_get(vr) == VS_VHU_GATE_STOPPED)
+    if (vs_vhu_gate_get(vr) == VS_VHU_GATE_STOPPED)
         return vp->dev.wake_fd;
     return vr->vq.kickfd;
 }
@@ -624,7 +619,7 @@ static void vhu_rx_notify(struct vs_port *port, uint16_t q, bool enable)
     vr = &vp->dev.vr[2 * q + 1];
     if (!enable)
         drain(vp->dev.wake_fd);
-    if (gate_get(vr) == VS_VHU_GATE_STOPPED)
+    if (vs_vhu_gate_get(vr) == VS_VHU_GATE_STOPPED)
         return;
     vs_virtq_set_kick_suppression(&vr->vq, !enable);
     /* Kicks that arrived while we were awake anyway must not wake the next sleep. */
@@ -668,7 +663,7 @@ static json_t *vring_json(const struct vs_vhu_dev *dev, unsigned i)
 {
     const struct vs_vhu_vring *vr = &dev->vr[i];
     const struct vs_virtq *vq = &vr->vq;
-    int gate = gate_get(vr);
+    int gate = vs_vhu_gate_get(vr);
     const char *state = vq->broken                        ? "broken"
                         : gate == VS_VHU_GATE_OPEN        ? "enabled"
                         : gate == VS_VHU_GATE_DISABLED    ? "disabled"
