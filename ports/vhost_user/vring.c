@@ -14,8 +14,6 @@
 #include "vswitch/log.h"
 #include "vswitch/rcu.h"
 
-#define BIT(n) (1ull << (n))
-
 /* Closes the gates of the rings in mask; after the grace period no poller is inside
  * them, and each running ring is stopped with its index saved in vr->base (its
  * kicked flag stays: vs_vhu_rings_resume() starts it again from there). Returns the rings
