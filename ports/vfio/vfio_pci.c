@@ -703,7 +703,9 @@ uint64_t vs_vfio_dma_addr_slow(const struct vs_vfio_dev *d, const void *ptr, siz
 
     if (!c)
         return 0;
-    for (unsigned i = 0; i < c->n_maps; i++) {
+    /* Newest first: a region at a reused VA shadows the freed one's table. The
+     * table only grows while pollers run (see map_one). */
+    for (unsigned i = __atomic_load_n(&c->n_maps, __ATOMIC_ACQUIRE); i-- > 0;) {
         const struct vs_vfio_pa_table *t = &c->pa[i];
 
         if (!t->pa || va < t->va || va + len > t->va + t->len)
@@ -717,14 +719,31 @@ uint64_t vs_vfio_dma_addr_slow(const struct vs_vfio_dev *d, const void *ptr, siz
     return 0;
 }
 
+/* Physical address of the page at va now, or 0. */
+static uint64_t pa_now(uintptr_t va)
+{
+    struct vs_vfio_pa_table t = {0};
+    uint64_t pa = 0;
+
+    if (build_pa_table(&t, va, 4096, 4096) == 0)
+        pa = t.pa[0];
+    free(t.pa);
+    return pa;
+}
+
 static bool is_mapped(const struct vs_vfio_container *c, uintptr_t va, size_t len)
 {
-    for (unsigned i = 0; i < c->n_maps; i++)
-        if (c->maps[i].va == va && c->maps[i].len == len)
-            return true;
+    for (unsigned i = c->n_maps; i-- > 0;) {
+        if (c->maps[i].va != va || c->maps[i].len != len)
+            continue;
+        /* No-IOMMU tables are never removed (pollers read them): a freed region
+         * whose VA came back is recognised by its pages having moved. */
+        return !c->noiommu || (c->pa[i].pa && pa_now(va) == c->pa[i].pa[0]);
+    }
     return false;
 }
 
+/* type1 only: no-IOMMU tables stay until the container closes. */
 static void unmap_entry(struct vs_vfio_container *c, unsigned i)
 {
     if (!c->noiommu) {
@@ -791,7 +810,8 @@ static int map_one(struct vs_vfio_container *c, uintptr_t va, size_t len, size_t
     }
     c->maps[c->n_maps].va = va;
     c->maps[c->n_maps].len = len;
-    c->n_maps++;
+    /* Pollers look entries up without a lock: publish the entry after filling it. */
+    __atomic_store_n(&c->n_maps, c->n_maps + 1, __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -804,8 +824,9 @@ int vs_vfio_dma_map(struct vs_vfio_dev *d, void *ptr, size_t len, size_t page,
     if (!c || c->fd < 0)
         return -ENODEV;
     /* The region was just allocated: a mapping over its addresses can only be
-     * left from freed memory (its VA reused) and points at the old pages. */
-    for (unsigned i = 0; i < c->n_maps;) {
+     * left from freed memory (its VA reused) and points at the old pages.
+     * No-IOMMU: the new table is appended and shadows the old one. */
+    for (unsigned i = 0; i < c->n_maps && !c->noiommu;) {
         if (c->maps[i].va < va + len && va < c->maps[i].va + c->maps[i].len)
             unmap_entry(c, i);
         else
@@ -818,7 +839,7 @@ void vs_vfio_dma_unmap(struct vs_vfio_dev *d, void *ptr, size_t len)
 {
     struct vs_vfio_container *c = d->c;
 
-    if (!c || c->fd < 0)
+    if (!c || c->fd < 0 || c->noiommu)
         return;
     for (unsigned i = 0; i < c->n_maps; i++) {
         if (c->maps[i].va == (uintptr_t)ptr && c->maps[i].len == len) {
@@ -853,6 +874,8 @@ static void prune_stale(struct vs_vfio_container *c)
 {
     struct region_list live = {0};
 
+    if (c->noiommu)
+        return; /* pollers may be reading the tables */
     vs_mem_foreach(collect_region, &live);
     for (unsigned i = 0; i < c->n_maps;) {
         bool found = false;

@@ -20,7 +20,9 @@
  * point the checks at a fake sysfs/dev tree.
  *
  * Threads: everything here runs on the main thread, except vs_vfio_dma_addr()
- * which pollers call (it only reads tables fixed after open). */
+ * which pollers call: in no-IOMMU mode the physical-address tables it reads
+ * are only ever appended to (published with release/acquire) and freed when the
+ * container closes. */
 #ifndef VS_PORTS_VFIO_VFIO_PCI_H
 #define VS_PORTS_VFIO_VFIO_PCI_H
 
