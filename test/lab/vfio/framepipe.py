@@ -20,6 +20,9 @@ one per line, answering each with one line on stdout:
   cross SRC DST N       N unicast frames (ethertype 0x88b5) from SRC's host
                         MAC to DST's host MAC, counted at DST
                         -> "CROSS src=A dst=B sent=N received=M dup=D stray=S"
+  flood SRC N           N frames from SRC to a MAC nobody has (flooded by the
+                        switch), counted at every other NIC
+                        -> "FLOOD src=A sent=N B=n C=n ... dup=D back=K"
   quit
 
 Each NIC has a host address (MAC 02:00:00:00:0X:01, IPs 10.0.X.1 and
@@ -317,6 +320,49 @@ def cmd_cross(nics, src, dst, count):
         src.name, dst.name, sent, len(got), dup, stray)
 
 
+def cmd_flood(nics, src, count):
+    tag = os.urandom(4)
+    unknown = bytes([2, 0xEE, 0xEE, 0xEE, 0xEE, 1])
+    got = {n.name: set() for n in nics if n is not src}
+    dup = back = sent = 0
+    last_progress = time.time()
+
+    def drain():
+        nonlocal dup, back
+        for n in nics:
+            for f in n.rx:
+                if len(f) < 22 or struct.unpack("!H", f[12:14])[0] != ETH_P_TEST or \
+                        f[14:18] != tag:
+                    continue
+                s = struct.unpack("!I", f[18:22])[0]
+                if n is src:
+                    back += 1  # a flood must never go back out of its ingress port
+                elif s in got[n.name]:
+                    dup += 1
+                else:
+                    got[n.name].add(s)
+            n.rx = []
+
+    while min(len(g) for g in got.values()) < count:
+        done = min(len(g) for g in got.values())
+        while sent < count and sent - done < 32:
+            src.send(test_frame(src, unknown, tag, sent))
+            sent += 1
+        pump(nics, 0.05)
+        before = sum(len(g) for g in got.values())
+        drain()
+        if sum(len(g) for g in got.values()) != before:
+            last_progress = time.time()
+        elif time.time() - last_progress > 5:
+            break
+    end = time.time() + 0.5
+    while time.time() < end:
+        pump(nics, 0.05)
+        drain()
+    return "FLOOD src=%s sent=%d %s dup=%d back=%d" % (
+        src.name, sent, " ".join("%s=%d" % (k, len(v)) for k, v in got.items()), dup, back)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -361,6 +407,8 @@ def main():
                     out = cmd_ping(nics, by_name[w[1]], int(w[2]),
                                    int(w[3]) if len(w) > 3 else 16,
                                    max(1, min(64, int(w[4]))) if len(w) > 4 else 1)
+                elif w[0] == "flood":
+                    out = cmd_flood(nics, by_name[w[1]], int(w[2]))
                 elif w[0] == "cross":
                     out = cmd_cross(nics, by_name[w[1]], by_name[w[2]], int(w[3]))
                 else:
