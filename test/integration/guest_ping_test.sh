@@ -15,6 +15,8 @@ lab_require_qemu
 lab_kernel 6.1
 
 COUNT=${GUEST_PING_COUNT:-20}
+MAC_A=52:54:00:99:00:01
+MAC_B=52:54:00:99:00:02
 sfx=$$
 run=/run/vswitch-test-$sfx
 lab_setup
@@ -63,10 +65,10 @@ EOF
 start_guests() { # PREFIX NIC-OPTION-SUFFIX SOCK1 SOCK2
 	local p=$1 o=$2
 	lab_guest_start "${p}a" --initrd "$LAB_RUN/ping.cpio.gz" --ctl \
-		--append "vs_ip=10.0.0.1/24 vs_mode=agent" --vhost-user "$3$o"
+		--append "vs_ip=10.0.0.1/24 vs_mode=agent" --vhost-user "$3$o,mac=$MAC_A"
 	lab_guest_start "${p}b" --initrd "$LAB_RUN/ping.cpio.gz" \
 		--append "vs_ip=10.0.0.2/24 vs_peer=10.0.0.1 vs_count=$COUNT vs_interval=0.2 vs_linger=600" \
-		--vhost-user "$4$o"
+		--vhost-user "$4$o,mac=$MAC_B"
 }
 
 # --- (a) vswitchd is the vhost-user server ---------------------------------------
@@ -84,6 +86,11 @@ vs_ctl list-ports >"$LAB_RUN/ports.out" || fail "list-ports failed"
 cat "$LAB_RUN/ports.out"
 grep -q vm1 "$LAB_RUN/ports.out" && grep -q vm2 "$LAB_RUN/ports.out" ||
 	fail "list-ports does not show vm1 and vm2"
+vs_ctl fdb show >"$LAB_RUN/fdb.out" || fail "fdb show failed"
+cat "$LAB_RUN/fdb.out"
+grep -qiE "$MAC_A +vm1( |$)" "$LAB_RUN/fdb.out" && grep -qiE "$MAC_B +vm2( |$)" "$LAB_RUN/fdb.out" ||
+	fail "the fdb did not learn $MAC_A on vm1 and $MAC_B on vm2"
+pass "fdb learnt both guests on their ports"
 lab_guest_stop sa
 lab_guest_stop sb
 vs_stop
