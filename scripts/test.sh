@@ -47,6 +47,7 @@ finish() {
 	if [ ${#failures[@]} -gt 0 ]; then
 		printf 'failed: %s\n' "${failures[@]}"
 	fi
+	[ "${n_skip:-0}" -gt 0 ] && echo "skipped (missing peers, see above): $n_skip"
 	echo "total time $((SECONDS - t_start))s"
 	echo "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ]
