@@ -73,9 +73,11 @@ static void release(struct vfio_port *vp, const char *why)
         return;
     VS_WRITE_ONCE(vp->gone, 1);
     VS_WRITE_ONCE(vp->port->link_up, 0);
-    vs_err("port %s: PCI device %s %s: port stopped, other ports keep forwarding; remove it "
-           "with: vswitchctl del-port %s",
-           vp->port->name, vp->dev.bdf, why, vp->port->name);
+    vs_err("port %s: PCI device %s %s: port stopped and removed, other ports keep "
+           "forwarding; once the device is back on vfio-pci: vswitchctl add-port %s vfio pci=%s",
+           vp->port->name, vp->dev.bdf, why, vp->port->name, vp->dev.bdf);
+    /* The switch removes failed ports from its own timer (a port cannot call it). */
+    VS_WRITE_ONCE(vp->port->failed, 1);
     vs_rcu_synchronize();
     if (vp->req_fd >= 0) {
         vs_loop_del_fd(vp->req_fd);
@@ -215,13 +217,36 @@ static uint16_t vfio_rx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **
     return vp->nic.ops->rx_burst(&vp->nic, q, pkts, n);
 }
 
+/* The NIC keeps frames until it has sent them, and reads them by DMA. A frame lent
+ * from a guest's memory (VS_PKT_F_EXTERNAL) is ours only until the end of the burst
+ * and is not DMA-mapped: it goes out from a copy in a pool buffer. Returns how many
+ * of pkts can be sent (fewer when the pool runs dry; the caller drops the rest). */
+static uint16_t own_frames(struct vs_port *port, struct vs_pkt **pkts, uint16_t n)
+{
+    for (uint16_t i = 0; i < n; i++) {
+        struct vs_pkt *p = pkts[i], *c;
+
+        if (vs_likely(!(p->flags & VS_PKT_F_EXTERNAL)))
+            continue;
+        if (!(c = vs_pkt_alloc(port->pool)))
+            return i;
+        memcpy(vs_pkt_data(c), vs_pkt_data(p), p->len);
+        c->len = p->len;
+        c->vlan = p->vlan;
+        c->in_port = p->in_port;
+        vs_pkt_free(p);
+        pkts[i] = c;
+    }
+    return n;
+}
+
 static uint16_t vfio_tx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n)
 {
     struct vfio_port *vp = port->priv;
 
     if (vs_unlikely(VS_READ_ONCE(vp->gone)))
         return 0; /* the caller frees and counts them as drops */
-    return vp->nic.ops->tx_burst(&vp->nic, q, pkts, n);
+    return vp->nic.ops->tx_burst(&vp->nic, q, pkts, own_frames(port, pkts, n));
 }
 
 static int vfio_rx_wait_fd(struct vs_port *port, uint16_t q)

@@ -540,12 +540,30 @@ static uint16_t vhu_rx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **p
     }
     if (q == 0 && vs_unlikely(VS_READ_ONCE(vp->dev.rarp)))
         got = inject_rarp(vp, pkts);
-    uint16_t k = vs_virtq_dequeue(&vr->vq, port->pool, pkts + got, n - got);
-    /* The guest may wait for its TX buffers back (Linux stops a nearly full TX queue
-     * and asks for an interrupt): tell it, when it asked, once per burst. */
-    if (k)
+    /* Frames in one guest buffer are lent, not copied: a vhost-user destination then
+     * copies straight from this guest's memory. They go back in vhu_rx_done. */
+    uint16_t k = vs_virtq_dequeue_lend(&vr->vq, port->pool, pkts + got, n - got);
+    /* Dropped frames may have completed buffers without any frame to forward (no
+     * rx_done follows then): the guest may be waiting for them. */
+    if (!k)
         vs_virtq_notify(&vr->vq);
     return got + k;
+}
+
+/* The switch is done with the burst: return the lent TX buffers and, when the guest
+ * asked (Linux stops a nearly full TX queue and waits), interrupt it once. Runs in
+ * the same poller iteration as rx_burst, so the ring cannot have changed since (a
+ * stop waits for the grace period), whatever the gate says now. */
+static void vhu_rx_done(struct vs_port *port, uint16_t q)
+{
+    struct vhu_port *vp = port->priv;
+    struct vs_vhu_vring *vr;
+
+    if (vs_unlikely(q >= vp->dev.n_qp))
+        return;
+    vr = &vp->dev.vr[2 * q + 1];
+    vs_virtq_dequeue_done(&vr->vq);
+    vs_virtq_notify(&vr->vq);
 }
 
 /* Our tx queue q is the guest's RX queue q; when the guest enabled fewer queue
@@ -723,6 +741,7 @@ const struct vs_port_ops vs_port_vhost_user_ops = {
     .rx_burst = vhu_rx_burst,
     .tx_burst = vhu_tx_burst,
     .show = vhu_show,
+    .rx_done = vhu_rx_done,
     .rx_wait_fd = vhu_rx_wait_fd,
     .rx_notify = vhu_rx_notify,
 };

@@ -235,6 +235,14 @@ static void make_frame(uint8_t *f, unsigned len, uint8_t src_last, uint32_t seq)
         f[i] = (uint8_t)(i * 7 + seq);
 }
 
+/* As the dataplane does once a burst's frames are forwarded: lent guest buffers go
+ * back to the guest only now. */
+static void rx_done(struct vs_port *p, uint16_t q, uint16_t k)
+{
+    if (k && ops->rx_done)
+        ops->rx_done(p, q);
+}
+
 /* Guest TX ring q → rx_burst: n frames, checked byte for byte. Returns frames seen. */
 static unsigned guest_to_switch(struct fe *fe, struct vs_port *p, unsigned q, unsigned n,
                                 unsigned len)
@@ -262,6 +270,7 @@ static unsigned guest_to_switch(struct fe *fe, struct vs_port *p, unsigned q, un
                 got++;
         }
         vs_pkt_free_bulk(pkts, k);
+        rx_done(p, (uint16_t)q, k);
         vs_vdrv_reap(d);
     }
     vs_vdrv_reap(d);
@@ -621,6 +630,7 @@ static void test_vring_base_and_restart(void)
     if (k == 1)
         CU_ASSERT_EQUAL(memcmp(vs_pkt_data(pkts[0]), f, sizeof(f)), 0);
     vs_pkt_free_bulk(pkts, k);
+    rx_done(p, 0, k);
 
     /* Disabling the guest's RX ring stops deliveries; enabling resumes them. */
     CU_ASSERT_EQUAL(fe_ack_state(&fe, VS_VHU_SET_VRING_ENABLE, 0, 0), 0);
@@ -693,6 +703,7 @@ static void test_mem_slots_live(void)
     if (k == 1)
         CU_ASSERT_EQUAL(memcmp(vs_pkt_data(pkts[0]), f, sizeof(f)), 0);
     vs_pkt_free_bulk(pkts, k);
+    rx_done(p, 0, k);
     vs_vdrv_reap(&fe.ring[1]);
     CU_ASSERT_EQUAL(switch_to_guest(&fe, p, 0, 5, 80), 5);
     fe_close(&fe);
@@ -765,6 +776,7 @@ static void test_rarp_mtu_status(void)
         CU_ASSERT_EQUAL(d[21], 3); /* reverse request */
     }
     vs_pkt_free_bulk(pkts, k);
+    rx_done(p, 0, k);
     CU_ASSERT_EQUAL(ops->rx_burst(p, 0, pkts, VS_BURST), 0);
     CU_ASSERT_EQUAL(show_int(p, "rarp_sent"), 1);
 
@@ -1185,6 +1197,7 @@ static void *poller_main(void *arg)
         /* Into the guest's RX ring, which has no buffers: exercises the locked path. */
         uint16_t took = k ? ops->tx_burst(pl->port, 0, pkts, k) : 0;
         vs_pkt_free_bulk(pkts + took, k - took);
+        rx_done(pl->port, 0, k);
         vs_rcu_quiescent();
     }
     vs_rcu_unregister_thread();
