@@ -9,7 +9,8 @@
 # Usage: guest.sh [-k 6.1|6.12] [-i IP/PREFIX] [-p PEER] [-M MODE] [-n NIC]...
 #                 [-- QEMU-ARGS...]
 #   -k  guest kernel (default 6.1)
-#   -i  address of eth0 (default 10.0.0.1/24)
+#   -i  address of eth0 (default 10.0.0.1/24); the NICs' MACs default to
+#       52:54:<3 last bytes of it>:<NIC index>, so two guests never clash
 #   -p  peer for vs_mode=ping
 #   -M  shell (default), ping (probe, count, print PING-RESULT, power off)
 #   -n  NIC: vhost-user:SOCK[,server][,mac=MAC][,queues=N][,reconnect=MS]
@@ -38,8 +39,13 @@ lab_kernel "$kver"
 lab_setup
 trap 'rm -rf "$LAB_RUN"' EXIT
 lab_initramfs "$LAB_RUN/guest.cpio.gz" -i "$LAB_HERE/init-ping.sh" -m virtio_net -m virtio_pci
+IFS=./ read -r _ o2 o3 o4 _ <<<"$ip"
 args=()
+idx=0
 for n in "${nics[@]}"; do
+	# Separate guest.sh processes would all get the lab's first default MAC.
+	mac=$(printf '52:54:%02x:%02x:%02x:%02x' "$o2" "$o3" "$o4" "$idx")
+	case $n in *,mac=*) ;; *) n="$n,mac=$mac" ;; esac
 	case $n in
 	vhost-user:* | stream-server:* | stream-client:* | hubport:*) args+=("--${n%%:*}" "${n#*:}") ;;
 	*)
@@ -47,6 +53,7 @@ for n in "${nics[@]}"; do
 		exit 2
 		;;
 	esac
+	idx=$((idx + 1))
 done
 for q in "$@"; do
 	args+=(--qemu "$q")
