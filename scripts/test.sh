@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite (what CI runs through .ci/run):
-#   1. install what is missing (scripts/deps.sh)
+#   1. install what is missing (scripts/deps.sh, and bench/lib/deps.sh for
+#      the benchmark smoke test's peers)
 #   2. build with -Werror into build/
 #   3. reserve hugepages (testpmd-based tests need them; vswitchd does not)
 #   4. ctest: unit and integration tests (namespaces, QEMU guests, testpmd)
@@ -58,6 +59,12 @@ if [ "${SKIP_DEPS:-0}" != 1 ]; then
 	step "dependencies"
 	if ! bash "$ROOT/scripts/deps.sh"; then
 		fail "deps.sh"
+		finish
+	fi
+	# The benchmark's peers (OVS-DPDK) are only for the test suite's
+	# bench_smoke test, so scripts/run.sh does not install them.
+	if [ -r "$ROOT/bench/lib/deps.sh" ] && ! bash "$ROOT/bench/lib/deps.sh"; then
+		fail "bench/lib/deps.sh"
 		finish
 	fi
 fi
