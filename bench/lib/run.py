@@ -40,6 +40,11 @@ def parse_args():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=5.0, help="measuring window per run")
     ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--windows", type=int, default=3,
+                    help="measuring windows per run at most: another is taken while the "
+                         "forwarding threads lost more than --max-lost of the window to other "
+                         "programs; the least disturbed one counts")
+    ap.add_argument("--max-lost", type=float, default=0.05)
     ap.add_argument("--sizes", default="64,1518", help="frame lengths (bytes, without FCS)")
     ap.add_argument("--backends", default="vswitchd,testpmd,ovs-p2p,ovs-normal,vswitchd-adaptive")
     ap.add_argument("--inflight", type=int, default=256,
@@ -68,6 +73,7 @@ def parse_args():
         a.rounds = 1
         a.seconds = min(a.seconds, 2.0)
         a.warmup = min(a.warmup, 1.0)
+        a.windows = 1
         a.sizes = "64"
         a.idle_seconds = min(a.idle_seconds, 2.0)
         a.latency_pings = min(a.latency_pings, 5)
@@ -75,8 +81,8 @@ def parse_args():
     a.backends = [b for b in a.backends.split(",") if b]
     if a.inflight < 128:
         ap.error("--inflight must be at least 128")
-    if a.rounds < 1:
-        ap.error("--rounds must be at least 1")
+    if a.rounds < 1 or a.windows < 1:
+        ap.error("--rounds and --windows must be at least 1")
     return a
 
 
@@ -167,10 +173,50 @@ def finish_profile(prof, out_txt):
         return None
 
 
+def window(backend, gen, size, args, workdir, profile_to):
+    """One measuring window of args.seconds with the loop already running:
+    the rate at the generator (frames back from the switch), the switch's
+    own busy cycles per forwarded packet, and how much of the window other
+    programs took from the switch's and the generator's forwarding threads."""
+    t0, rx0, _ = gen.port_packets()
+    g0 = gen.fwd_cycles()
+    backend.window_begin()
+    load0 = os.getloadavg()[0]
+    cpu0 = cpu_times()
+    wait0 = (procs.sched_sample(backend.pids()), procs.sched_sample([gen.proc.pid]))
+    prof = start_profile(args, workdir, "%s-%d" % (backend.name, size)) if profile_to else None
+    time.sleep(args.seconds)
+    wait1 = (procs.sched_sample(backend.pids()), procs.sched_sample([gen.proc.pid]))
+    cpus = cpu_share(cpu0, cpu_times())
+    t1, rx1, _ = gen.port_packets()
+    sw = backend.window_end()
+    g1 = gen.fwd_cycles()
+    r = {"seconds": round(t1 - t0, 3), "packets": rx1 - rx0,
+         "mpps": (rx1 - rx0) / (t1 - t0) / 1e6, "switch": sw, "loadavg": load0, "cpus": cpus}
+    if prof:
+        r["profile"] = finish_profile(prof, profile_to)
+    # Share of the window the switch's and the generator's forwarding
+    # thread sat runnable while other programs had the CPU.
+    r["switch_wait_share"] = procs.busiest_thread_wait(wait0[0], wait1[0], args.seconds)
+    r["generator_wait_share"] = procs.busiest_thread_wait(wait0[1], wait1[1], args.seconds)
+    # TSC cycles include the time the thread was preempted inside a busy
+    # iteration; with preemption spread evenly over the window, this
+    # removes it.
+    if sw.get("cycles_per_pkt") and r["switch_wait_share"] is not None:
+        sw["cycles_per_pkt_on_cpu"] = sw["cycles_per_pkt"] * max(0.0, 1 - r["switch_wait_share"])
+    if g0 and g1 and g1[1] > g0[1]:
+        r["generator_cycles_per_pkt"] = (g1[0] - g0[0]) / (g1[1] - g0[1])
+    r["lost"] = max(r["switch_wait_share"] or 0, r["generator_wait_share"] or 0)
+    return r
+
+
 def measure(backend, size, args, workdir, profile_to=None):
-    """One run: the generator connects, injects, warms up, then a window of
-    args.seconds is measured at the generator (frames back from the switch)
-    and at the switch (its busy cycles per forwarded packet)."""
+    """One run: the generator connects, injects, warms up, then up to
+    args.windows windows are measured until one is nearly undisturbed
+    (neither forwarding thread lost more than args.max_lost of it to other
+    programs); the least disturbed one is the run's result, all are kept.
+    Every backend gets the same rule, so on a shared machine each is
+    compared at its quietest moments rather than at random ones."""
     gen = testpmd.Generator(workdir, args.prefix + "-gen", backend.socks, args.ring,
                             client_of_server=backend.gen_is_client, lcore=0,
                             hugepages=args.hugepages)
@@ -178,36 +224,17 @@ def measure(backend, size, args, workdir, profile_to=None):
         backend.settle()
         injected = gen.inject(size, args.inflight)
         time.sleep(args.warmup)
-        t0, rx0, _ = gen.port_packets()
-        g0 = gen.fwd_cycles()
-        backend.window_begin()
-        load0 = os.getloadavg()[0]
-        cpu0 = cpu_times()
-        wait0 = (procs.sched_sample(backend.pids()), procs.sched_sample([gen.proc.pid]))
-        prof = start_profile(args, workdir, "%s-%d" % (backend.name, size)) if profile_to else None
-        time.sleep(args.seconds)
-        wait1 = (procs.sched_sample(backend.pids()), procs.sched_sample([gen.proc.pid]))
-        cpus = cpu_share(cpu0, cpu_times())
-        t1, rx1, _ = gen.port_packets()
-        sw = backend.window_end()
-        g1 = gen.fwd_cycles()
-        r = {"backend": backend.name, "size": size, "injected_per_port": injected,
-             "seconds": round(t1 - t0, 3), "packets": rx1 - rx0,
-             "mpps": (rx1 - rx0) / (t1 - t0) / 1e6, "switch": sw, "loadavg": load0,
-             "cpus": cpus}
-        if prof:
-            r["profile"] = finish_profile(prof, profile_to)
-        # Share of the window the switch's and the generator's forwarding
-        # thread sat runnable while other programs had the CPU.
-        r["switch_wait_share"] = procs.busiest_thread_wait(wait0[0], wait1[0], args.seconds)
-        r["generator_wait_share"] = procs.busiest_thread_wait(wait0[1], wait1[1], args.seconds)
-        # TSC cycles include the time the thread was preempted inside a busy
-        # iteration; with preemption spread evenly over the window, this
-        # removes it.
-        if sw.get("cycles_per_pkt") and r["switch_wait_share"] is not None:
-            sw["cycles_per_pkt_on_cpu"] = sw["cycles_per_pkt"] * max(0.0, 1 - r["switch_wait_share"])
-        if g0 and g1 and g1[1] > g0[1]:
-            r["generator_cycles_per_pkt"] = (g1[0] - g0[0]) / (g1[1] - g0[1])
+        wins = []
+        for w in range(args.windows):
+            wins.append(window(backend, gen, size, args, workdir,
+                               profile_to if w == 0 else None))
+            if wins[-1]["lost"] <= args.max_lost:
+                break
+        best = min(wins, key=lambda x: x["lost"])
+        r = {"backend": backend.name, "size": size, "injected_per_port": injected}
+        r.update(best)
+        r["windows"] = [{k: x[k] for k in ("mpps", "lost", "switch_wait_share",
+                                            "generator_wait_share")} for x in wins]
         if backend.kind == "vswitchd":
             try:
                 fdb = backend.ctl("fdb", "show")
@@ -472,13 +499,15 @@ def main():
                         st = r["cpus"].get("cpu%d" % backends.SWITCH_CPU, {}).get("steal", 0)
                         log("round %d %-18s %4d B: %7.3f Mpps, switch %s cycles/pkt, "
                             "generator %s; lost to others: switch %.0f%%, generator %.0f%%, "
-                            "steal %.0f%%" % (
+                            "steal %.0f%% (window %d of %d)" % (
                                 rd + 1, name, size, r["mpps"], "%.0f" % cyc if cyc else "-",
                                 "%.0f" % r["generator_cycles_per_pkt"]
                                 if r.get("generator_cycles_per_pkt") else "-",
                                 100 * (r["switch_wait_share"] or 0),
                                 100 * (r["generator_wait_share"] or 0),
-                                100 * st))
+                                100 * st, r["windows"].index(min(r["windows"],
+                                                                 key=lambda x: x["lost"])) + 1,
+                                len(r["windows"])))
                         if r["packets"] == 0:
                             errors.append("%s %d B round %d: no frames came back" %
                                           (name, size, rd + 1))
