@@ -22,30 +22,34 @@ const char *vs_virtq_error_name(enum vs_virtq_error e)
     return (unsigned)e < VS_VQ_ERR__COUNT && error_names[e] ? error_names[e] : "unknown";
 }
 
-void vs_vq_fail(struct vs_virtq *vq, enum vs_virtq_error e, const char *fmt, ...)
+/* Counts e and logs the first such event of the queue under *logged. */
+static void count_and_log(struct vs_virtq *vq, enum vs_virtq_error e, bool *logged,
+                          enum vs_log_level level, const char *what, const char *fmt,
+                          va_list ap)
 {
     char msg[160];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vq->stats.err[e]++;
+    vs_log_once(logged, level, "%s: %s (%s): %s", vs_vq_name(vq), what,
+                vs_virtq_error_name(e), msg);
+}
+
+void vs_vq_fail(struct vs_virtq *vq, enum vs_virtq_error e, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    count_and_log(vq, e, &vq->broken_logged, VS_LOG_ERR, "queue stopped", fmt, ap);
     va_end(ap);
-    vq->stats.err[e]++;
     vq->broken = true;
-    vs_log_once(&vq->broken_logged, VS_LOG_ERR, "%s: queue stopped (%s): %s", vs_vq_name(vq),
-                vs_virtq_error_name(e), msg);
 }
 
 void vs_vq_drop(struct vs_virtq *vq, enum vs_virtq_error e, const char *fmt, ...)
 {
-    char msg[160];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    count_and_log(vq, e, &vq->drop_logged, VS_LOG_WARN,
+                  "dropping frame, logged once per queue", fmt, ap);
     va_end(ap);
-    vq->stats.err[e]++;
-    vs_log_once(&vq->drop_logged, VS_LOG_WARN,
-                "%s: dropping frame (%s): %s (logged once per queue)", vs_vq_name(vq),
-                vs_virtq_error_name(e), msg);
 }
 
 void vs_vq_rx_write(struct vs_virtq *vq, const struct vs_vq_rx *r, const void *hdr,

@@ -58,6 +58,37 @@ static inline void vs_vq_read_desc(void *dst, const void *guest)
     vs_barrier();
 }
 
+/* Checks a descriptor that points at an indirect table and translates the table.
+ * Spec 2.7.5.3 / 2.8.7: the table holds whole 16-byte descriptors (at most the
+ * queue size here), is not nested, and the descriptor pointing at it does not
+ * continue the chain. Returns the table, or NULL with the queue broken. */
+static inline const void *vs_vq_indirect_table(struct vs_virtq *vq, uint64_t addr, uint32_t len,
+                                               bool nested, bool has_next)
+{
+    const char *bad = NULL;
+    const void *t = NULL;
+    if (!vq->indirect)
+        bad = "indirect descriptor not negotiated";
+    else if (nested)
+        bad = "nested indirect table";
+    else if (has_next)
+        bad = "indirect descriptor with NEXT";
+    else if (len == 0 || len % 16 || len / 16 > vq->size)
+        bad = "indirect table length";
+    if (!bad) {
+        uint64_t l = len;
+        t = vs_guest_mem_gpa_hint(vq->mem, addr, &l, &vq->mem_hint);
+        if (!t || l != len)
+            bad = "indirect table outside guest memory";
+    }
+    if (vs_unlikely(bad != NULL)) {
+        vs_vq_fail(vq, VS_VQ_ERR_INDIRECT, "%s (addr 0x%llx len %u)", bad,
+                   (unsigned long long)addr, len);
+        return NULL;
+    }
+    return t;
+}
+
 /* Guest TX → packet buffer, one descriptor at a time. */
 struct vs_vq_tx {
     uint8_t *dst;      /* frame data in the packet buffer */

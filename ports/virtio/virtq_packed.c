@@ -78,25 +78,9 @@ static inline int packed_next(struct vs_virtq *vq, struct packed_walk *w,
     w->more = d->flags & VRING_DESC_F_NEXT;
     if (vs_likely(!(d->flags & VRING_DESC_F_INDIRECT)))
         return 0;
-    const char *bad = NULL;
-    if (!vq->indirect)
-        bad = "indirect descriptor not negotiated";
-    else if (w->more)
-        bad = "indirect descriptor with NEXT";
-    else if (d->len == 0 || d->len % sizeof(*d) || d->len / sizeof(*d) > vq->size)
-        bad = "indirect table length";
-    const void *t = NULL;
-    if (!bad) {
-        uint64_t l = d->len;
-        t = vs_guest_mem_gpa_hint(vq->mem, d->addr, &l, &vq->mem_hint);
-        if (!t || l != d->len)
-            bad = "indirect table outside guest memory";
-    }
-    if (vs_unlikely(bad != NULL)) {
-        vs_vq_fail(vq, VS_VQ_ERR_INDIRECT, "%s (addr 0x%llx len %u)", bad,
-                   (unsigned long long)d->addr, d->len);
+    const void *t = vs_vq_indirect_table(vq, d->addr, d->len, false, w->more);
+    if (vs_unlikely(!t))
         return -1;
-    }
     w->itab = t;
     w->imax = d->len / sizeof(*d);
     w->iidx = 1;

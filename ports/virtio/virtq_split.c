@@ -34,30 +34,10 @@ static inline int split_load(struct vs_virtq *vq, struct split_walk *w, struct v
         vs_vq_read_desc(d, &w->table[w->idx]);
         if (vs_likely(!(d->flags & VRING_DESC_F_INDIRECT)))
             return 0;
-        /* Spec 2.7.5.3: an indirect table holds whole 16-byte descriptors, is not
-         * nested and the descriptor pointing at it does not continue the chain. */
-        const char *bad = NULL;
-        if (!vq->indirect)
-            bad = "indirect descriptor not negotiated";
-        else if (w->in_indirect)
-            bad = "nested indirect table";
-        else if (d->flags & VRING_DESC_F_NEXT)
-            bad = "indirect descriptor with NEXT";
-        else if (d->len == 0 || d->len % sizeof(struct vring_desc) ||
-                 d->len / sizeof(struct vring_desc) > vq->size)
-            bad = "indirect table length";
-        const void *t = NULL;
-        if (!bad) {
-            uint64_t l = d->len;
-            t = vs_guest_mem_gpa_hint(vq->mem, d->addr, &l, &vq->mem_hint);
-            if (!t || l != d->len)
-                bad = "indirect table outside guest memory";
-        }
-        if (vs_unlikely(bad != NULL)) {
-            vs_vq_fail(vq, VS_VQ_ERR_INDIRECT, "%s (addr 0x%llx len %u)", bad,
-                       (unsigned long long)d->addr, d->len);
+        const void *t = vs_vq_indirect_table(vq, d->addr, d->len, w->in_indirect,
+                                             d->flags & VRING_DESC_F_NEXT);
+        if (vs_unlikely(!t))
             return -1;
-        }
         w->table = t;
         w->max = d->len / sizeof(struct vring_desc);
         w->idx = 0;
