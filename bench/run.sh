@@ -22,6 +22,11 @@ while [ $# -gt 0 ]; do
 	--build) BUILD_DIR=$2; shift 2 ;;
 	--build=*) BUILD_DIR=${1#--build=}; shift ;;
 	--no-deps) deps=0; shift ;;
+	-h | --help)
+		sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+		python3 "$ROOT/bench/lib/run.py" --vswitchd - --vswitchctl - --help
+		exit 0
+		;;
 	*) pass+=("$1"); shift ;;
 	esac
 done

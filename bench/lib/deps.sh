@@ -58,4 +58,4 @@ if [ "$current" != "$(readlink -f "$dpdk_bin")" ]; then
 	log "selecting the DPDK build of ovs-vswitchd (was: ${current:-none})"
 	"${SUDO[@]}" update-alternatives --set ovs-vswitchd "$dpdk_bin"
 fi
-log "ready: $(dpdk-testpmd --version 2>/dev/null | head -n1 || echo dpdk-testpmd), $(/usr/sbin/ovs-vswitchd --version | head -n1)"
+log "ready: dpdk $(dpkg-query -W -f='${Version}' dpdk), $(/usr/sbin/ovs-vswitchd --version | tr '\n' ' ')"

@@ -61,9 +61,9 @@ def parse_args():
     ap.add_argument("--nice", type=int, default=0,
                     help="nice value of the generator and the switches (e.g. -10 on a machine "
                          "shared with other work; the same for every backend)")
-    ap.add_argument("--vswitchd", required=True)
-    ap.add_argument("--vswitchctl", required=True)
-    ap.add_argument("--fdb-bench", default="")
+    ap.add_argument("--vswitchd", required=True, help="set by run.sh from --build")
+    ap.add_argument("--vswitchctl", required=True, help="set by run.sh from --build")
+    ap.add_argument("--fdb-bench", default="", help="set by run.sh from --build")
     ap.add_argument("--results", default="", help="directory for JSON/PNG (default: bench/results, "
                                                    "or the work directory in --smoke)")
     ap.add_argument("--no-hugepages", dest="hugepages", action="store_false")
