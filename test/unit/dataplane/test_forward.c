@@ -218,6 +218,43 @@ static void test_flood_learn_unicast(void)
     CU_ASSERT_EQUAL(out_count(0), 0);
 }
 
+/* Bursts mixing runs and alternations of sources and destinations: every frame
+ * still goes exactly where its own destination says. */
+static void test_mixed_burst(void)
+{
+    static const uint8_t MAC_D[6] = {0x02, 0, 0, 0, 0, 0xd};
+    static const uint8_t dst_pattern[] = {1, 1, 2, 1, 2, 2, 2, 1, 1, 2, 1, 2, 2, 1, 1, 1};
+    static const uint8_t src_pattern[] = {0, 0, 0, 1, 1, 0, 1, 0, 0, 0, 1, 1, 1, 0, 1, 0};
+    struct memport *m = &mports[0];
+    unsigned to_b = 0, to_c = 0;
+
+    reset_out();
+    inject(1, BCAST, MAC_B, -1, 64); /* B at b, C at c */
+    inject(2, BCAST, MAC_C, -1, 64);
+    settle();
+    reset_out();
+    pthread_mutex_lock(&m->lock); /* queue the whole pattern before the poller sees it */
+    for (unsigned i = 0; i < sizeof(dst_pattern); i++) {
+        struct frame f = {.len = 64};
+        memcpy(f.data, dst_pattern[i] == 1 ? MAC_B : MAC_C, 6);
+        memcpy(f.data + 6, src_pattern[i] ? MAC_D : MAC_A, 6);
+        f.data[12] = 0x08;
+        m->in[m->in_tail++ % MAXF] = f;
+        dst_pattern[i] == 1 ? to_b++ : to_c++;
+    }
+    pthread_mutex_unlock(&m->lock);
+    settle();
+    CU_ASSERT_EQUAL(out_count(1), to_b);
+    CU_ASSERT_EQUAL(out_count(2), to_c);
+    CU_ASSERT_EQUAL(out_count(0), 0);
+    /* Both sources were learned on a: frames to D now go to a only. */
+    reset_out();
+    inject(1, MAC_D, MAC_B, -1, 64);
+    settle();
+    CU_ASSERT_EQUAL(out_count(0), 1);
+    CU_ASSERT_EQUAL(out_count(2), 0);
+}
+
 static void test_broadcast_multicast(void)
 {
     reset_out();
@@ -342,6 +379,7 @@ int main(void)
     s = CU_add_suite("forward", NULL, NULL);
     CU_add_test(s, "setup", test_setup);
     CU_add_test(s, "flood, learn, unicast", test_flood_learn_unicast);
+    CU_add_test(s, "mixed burst", test_mixed_burst);
     CU_add_test(s, "broadcast and multicast", test_broadcast_multicast);
     CU_add_test(s, "drops by reason", test_drops);
     CU_add_test(s, "vlan separation", test_vlan);
