@@ -72,7 +72,7 @@ void vs_vq_rx_write(struct vs_virtq *vq, const struct vs_vq_rx *r, const void *h
                     break;
             }
             uint32_t c = VS_MIN(room, left);
-            memcpy(dst + used, src, c);
+            vs_copy(dst + used, src, c);
             src += c;
             left -= c;
             used += c;

@@ -122,7 +122,7 @@ static inline int vs_vq_tx_buf(struct vs_virtq *vq, struct vs_vq_tx *t, uint64_t
         t->skip -= s;
         uint32_t c = VS_MIN(chunk - s, (uint32_t)VS_PKT_DATA_ROOM - t->copied);
         if (c) {
-            memcpy(t->dst + t->copied, p + s, c);
+            vs_copy(t->dst + t->copied, p + s, c);
             t->copied += c;
         }
         addr += l;
@@ -212,6 +212,8 @@ static inline bool vs_vq_tx_lend(struct vs_virtq *vq, uint64_t addr, uint32_t le
     if (!p || l != len)
         return false;
     vs_pkt_set_external(pkt, p + vq->hdr_len, (uint16_t)(len - vq->hdr_len));
+    /* The forwarder reads the Ethernet header next: start fetching it now. */
+    vs_prefetch(p + vq->hdr_len);
     return true;
 }
 uint16_t vs_vq_packed_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, uint16_t n);
