@@ -212,8 +212,10 @@ static inline bool vs_vq_tx_lend(struct vs_virtq *vq, uint64_t addr, uint32_t le
     if (!p || l != len)
         return false;
     vs_pkt_set_external(pkt, p + vq->hdr_len, (uint16_t)(len - vq->hdr_len));
-    /* The forwarder reads the Ethernet header next: start fetching it now. */
+    /* The forwarder reads the Ethernet header next and a copy reads the rest soon
+     * after: start fetching the first and last line now. */
     vs_prefetch(p + vq->hdr_len);
+    vs_prefetch(p + len - 1);
     return true;
 }
 uint16_t vs_vq_packed_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, uint16_t n);
