@@ -27,37 +27,6 @@
 #else
 #define vs_smp_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define vs_smp_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
-/* Copies n bytes between buffers that do not overlap, inline: frames are short
- * and a library call (with its size dispatch) costs as much as copying 64 bytes.
- * Sizes not a multiple of the block copy their last block overlapping the one
- * before, which writes those bytes twice with the same values. */
-static inline void vs_copy(void *dst, const void *src, size_t n)
-{
-    unsigned char *d = dst;
-    const unsigned char *s = src;
-
-    if (n >= 64) {
-        for (; n > 64; n -= 64, d += 64, s += 64)
-            __builtin_memcpy(d, s, 64);
-        __builtin_memcpy(d + n - 64, s + n - 64, 64);
-    } else if (n >= 32) {
-        __builtin_memcpy(d, s, 32);
-        __builtin_memcpy(d + n - 32, s + n - 32, 32);
-    } else if (n >= 16) {
-        __builtin_memcpy(d, s, 16);
-        __builtin_memcpy(d + n - 16, s + n - 16, 16);
-    } else if (n >= 8) {
-        __builtin_memcpy(d, s, 8);
-        __builtin_memcpy(d + n - 8, s + n - 8, 8);
-    } else if (n >= 4) {
-        __builtin_memcpy(d, s, 4);
-        __builtin_memcpy(d + n - 4, s + n - 4, 4);
-    } else {
-        for (size_t i = 0; i < n; i++)
-            d[i] = s[i];
-    }
-}
-
 #endif
 #if defined(__x86_64__)
 /* A locked no-op on the stack orders stores before later loads like mfence does,
