@@ -208,12 +208,15 @@ typedef int (*pair_cb)(struct loader *ld, const char *path, const yaml_node_t *k
 
 static void join(char *out, size_t size, const char *path, const yaml_node_t *k)
 {
-    int n = (int)VS_MIN(k->data.scalar.length, 64u);
+    int n = (int)VS_MIN(k->data.scalar.length, 64u), len;
 
     if (path[0])
-        snprintf(out, size, "%s.%.*s", path, n, (const char *)k->data.scalar.value);
+        len = snprintf(out, size, "%s.%.*s", path, n, (const char *)k->data.scalar.value);
     else
-        snprintf(out, size, "%.*s", n, (const char *)k->data.scalar.value);
+        len = snprintf(out, size, "%.*s", n, (const char *)k->data.scalar.value);
+    /* A key path only names the place in messages: a cut one still does. */
+    if (len >= (int)size)
+        out[size - 1] = '\0';
 }
 
 static int walk_mapping(struct loader *ld, const yaml_node_t *map, const char *path,
