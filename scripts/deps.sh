@@ -21,26 +21,9 @@ BACKPORTS_PKGS=(qemu-system-x86)
 BACKPORTS_FILE=/etc/apt/sources.list.d/bookworm-backports.sources
 QEMU_MIN_VERSION=1:10
 
-log() { printf 'deps: %s\n' "$*" >&2; }
-
-SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-	if command -v sudo >/dev/null 2>&1; then
-		SUDO=(sudo)
-	else
-		log "must run as root (or with sudo available)"
-		exit 1
-	fi
-fi
-
-if [ ! -r /etc/debian_version ] || ! command -v apt-get >/dev/null 2>&1; then
-	log "this script supports Debian 12 (bookworm) only"
-	exit 1
-fi
-
-pkg_installed() {
-	[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
-}
+LOG_PREFIX=deps
+# shellcheck source=scripts/apt-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/apt-lib.sh"
 
 pkg_version() {
 	dpkg-query -W -f='${Version}' "$1" 2>/dev/null

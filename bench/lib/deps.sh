@@ -8,32 +8,15 @@
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-log() { printf 'bench-deps: %s\n' "$*" >&2; }
-
-SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-	if command -v sudo >/dev/null 2>&1; then
-		SUDO=(sudo)
-	else
-		log "must run as root (or with sudo available)"
-		exit 1
-	fi
-fi
-
-if [ ! -r /etc/debian_version ] || ! command -v apt-get >/dev/null 2>&1; then
-	log "supports Debian 12 (bookworm) only"
-	exit 1
-fi
+LOG_PREFIX=bench-deps
+# shellcheck source=scripts/apt-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/apt-lib.sh"
 
 PKGS=(openvswitch-switch-dpdk openvswitch-common dpdk gnuplot-nox python3)
 
-installed() {
-	[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
-}
-
 missing=()
 for p in "${PKGS[@]}"; do
-	installed "$p" || missing+=("$p")
+	pkg_installed "$p" || missing+=("$p")
 done
 
 if [ ${#missing[@]} -gt 0 ]; then
