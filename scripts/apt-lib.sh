@@ -1,10 +1,10 @@
 # Shared by scripts/deps.sh and bench/lib/deps.sh (sourced, not run): root or
 # sudo, Debian only, and package queries. The caller sets LOG_PREFIX first.
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # SUDO is used by the scripts that source this file
 
 log() { printf '%s: %s\n' "${LOG_PREFIX:-deps}" "$*" >&2; }
 
-# shellcheck disable=SC2034 # used by the scripts that source this file
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
 	if command -v sudo >/dev/null 2>&1; then
