@@ -274,11 +274,8 @@ static int igb_init(struct vs_nic *nic, struct vs_port_err *err)
         wr(g, MTA + 4 * i, 0);
 
     /* Descriptor rings, DMA-mapped before the NIC learns their address. */
-    if ((rc = vs_mem_alloc(ring_bytes * (nrx + ntx), VS_PAGES_2M, &g->rings)) < 0) {
-        vs_port_err_set(err, -1, "igb: cannot allocate descriptor rings: %s", strerror(-rc));
-        return rc;
-    }
-    if ((rc = vs_vfio_dma_map(dev, g->rings.va, g->rings.len, g->rings.page_size, err)) < 0)
+    if ((rc = vs_vfio_dma_alloc(dev, ring_bytes * (nrx + ntx), "igb descriptor rings",
+                                &g->rings, err)) < 0)
         return rc;
 
     /* §4.5.9 receive initialisation, per queue. */
@@ -364,11 +361,7 @@ static void igb_fini(struct vs_nic *nic)
         vs_igb_rxq_fini(&g->rxq[q]);
         vs_igb_txq_fini(&g->txq[q]);
     }
-    if (g->rings.va) {
-        if (nic->dev)
-            vs_vfio_dma_unmap(nic->dev, g->rings.va, g->rings.len);
-        vs_mem_free(&g->rings);
-    }
+    vs_vfio_dma_free(nic->dev, &g->rings);
     free(g);
     nic->priv = NULL;
 }

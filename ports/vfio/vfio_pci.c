@@ -849,6 +849,27 @@ void vs_vfio_dma_unmap(struct vs_vfio_dev *d, void *ptr, size_t len)
     }
 }
 
+int vs_vfio_dma_alloc(struct vs_vfio_dev *d, size_t len, const char *what,
+                      struct vs_mem_region *out, struct vs_port_err *err)
+{
+    int rc = vs_mem_alloc(len, VS_PAGES_2M, out);
+
+    if (rc < 0) {
+        vs_port_err_set(err, -1, "cannot allocate %s: %s", what, strerror(-rc));
+        return rc;
+    }
+    return vs_vfio_dma_map(d, out->va, out->len, out->page_size, err);
+}
+
+void vs_vfio_dma_free(struct vs_vfio_dev *d, struct vs_mem_region *r)
+{
+    if (!r->va)
+        return;
+    if (d)
+        vs_vfio_dma_unmap(d, r->va, r->len);
+    vs_mem_free(r);
+}
+
 struct region_list {
     unsigned n;
     struct {

@@ -139,6 +139,13 @@ int vs_vfio_dma_map(struct vs_vfio_dev *d, void *va, size_t len, size_t page,
 /* Unmaps a region before it is freed. */
 void vs_vfio_dma_unmap(struct vs_vfio_dev *d, void *va, size_t len);
 
+/* A driver's own DMA memory (rings): len bytes of hugepage memory, mapped for the
+ * device. 0, or -errno with err saying what could not be had ("what" names it). */
+int vs_vfio_dma_alloc(struct vs_vfio_dev *d, size_t len, const char *what,
+                      struct vs_mem_region *out, struct vs_port_err *err);
+/* Unmaps (when d is set) and frees memory from vs_vfio_dma_alloc; r may be empty. */
+void vs_vfio_dma_free(struct vs_vfio_dev *d, struct vs_mem_region *r);
+
 /* Bus address of len bytes at va for the device (IOVA == VA, or the physical
  * address in no-IOMMU mode). 0 when the range is not DMA-able as one piece. */
 uint64_t vs_vfio_dma_addr_slow(const struct vs_vfio_dev *d, const void *va, size_t len);

@@ -416,13 +416,9 @@ static int vnet_init(struct vs_nic *nic, struct vs_port_err *err)
     }
     /* One region: the shared TX header and control buffers in the first page, then
      * the rings. */
-    if ((rc = vs_mem_alloc(total, VS_PAGES_2M, &v->mem)) < 0) {
-        vs_port_err_set(err, -1, "virtio: cannot allocate rings: %s", strerror(-rc));
+    if ((rc = vs_vfio_dma_alloc(dev, total, "virtio rings", &v->mem, err)) < 0)
         return rc;
-    }
     memset(v->mem.va, 0, 4096);
-    if ((rc = vs_vfio_dma_map(dev, v->mem.va, v->mem.len, v->mem.page_size, err)) < 0)
-        return rc;
     uint8_t *base = v->mem.va;
     uint64_t hdr_iova = vs_vfio_dma_addr(dev, base + OFF_TX_HDR, HDR_LEN);
     /* MSI-X: one vector per RX queue, none for TX, control or config changes. */
@@ -501,11 +497,7 @@ static void vnet_fini(struct vs_nic *nic)
         vs_virtq_drv_fini(&v->txq[p].vq);
     }
     vs_virtq_drv_fini(&v->ctrl.vq); /* its only cookie is the vnet itself */
-    if (v->mem.va) {
-        if (nic->dev)
-            vs_vfio_dma_unmap(nic->dev, v->mem.va, v->mem.len);
-        vs_mem_free(&v->mem);
-    }
+    vs_vfio_dma_free(nic->dev, &v->mem);
     free(v);
     nic->priv = NULL;
 }

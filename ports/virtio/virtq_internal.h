@@ -89,6 +89,16 @@ static inline const void *vs_vq_indirect_table(struct vs_virtq *vq, uint64_t add
     return t;
 }
 
+/* A buffer whose last byte lies past 2^64 breaks the queue (len > 0). */
+static inline bool vs_vq_buf_wraps(struct vs_virtq *vq, uint64_t addr, uint32_t len)
+{
+    if (vs_likely(addr + (len - 1) >= addr))
+        return false;
+    vs_vq_fail(vq, VS_VQ_ERR_DESC_ADDR, "buffer 0x%llx+%u wraps the address space",
+               (unsigned long long)addr, len);
+    return true;
+}
+
 /* Guest TX → packet buffer, one descriptor at a time. */
 struct vs_vq_tx {
     uint8_t *dst;      /* frame data in the packet buffer */
@@ -103,11 +113,8 @@ static inline int vs_vq_tx_buf(struct vs_virtq *vq, struct vs_vq_tx *t, uint64_t
 {
     if (len == 0)
         return 0;
-    if (vs_unlikely(addr + (len - 1) < addr)) {
-        vs_vq_fail(vq, VS_VQ_ERR_DESC_ADDR, "buffer 0x%llx+%u wraps the address space",
-                   (unsigned long long)addr, len);
+    if (vs_vq_buf_wraps(vq, addr, len))
         return -1;
-    }
     t->total += len;
     while (len) {
         uint64_t l = len;
@@ -146,11 +153,8 @@ static inline int vs_vq_rx_buf(struct vs_virtq *vq, struct vs_vq_rx *r, uint64_t
 {
     if (len == 0)
         return 0;
-    if (vs_unlikely(addr + (len - 1) < addr)) {
-        vs_vq_fail(vq, VS_VQ_ERR_DESC_ADDR, "buffer 0x%llx+%u wraps the address space",
-                   (unsigned long long)addr, len);
+    if (vs_vq_buf_wraps(vq, addr, len))
         return -1;
-    }
     while (len && r->cap < need && r->nseg < VS_VQ_RX_MAX_SEGS) {
         uint64_t l = VS_MIN(len, need - r->cap);
         uint8_t *p = vs_guest_mem_gpa_hint(vq->mem, addr, &l, &vq->mem_hint);
