@@ -11,7 +11,7 @@ BASE_PKGS=(
 	build-essential cmake pkg-config
 	libhugetlbfs-dev libyaml-dev libcunit1-dev liburcu-dev libjansson-dev
 	clang libclang-rt-14-dev
-	iproute2 iperf3 busybox-static dpdk gnuplot-nox procps kmod xz-utils cpio
+	iproute2 iputils-ping iperf3 busybox-static dpdk dpdk-dev gnuplot-nox procps kmod xz-utils cpio
 	# zstd: test/lab/kernels.sh unpacks the 6.12 kernel (zstd) for PVH boot
 	zstd
 	# python3: host-side frame generators of the VFIO and testpmd tests
