@@ -12,7 +12,7 @@ LOG_PREFIX=bench-deps
 # shellcheck source=scripts/apt-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/apt-lib.sh"
 
-PKGS=(openvswitch-switch-dpdk openvswitch-common dpdk dpdk-dev gnuplot-nox python3)
+PKGS=(openvswitch-switch-dpdk openvswitch-common dpdk dpdk-dev gnuplot-nox python3 git linux-perf)
 
 missing=()
 for p in "${PKGS[@]}"; do

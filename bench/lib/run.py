@@ -98,12 +98,17 @@ def make_backend(name, workdir, args):
     raise SystemExit("unknown backend %r" % name)
 
 
+# Commands the benchmark runs (test/common/deps_coverage.py checks that
+# bench/lib/deps.sh installs a package providing each of them).
+BENCH_TOOLS = ("dpdk-testpmd", "stdbuf")
+BENCH_OVS_TOOLS = ("ovs-vswitchd", "ovsdb-server", "ovsdb-tool", "ovs-vsctl", "ovs-appctl",
+                   "ovs-ofctl")
+
+
 def missing_tools(names, args):
-    need = {"dpdk-testpmd": True, "stdbuf": True}
+    need = dict.fromkeys(BENCH_TOOLS, True)
     if any(n.startswith("ovs") for n in names):
-        for t in ("ovs-vswitchd", "ovsdb-server", "ovsdb-tool", "ovs-vsctl", "ovs-appctl",
-                  "ovs-ofctl"):
-            need[t] = True
+        need.update(dict.fromkeys(BENCH_OVS_TOOLS, True))
     miss = [t for t in need if not shutil.which(t)]
     if "ovs-vswitchd" in need and "ovs-vswitchd" not in miss:
         try:
