@@ -133,21 +133,12 @@ static inline void fdb_buckets(const struct vs_fdb *fdb, uint64_t key, uint32_t 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#else
-    vs_barrier();
-#endif
-}
-
 /* Waiting on a writer: spin briefly, then give the CPU away in case the
  * writer was preempted on this very core (the machine may be oversubscribed). */
 static __attribute__((noinline, cold)) void fdb_wait(unsigned *spins)
 {
     if (++*spins < 256) {
-        cpu_relax();
+        vs_cpu_relax();
     } else {
         *spins = 0;
         sched_yield();

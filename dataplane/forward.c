@@ -141,7 +141,7 @@ static inline void txq_lock(struct vs_txq_lock *l)
 {
     while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE))
         while (__atomic_load_n(&l->locked, __ATOMIC_RELAXED))
-            __builtin_ia32_pause();
+            vs_cpu_relax();
 }
 
 static inline void txq_unlock(struct vs_txq_lock *l) { __atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE); }

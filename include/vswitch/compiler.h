@@ -1,8 +1,18 @@
-/* Small helpers shared by every layer: branch hints, cache lines, prefetch. */
+/* Small helpers shared by every layer: branch hints, cache lines, prefetch,
+ * barriers.
+ *
+ * vswitch targets x86-64 only. The barriers below, the TSC cycle counter, the
+ * pause hint and the VFIO drivers' MMIO accessors rely on its memory model
+ * (TSO) and instructions; this is the one place that says so, and the build
+ * stops here on any other architecture rather than run with guessed fences. */
 #ifndef VSWITCH_COMPILER_H
 #define VSWITCH_COMPILER_H
 
 #include <stddef.h>
+
+#if !defined(__x86_64__)
+#error "vswitch targets x86-64 only (see include/vswitch/compiler.h)"
+#endif
 
 #define VS_CACHE_LINE 64
 #define vs_likely(x) __builtin_expect(!!(x), 1)
@@ -18,24 +28,18 @@
 /* Compiler-only barrier: keeps the compiler from reordering or caching across it. */
 #define vs_barrier() __asm__ __volatile__("" ::: "memory")
 
-/* x86 is TSO: loads are not reordered with loads, stores not with stores, so
- * read/write barriers between shared-memory peers are compiler barriers there.
- * A store followed by a load of another location does need a full fence. */
-#if defined(__x86_64__) || defined(__i386__)
+/* CPU-to-CPU ordering (shared memory with another thread or a guest's vCPU).
+ * x86-64 is TSO: loads are not reordered with loads, stores not with stores, so
+ * read/write barriers are compiler barriers. A store followed by a load of
+ * another location does need a full fence: a locked no-op on the stack orders
+ * them like mfence does, at a fraction of its cost (mfence also orders
+ * non-temporal and WC accesses, which we never use). */
 #define vs_smp_rmb() vs_barrier()
 #define vs_smp_wmb() vs_barrier()
-#else
-#define vs_smp_rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
-#define vs_smp_wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
-#endif
-#if defined(__x86_64__)
-/* A locked no-op on the stack orders stores before later loads like mfence does,
- * at a fraction of its cost (mfence also orders non-temporal and WC accesses,
- * which we never use). */
 #define vs_smp_mb() __asm__ __volatile__("lock addl $0,-4(%%rsp)" ::: "memory", "cc")
-#else
-#define vs_smp_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#endif
+
+/* Spin-wait hint (PAUSE): lets the sibling hyperthread run, saves power. */
+#define vs_cpu_relax() __builtin_ia32_pause()
 
 #define VS_READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
 #define VS_WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
