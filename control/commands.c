@@ -38,6 +38,14 @@ static int cmd_add_port(json_t *params, json_t **result, char *err, size_t errle
     if (!(name = param_str(params, "name", err, errlen)) ||
         !(type = param_str(params, "type", err, errlen)))
         return -EINVAL;
+    /* Checked before anything logs the name: a newline in it would forge log lines. */
+    if (!vs_port_name_valid(name)) {
+        snprintf(err, errlen,
+                 "parameter 'name' is not a valid port name; use 1..%d "
+                 "characters of A-Z a-z 0-9 _ . -",
+                 VS_PORT_NAME_MAX - 1);
+        return -EINVAL;
+    }
     if (opts && !json_is_object(opts)) {
         snprintf(err, errlen, "parameter 'options' must be an object of key: value strings");
         return -EINVAL;

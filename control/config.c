@@ -5,6 +5,7 @@
  * The walk visits only the shape the schema allows and bounds every list before
  * looping over it, so a hostile file (huge mappings, aliases) costs little. */
 #include "control/config.h"
+#include "control/server.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -422,7 +423,13 @@ static int control_pair(struct loader *ld, const char *path, const yaml_node_t *
                             show(v, b, sizeof(b)));
         return 0;
     }
-    return fail(ld, k, key, "unknown key; use socket, mode or group");
+    if (scalar_is(k, "idle_timeout")) {
+        unsigned long n;
+        ret = get_uint(ld, v, key, 0, 86400, " seconds (0 = never)", &n);
+        cfg->idle_timeout = (unsigned)n;
+        return ret;
+    }
+    return fail(ld, k, key, "unknown key; use socket, mode, group or idle_timeout");
 }
 
 static int fdb_pair(struct loader *ld, const char *path, const yaml_node_t *k, const yaml_node_t *v,
@@ -467,18 +474,6 @@ static int log_pair(struct loader *ld, const char *path, const yaml_node_t *k, c
 }
 
 /* ---- ports -------------------------------------------------------------- */
-
-static bool valid_port_name(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n < 1 || n >= VS_PORT_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
-            return false;
-    return true;
-}
 
 struct port_walk {
     struct vs_config_port *port;
@@ -570,7 +565,7 @@ static int load_port(struct loader *ld, unsigned idx, const yaml_node_t *map)
         port->name[pw.name->data.scalar.length] = '\0';
     }
     if (pw.name->data.scalar.length >= VS_PORT_NAME_MAX ||
-        strlen(port->name) != pw.name->data.scalar.length || !valid_port_name(port->name))
+        strlen(port->name) != pw.name->data.scalar.length || !vs_port_name_valid(port->name))
         return fail(ld, pw.name, key,
                     "%s is not a valid port name; use 1..%d characters of A-Z a-z 0-9 _ . -",
                     show(pw.name, b, sizeof(b)), VS_PORT_NAME_MAX - 1);
@@ -700,6 +695,7 @@ static void set_defaults(struct vs_config *cfg)
     snprintf(cfg->socket, sizeof(cfg->socket), "/run/vswitch/vswitchd.sock");
     cfg->socket_mode = 0660;
     cfg->socket_group[0] = '\0';
+    cfg->idle_timeout = VS_CTL_IDLE_TIMEOUT_S;
     cfg->fdb_size = 65536;
     cfg->fdb_aging = 300;
     cfg->log_level = VS_LOG_INFO;

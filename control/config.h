@@ -16,7 +16,8 @@
  *   pollers: cpus (list, 1..64 distinct CPUs this process may use; default [1], or the
  *            lowest CPU this process may use when 1 is not one), mode busy|adaptive
  *   memory:  hugepage_size 2M|1G|none, buffers 1024..4194304
- *   control: socket (path), mode (octal permissions), group (optional)
+ *   control: socket (path), mode (octal permissions), group (optional),
+ *            idle_timeout 0..86400 seconds (0 = never)
  *   fdb:     size 1024..16777216, aging 0..86400 seconds (0 = never)
  *   log:     level err|warn|info|debug
  *   ports:   list of {name, type, <type option>: <scalar>...}
@@ -57,6 +58,7 @@ struct vs_config {
     char socket[108];
     unsigned socket_mode;
     char socket_group[64]; /* "" when not given */
+    unsigned idle_timeout; /* seconds before an idle client is closed, 0 = never */
 
     uint32_t fdb_size;
     uint32_t fdb_aging; /* seconds, 0 = entries never age */

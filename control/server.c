@@ -39,6 +39,7 @@ struct client {
     char *in;      /* IN_CAP bytes */
     char *out;
     size_t out_off, out_len, out_cap;
+    uint64_t active_ms; /* last byte read from or sent to it */
 };
 
 struct vs_ctl_server {
@@ -51,7 +52,10 @@ struct vs_ctl_server {
     struct client *clients;
     unsigned n_clients;
     int pause_timer; /* > 0 while accepting is paused after EMFILE */
+    int idle_timer;  /* > 0 while idle clients are being closed */
+    uint64_t idle_ms;
     bool emfile_logged;
+    bool idle_logged;
     bool oversize_logged;
 };
 
@@ -225,6 +229,7 @@ static int client_send(struct client *c)
             return -1;
         }
         c->out_off += (size_t)n;
+        c->active_ms = vs_now_ms();
     }
     if (c->out_off == c->out_len)
         c->out_off = c->out_len = 0;
@@ -395,6 +400,7 @@ static int client_read(struct client *c)
     n = read(c->fd, c->in + c->in_len, IN_CAP - c->in_len);
     if (n < 0)
         return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
+    c->active_ms = vs_now_ms();
     if (n == 0) {
         /* End of requests: a last line without "\n" still counts. */
         if (!blank(c->in, c->in_len) &&
@@ -499,6 +505,7 @@ static void listen_cb(int fd, uint32_t events, void *arg)
         }
         c->srv = s;
         c->fd = cfd;
+        c->active_ms = vs_now_ms();
         if (vs_loop_add_fd(cfd, EPOLLIN, client_cb, c)) {
             free(c->in);
             free(c);
@@ -511,6 +518,46 @@ static void listen_cb(int fd, uint32_t events, void *arg)
         s->clients = c;
         s->n_clients++;
     }
+}
+
+/* A client that neither sends nor reads holds one of the few slots: one that
+ * made no progress either way for idle_ms goes. */
+static void close_idle(void *arg)
+{
+    struct vs_ctl_server *s = arg;
+    uint64_t now = vs_now_ms();
+
+    for (struct client *c = s->clients, *next; c; c = next) {
+        next = c->next;
+        if (now - c->active_ms < s->idle_ms)
+            continue;
+        vs_log_once(&s->idle_logged, VS_LOG_INFO,
+                    "control: closing a client idle for %llu s (control.idle_timeout; "
+                    "logged once)",
+                    (unsigned long long)(s->idle_ms / 1000));
+        client_drop(c);
+    }
+}
+
+int vs_ctl_server_set_idle_timeout(struct vs_ctl_server *s, unsigned seconds)
+{
+    /* Checked a few times per timeout, at most once a second: a client goes
+     * between 1 and 1.25 timeouts (or timeout + 1 s) after its last byte. */
+    uint64_t period;
+    int t = 0;
+
+    if (s->idle_timer > 0)
+        vs_loop_del_timer(s->idle_timer);
+    s->idle_timer = 0;
+    s->idle_ms = (uint64_t)seconds * 1000;
+    if (!seconds)
+        return 0;
+    period = s->idle_ms / 4 < 1000 ? s->idle_ms / 4 : 1000;
+    t = vs_loop_add_timer(period, period, close_idle, s);
+    if (t < 0)
+        return t;
+    s->idle_timer = t;
+    return 0;
 }
 
 /* ---- start/stop --------------------------------------------------------- */
@@ -667,6 +714,12 @@ int vs_ctl_server_start(const char *path, unsigned mode, const char *group,
         vs_err("control socket %s: cannot watch it: %s", path, strerror(-ret));
         goto fail_unlink;
     }
+    ret = vs_ctl_server_set_idle_timeout(s, VS_CTL_IDLE_TIMEOUT_S);
+    if (ret) {
+        vs_err("control socket %s: cannot start the idle timer: %s", path, strerror(-ret));
+        vs_loop_del_fd(s->fd);
+        goto fail_unlink;
+    }
     *out = s;
     return 0;
 
@@ -694,6 +747,8 @@ void vs_ctl_server_stop(struct vs_ctl_server *s)
         client_drop(s->clients);
     if (s->pause_timer > 0)
         vs_loop_del_timer(s->pause_timer);
+    if (s->idle_timer > 0)
+        vs_loop_del_timer(s->idle_timer);
     vs_loop_del_fd(s->fd);
     close(s->fd);
     /* Only remove the file if it is still ours (not replaced by someone else). */

@@ -34,7 +34,10 @@
  * "request longer than 65536 bytes" and the connection is then closed. At most
  * 64 clients are connected at once: one more gets an EBUSY reply (id null) and
  * is closed. A client that does not read its replies is disconnected when it
- * sends another request while more than 4 MiB of replies wait for it.
+ * sends another request while more than 4 MiB of replies wait for it. A client
+ * that neither sends nor reads for the idle timeout (control.idle_timeout,
+ * default 60 s) is closed without a reply, so forgotten connections do not hold
+ * the client slots.
  *
  * The server owns the socket file: it creates the parent directory (mode 0755)
  * if missing, replaces a stale socket file nobody listens on, refuses to start
@@ -50,6 +53,7 @@
 #define VS_CTL_MAX_LINE 65536
 #define VS_CTL_MAX_CLIENTS 64
 #define VS_CTL_MAX_PENDING (4u << 20)
+#define VS_CTL_IDLE_TIMEOUT_S 60
 
 struct vs_ctl_command {
     const char *name; /* "add-port"; NULL ends a table */
@@ -73,6 +77,9 @@ int vs_ctl_server_start(const char *path, unsigned mode, const char *group,
 /* Closes every client and the socket, and unlinks the socket file. Must not be
  * called from inside a command handler (stop the loop there instead). */
 void vs_ctl_server_stop(struct vs_ctl_server *s);
+/* Closes clients that neither sent a byte nor took one of their replies for
+ * seconds (0: never). Started servers use VS_CTL_IDLE_TIMEOUT_S. 0 or -errno. */
+int vs_ctl_server_set_idle_timeout(struct vs_ctl_server *s, unsigned seconds);
 /* Connected clients, for status and tests. */
 unsigned vs_ctl_server_clients(const struct vs_ctl_server *s);
 

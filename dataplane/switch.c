@@ -144,8 +144,11 @@ int vs_switch_add_port(struct vs_switch *sw, const char *name, const char *type,
                         vs_port_type_list());
         return -ENOENT;
     }
-    if (!name[0] || strlen(name) >= VS_PORT_NAME_MAX) {
-        vs_port_err_set(err, -1, "port name must be 1 to %d characters", VS_PORT_NAME_MAX - 1);
+    if (!vs_port_name_valid(name)) {
+        vs_port_err_set(err, -1,
+                        "not a valid port name; use 1..%d characters of "
+                        "A-Z a-z 0-9 _ . -",
+                        VS_PORT_NAME_MAX - 1);
         return -EINVAL;
     }
     if (find_port(sw, name)) {

@@ -1,4 +1,5 @@
 /* Helpers every port type uses to read and check its key=value options. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,18 @@ void vs_port_err_set(struct vs_port_err *err, int arg, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
     va_end(ap);
+}
+
+bool vs_port_name_valid(const char *name)
+{
+    size_t n = strnlen(name, VS_PORT_NAME_MAX);
+
+    if (n < 1 || n >= VS_PORT_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)name[i]) && name[i] != '_' && name[i] != '.' && name[i] != '-')
+            return false;
+    return true;
 }
 
 const char *vs_port_args_get(const struct vs_port_args *args, const char *key, int *index)

@@ -164,6 +164,10 @@ int main(int argc, char **argv)
     if ((rc = vs_ctl_server_start(cfg.socket, cfg.socket_mode, cfg.socket_group, vs_ctl_commands,
                                   sw, &server)) < 0)
         goto out; /* the server logged why */
+    if ((rc = vs_ctl_server_set_idle_timeout(server, cfg.idle_timeout)) < 0) {
+        vs_err("control socket %s: cannot start the idle timer: %s", cfg.socket, strerror(-rc));
+        goto out;
+    }
 
     vs_info("vswitchd %s: config %s, %u pollers (%s), %u ports, %u buffers (%s pages), "
             "control socket %s",

@@ -91,6 +91,11 @@ struct vs_port {
     void *priv;           /* the type's own state */
 };
 
+/* A port name is 1..VS_PORT_NAME_MAX-1 characters of A-Z a-z 0-9 _ . -: names
+ * reach logs, JSON replies and file names, so the config file and the control
+ * socket both check them with this one function. */
+bool vs_port_name_valid(const char *name);
+
 /* Option helpers for port types. */
 const char *vs_port_args_get(const struct vs_port_args *args, const char *key, int *index);
 /* Rejects any key not in keys[]; fills err with the accepted list. 0 or -EINVAL. */

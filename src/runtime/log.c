@@ -1,4 +1,4 @@
-/* One line per event on stderr: "vswitchd[pid]: LEVEL: message". Lines are written
+/* One line per event on stderr: "vswitchd: LEVEL: message". Lines are written
  * with a single write() so that concurrent threads never interleave. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +27,11 @@ void vs_log(enum vs_log_level level, const char *fmt, ...)
     va_end(ap);
     if (n >= (int)sizeof(line) - 1)
         n = (int)sizeof(line) - 2;
+    /* Messages quote peers' input (names, paths, options): one event stays one
+     * line, and no control sequence reaches a terminal. */
+    for (int i = 0; i < n; i++)
+        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+            line[i] = '?';
     line[n++] = '\n';
     if (write(STDERR_FILENO, line, (size_t)n) < 0) {
         /* Nowhere left to report it. */
