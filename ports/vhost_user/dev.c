@@ -79,7 +79,6 @@ void vs_vhu_dev_init(struct vs_vhu_dev *dev, const char *name, unsigned n_qp)
     memset(dev, 0, sizeof(*dev));
     dev->name = name;
     dev->n_qp = n_qp < 1 ? 1 : n_qp > VS_VHU_MAX_QUEUE_PAIRS ? VS_VHU_MAX_QUEUE_PAIRS : n_qp;
-    dev->log_callfd = -1;
     dev->wake_fd = -1;
     for (unsigned i = 0; i < VS_GUEST_MEM_MAX_REGIONS; i++)
         dev->mem.r[i].fd = -1;
@@ -111,7 +110,6 @@ void vs_vhu_dev_reset(struct vs_vhu_dev *dev)
     vs_vhu_mem_unmap_all(&dev->mem);
     dev->mem_file_valid = false;
     log_unmap(dev);
-    close_fd(&dev->log_callfd);
     dev->features = 0;
     dev->features_set = false;
     dev->protocol_features = 0;
@@ -411,17 +409,6 @@ static int h_set_log_base(struct ctx *c)
     dev->log.size_bytes = l->mmap_size;
     vs_vhu_rings_resume_all(dev);
     c->reply->p.u64 = 0;
-    return 0;
-}
-
-static int h_set_log_fd(struct ctx *c)
-{
-    int rc;
-
-    if ((rc = need_size(c, 0)) < 0 || (rc = need_fds(c, 1)) < 0)
-        return rc;
-    close_fd(&c->dev->log_callfd);
-    c->dev->log_callfd = take_fd(c, 0);
     return 0;
 }
 
@@ -726,7 +713,6 @@ static bool takes_fds(uint32_t req)
     switch (req) {
     case VS_VHU_SET_MEM_TABLE:
     case VS_VHU_SET_LOG_BASE:
-    case VS_VHU_SET_LOG_FD:
     case VS_VHU_SET_VRING_KICK:
     case VS_VHU_SET_VRING_CALL:
     case VS_VHU_SET_VRING_ERR:
@@ -742,7 +728,8 @@ static int dispatch(struct ctx *c)
 {
     if (c->nfds && !takes_fds(c->hdr->request) && c->hdr->request < VS_VHU_REQUEST_MAX &&
         strcmp(vs_vhu_request_name(c->hdr->request), "UNKNOWN") &&
-        c->hdr->request != VS_VHU_SET_BACKEND_REQ_FD && c->hdr->request != VS_VHU_SET_INFLIGHT_FD)
+        c->hdr->request != VS_VHU_SET_BACKEND_REQ_FD && c->hdr->request != VS_VHU_SET_INFLIGHT_FD &&
+        c->hdr->request != VS_VHU_SET_LOG_FD)
         return need_fds(c, 0);
     switch (c->hdr->request) {
     case VS_VHU_GET_FEATURES: return h_get_features(c);
@@ -751,7 +738,9 @@ static int dispatch(struct ctx *c)
     case VS_VHU_RESET_OWNER: return h_reset_owner(c);
     case VS_VHU_SET_MEM_TABLE: return h_set_mem_table(c);
     case VS_VHU_SET_LOG_BASE: return h_set_log_base(c);
-    case VS_VHU_SET_LOG_FD: return h_set_log_fd(c);
+    /* Refused: the log eventfd would be one more peer-owned fd for pollers to
+     * write to, and QEMU never sends it (it reads the log when it syncs). */
+    case VS_VHU_SET_LOG_FD: return h_unsupported(c);
     case VS_VHU_SET_VRING_NUM: return h_set_vring_num(c);
     case VS_VHU_SET_VRING_ADDR: return h_set_vring_addr(c);
     case VS_VHU_SET_VRING_BASE: return h_set_vring_base(c);

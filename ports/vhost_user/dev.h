@@ -93,7 +93,6 @@ struct vs_vhu_dev {
     struct vs_dirty_log log;
     void *log_map;         /* what to munmap */
     uint64_t log_map_size;
-    int log_callfd;        /* SET_LOG_FD */
 
     struct vs_vhu_vring vr[VS_VHU_MAX_VRINGS];
 

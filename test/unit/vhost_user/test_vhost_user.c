@@ -827,6 +827,12 @@ static void test_dirty_log(void)
     CU_ASSERT_EQUAL(r.p.u64, 0);
     CU_ASSERT_EQUAL(fe_ack_u64(&fe, VS_VHU_SET_FEATURES, fe.features | (1ull << 26)), 0);
     CU_ASSERT_TRUE(VS_READ_ONCE(p->link_up));
+    /* SET_LOG_FD is not offered: refused, its fd not kept, the connection goes on. */
+    int efd = eventfd(0, EFD_CLOEXEC), fds_before = count_fds();
+    CU_ASSERT_FATAL(efd >= 0);
+    CU_ASSERT_NOT_EQUAL(fe_ack(&fe, VS_VHU_SET_LOG_FD, NULL, 0, &efd, 1), 0);
+    close(efd);
+    CU_ASSERT_EQUAL(count_fds(), fds_before - 1);
 
     CU_ASSERT_EQUAL(switch_to_guest(&fe, p, 0, 1, 200), 1);
     /* The guest RX buffer (id 0 was posted first) and the used ring are dirty. */
