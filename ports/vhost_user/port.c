@@ -690,13 +690,14 @@ static json_t *vring_json(const struct vs_vhu_dev *dev, unsigned i)
 
     for (unsigned e = 0; e < VS_VQ_ERR__COUNT; e++)
         json_object_set_new(errs, vq_error_name(e), json_integer((json_int_t)vq->stats.err[e]));
-    return json_pack("{s:s, s:i, s:i, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+    return json_pack("{s:s, s:i, s:i, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
                      "direction", (i & 1) ? "rx" : "tx", "queue", (int)(i / 2), "vring", (int)i,
                      "state", state, "ring", vq->packed ? "packed" : "split", "size",
                      (int)vr->num, "kick", vr->kickfd >= 0 ? "eventfd" : "none", "packets",
                      (json_int_t)vq->stats.packets, "bytes", (json_int_t)vq->stats.bytes,
                      "no_buffers", (json_int_t)vq->stats.no_buffers, "no_mbufs",
-                     (json_int_t)vq->stats.no_mbufs, "kicks", (json_int_t)vq->stats.kicks_sent,
+                     (json_int_t)vq->stats.no_mbufs, "walk_cut", (json_int_t)vq->stats.walk_cut,
+                     "kicks", (json_int_t)vq->stats.kicks_sent,
                      "starts", (json_int_t)vr->starts, "errors", errs);
 }
 

@@ -38,6 +38,7 @@ struct vs_virtq_stats {
     uint64_t no_buffers;     /* switch → guest: the guest posted no (or too few) RX buffers */
     uint64_t no_mbufs;       /* guest → switch: our pool was empty */
     uint64_t kicks_sent;     /* interrupts (callfd writes) */
+    uint64_t walk_cut;       /* switch → guest bursts cut short by the descriptor budget */
     uint64_t err[VS_VQ_ERR__COUNT];
 };
 
@@ -126,9 +127,10 @@ void vs_virtq_dequeue_done(struct vs_virtq *vq);
 
 /* Switch → guest RX: copies frames into the guest's buffers (with a virtio-net header,
  * merged buffers when negotiated). Returns how many were delivered; the caller still
- * owns (and frees) all n buffers. Frames not delivered are counted in no_buffers:
- * normally a suffix of pkts (the ring ran dry), but without MRG_RXBUF a frame too
- * big for the next chain is skipped and later, smaller ones may still go. */
+ * owns (and frees) all n buffers. Frames not delivered are a suffix of pkts, counted
+ * in no_buffers: the burst stops at the first frame the next buffers cannot hold (the
+ * ring ran dry, the chain is too small without MRG_RXBUF) or whose search for buffers
+ * ran out of the per-burst descriptor budget (also counted in walk_cut). */
 uint16_t vs_virtq_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, uint16_t n);
 /* Interrupts the guest if it asked to be (flags / event idx) and anything was used
  * since the last call. One eventfd write at most. */

@@ -26,6 +26,12 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "virtqueues need a lit
 #define VS_VQ_MAX_SIZE 32768u
 #define VS_VQ_ETH_MIN 14u          /* shortest frame we accept: an Ethernet header */
 #define VS_VQ_RX_MAX_SEGS 64u      /* guest buffer pieces one RX frame may use */
+/* Descriptors one RX burst may examine while reserving guest buffers. A guest can
+ * chain thousands of empty descriptors (and an indirect table of as many): without
+ * a bound per burst, each frame would walk them all again. A burst of well-formed
+ * frames needs at most VS_VQ_RX_MAX_SEGS buffers each, and each buffer costs one
+ * load, two with the indirect descriptor pointing at it: twice that is spare. */
+#define VS_VQ_RX_WALK_BUDGET (2u * VS_BURST * VS_VQ_RX_MAX_SEGS)
 #define VS_VQ_PACKED_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
 #define VS_VQ_PACKED_USED (1u << VRING_PACKED_DESC_F_USED)
 

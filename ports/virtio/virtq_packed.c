@@ -130,13 +130,19 @@ static int packed_tx_chain(struct vs_virtq *vq, struct packed_walk *w, struct vs
 }
 
 /* One RX chain: collects writable buffers into rx up to need bytes, but walks the
- * whole chain (its length decides where the next one starts). 0 or -1 (broken). */
+ * whole chain (its length decides where the next one starts), each descriptor taken
+ * from *budget. 0, 1 (budget spent: the chain is left as it is) or -1 (broken). */
 static int packed_rx_chain(struct vs_virtq *vq, struct packed_walk *w, struct vs_vq_rx *rx,
-                           uint32_t need)
+                           uint32_t need, unsigned *budget)
 {
     struct vring_packed_desc d;
     int rc;
-    while ((rc = packed_next(vq, w, &d)) == 0) {
+    for (;;) {
+        if (*budget == 0)
+            return 1;
+        --*budget;
+        if ((rc = packed_next(vq, w, &d)) != 0)
+            break;
         if (vs_unlikely(!(d.flags & VRING_DESC_F_WRITE))) {
             vs_vq_fail(vq, VS_VQ_ERR_DIRECTION, "device-readable descriptor in RX buffer %u",
                        w->id);
@@ -299,6 +305,7 @@ uint16_t vs_vq_packed_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, u
     uint64_t bytes = 0, flushed_bytes = 0;
     uint16_t pos = vq->last_avail_idx;
     bool wrap = vq->avail_wrap;
+    unsigned budget = VS_VQ_RX_WALK_BUDGET;
     struct vs_vq_rx rx;
 
     for (uint16_t i = 0; i < n; i++) {
@@ -317,33 +324,34 @@ uint16_t vs_vq_packed_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, u
         struct vs_pkt *p = pkts[i];
         uint32_t need = (uint32_t)vq->hdr_len + p->len;
         uint16_t cpos = pos;
-        bool cwrap = wrap, empty = false;
+        bool cwrap = wrap;
         unsigned nch = 0;
         rx.nseg = 0;
         rx.cap = 0;
         /* nch is bounded on its own: a chain of zero-length buffers adds no segment. */
         while (rx.cap < need && rx.nseg < VS_VQ_RX_MAX_SEGS && nch < VS_VQ_RX_MAX_SEGS &&
                (vq->mrg_rxbuf || nch == 0)) {
-            if (!packed_head_avail(vq, cpos, cwrap)) {
-                empty = true;
+            if (!packed_head_avail(vq, cpos, cwrap))
                 break;
-            }
             struct packed_walk w = { .pos = cpos, .wrap = cwrap, .more = true };
             uint32_t before = rx.cap;
-            if (packed_rx_chain(vq, &w, &rx, need))
+            int rc = packed_rx_chain(vq, &w, &rx, need, &budget);
+            if (vs_unlikely(rc < 0))
                 goto broken;
+            if (vs_unlikely(rc > 0)) {
+                vq->stats.walk_cut++;
+                break;
+            }
             ch[nch++] = (struct packed_used){ .id = w.id, .slots = w.slots,
                                               .len = rx.cap - before };
             cpos = w.pos;
             cwrap = w.wrap;
         }
         if (vs_unlikely(rx.cap < need)) {
-            if (empty) {
-                vq->stats.no_buffers += n - i;
-                break;
-            }
-            vq->stats.no_buffers++; /* too small for this frame; a smaller may fit */
-            continue;
+            /* Out of buffers, out of budget, or too small for this frame: the rest of
+             * the burst would walk the same chains again. */
+            vq->stats.no_buffers += n - i;
+            break;
         }
         uint8_t hdr[16];
         vs_vq_net_hdr(hdr, vq->hdr_len, vq->mrg_rxbuf ? (uint16_t)nch : 1);

@@ -79,13 +79,17 @@ static int split_tx_chain(struct vs_virtq *vq, uint16_t head, struct vs_pkt *pkt
     return 1;
 }
 
-/* Collects the writable buffers of an RX chain into rx until it holds need bytes.
- * Returns 0 or -1 (queue broken). */
+/* Collects the writable buffers of an RX chain into rx until it holds need bytes,
+ * each descriptor load taken from *budget. Returns 0, 1 (budget spent: the chain is
+ * left as it is) or -1 (queue broken). */
 static int split_rx_chain(struct vs_virtq *vq, uint16_t head, struct vs_vq_rx *rx,
-                          uint32_t need)
+                          uint32_t need, unsigned *budget)
 {
     struct split_walk w = { .table = vq->desc, .max = vq->size, .idx = head };
     struct vring_desc d;
+    if (*budget == 0)
+        return 1;
+    --*budget;
     if (split_load(vq, &w, &d))
         return -1;
     for (;;) {
@@ -99,6 +103,9 @@ static int split_rx_chain(struct vs_virtq *vq, uint16_t head, struct vs_vq_rx *r
         /* The rest of the chain is not needed: leave it unread. */
         if (rx->cap >= need || rx->nseg == VS_VQ_RX_MAX_SEGS || !(d.flags & VRING_DESC_F_NEXT))
             return 0;
+        if (*budget == 0)
+            return 1;
+        --*budget;
         w.idx = d.next;
         if (split_load(vq, &w, &d))
             return -1;
@@ -265,6 +272,7 @@ uint16_t vs_vq_split_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, ui
     uint16_t mask = vq->size - 1;
     uint16_t consumed = 0, nused = 0, delivered = 0;
     uint64_t bytes = 0;
+    unsigned budget = VS_VQ_RX_WALK_BUDGET;
     struct vs_vq_rx rx;
     struct {
         uint16_t head;
@@ -285,22 +293,22 @@ uint16_t vs_vq_split_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, ui
             uint16_t head = split_head(vq, (uint16_t)(vq->last_avail_idx + pos));
             pos++;
             uint32_t before = rx.cap;
-            if (split_rx_chain(vq, head, &rx, need))
+            int rc = split_rx_chain(vq, head, &rx, need, &budget);
+            if (vs_unlikely(rc < 0))
                 return 0; /* broken: nothing published */
+            if (vs_unlikely(rc > 0)) {
+                vq->stats.walk_cut++;
+                break;
+            }
             ch[nch].head = head;
             ch[nch].cap = rx.cap - before;
             nch++;
         }
         if (vs_unlikely(rx.cap < need)) {
-            if (pos >= pending && rx.nseg < VS_VQ_RX_MAX_SEGS && nch < VS_VQ_RX_MAX_SEGS &&
-                (vq->mrg_rxbuf || nch == 0)) {
-                /* Out of buffers: the rest of the burst waits for none. */
-                vq->stats.no_buffers += n - i;
-                break;
-            }
-            /* This chain (or 64 pieces) cannot hold this frame; a smaller one may fit. */
-            vq->stats.no_buffers++;
-            continue;
+            /* Out of buffers, out of budget, or the chain (or 64 pieces) cannot hold
+             * this frame: the rest of the burst would walk the same chains again. */
+            vq->stats.no_buffers += n - i;
+            break;
         }
         if (pos < pending)
             vs_prefetch(&desc[split_head(vq, (uint16_t)(vq->last_avail_idx + pos)) & mask]);

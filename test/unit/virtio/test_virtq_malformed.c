@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "ports/virtio/virtq_internal.h"
 #include "test_virtq_env.h"
 
 /* A sound TX buffer of buffer slot k: zero header + frame; returns its gpa. */
@@ -307,6 +308,65 @@ static void test_rx_zero_length_chains(void)
     }
 }
 
+/* RX chains padded with empty descriptors: 32 chains, each an indirect table of 200
+ * zero-length descriptors and one buffer that holds the frame. Every chain would do
+ * for one frame, but the burst examines at most VS_VQ_RX_WALK_BUDGET descriptors in
+ * all (a bound per chain would let the guest multiply it by the burst), so the burst
+ * stops after the chains the budget covers; the rest waits, counted, ring sound. */
+#define PAD_DESCS 200u
+static void test_rx_walk_budget(void)
+{
+    for (unsigned packed = 0; packed < 2; packed++) {
+        struct env e;
+        begin(&e, 256, VS_VDRV_INDIRECT | (packed ? VS_VDRV_PACKED : 0));
+        for (uint16_t i = 0; i < VS_BURST; i++) {
+            uint64_t tgpa = e.drv.bufs[i].area_gpa;
+            uint32_t tlen = 16 * (PAD_DESCS + 1);
+            if (packed) {
+                struct vring_packed_desc *t = vs_vdrv_mem_hva(&e.mem, tgpa);
+                for (uint16_t k = 0; k <= PAD_DESCS; k++)
+                    t[k] = (struct vring_packed_desc){ .addr = tgpa + 4096,
+                                                       .flags = VRING_DESC_F_WRITE };
+                t[PAD_DESCS].len = 2048;
+                vs_vdrv_packed_set_desc(&e.drv, i, tgpa, tlen, i, VRING_DESC_F_INDIRECT, true);
+            } else {
+                struct vring_desc *t = vs_vdrv_mem_hva(&e.mem, tgpa);
+                for (uint16_t k = 0; k <= PAD_DESCS; k++)
+                    t[k] = (struct vring_desc){ .addr = tgpa + 4096,
+                                                .flags = VRING_DESC_F_WRITE | VRING_DESC_F_NEXT,
+                                                .next = (uint16_t)(k + 1) };
+                t[PAD_DESCS].len = 2048;
+                t[PAD_DESCS].flags = VRING_DESC_F_WRITE; /* end of the chain */
+                vs_vdrv_split_set_desc(&e.drv, i, tgpa, tlen, VRING_DESC_F_INDIRECT, 0);
+                vs_vdrv_split_publish(&e.drv, i);
+            }
+        }
+        struct vs_pkt *p[VS_BURST];
+        for (unsigned i = 0; i < VS_BURST; i++)
+            p[i] = make_pkt(1000, i);
+        uint16_t sent = vs_virtq_enqueue(&e.vq, p, VS_BURST);
+        /* Each chain costs PAD_DESCS + 1 descriptors (+1 for packed's end check). */
+        CU_ASSERT(sent >= VS_VQ_RX_WALK_BUDGET / (PAD_DESCS + 2));
+        CU_ASSERT(sent <= VS_VQ_RX_WALK_BUDGET / (PAD_DESCS + 1));
+        CU_ASSERT_EQUAL(e.vq.stats.walk_cut, 1);
+        CU_ASSERT_EQUAL(e.vq.stats.no_buffers, VS_BURST - sent);
+        CU_ASSERT(!e.vq.broken);
+        CU_ASSERT_EQUAL(err_total(&e.vq), 0);
+        uint8_t want[1000];
+        for (unsigned i = 0; i < sent; i++) {
+            make_frame(want, sizeof(want), i);
+            const uint8_t *got = vs_vdrv_mem_hva(&e.mem, e.drv.bufs[i].area_gpa + 4096);
+            CU_ASSERT(memcmp(got + e.vq.hdr_len, want, sizeof(want)) == 0);
+        }
+        /* The chains left over go to the next burst. */
+        CU_ASSERT_EQUAL(vs_virtq_enqueue(&e.vq, p + sent, (uint16_t)(VS_BURST - sent)),
+                        VS_BURST - sent);
+        for (unsigned i = 0; i < VS_BURST; i++)
+            vs_pkt_free(p[i]);
+        env_teardown(&e);
+    }
+}
+
 /* Rings that are not inside guest memory (or misaligned, or of a bad size) are
  * refused at start and the queue never runs. */
 static void test_ring_outside(void)
@@ -472,6 +532,7 @@ int main(void)
     CU_add_test(s, "split: frame shorter than header + 14 (dropped)", test_too_short);
     CU_add_test(s, "split: chain length past 2^32 (dropped)", test_len_overflow_32);
     CU_add_test(s, "rx: zero-length merged buffers", test_rx_zero_length_chains);
+    CU_add_test(s, "rx: descriptor budget per burst", test_rx_walk_budget);
     CU_add_test(s, "rings outside memory at start", test_ring_outside);
     CU_add_test(s, "packed: chained descriptor of the wrong lap", test_p_bad_wrap);
     CU_add_test(s, "packed: buffer id out of range", test_p_bad_id);
