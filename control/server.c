@@ -9,19 +9,16 @@
 #include "control/server.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
-#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "vswitch/listen.h"
 #include "vswitch/log.h"
 #include "vswitch/loop.h"
 
@@ -43,10 +40,7 @@ struct client {
 };
 
 struct vs_ctl_server {
-    int fd;
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    dev_t dev;
-    ino_t ino;
+    struct vs_listener sock;
     const struct vs_ctl_command *cmds;
     void *ctx;
     struct client *clients;
@@ -460,8 +454,8 @@ static void resume_accept(void *arg)
     struct vs_ctl_server *s = arg;
 
     s->pause_timer = 0;
-    if (vs_loop_mod_fd(s->fd, EPOLLIN))
-        vs_err("control: cannot resume accepting clients on %s", s->path);
+    if (vs_loop_mod_fd(s->sock.fd, EPOLLIN))
+        vs_err("control: cannot resume accepting clients on %s", s->sock.path);
 }
 
 static void listen_cb(int fd, uint32_t events, void *arg)
@@ -478,7 +472,7 @@ static void listen_cb(int fd, uint32_t events, void *arg)
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* The pending connection keeps the socket readable: pause instead of spinning. */
                 vs_log_once(&s->emfile_logged, VS_LOG_WARN,
-                            "control: cannot accept clients on %s: %s; pausing", s->path,
+                            "control: cannot accept clients on %s: %s; pausing", s->sock.path,
                             strerror(errno));
                 if (!s->pause_timer && !vs_loop_mod_fd(fd, 0)) {
                     int t = vs_loop_add_timer(EMFILE_PAUSE_MS, 0, resume_accept, s);
@@ -562,79 +556,18 @@ int vs_ctl_server_set_idle_timeout(struct vs_ctl_server *s, unsigned seconds)
 
 /* ---- start/stop --------------------------------------------------------- */
 
-static int mkdir_parents(const char *path)
-{
-    char dir[PATH_MAX];
-    char *slash;
-
-    snprintf(dir, sizeof(dir), "%s", path);
-    slash = strrchr(dir, '/');
-    if (!slash || slash == dir)
-        return 0;
-    *slash = '\0';
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0755) && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(dir, 0755) && errno != EEXIST)
-        return -errno;
-    return 0;
-}
-
-/* 0: nothing there or a stale socket (removed later); -EADDRINUSE: a daemon
- * answers; other -errno: cannot tell or not a socket. */
-static int check_existing(const char *path, const struct sockaddr_un *sa)
-{
-    struct stat st;
-    int fd, ret;
-
-    if (lstat(path, &st))
-        return errno == ENOENT ? 0 : -errno;
-    if (!S_ISSOCK(st.st_mode)) {
-        vs_err("control socket %s: the path exists and is not a socket; remove it or choose "
-               "another control.socket", path);
-        return -EEXIST;
-    }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) ? -errno : 0;
-    close(fd);
-    if (ret == 0) {
-        vs_err("control socket %s: another daemon is listening there; stop it or choose "
-               "another control.socket", path);
-        return -EADDRINUSE;
-    }
-    if (ret == -ECONNREFUSED || ret == -ENOENT)
-        return 0;
-    vs_err("control socket %s: cannot check the existing socket: %s", path, strerror(-ret));
-    return ret;
-}
-
 int vs_ctl_server_start(const char *path, unsigned mode, const char *group,
                         const struct vs_ctl_command *cmds, void *ctx,
                         struct vs_ctl_server **out)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX}, tmp = {.sun_family = AF_UNIX};
     struct vs_ctl_server *s;
-    const struct sockaddr_un *bind_sa = &sa;
     gid_t gid = (gid_t)-1;
-    struct stat st;
-    bool use_tmp;
+    char what[64];
     int ret;
 
     *out = NULL;
     if (!path || !path[0])
         return -EINVAL;
-    if (strlen(path) >= sizeof(sa.sun_path)) {
-        vs_err("control socket %s: path longer than %zu bytes", path, sizeof(sa.sun_path) - 1);
-        return -ENAMETOOLONG;
-    }
-    memcpy(sa.sun_path, path, strlen(path) + 1);
     if (group && group[0]) {
         struct group gr, *res = NULL;
         char buf[4096];
@@ -646,88 +579,42 @@ int vs_ctl_server_start(const char *path, unsigned mode, const char *group,
         }
         gid = gr.gr_gid;
     }
-    ret = mkdir_parents(path);
-    if (ret) {
-        vs_err("control socket %s: cannot create its directory: %s", path, strerror(-ret));
-        return ret;
-    }
-    ret = check_existing(path, &sa);
-    if (ret)
-        return ret;
-
     s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
-    s->fd = -1;
     s->cmds = cmds;
     s->ctx = ctx;
-    memcpy(s->path, path, strlen(path) + 1);
-
-    /* Bind under a temporary name and rename into place, so that the socket never
-     * exists with the wrong permissions and a stale one is replaced atomically. */
-    use_tmp = (size_t)snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.%d.tmp", path,
-                               (int)getpid()) < sizeof(tmp.sun_path);
-    if (use_tmp) {
-        bind_sa = &tmp;
-        unlink(tmp.sun_path);
-    } else {
-        unlink(path);
+    ret = vs_listen_unix(path, mode, gid, VS_CTL_MAX_CLIENTS, &s->sock, what, sizeof(what));
+    if (ret == -EADDRINUSE)
+        vs_err("control socket %s: another daemon is listening there; stop it or choose "
+               "another control.socket",
+               path);
+    else if (ret == -EEXIST)
+        vs_err("control socket %s: the path exists and is not a socket; remove it or choose "
+               "another control.socket",
+               path);
+    else if (ret < 0)
+        vs_err("control socket %s: %s: %s", path, what, strerror(-ret));
+    if (ret < 0) {
+        free(s);
+        return ret;
     }
-    s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (s->fd < 0) {
-        ret = -errno;
-        vs_err("control socket %s: socket: %s", path, strerror(-ret));
-        goto fail;
-    }
-    if (bind(s->fd, (const struct sockaddr *)bind_sa, sizeof(*bind_sa))) {
-        ret = -errno;
-        vs_err("control socket %s: bind: %s", path, strerror(-ret));
-        goto fail;
-    }
-    if (chmod(bind_sa->sun_path, mode & 07777)) {
-        ret = -errno;
-        vs_err("control socket %s: chmod %o: %s", path, mode, strerror(-ret));
-        goto fail_unlink;
-    }
-    if (gid != (gid_t)-1 && chown(bind_sa->sun_path, (uid_t)-1, gid)) {
-        ret = -errno;
-        vs_err("control socket %s: chown to group %s: %s", path, group, strerror(-ret));
-        goto fail_unlink;
-    }
-    if (listen(s->fd, VS_CTL_MAX_CLIENTS)) {
-        ret = -errno;
-        vs_err("control socket %s: listen: %s", path, strerror(-ret));
-        goto fail_unlink;
-    }
-    if (use_tmp && rename(tmp.sun_path, path)) {
-        ret = -errno;
-        vs_err("control socket %s: rename from %s: %s", path, tmp.sun_path, strerror(-ret));
-        goto fail_unlink;
-    }
-    bind_sa = &sa;
-    if (stat(path, &st) == 0) {
-        s->dev = st.st_dev;
-        s->ino = st.st_ino;
-    }
-    ret = vs_loop_add_fd(s->fd, EPOLLIN, listen_cb, s);
+    ret = vs_loop_add_fd(s->sock.fd, EPOLLIN, listen_cb, s);
     if (ret) {
         vs_err("control socket %s: cannot watch it: %s", path, strerror(-ret));
-        goto fail_unlink;
+        goto fail;
     }
     ret = vs_ctl_server_set_idle_timeout(s, VS_CTL_IDLE_TIMEOUT_S);
     if (ret) {
         vs_err("control socket %s: cannot start the idle timer: %s", path, strerror(-ret));
-        vs_loop_del_fd(s->fd);
-        goto fail_unlink;
+        vs_loop_del_fd(s->sock.fd);
+        goto fail;
     }
     *out = s;
     return 0;
 
-fail_unlink:
-    unlink(bind_sa->sun_path);
 fail:
-    if (s->fd >= 0)
-        close(s->fd);
+    vs_listen_close(&s->sock);
     free(s);
     return ret;
 }
@@ -739,8 +626,6 @@ unsigned vs_ctl_server_clients(const struct vs_ctl_server *s)
 
 void vs_ctl_server_stop(struct vs_ctl_server *s)
 {
-    struct stat st;
-
     if (!s)
         return;
     while (s->clients)
@@ -749,10 +634,7 @@ void vs_ctl_server_stop(struct vs_ctl_server *s)
         vs_loop_del_timer(s->pause_timer);
     if (s->idle_timer > 0)
         vs_loop_del_timer(s->idle_timer);
-    vs_loop_del_fd(s->fd);
-    close(s->fd);
-    /* Only remove the file if it is still ours (not replaced by someone else). */
-    if (stat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
-        unlink(s->path);
+    vs_loop_del_fd(s->sock.fd);
+    vs_listen_close(&s->sock);
     free(s);
 }

@@ -39,10 +39,11 @@
  * default 60 s) is closed without a reply, so forgotten connections do not hold
  * the client slots.
  *
- * The server owns the socket file: it creates the parent directory (mode 0755)
- * if missing, replaces a stale socket file nobody listens on, refuses to start
- * (-EADDRINUSE) while another daemon listens on it, sets the file's mode and
- * group, and removes the file when stopped. */
+ * The server owns the socket file (vswitch/listen.h): it creates the parent
+ * directory (mode 0755) if missing, replaces a stale socket file nobody listens
+ * on, refuses to start (-EADDRINUSE) while another daemon listens on it, gives
+ * the file its mode and group before it appears at the path (no chmod through a
+ * path someone could swap), and removes the file when stopped. */
 #ifndef VSWITCH_CONTROL_SERVER_H
 #define VSWITCH_CONTROL_SERVER_H
 

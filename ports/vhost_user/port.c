@@ -14,13 +14,13 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "ports/vhost_user/dev.h"
 #include "ports/vhost_user/port_args.h"
 #include "ports/vhost_user/vhost_user.h"
+#include "vswitch/listen.h"
 #include "vswitch/log.h"
 #include "vswitch/loop.h"
 
@@ -34,9 +34,7 @@ struct vhu_port {
     struct vs_port *port;
     struct vs_vhu_args args;
 
-    int listen_fd;
-    dev_t sock_dev; /* the socket file we bound, so close() unlinks only ours */
-    ino_t sock_ino;
+    struct vs_listener listener; /* server mode */
     int conn_fd;
     int timer;      /* reconnect timer id, 0 when none */
     unsigned backoff_ms;
@@ -325,104 +323,38 @@ static void client_schedule(struct vhu_port *vp, unsigned delay_ms)
     vp->timer = id;
 }
 
-/* Creates the missing directories of path's parent (server sockets only). */
-static int make_parent(const char *path)
-{
-    char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
-
-    snprintf(dir, sizeof(dir), "%s", path);
-    for (char *p = dir + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    return 0;
-}
-
 static int server_open(struct vhu_port *vp, struct vs_port_err *err)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    struct stat st;
-    int fd, rc;
+    char what[64];
+    int rc;
 
-    memcpy(sa.sun_path, vp->args.path, sizeof(sa.sun_path));
-    if ((rc = make_parent(vp->args.path)) < 0) {
-        vs_port_err_set(err, -1, "cannot create the directory of %s: %s", vp->args.path,
-                        strerror(-rc));
+    rc = vs_listen_unix(vp->args.path, 0660, (gid_t)-1, 4, &vp->listener, what, sizeof(what));
+    if (rc == -EADDRINUSE)
+        vs_port_err_set(err, -1,
+                        "another process is listening on %s (another vswitchd?); "
+                        "stop it or choose another path",
+                        vp->args.path);
+    else if (rc == -EEXIST)
+        vs_port_err_set(err, -1, "%s exists and is not a socket; refusing to replace it",
+                        vp->args.path);
+    else if (rc < 0)
+        vs_port_err_set(err, -1, "cannot set up %s: %s: %s", vp->args.path, what, strerror(-rc));
+    if (rc < 0)
         return rc;
-    }
-    if (lstat(vp->args.path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) {
-            vs_port_err_set(err, -1, "%s exists and is not a socket; refusing to replace it",
-                            vp->args.path);
-            return -EEXIST;
-        }
-        /* A socket file: stale unless somebody still accepts on it. */
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-            close(fd);
-            vs_port_err_set(err, -1,
-                            "another process is listening on %s (another vswitchd?); "
-                            "stop it or choose another path",
-                            vp->args.path);
-            return -EADDRINUSE;
-        }
-        if (fd >= 0)
-            close(fd);
-        if (unlink(vp->args.path) < 0 && errno != ENOENT) {
-            rc = -errno;
-            vs_port_err_set(err, -1, "cannot remove the stale socket %s: %s", vp->args.path,
-                            strerror(errno));
-            return rc;
-        }
-    }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        rc = -errno;
-        vs_port_err_set(err, -1, "socket: %s", strerror(errno));
-        return rc;
-    }
-    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        rc = -errno;
-        vs_port_err_set(err, -1, "cannot bind %s: %s", vp->args.path, strerror(errno));
-        close(fd);
-        return rc;
-    }
-    /* Before listen(): nobody can connect while the mode is still the umask's. */
-    if (chmod(vp->args.path, 0660) < 0 || stat(vp->args.path, &st) < 0 || listen(fd, 4) < 0) {
-        rc = -errno;
-        vs_port_err_set(err, -1, "cannot set up %s: %s", vp->args.path, strerror(errno));
-        unlink(vp->args.path);
-        close(fd);
-        return rc;
-    }
-    vp->sock_dev = st.st_dev;
-    vp->sock_ino = st.st_ino;
-    if ((rc = vs_loop_add_fd(fd, EPOLLIN, accept_cb, vp)) < 0) {
+    if ((rc = vs_loop_add_fd(vp->listener.fd, EPOLLIN, accept_cb, vp)) < 0) {
         vs_port_err_set(err, -1, "cannot watch %s: %s", vp->args.path, strerror(-rc));
-        unlink(vp->args.path);
-        close(fd);
+        vs_listen_close(&vp->listener);
         return rc;
     }
-    vp->listen_fd = fd;
     return 0;
 }
 
 static void server_close(struct vhu_port *vp)
 {
-    struct stat st;
-
-    if (vp->listen_fd < 0)
+    if (vp->listener.fd < 0)
         return;
-    vs_loop_del_fd(vp->listen_fd);
-    close_fd(&vp->listen_fd);
-    /* Another process may have replaced the file since: leave theirs alone. */
-    if (lstat(vp->args.path, &st) == 0 && st.st_dev == vp->sock_dev &&
-        st.st_ino == vp->sock_ino)
-        unlink(vp->args.path);
+    vs_loop_del_fd(vp->listener.fd);
+    vs_listen_close(&vp->listener);
 }
 
 static int vhu_validate(const struct vs_port_args *args, struct vs_port_err *err)
@@ -445,7 +377,7 @@ static int vhu_open(struct vs_port *port, const struct vs_port_args *args, struc
         return rc;
     }
     vp->port = port;
-    vp->listen_fd = vp->conn_fd = -1;
+    vp->listener.fd = vp->conn_fd = -1;
     vp->backoff_ms = RECONNECT_FIRST_MS;
     vs_vhu_dev_init(&vp->dev, port->name, vp->args.queues);
     vp->dev.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
