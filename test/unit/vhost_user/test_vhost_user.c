@@ -23,7 +23,7 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 
-#include "frontend.h"
+#include "test/common/vhost_frontend.h"
 #include "ports/vhost_user/vhost_user.h"
 #include "vswitch/log.h"
 #include "vswitch/loop.h"

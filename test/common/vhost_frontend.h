@@ -2,8 +2,8 @@
  * QEMU or DPDK virtio-user would, shares memfd guest memory, and drives the rings
  * with the test virtio driver (test/common/virtio_driver.h). It can also send
  * malformed messages. Blocking I/O with timeouts; single-threaded. */
-#ifndef VS_TEST_VHOST_USER_FRONTEND_H
-#define VS_TEST_VHOST_USER_FRONTEND_H
+#ifndef VS_TEST_COMMON_VHOST_FRONTEND_H
+#define VS_TEST_COMMON_VHOST_FRONTEND_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
-/* Fake vhost-user front-end: see frontend.h. */
-#include "frontend.h"
+/* Fake vhost-user front-end: see vhost_frontend.h. */
+#include "test/common/vhost_frontend.h"
 
 #include <dirent.h>
 #include <errno.h>
