@@ -3,7 +3,12 @@
  * A queue that moves from poller A to poller B must never be polled by both at
  * once, so a rebalance has two steps: first every poller gets a list holding only
  * the queues it keeps (moved queues appear nowhere), a grace period passes, then
- * the final lists are published. Old lists are freed after a grace period. */
+ * the final lists are published. Old lists are freed after a grace period.
+ *
+ * Between the two steps no poller owns a moved queue, and that is where its
+ * notifications are switched off: A may have switched them on before it slept,
+ * and only turns them off again for the queues it still has when it wakes, while a
+ * busy B never touches them (the guest would exit once per batch for nothing). */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -70,6 +75,14 @@ int vs_sched_rebalance(struct vs_switch *sw)
                 keep[i]->q[keep[i]->n++] = final[i]->q[j];
     }
     publish_all(sw, keep);
+    /* Now no poller owns a queue that is in final[i] but not in keep[i]. */
+    for (unsigned i = 0; i < np; i++)
+        for (unsigned j = 0; j < final[i]->n; j++) {
+            struct vs_rxq_ref *r = &final[i]->q[j];
+
+            if (r->port->port.ops->rx_notify && !list_has(keep[i], r->port, r->queue))
+                r->port->port.ops->rx_notify(&r->port->port, r->queue, false);
+        }
     publish_all(sw, final);
     return 0;
 out:

@@ -73,7 +73,8 @@ struct vs_port_ops {
     void (*show)(struct vs_port *port, json_t *out);
 
     /* Optional, for adaptive pollers: an fd that becomes readable when rx queue q has
-     * work (or -1), and switching the peer's notifications for q on or off. */
+     * work (or -1), and switching the peer's notifications for q on or off. rx_notify
+     * runs on q's poller, or on the main thread while no poller owns q. */
     int (*rx_wait_fd)(struct vs_port *port, uint16_t q);
     void (*rx_notify)(struct vs_port *port, uint16_t q, bool enable);
 };

@@ -36,7 +36,8 @@ struct vs_nic_ops {
     void (*show)(struct vs_nic *nic, json_t *out);
     /* Adaptive pollers (optional): an eventfd signalled by RX queue q's MSI-X
      * vector, or -1; rx_notify arms (clearing what the eventfd holds) or disarms
-     * that interrupt. Called by the queue's poller. */
+     * that interrupt. Called by the queue's poller, or by the main thread while no
+     * poller owns the queue. */
     int (*rx_wait_fd)(struct vs_nic *nic, uint16_t q);
     void (*rx_notify)(struct vs_nic *nic, uint16_t q, bool enable);
 };
