@@ -87,8 +87,11 @@ int vs_poller_start(struct vs_poller *p);
 void vs_poller_stop(struct vs_poller *p);
 void vs_poller_wake(struct vs_poller *p);
 
-/* sched.c: recompute every poller's queue list after the port table changed. */
+/* sched.c: recompute every poller's queue list after the port table changed.
+ * 0, or -ENOMEM before anything was published (every list is as it was). */
 int vs_sched_rebalance(struct vs_switch *sw);
+/* Test only: this many of the next poll list allocations fail. */
+extern unsigned vs_sched_test_fail_allocs;
 
 /* stats.c */
 void vs_stats_sum(const struct vs_switch *sw, uint16_t port_id, struct vs_port_counters *out);

@@ -15,11 +15,15 @@
 #include "dataplane/dp.h"
 #include "vswitch/rcu.h"
 
+unsigned vs_sched_test_fail_allocs;
+
 static struct vs_poll_list *list_alloc(unsigned cap)
 {
-    struct vs_poll_list *l = calloc(1, sizeof(*l) + cap * sizeof(l->q[0]));
-
-    return l;
+    if (vs_sched_test_fail_allocs) {
+        vs_sched_test_fail_allocs--;
+        return NULL;
+    }
+    return calloc(1, sizeof(struct vs_poll_list) + cap * sizeof(struct vs_rxq_ref));
 }
 
 static bool list_has(const struct vs_poll_list *l, const struct vs_dp_port *port, uint16_t q)

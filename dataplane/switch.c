@@ -108,8 +108,9 @@ static struct vs_dp_port *find_port(const struct vs_switch *sw, const char *name
     return NULL;
 }
 
-/* Publishes a new flood set from the port table; frees the old one after a grace
- * period (the caller's next vs_sched_rebalance provides it). */
+/* Publishes a new flood set from the port table and returns the old one, which
+ * pollers may read until the next grace period; NULL (nothing changed) when out of
+ * memory. */
 static struct vs_port_set *publish_port_set(struct vs_switch *sw)
 {
     struct vs_port_set *set = calloc(1, sizeof(*set)), *old = sw->port_set;
@@ -188,13 +189,27 @@ int vs_switch_add_port(struct vs_switch *sw, const char *name, const char *type,
     dp->txq_shared = sw->params.n_pollers > dp->port.n_txq;
     vs_stats_sum(sw, (uint16_t)id, &dp->base);
 
+    old_set = sw->port_set;
     vs_rcu_assign(sw->ports[id], dp);
     sw->n_ports++;
-    old_set = publish_port_set(sw);
-    rc = vs_sched_rebalance(sw); /* includes the grace period that frees old_set safely */
-    free(old_set);
-    if (rc < 0)
-        vs_err("port %s: cannot assign its queues to pollers: %s", name, strerror(-rc));
+    rc = publish_port_set(sw) ? vs_sched_rebalance(sw) : -ENOMEM;
+    if (rc < 0) {
+        /* Nothing else was published: take the port back out of the table and the
+         * flood set, and wait for pollers that may still flood into it. */
+        struct vs_port_set *set = sw->port_set;
+
+        vs_rcu_assign(sw->port_set, old_set);
+        vs_rcu_assign(sw->ports[id], NULL);
+        sw->n_ports--;
+        vs_rcu_synchronize();
+        if (set != old_set)
+            free(set);
+        ops->close(&dp->port);
+        free_dp_port(dp);
+        vs_port_err_set(err, -1, "cannot give its queues to pollers: %s", strerror(-rc));
+        return rc;
+    }
+    free(old_set); /* the rebalance's grace periods are behind us */
     vs_info("port %s: added (type %s, %u rx / %u tx queues%s)", name, type, dp->port.n_rxq,
             dp->port.n_txq, dp->txq_shared ? ", tx queues shared by pollers" : "");
     return 0;

@@ -1,5 +1,6 @@
 /* The dataplane end to end with in-memory ports: learning, flooding, filtering,
- * drops by reason, VLAN separation, port removal while pollers run, no leaks. */
+ * drops by reason, VLAN separation, port removal while pollers run, add-port
+ * failing for lack of memory, no leaks. */
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <pthread.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dataplane/dp.h"
 #include "dataplane/switch.h"
 #include "vswitch/loop.h"
 #include "vswitch/pkt.h"
@@ -26,9 +28,10 @@ struct memport {
     unsigned n_out;
     unsigned capacity; /* frames accepted per tx burst, 0 = all */
     struct vs_port *port;
+    bool closed;
 };
 
-static struct memport mports[8];
+static struct memport mports[16];
 static int next_mport;
 
 static int mem_validate(const struct vs_port_args *args, struct vs_port_err *err) { return 0; }
@@ -49,7 +52,13 @@ static int mem_open(struct vs_port *port, const struct vs_port_args *args, struc
     return 0;
 }
 
-static void mem_close(struct vs_port *port) { port->priv = NULL; }
+static void mem_close(struct vs_port *port)
+{
+    struct memport *m = port->priv;
+
+    m->closed = true;
+    port->priv = NULL;
+}
 
 static uint16_t mem_rx(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n)
 {
@@ -332,6 +341,39 @@ static void test_del_port(void)
     CU_ASSERT_EQUAL(c.rx_packets + c.tx_packets, 0);
 }
 
+/* A rebalance that cannot allocate leaves the switch as it was: the port is not
+ * added, the others keep their queues and flooding, and add-port says so. */
+static void test_add_port_enomem(void)
+{
+    struct vs_port_args none = {0, NULL};
+    struct vs_port_counters c;
+    struct vs_port_err err;
+    unsigned n = vs_switch_port_count(sw);
+    int oom = next_mport;
+    json_t *pl, *queues;
+
+    vs_sched_test_fail_allocs = 1;
+    CU_ASSERT_EQUAL(vs_switch_add_port(sw, "oom", "mem", &none, &err), -ENOMEM);
+    CU_ASSERT_EQUAL(vs_sched_test_fail_allocs, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "pollers"));
+    CU_ASSERT_TRUE(mports[oom].closed);
+    CU_ASSERT_EQUAL(vs_switch_port_count(sw), n);
+    CU_ASSERT_EQUAL(vs_switch_port_counters(sw, "oom", &c), -ENOENT);
+    pl = vs_switch_pollers(sw);
+    queues = json_object_get(json_array_get(json_object_get(pl, "pollers"), 0), "queues");
+    CU_ASSERT_EQUAL(json_array_size(queues), n);
+    json_decref(pl);
+    reset_out();
+    inject(0, BCAST, MAC_A, -1, 64); /* floods to the others only */
+    settle();
+    CU_ASSERT_EQUAL(out_count(1), 1);
+    CU_ASSERT_EQUAL(out_count(oom), 0);
+    /* With memory the same name goes in, and out again. */
+    add("oom", NULL);
+    CU_ASSERT_EQUAL(vs_switch_port_count(sw), n + 1);
+    CU_ASSERT_EQUAL(vs_switch_del_port(sw, "oom"), 0);
+}
+
 static void test_counters_and_json(void)
 {
     json_t *o = vs_switch_port_show(sw, "a"), *l = vs_switch_list_ports(sw);
@@ -385,6 +427,7 @@ int main(void)
     CU_add_test(s, "vlan separation", test_vlan);
     CU_add_test(s, "tx queue full", test_tx_full);
     CU_add_test(s, "del-port", test_del_port);
+    CU_add_test(s, "add-port out of memory", test_add_port_enomem);
     CU_add_test(s, "counters and json", test_counters_and_json);
     CU_add_test(s, "failed port is removed", test_failed_port_removed);
     CU_add_test(s, "teardown without leaks", test_teardown_no_leak);
