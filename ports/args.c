@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,5 +96,54 @@ int vs_port_args_uint(const struct vs_port_args *args, const char *key, unsigned
         return -EINVAL;
     }
     *out = (unsigned)n;
+    return 0;
+}
+
+/* "64G" for a multiple of 1 GiB, and so on: error messages quote sizes the way the
+ * user may write them. */
+static void size_str(uint64_t v, char *buf, size_t len)
+{
+    static const char units[] = "TGMK";
+    for (unsigned i = 0; i < 4; i++) {
+        unsigned shift = 40 - 10 * i;
+        if (v && v % (1ull << shift) == 0) {
+            snprintf(buf, len, "%llu%c", (unsigned long long)(v >> shift), units[i]);
+            return;
+        }
+    }
+    snprintf(buf, len, "%llu", (unsigned long long)v);
+}
+
+int vs_port_args_size(const struct vs_port_args *args, const char *key, uint64_t min,
+                      uint64_t max, uint64_t def, uint64_t *out, struct vs_port_err *err)
+{
+    int idx;
+    const char *v = vs_port_args_get(args, key, &idx);
+    const char *suffixes = "KMGT";
+    char *end, lo[24], hi[24];
+    unsigned long long n;
+    unsigned shift = 0;
+
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    errno = 0;
+    n = strtoull(v, &end, 10);
+    if (*end && end[1] == '\0' && strchr(suffixes, toupper((unsigned char)*end))) {
+        shift = 10 * (unsigned)(strchr(suffixes, toupper((unsigned char)*end)) - suffixes + 1);
+        end++;
+    }
+    if (!isdigit((unsigned char)v[0]) || *end || errno || n > (UINT64_MAX >> shift) ||
+        (n << shift) < min || (n << shift) > max) {
+        size_str(min, lo, sizeof(lo));
+        size_str(max, hi, sizeof(hi));
+        vs_port_err_set(err, idx,
+                        "%s: '%s' is not a size from %s to %s (bytes, or a number with K, M, G "
+                        "or T)",
+                        key, v, lo, hi);
+        return -EINVAL;
+    }
+    *out = (uint64_t)n << shift;
     return 0;
 }

@@ -22,6 +22,7 @@
 #include <linux/virtio_ring.h>
 
 #include "ports/vhost_user/dev.h"
+#include "ports/vhost_user/port_args.h"
 #include "vswitch/log.h"
 #include "vswitch/rcu.h"
 
@@ -79,6 +80,7 @@ void vs_vhu_dev_init(struct vs_vhu_dev *dev, const char *name, unsigned n_qp)
     memset(dev, 0, sizeof(*dev));
     dev->name = name;
     dev->n_qp = n_qp < 1 ? 1 : n_qp > VS_VHU_MAX_QUEUE_PAIRS ? VS_VHU_MAX_QUEUE_PAIRS : n_qp;
+    dev->max_map = VS_VHU_MAX_MEMORY_DEFAULT;
     dev->wake_fd = -1;
     for (unsigned i = 0; i < VS_GUEST_MEM_MAX_REGIONS; i++)
         dev->mem.r[i].fd = -1;
@@ -281,6 +283,15 @@ static int h_reset_owner(struct ctx *c)
     return 0;
 }
 
+/* Address space left under max_map, counting the table and the log where they stay. */
+static uint64_t map_room(const struct vs_vhu_dev *dev, bool table_stays, bool log_stays)
+{
+    uint64_t used = (table_stays ? vs_vhu_mem_mapped(&dev->mem) : 0) +
+                    (log_stays ? dev->log_map_size : 0);
+
+    return used < dev->max_map ? dev->max_map - used : 0;
+}
+
 /* Is this table the one already mapped (same regions, same files, same offsets)?
  * Fills ids with the files' identities either way. */
 static bool same_table(const struct vs_vhu_dev *dev, const struct vs_vhu_mem_region *r,
@@ -329,7 +340,8 @@ static int h_set_mem_table(struct ctx *c)
     if (same_table(dev, c->p->mem.r, n, c->fds, ids))
         return 0; /* nothing to remap; the fds are closed by the caller */
     vs_vhu_rings_pause(dev, vs_vhu_all_rings(dev));
-    rc = vs_vhu_mem_set_table(&dev->mem, c->p->mem.r, n, c->fds, c->why, sizeof(c->why));
+    rc = vs_vhu_mem_set_table(&dev->mem, c->p->mem.r, n, c->fds, map_room(dev, false, true),
+                              c->why, sizeof(c->why));
     dev->mem_file_valid = rc == 0;
     if (rc == 0)
         memcpy(dev->mem_file, ids, sizeof(ids[0]) * n);
@@ -357,7 +369,8 @@ static int h_add_mem_reg(struct ctx *c)
         return rc;
     dev->mem_file_valid = false;
     vs_vhu_rings_pause(dev, vs_vhu_all_rings(dev));
-    rc = vs_vhu_mem_add(&dev->mem, &c->p->memreg.r, &c->fds[0], c->why, sizeof(c->why));
+    rc = vs_vhu_mem_add(&dev->mem, &c->p->memreg.r, &c->fds[0], map_room(dev, true, true),
+                        c->why, sizeof(c->why));
     vs_vhu_rings_resume_all(dev);
     return rc < 0 ? failed(c, VS_VHU_ERR_MEMORY, rc) : 0;
 }
@@ -396,8 +409,8 @@ static int h_set_log_base(struct ctx *c)
     if (l->mmap_size == 0 || l->mmap_size > VS_VHU_MAX_LOG_SIZE)
         return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "log size 0x%llx not in 1..0x%llx",
                     (unsigned long long)l->mmap_size, (unsigned long long)VS_VHU_MAX_LOG_SIZE);
-    bitmap = vs_vhu_map_fd(c->fds[0], l->mmap_offset, l->mmap_size, &map_addr, &map_len, what,
-                           sizeof(what));
+    bitmap = vs_vhu_map_fd(c->fds[0], l->mmap_offset, l->mmap_size, map_room(dev, true, false),
+                           &map_addr, &map_len, what, sizeof(what));
     if (!bitmap)
         return fail(c, VS_VHU_ERR_MEMORY, -EINVAL, "log: %s", what);
     close_fd(&c->fds[0]);

@@ -90,6 +90,9 @@ struct vs_vhu_dev {
     struct vs_vhu_mem_file mem_file[VS_GUEST_MEM_MAX_REGIONS];
     bool mem_file_valid;
 
+    /* Address space the front-end may have us map: memory table and log together. */
+    uint64_t max_map;
+
     struct vs_dirty_log log;
     void *log_map;         /* what to munmap */
     uint64_t log_map_size;
@@ -113,7 +116,8 @@ struct vs_vhu_dev {
 uint64_t vs_vhu_features_offered(void);
 uint64_t vs_vhu_protocol_features_offered(void);
 
-/* Prepares dev (all fds -1, nothing mapped). name must outlive dev. n_qp 1..8. */
+/* Prepares dev (all fds -1, nothing mapped, max_map the max_memory default). name
+ * must outlive dev. n_qp 1..8. */
 void vs_vhu_dev_init(struct vs_vhu_dev *dev, const char *name, unsigned n_qp);
 /* Back to the state of a fresh connection: stops every ring (with a grace period
  * when any was open), unmaps memory and the log, closes every fd. */
@@ -165,18 +169,23 @@ bool vs_vhu_dev_link_up(const struct vs_vhu_dev *dev);
 
 /* Memory table (mem_table.c). All return 0 or -errno with the reason in why; called
  * with every ring stopped. An fd that was used is closed and set to -1 (the mapping
- * keeps the memory); on error the caller still owns (and closes) the fds. */
+ * keeps the memory); on error the caller still owns (and closes) the fds. room is
+ * how many bytes of address space the new mappings may take in all. */
+#define VS_VHU_REGION_ALIGN 4096u
 int vs_vhu_mem_set_table(struct vs_guest_mem *mem, const struct vs_vhu_mem_region *r, unsigned n,
-                         int *fds, char *why, unsigned why_len);
+                         int *fds, uint64_t room, char *why, unsigned why_len);
 int vs_vhu_mem_add(struct vs_guest_mem *mem, const struct vs_vhu_mem_region *r, int *fd,
-                   char *why, unsigned why_len);
+                   uint64_t room, char *why, unsigned why_len);
+/* Address space the table's mappings take. */
+uint64_t vs_vhu_mem_mapped(const struct vs_guest_mem *mem);
 int vs_vhu_mem_remove(struct vs_guest_mem *mem, const struct vs_vhu_mem_region *r, char *why,
                       unsigned why_len);
 void vs_vhu_mem_unmap_all(struct vs_guest_mem *mem);
-/* Maps len bytes of fd from offset (read-write, shared), rounding to the fd's page
- * size and checking that the file is large enough. Returns the pointer to offset. */
-void *vs_vhu_map_fd(int fd, uint64_t offset, uint64_t len, void **map_addr, uint64_t *map_len,
-                    char *why, unsigned why_len);
+/* Maps len bytes of fd from offset (read-write, shared, left out of core dumps),
+ * rounding out to the fd's pages and checking that the file is large enough and that
+ * the mapping takes at most room bytes. Returns the pointer to offset. */
+void *vs_vhu_map_fd(int fd, uint64_t offset, uint64_t len, uint64_t room, void **map_addr,
+                    uint64_t *map_len, char *why, unsigned why_len);
 
 /* Names for show() and log lines; NULL for a bit without a name. */
 const char *vs_vhu_feature_name(unsigned bit);

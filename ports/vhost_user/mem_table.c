@@ -1,10 +1,13 @@
 /* The guest memory table: SET_MEM_TABLE, ADD_MEM_REG, REM_MEM_REG.
  *
  * Regions come from the front-end and are checked before anything is mapped:
- * non-zero sizes, no address wrap-around, no overlap in guest-physical or user
- * address space, and a backing file at least as large as offset + size (touching
- * a mapping past the end of a file raises SIGBUS). The fd is closed once mapped:
- * the mapping keeps the memory alive. Callers stop every ring first. */
+ * non-zero sizes, page-aligned addresses, sizes and offsets, no address
+ * wrap-around, no overlap in guest-physical or user address space, a backing file
+ * at least as large as offset + size (touching a mapping past the end of a file
+ * raises SIGBUS), and room left under the port's address-space cap. Only the
+ * pages of the region are mapped, whatever its offset in the file. The fd is
+ * closed once mapped: the mapping keeps the memory alive. Callers stop every ring
+ * first. */
 #include <errno.h>
 #include <linux/magic.h>
 #include <stdio.h>
@@ -35,11 +38,11 @@ static uint64_t fd_page_size(int fd)
     return ps > 0 ? (uint64_t)ps : 4096;
 }
 
-void *vs_vhu_map_fd(int fd, uint64_t offset, uint64_t len, void **map_addr, uint64_t *map_len,
-                    char *why, unsigned why_len)
+void *vs_vhu_map_fd(int fd, uint64_t offset, uint64_t len, uint64_t room, void **map_addr,
+                    uint64_t *map_len, char *why, unsigned why_len)
 {
     struct stat st;
-    uint64_t end, page, maplen;
+    uint64_t end, page, start, maplen;
     void *p;
 
     if (len == 0) {
@@ -65,20 +68,40 @@ void *vs_vhu_map_fd(int fd, uint64_t offset, uint64_t len, void **map_addr, uint
         return NULL;
     }
     page = fd_page_size(fd);
-    maplen = (end + page - 1) & ~(page - 1);
-    if (maplen < end || maplen > (uint64_t)SIZE_MAX) {
+    start = offset & ~(page - 1);
+    maplen = ((end + page - 1) & ~(page - 1)) - start;
+    if (end + page - 1 < end || maplen > (uint64_t)SIZE_MAX) {
         snprintf(why, why_len, "region too large");
         return NULL;
     }
-    p = mmap(NULL, (size_t)maplen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+    if (maplen > room) {
+        snprintf(why, why_len,
+                 "mapping 0x%llx bytes would exceed the port's max_memory (0x%llx bytes left)",
+                 (unsigned long long)maplen, (unsigned long long)room);
+        return NULL;
+    }
+    p = mmap(NULL, (size_t)maplen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd,
+             (off_t)start);
     if (p == MAP_FAILED) {
         snprintf(why, why_len, "mmap of 0x%llx bytes: %s", (unsigned long long)maplen,
                  strerror(errno));
         return NULL;
     }
+    /* A core dump of the switch must not carry every guest's RAM. Advice only: a
+     * kernel that refuses it changes nothing else. */
+    (void)madvise(p, (size_t)maplen, MADV_DONTDUMP);
     *map_addr = p;
     *map_len = maplen;
-    return (uint8_t *)p + offset;
+    return (uint8_t *)p + (offset - start);
+}
+
+uint64_t vs_vhu_mem_mapped(const struct vs_guest_mem *mem)
+{
+    uint64_t sum = 0;
+
+    for (unsigned i = 0; i < mem->n && i < VS_GUEST_MEM_MAX_REGIONS; i++)
+        sum += mem->r[i].mmap_size;
+    return sum;
 }
 
 /* Do [a, a + alen) and [b, b + blen) intersect? Both are known not to wrap. */
@@ -95,6 +118,16 @@ static int check_region(const struct vs_vhu_mem_region *r, const struct vs_vhu_m
 
     if (r->size == 0) {
         snprintf(why, why_len, "region %d: size is 0", idx);
+        return -EINVAL;
+    }
+    /* QEMU and DPDK hand over whole pages; anything else is not guest RAM. */
+    if ((r->gpa | r->uva | r->size | r->mmap_offset) & (VS_VHU_REGION_ALIGN - 1)) {
+        snprintf(why, why_len,
+                 "region %d: address 0x%llx, user address 0x%llx, size 0x%llx or offset 0x%llx "
+                 "is not a multiple of %u",
+                 idx, (unsigned long long)r->gpa, (unsigned long long)r->uva,
+                 (unsigned long long)r->size, (unsigned long long)r->mmap_offset,
+                 VS_VHU_REGION_ALIGN);
         return -EINVAL;
     }
     if (__builtin_add_overflow(r->gpa, r->size, &end) ||
@@ -125,13 +158,13 @@ static int check_region(const struct vs_vhu_mem_region *r, const struct vs_vhu_m
     return 0;
 }
 
-static int map_region(const struct vs_vhu_mem_region *r, int fd, struct vs_guest_mem_region *out,
-                      int idx, char *why, unsigned why_len)
+static int map_region(const struct vs_vhu_mem_region *r, int fd, uint64_t room,
+                      struct vs_guest_mem_region *out, int idx, char *why, unsigned why_len)
 {
     char what[160];
     void *map_addr;
     uint64_t map_len;
-    uint8_t *hva = vs_vhu_map_fd(fd, r->mmap_offset, r->size, &map_addr, &map_len, what,
+    uint8_t *hva = vs_vhu_map_fd(fd, r->mmap_offset, r->size, room, &map_addr, &map_len, what,
                                  sizeof(what));
 
     if (!hva) {
@@ -166,7 +199,7 @@ void vs_vhu_mem_unmap_all(struct vs_guest_mem *mem)
 }
 
 int vs_vhu_mem_set_table(struct vs_guest_mem *mem, const struct vs_vhu_mem_region *r, unsigned n,
-                         int *fds, char *why, unsigned why_len)
+                         int *fds, uint64_t room, char *why, unsigned why_len)
 {
     struct vs_guest_mem fresh = {0};
     int rc;
@@ -179,11 +212,12 @@ int vs_vhu_mem_set_table(struct vs_guest_mem *mem, const struct vs_vhu_mem_regio
         if ((rc = check_region(&r[i], r, i, NULL, (int)i, why, why_len)) < 0)
             return rc;
     for (unsigned i = 0; i < n; i++) {
-        if ((rc = map_region(&r[i], fds[i], &fresh.r[i], (int)i, why, why_len)) < 0) {
+        if ((rc = map_region(&r[i], fds[i], room, &fresh.r[i], (int)i, why, why_len)) < 0) {
             vs_vhu_mem_unmap_all(&fresh);
             return rc;
         }
         fresh.n = i + 1;
+        room -= fresh.r[i].mmap_size;
     }
     for (unsigned i = 0; i < n; i++)
         close_fd(&fds[i]);
@@ -192,8 +226,8 @@ int vs_vhu_mem_set_table(struct vs_guest_mem *mem, const struct vs_vhu_mem_regio
     return 0;
 }
 
-int vs_vhu_mem_add(struct vs_guest_mem *mem, const struct vs_vhu_mem_region *r, int *fd, char *why,
-                   unsigned why_len)
+int vs_vhu_mem_add(struct vs_guest_mem *mem, const struct vs_vhu_mem_region *r, int *fd,
+                   uint64_t room, char *why, unsigned why_len)
 {
     int rc;
 
@@ -211,7 +245,7 @@ int vs_vhu_mem_add(struct vs_guest_mem *mem, const struct vs_vhu_mem_region *r, 
     }
     if ((rc = check_region(r, NULL, 0, mem, (int)mem->n, why, why_len)) < 0)
         return rc;
-    if ((rc = map_region(r, *fd, &mem->r[mem->n], (int)mem->n, why, why_len)) < 0)
+    if ((rc = map_region(r, *fd, room, &mem->r[mem->n], (int)mem->n, why, why_len)) < 0)
         return rc;
     close_fd(fd);
     mem->n++;

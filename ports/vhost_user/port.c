@@ -380,6 +380,7 @@ static int vhu_open(struct vs_port *port, const struct vs_port_args *args, struc
     vp->listener.fd = vp->conn_fd = -1;
     vp->backoff_ms = RECONNECT_FIRST_MS;
     vs_vhu_dev_init(&vp->dev, port->name, vp->args.queues);
+    vp->dev.max_map = vp->args.max_memory;
     vp->dev.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (vp->dev.wake_fd < 0) {
         rc = -errno;
@@ -658,6 +659,9 @@ static void vhu_show(struct vs_port *port, json_t *out)
     json_object_set_new(out, "mtu", json_integer(dev->mtu));
     json_object_set_new(out, "device_status", json_integer(dev->status));
     json_object_set_new(out, "memory_regions", json_integer(dev->mem.n));
+    json_object_set_new(out, "memory_mapped",
+                        json_integer((json_int_t)(vs_vhu_mem_mapped(&dev->mem) + dev->log_map_size)));
+    json_object_set_new(out, "max_memory", json_integer((json_int_t)dev->max_map));
     json_object_set_new(out, "dirty_log", json_boolean(dev->log.bitmap != NULL));
     json_object_set_new(out, "messages", json_integer((json_int_t)dev->msgs));
     json_object_set_new(out, "message_errors", msg_errs);
