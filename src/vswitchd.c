@@ -145,7 +145,6 @@ int main(int argc, char **argv)
         vs_err("cannot allocate %u packet buffers: %s", cfg.buffers, strerror(-rc));
         goto out;
     }
-    vs_pool_set_default(pool);
 
     params.n_pollers = cfg.n_cpus;
     memcpy(params.cpus, cfg.cpus, sizeof(int) * cfg.n_cpus);

@@ -67,9 +67,6 @@ static inline uint32_t vs_pkt_tailroom(const struct vs_pkt *p)
 /* Creates the pool with n buffers. Returns 0 or -errno. */
 int vs_pool_create(unsigned n, enum vs_page_kind kind, struct vs_pool **out);
 void vs_pool_destroy(struct vs_pool *pool);
-/* The pool the daemon created at start-up; ports allocate from it. */
-struct vs_pool *vs_pool_default(void);
-void vs_pool_set_default(struct vs_pool *pool);
 
 /* Buffers not held by anyone (global free list plus every thread cache). */
 unsigned vs_pool_free_count(const struct vs_pool *pool);

@@ -31,10 +31,6 @@ struct vs_pool {
 };
 
 static __thread struct thread_cache tcache;
-static struct vs_pool *default_pool;
-
-struct vs_pool *vs_pool_default(void) { return default_pool; }
-void vs_pool_set_default(struct vs_pool *pool) { default_pool = pool; }
 unsigned vs_pool_size(const struct vs_pool *pool) { return pool->size; }
 const struct vs_mem_region *vs_pool_region(const struct vs_pool *pool) { return &pool->region; }
 
@@ -84,8 +80,6 @@ void vs_pool_destroy(struct vs_pool *pool)
         return;
     if (tcache.pool == pool)
         vs_pool_thread_flush();
-    if (default_pool == pool)
-        default_pool = NULL;
     vs_mem_free(&pool->region);
     pthread_spin_destroy(&pool->lock);
     pthread_mutex_destroy(&pool->caches_lock);
