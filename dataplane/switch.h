@@ -15,14 +15,15 @@
 
 enum vs_poll_mode { VS_POLL_ADAPTIVE, VS_POLL_BUSY };
 
-/* Why the dataplane dropped a frame (ports count their own reasons in show()). */
+/* Why the dataplane dropped a frame (ports count their own reasons in show()).
+ * The first four are counted on the ingress port, the others on the egress port. */
 enum vs_drop {
     VS_DROP_RUNT,         /* shorter than an Ethernet header */
     VS_DROP_BAD_SRC,      /* group (multicast/broadcast) source MAC */
     VS_DROP_FILTERED,     /* destination learned on the ingress port itself */
     VS_DROP_NO_DEST,      /* flood with no other port to go to */
     VS_DROP_TX_FULL,      /* the destination queue took fewer frames than offered */
-    VS_DROP_LINK_DOWN,    /* the destination had no peer (link down) */
+    VS_DROP_LINK_DOWN,    /* the destination had no peer (link down) or was removed */
     VS_DROP__COUNT
 };
 const char *vs_drop_name(enum vs_drop d);
@@ -30,8 +31,7 @@ const char *vs_drop_name(enum vs_drop d);
 struct vs_port_counters {
     uint64_t rx_packets, rx_bytes;
     uint64_t tx_packets, tx_bytes;
-    uint64_t drops[VS_DROP__COUNT]; /* counted on the ingress port for the first three,
-                                       on the egress port for the others */
+    uint64_t drops[VS_DROP__COUNT];
 };
 
 struct vs_switch_params {
