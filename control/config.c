@@ -36,11 +36,6 @@ struct loader {
     size_t errlen;
 };
 
-const char *vs_config_poll_mode_name(enum vs_config_poll_mode mode)
-{
-    return mode == VS_CONFIG_POLL_BUSY ? "busy" : "adaptive";
-}
-
 /* ---- error reporting ---------------------------------------------------- */
 
 static int fail_at(struct loader *ld, unsigned line, unsigned col, const char *key, const char *fmt,
@@ -330,8 +325,7 @@ static int load_cpus(struct loader *ld, const char *key, const yaml_node_t *seq)
 static int pollers_pair(struct loader *ld, const char *path, const yaml_node_t *k,
                         const yaml_node_t *v, void *arg)
 {
-    static const struct choice modes[] = {{"adaptive", VS_CONFIG_POLL_ADAPTIVE},
-                                          {"busy", VS_CONFIG_POLL_BUSY}};
+    static const struct choice modes[] = {{"adaptive", VS_POLL_ADAPTIVE}, {"busy", VS_POLL_BUSY}};
     char key[192];
     int mode, ret;
 
@@ -341,7 +335,7 @@ static int pollers_pair(struct loader *ld, const char *path, const yaml_node_t *
     if (scalar_is(k, "mode")) {
         ret = get_choice(ld, v, key, modes, VS_ARRAY_SIZE(modes), "a poll mode",
                          "busy or adaptive", &mode);
-        ld->cfg->poll_mode = (enum vs_config_poll_mode)mode;
+        ld->cfg->poll_mode = (enum vs_poll_mode)mode;
         return ret;
     }
     return fail(ld, k, key, "unknown key; use cpus or mode");
@@ -689,7 +683,7 @@ static void set_defaults(struct vs_config *cfg)
                 cfg->cpus[0] = c;
                 break;
             }
-    cfg->poll_mode = VS_CONFIG_POLL_ADAPTIVE;
+    cfg->poll_mode = VS_POLL_ADAPTIVE;
     cfg->hugepage_size = VS_PAGES_2M;
     cfg->buffers = 16384;
     snprintf(cfg->socket, sizeof(cfg->socket), "/run/vswitch/vswitchd.sock");

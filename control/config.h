@@ -28,14 +28,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dataplane/switch.h"
 #include "vswitch/log.h"
 #include "vswitch/mem.h"
 #include "vswitch/port.h"
 
 #define VS_CONFIG_MAX_CPUS 64
 #define VS_CONFIG_DEFAULT_NAME "<embedded default>"
-
-enum vs_config_poll_mode { VS_CONFIG_POLL_ADAPTIVE, VS_CONFIG_POLL_BUSY };
 
 struct vs_config_port {
     char name[VS_PORT_NAME_MAX];
@@ -50,7 +49,7 @@ struct vs_config {
 
     unsigned n_cpus;
     int cpus[VS_CONFIG_MAX_CPUS];
-    enum vs_config_poll_mode poll_mode;
+    enum vs_poll_mode poll_mode;
 
     enum vs_page_kind hugepage_size;
     unsigned buffers;
@@ -83,8 +82,5 @@ void vs_config_free(struct vs_config *cfg);
 /* The text of the embedded default (configs/default.yaml at build time). */
 extern const char vs_config_default_yaml[];
 extern const size_t vs_config_default_yaml_len;
-
-/* Name of a poll mode as written in the file: "busy" or "adaptive". */
-const char *vs_config_poll_mode_name(enum vs_config_poll_mode mode);
 
 #endif

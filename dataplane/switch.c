@@ -383,9 +383,8 @@ json_t *vs_switch_pollers(struct vs_switch *sw)
             json_array_append_new(txqs, json_pack("{s:s, s:i, s:b}", "port", dp->port.name,
                                                   "queue", (int)q, "shared", dp->txq_shared));
     }
-    return json_pack("{s:s, s:o, s:o}", "mode",
-                     sw->params.mode == VS_POLL_BUSY ? "busy" : "adaptive", "pollers", pollers,
-                     "tx_queues", txqs);
+    return json_pack("{s:s, s:o, s:o}", "mode", vs_poll_mode_name(sw->params.mode), "pollers",
+                     pollers, "tx_queues", txqs);
 }
 
 struct fdb_dump {

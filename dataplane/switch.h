@@ -13,7 +13,14 @@
 
 #define VS_MAX_POLLERS 64
 
+/* Busy pollers spin; adaptive ones sleep on their queues' wait fds when idle. */
 enum vs_poll_mode { VS_POLL_ADAPTIVE, VS_POLL_BUSY };
+
+/* The mode's name in the configuration and in replies. */
+static inline const char *vs_poll_mode_name(enum vs_poll_mode mode)
+{
+    return mode == VS_POLL_BUSY ? "busy" : "adaptive";
+}
 
 /* Why the dataplane dropped a frame (ports count their own reasons in show()).
  * The first four are counted on the ingress port, the others on the egress port. */

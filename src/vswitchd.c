@@ -148,7 +148,7 @@ int main(int argc, char **argv)
 
     params.n_pollers = cfg.n_cpus;
     memcpy(params.cpus, cfg.cpus, sizeof(int) * cfg.n_cpus);
-    params.mode = cfg.poll_mode == VS_CONFIG_POLL_BUSY ? VS_POLL_BUSY : VS_POLL_ADAPTIVE;
+    params.mode = cfg.poll_mode;
     params.fdb_size = cfg.fdb_size;
     params.fdb_aging = cfg.fdb_aging;
     params.pool = pool;
@@ -171,7 +171,7 @@ int main(int argc, char **argv)
     vs_info("vswitchd %s: config %s, %u pollers (%s), %u ports, %u buffers (%s pages), "
             "control socket %s",
             VS_VERSION, cfg.file, cfg.n_cpus,
-            params.mode == VS_POLL_BUSY ? "busy" : "adaptive", vs_switch_port_count(sw),
+            vs_poll_mode_name(params.mode), vs_switch_port_count(sw),
             cfg.buffers,
             vs_pool_region(pool)->huge ? vs_page_kind_name(cfg.hugepage_size) : "normal",
             cfg.socket);

@@ -149,7 +149,7 @@ static void assert_defaults(const struct vs_config *c)
 {
     CU_ASSERT_EQUAL(c->n_cpus, 1);
     CU_ASSERT_EQUAL(c->cpus[0], lowest_allowed_cpu());
-    CU_ASSERT_EQUAL(c->poll_mode, VS_CONFIG_POLL_ADAPTIVE);
+    CU_ASSERT_EQUAL(c->poll_mode, VS_POLL_ADAPTIVE);
     CU_ASSERT_EQUAL(c->hugepage_size, VS_PAGES_2M);
     CU_ASSERT_EQUAL(c->buffers, 16384);
     CU_ASSERT_STRING_EQUAL(c->socket, "/run/vswitch/vswitchd.sock");
@@ -194,7 +194,7 @@ static void test_full(void)
     CU_ASSERT_EQUAL_FATAL(ret, 0);
     CU_ASSERT_EQUAL(c.n_cpus, 1);
     CU_ASSERT_EQUAL(c.cpus[0], 0);
-    CU_ASSERT_EQUAL(c.poll_mode, VS_CONFIG_POLL_BUSY);
+    CU_ASSERT_EQUAL(c.poll_mode, VS_POLL_BUSY);
     CU_ASSERT_EQUAL(c.hugepage_size, VS_PAGES_1G);
     CU_ASSERT_EQUAL(c.buffers, 1024);
     CU_ASSERT_STRING_EQUAL(c.socket, "/tmp/vswitch-test/ctl.sock");
@@ -243,7 +243,7 @@ static void test_embedded_default(void)
     CU_ASSERT_STRING_EQUAL(emb.file, "<embedded default>");
     CU_ASSERT_EQUAL(emb.n_cpus, 1);
     CU_ASSERT_EQUAL(emb.cpus[0], 1);
-    CU_ASSERT_EQUAL(emb.poll_mode, VS_CONFIG_POLL_ADAPTIVE);
+    CU_ASSERT_EQUAL(emb.poll_mode, VS_POLL_ADAPTIVE);
     CU_ASSERT_EQUAL(emb.hugepage_size, VS_PAGES_2M);
     CU_ASSERT_EQUAL(emb.buffers, 16384);
     CU_ASSERT_STRING_EQUAL(emb.socket, "/run/vswitch/vswitchd.sock");
