@@ -21,6 +21,7 @@ struct vs_dp_port {
     bool txq_shared;              /* more pollers than tx queues: lock per burst */
     struct vs_txq_lock txq_lock[VS_PORT_MAX_QUEUES];
     struct vs_port_counters base; /* counters of the slot when this port took it */
+    bool reap_tried;              /* it failed, and removing it did not work yet */
 };
 
 struct vs_rxq_ref {

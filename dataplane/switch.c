@@ -10,7 +10,7 @@
 #include "vswitch/loop.h"
 #include "vswitch/rcu.h"
 
-static void remove_port(struct vs_switch *sw, struct vs_dp_port *dp);
+static int remove_port(struct vs_switch *sw, struct vs_dp_port *dp);
 
 static void age_fdb(void *arg)
 {
@@ -29,10 +29,17 @@ static void reap_failed_ports(void *arg)
 
     for (unsigned i = 0; i < VS_MAX_PORTS; i++) {
         struct vs_dp_port *dp = sw->ports[i];
+        int rc;
 
-        if (dp && VS_READ_ONCE(dp->port.failed)) {
+        if (!dp || !VS_READ_ONCE(dp->port.failed))
+            continue;
+        if (!dp->reap_tried)
             vs_err("port %s: failed (see the messages above); removing it", dp->port.name);
-            remove_port(sw, dp);
+        if ((rc = remove_port(sw, dp)) < 0) {
+            if (!dp->reap_tried)
+                vs_err("port %s: cannot remove it yet (%s); trying again every second",
+                       dp->port.name, strerror(-rc));
+            dp->reap_tried = true;
         }
     }
 }
@@ -124,6 +131,33 @@ static struct vs_port_set *publish_port_set(struct vs_switch *sw)
     return old;
 }
 
+/* Puts dp (NULL: none) into slot id and gives the pollers their new queue lists,
+ * with the grace periods after which nothing reads what slot id held before.
+ * -ENOMEM: nothing changed. */
+static int set_port(struct vs_switch *sw, uint16_t id, struct vs_dp_port *dp)
+{
+    struct vs_dp_port *prev = sw->ports[id];
+    struct vs_port_set *old_set = sw->port_set, *unused = old_set;
+    unsigned n_ports = sw->n_ports;
+    int rc;
+
+    vs_rcu_assign(sw->ports[id], dp);
+    sw->n_ports = n_ports - (prev != NULL) + (dp != NULL);
+    rc = publish_port_set(sw) ? vs_sched_rebalance(sw) : -ENOMEM;
+    if (rc < 0) {
+        /* Nothing but the table and the flood set was published: put both back,
+         * and wait for pollers that may have flooded through them. */
+        unused = sw->port_set;
+        vs_rcu_assign(sw->port_set, old_set);
+        vs_rcu_assign(sw->ports[id], prev);
+        sw->n_ports = n_ports;
+        vs_rcu_synchronize();
+    }
+    if (unused != sw->port_set)
+        free(unused);
+    return rc;
+}
+
 static void free_dp_port(struct vs_dp_port *dp)
 {
     json_decref(dp->options);
@@ -135,7 +169,6 @@ int vs_switch_add_port(struct vs_switch *sw, const char *name, const char *type,
 {
     const struct vs_port_ops *ops = vs_port_type_find(type);
     struct vs_dp_port *dp;
-    struct vs_port_set *old_set;
     int id = -1, rc;
 
     err->arg = -1;
@@ -189,61 +222,41 @@ int vs_switch_add_port(struct vs_switch *sw, const char *name, const char *type,
     dp->txq_shared = sw->params.n_pollers > dp->port.n_txq;
     vs_stats_sum(sw, (uint16_t)id, &dp->base);
 
-    old_set = sw->port_set;
-    vs_rcu_assign(sw->ports[id], dp);
-    sw->n_ports++;
-    rc = publish_port_set(sw) ? vs_sched_rebalance(sw) : -ENOMEM;
-    if (rc < 0) {
-        /* Nothing else was published: take the port back out of the table and the
-         * flood set, and wait for pollers that may still flood into it. */
-        struct vs_port_set *set = sw->port_set;
-
-        vs_rcu_assign(sw->port_set, old_set);
-        vs_rcu_assign(sw->ports[id], NULL);
-        sw->n_ports--;
-        vs_rcu_synchronize();
-        if (set != old_set)
-            free(set);
+    if ((rc = set_port(sw, (uint16_t)id, dp)) < 0) {
         ops->close(&dp->port);
         free_dp_port(dp);
         vs_port_err_set(err, -1, "cannot give its queues to pollers: %s", strerror(-rc));
         return rc;
     }
-    free(old_set); /* the rebalance's grace periods are behind us */
     vs_info("port %s: added (type %s, %u rx / %u tx queues%s)", name, type, dp->port.n_rxq,
             dp->port.n_txq, dp->txq_shared ? ", tx queues shared by pollers" : "");
     return 0;
 }
 
-static void remove_port(struct vs_switch *sw, struct vs_dp_port *dp)
+/* 0: afterwards no poller polls, floods to, or flushes a batch into the port, and
+ * it is gone. -ENOMEM: it is still in place and working. */
+static int remove_port(struct vs_switch *sw, struct vs_dp_port *dp)
 {
-    struct vs_port_set *old_set;
     uint16_t id = dp->port.id;
     int rc;
 
-    vs_rcu_assign(sw->ports[id], NULL);
-    sw->n_ports--;
-    old_set = publish_port_set(sw);
-    /* Two grace periods inside: afterwards no poller polls, floods to, or flushes
-     * a batch into this port. */
-    if ((rc = vs_sched_rebalance(sw)) < 0) {
-        vs_err("port %s: rebalance failed (%s); waiting for pollers before closing",
-               dp->port.name, strerror(-rc));
-        vs_rcu_synchronize();
-    }
-    free(old_set);
+    if ((rc = set_port(sw, id, NULL)) < 0)
+        return rc;
     dp->port.ops->close(&dp->port);
     vs_fdb_flush_port(sw->fdb, id);
     free_dp_port(dp);
+    return 0;
 }
 
 int vs_switch_del_port(struct vs_switch *sw, const char *name)
 {
     struct vs_dp_port *dp = find_port(sw, name);
+    int rc;
 
     if (!dp)
         return -ENOENT;
-    remove_port(sw, dp);
+    if ((rc = remove_port(sw, dp)) < 0)
+        return rc;
     vs_info("port %s: removed", name);
     return 0;
 }

@@ -59,12 +59,12 @@ int vs_switch_start(struct vs_switch *sw);
 void vs_switch_destroy(struct vs_switch *sw);
 
 /* Adds a port and gives its rx queues to pollers. Other ports' traffic carries on.
- * Returns 0, -EEXIST (name taken), -ENOSPC, -ENOENT (unknown type), or the port's
- * error with err filled. */
+ * Returns 0, -EEXIST (name taken), -ENOSPC, -ENOENT (unknown type), -ENOMEM, or the
+ * port's error with err filled. */
 int vs_switch_add_port(struct vs_switch *sw, const char *name, const char *type,
                        const struct vs_port_args *args, struct vs_port_err *err);
 /* Removes a port: its queues leave the pollers, a grace period passes, it closes,
- * and its FDB entries go. 0 or -ENOENT. */
+ * and its FDB entries go. 0, -ENOENT, or -ENOMEM (the port stays as it was). */
 int vs_switch_del_port(struct vs_switch *sw, const char *name);
 
 /* Queries for the control plane. */

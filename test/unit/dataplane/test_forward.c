@@ -342,8 +342,9 @@ static void test_del_port(void)
 }
 
 /* A rebalance that cannot allocate leaves the switch as it was: the port is not
- * added, the others keep their queues and flooding, and add-port says so. */
-static void test_add_port_enomem(void)
+ * added (or not removed), the others keep their queues and flooding, and add-port
+ * (del-port) says so. */
+static void test_port_enomem(void)
 {
     struct vs_port_args none = {0, NULL};
     struct vs_port_counters c;
@@ -368,10 +369,25 @@ static void test_add_port_enomem(void)
     settle();
     CU_ASSERT_EQUAL(out_count(1), 1);
     CU_ASSERT_EQUAL(out_count(oom), 0);
-    /* With memory the same name goes in, and out again. */
+    /* With memory the same name goes in. */
     add("oom", NULL);
+    oom = next_mport - 1;
     CU_ASSERT_EQUAL(vs_switch_port_count(sw), n + 1);
+
+    vs_sched_test_fail_allocs = 1;
+    CU_ASSERT_EQUAL(vs_switch_del_port(sw, "oom"), -ENOMEM);
+    CU_ASSERT_EQUAL(vs_sched_test_fail_allocs, 0);
+    CU_ASSERT_FALSE(mports[oom].closed);
+    CU_ASSERT_EQUAL(vs_switch_port_count(sw), n + 1);
+    reset_out();
+    inject(oom, BCAST, MAC_C, -1, 64); /* still polled, and flooded to */
+    inject(0, BCAST, MAC_A, -1, 64);
+    settle();
+    CU_ASSERT_EQUAL(out_count(0), 1);
+    CU_ASSERT_EQUAL(out_count(oom), 1);
     CU_ASSERT_EQUAL(vs_switch_del_port(sw, "oom"), 0);
+    CU_ASSERT_TRUE(mports[oom].closed);
+    CU_ASSERT_EQUAL(vs_switch_port_count(sw), n);
 }
 
 static void test_counters_and_json(void)
@@ -427,7 +443,7 @@ int main(void)
     CU_add_test(s, "vlan separation", test_vlan);
     CU_add_test(s, "tx queue full", test_tx_full);
     CU_add_test(s, "del-port", test_del_port);
-    CU_add_test(s, "add-port out of memory", test_add_port_enomem);
+    CU_add_test(s, "add-port and del-port out of memory", test_port_enomem);
     CU_add_test(s, "counters and json", test_counters_and_json);
     CU_add_test(s, "failed port is removed", test_failed_port_removed);
     CU_add_test(s, "teardown without leaks", test_teardown_no_leak);
