@@ -114,6 +114,25 @@ vs_stop() {
 	VS_PID=""
 }
 
+# vs_guest_cleanup [DIR...]: the EXIT trap of a test with QEMU guests. On
+# failure it prints the running guests' last lines; it stops the guests before
+# vswitchd (QEMU complains when the back-end vanishes under a live ring),
+# removes the lab directory (unless LAB_KEEP=1) and DIRs, and keeps the exit
+# status. Use: trap 'vs_guest_cleanup "$run"' EXIT
+vs_guest_cleanup() {
+	local rc=$? g
+	if [ $rc -ne 0 ]; then
+		for g in "${LAB_GUESTS[@]}"; do
+			lab_guest_running "$g" && lab_guest_dump "$g"
+		done
+	fi
+	lab_guest_stop_all
+	vs_kill
+	LAB_KEEP=${LAB_KEEP:-0} lab_cleanup
+	[ $# -gt 0 ] && rm -rf "$@"
+	exit $rc
+}
+
 # Cleanup for traps: kill vswitchd if a test left it running.
 vs_kill() {
 	if [ -n "${VS_PID:-}" ]; then

@@ -22,21 +22,7 @@ run=/run/vswitch-test-$sfx
 lab_setup
 mkdir -p "$run"
 
-cleanup() {
-	local rc=$?
-	# Guests first: QEMU complains when the back-end vanishes under a live ring.
-	if [ $rc -ne 0 ]; then
-		for g in "${LAB_GUESTS[@]}"; do
-			lab_guest_running "$g" && lab_guest_dump "$g"
-		done
-	fi
-	lab_guest_stop_all
-	vs_kill
-	LAB_KEEP=${LAB_KEEP:-0} lab_cleanup
-	rm -rf "$run"
-	exit $rc
-}
-trap cleanup EXIT
+trap 'vs_guest_cleanup "$run"' EXIT
 
 t=$SECONDS
 lab_initramfs "$LAB_RUN/ping.cpio.gz" -i "$VS_LAB/init-ping.sh" -m virtio_net -m virtio_pci

@@ -25,20 +25,7 @@ run=/run/vswitch-test-mig-$$
 lab_setup
 mkdir -p "$run"
 
-cleanup() {
-	local rc=$?
-	if [ $rc -ne 0 ]; then
-		for g in "${LAB_GUESTS[@]}"; do
-			lab_guest_running "$g" && lab_guest_dump "$g"
-		done
-	fi
-	lab_guest_stop_all
-	vs_kill
-	LAB_KEEP=${LAB_KEEP:-0} lab_cleanup
-	rm -rf "$run"
-	exit $rc
-}
-trap cleanup EXIT
+trap 'vs_guest_cleanup "$run"' EXIT
 
 # hmp SOCKET COMMAND: one human-monitor command, prints its output.
 hmp() {
