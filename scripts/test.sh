@@ -5,17 +5,23 @@
 #   2. build with -Werror into build/
 #   3. reserve hugepages (testpmd-based tests need them; vswitchd does not)
 #   4. ctest: unit and integration tests (namespaces, QEMU guests, testpmd)
-#   5. build the libFuzzer targets with clang into build-fuzz/ and run each
+#   5. an ASan+UBSan build in build-asan/: the unit tests and the vhost-user
+#      (QEMU guests), testpmd and control-socket integration tests again against
+#      it (two of the testpmd scenarios: SAN_TESTPMD_SCENARIOS), about 5 minutes
+#   6. build the libFuzzer targets with clang into build-fuzz/ and run each
 #      test/fuzz/*_fuzz for FUZZ_SECONDS (default 60) on a copy of its corpus
-# Exits non-zero on any failure; the last line is "N passed, N failed".
+# Exits non-zero on any failure; the last line is "N passed, N failed" and
+# counts every test of every pass (a sanitizer-pass failure reads "asan: ...").
 #
-# Env: BUILD_DIR, FUZZ_BUILD_DIR, FUZZ_SECONDS, FUZZ_JOBS (parallel fuzzers,
-#      default: number of CPUs), JOBS, SKIP_DEPS=1, SKIP_FUZZ=1,
-#      CTEST_ARGS (extra ctest arguments, e.g. "-L unit").
+# Env: BUILD_DIR, SAN_BUILD_DIR, FUZZ_BUILD_DIR, FUZZ_SECONDS, FUZZ_JOBS
+#      (parallel fuzzers, default: number of CPUs), JOBS, SKIP_DEPS=1,
+#      SKIP_SANITIZERS=1, SKIP_FUZZ=1, CTEST_ARGS (extra ctest arguments for
+#      step 4, e.g. "-L unit"), SAN_TESTPMD_SCENARIOS.
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
+SAN_BUILD_DIR=${SAN_BUILD_DIR:-$ROOT/build-asan}
 FUZZ_BUILD_DIR=${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 JOBS=${JOBS:-$(nproc)}
@@ -24,6 +30,7 @@ export BUILD_DIR JOBS
 
 passed=0
 failed=0
+n_skip=0
 failures=()
 t_start=$SECONDS
 
@@ -79,23 +86,57 @@ step "hugepages"
 bash "$ROOT/scripts/hugepages.sh" ||
 	echo "warning: hugepages not fully reserved; tests that need them will say so"
 
+# run_ctest DIR LOG TAG [ctest arguments]: runs ctest in DIR, counts its
+# passed and skipped tests, and one failure per test that neither passed nor
+# was skipped (named "TAG: test ...").
+run_ctest() {
+	local dir=$1 log=$2 tag=$3 rc np ns f0=$failed line
+	shift 3
+	(cd "$dir" && ctest --output-on-failure "$@") 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	# One line per test: "  3/12 Test  #3: name ....   Passed    0.01 sec"
+	np=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed ' "$log")
+	ns=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*\*\*\*Skipped ' "$log")
+	while IFS= read -r line; do
+		fail "$tag: $line"
+	done < <(grep -E '^ *[0-9]+/[0-9]+ Test +#[0-9]+: ' "$log" |
+		grep -vE ' (Passed|\*\*\*Skipped) ' | sed -E 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: //; s/ +/ /g')
+	passed=$((passed + np))
+	n_skip=$((n_skip + ns))
+	if [ "$rc" -ne 0 ] && [ "$failed" -eq "$f0" ]; then
+		fail "$tag: ctest exited with $rc"
+	fi
+	[ "$ns" -gt 0 ] && echo "note: $ns test(s) skipped (missing peers; with CI=true they fail instead)"
+	return 0
+}
+
 step "ctest (unit + integration)"
-ctest_log=$BUILD_DIR/ctest-output.log
 # shellcheck disable=SC2086 # CTEST_ARGS is a list of words
-(cd "$BUILD_DIR" && ctest --output-on-failure ${CTEST_ARGS:-}) 2>&1 | tee "$ctest_log"
-ctest_rc=${PIPESTATUS[0]}
-# One line per test: "  3/12 Test  #3: name ....   Passed    0.01 sec"
-n_pass=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* Passed ' "$ctest_log")
-n_skip=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .*\*\*\*Skipped ' "$ctest_log")
-while IFS= read -r line; do
-	fail "ctest: $line"
-done < <(grep -E '^ *[0-9]+/[0-9]+ Test +#[0-9]+: ' "$ctest_log" |
-	grep -vE ' (Passed|\*\*\*Skipped) ' | sed -E 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: //; s/ +/ /g')
-passed=$((passed + n_pass))
-if [ "$ctest_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then
-	fail "ctest exited with $ctest_rc"
+run_ctest "$BUILD_DIR" "$BUILD_DIR/ctest-output.log" ctest ${CTEST_ARGS:-}
+
+# Sanitizers abort at the first error and report leaks at exit: a vswitchd
+# that trips one dies or exits non-zero, which every integration test checks.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+
+if [ "${SKIP_SANITIZERS:-0}" != 1 ]; then
+	step "sanitizers: ASan+UBSan build ($SAN_BUILD_DIR)"
+	if BUILD_DIR=$SAN_BUILD_DIR bash "$ROOT/scripts/build.sh" -DVS_WERROR=ON -DVS_ASAN=ON -DVS_UBSAN=ON; then
+		step "sanitizers: unit tests"
+		run_ctest "$SAN_BUILD_DIR" "$SAN_BUILD_DIR/ctest-unit.log" asan --no-tests=error -L unit
+		step "sanitizers: vhost-user, testpmd and control-socket tests"
+		# The ctest of this build dir points VSWITCHD at the sanitized binary.
+		# Two testpmd scenarios (packed rings, two queue pairs, vswitchd as
+		# client with reconnects) keep this pass near 5 minutes; the guests
+		# cover split rings. socket_race_test is left out: its ptrace helper
+		# and LeakSanitizer's own ptrace cannot both trace vswitchd.
+		TESTPMD_SCENARIOS=${SAN_TESTPMD_SCENARIOS:-packed-2q client-packed-2q} \
+			run_ctest "$SAN_BUILD_DIR" "$SAN_BUILD_DIR/ctest-integration.log" asan --no-tests=error \
+			-R '^(guest_ping_test|testpmd_vhost_test|control_hygiene_test)$'
+	else
+		fail "sanitizer build"
+	fi
 fi
-[ "$n_skip" -gt 0 ] && echo "note: $n_skip test(s) skipped (missing peers; with CI=true they fail instead)"
 
 if [ "${SKIP_FUZZ:-0}" = 1 ]; then
 	finish
@@ -125,8 +166,6 @@ fi
 step "fuzzing ${#fuzz_names[@]} target(s), ${FUZZ_SECONDS}s each, $FUZZ_JOBS at a time"
 fuzz_work=$(mktemp -d "${TMPDIR:-/tmp}/vs-fuzz.XXXXXX")
 trap 'rm -rf "$fuzz_work"' EXIT
-export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 run_fuzzer() {
 	local n=$1 dir=$fuzz_work/$1
