@@ -17,6 +17,7 @@
 #include "dataplane/switch.h"
 #include "vswitch/log.h"
 #include "vswitch/loop.h"
+#include "vswitch/peer_mem.h"
 #include "vswitch/pkt.h"
 
 static void usage(FILE *f)
@@ -137,7 +138,8 @@ int main(int argc, char **argv)
     }
     vs_log_set_level(cfg.log_level);
 
-    if ((rc = vs_loop_init()) < 0 || (rc = setup_signals(&sfd)) < 0) {
+    if ((rc = vs_loop_init()) < 0 || (rc = setup_signals(&sfd)) < 0 ||
+        (rc = vs_peer_mem_init()) < 0) {
         vs_err("cannot set up the event loop: %s", strerror(-rc));
         goto out;
     }
@@ -185,6 +187,7 @@ out:
         vs_loop_del_fd(sfd);
         close(sfd);
     }
+    vs_peer_mem_fini();
     vs_loop_fini();
     vs_config_free(&cfg);
     return status;

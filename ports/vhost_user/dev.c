@@ -90,8 +90,8 @@ void vs_vhu_dev_init(struct vs_vhu_dev *dev, const char *name, unsigned n_qp)
 
 static void log_unmap(struct vs_vhu_dev *dev)
 {
-    if (dev->log_map)
-        munmap(dev->log_map, (size_t)dev->log_map_size);
+    vs_vhu_unmap(dev->log_map, dev->log_map_size, dev->log_peer_id);
+    dev->log_peer_id = 0;
     dev->log_map = NULL;
     dev->log_map_size = 0;
     dev->log.bitmap = NULL;
@@ -283,13 +283,17 @@ static int h_reset_owner(struct ctx *c)
     return 0;
 }
 
-/* Address space left under max_map, counting the table and the log where they stay. */
-static uint64_t map_room(const struct vs_vhu_dev *dev, bool table_stays, bool log_stays)
+/* Mapping new files: the room left under max_map, counting the table and the log
+ * where they stay. */
+static struct vs_vhu_map_ctx map_ctx(const struct vs_vhu_dev *dev, bool table_stays,
+                                     bool log_stays)
 {
     uint64_t used = (table_stays ? vs_vhu_mem_mapped(&dev->mem) : 0) +
                     (log_stays ? dev->log_map_size : 0);
 
-    return used < dev->max_map ? dev->max_map - used : 0;
+    return (struct vs_vhu_map_ctx){.room = used < dev->max_map ? dev->max_map - used : 0,
+                                   .on_fault = dev->on_fault,
+                                   .arg = dev->fault_arg};
 }
 
 /* Is this table the one already mapped (same regions, same files, same offsets)?
@@ -322,6 +326,7 @@ static int h_set_mem_table(struct ctx *c)
     struct vs_vhu_dev *dev = c->dev;
     struct vs_vhu_mem_file ids[VS_VHU_MEM_TABLE_MAX];
     uint32_t n;
+    struct vs_vhu_map_ctx mc;
     int rc;
 
     if (c->hdr->size < 8)
@@ -340,8 +345,8 @@ static int h_set_mem_table(struct ctx *c)
     if (same_table(dev, c->p->mem.r, n, c->fds, ids))
         return 0; /* nothing to remap; the fds are closed by the caller */
     vs_vhu_rings_pause(dev, vs_vhu_all_rings(dev));
-    rc = vs_vhu_mem_set_table(&dev->mem, c->p->mem.r, n, c->fds, map_room(dev, false, true),
-                              c->why, sizeof(c->why));
+    mc = map_ctx(dev, false, true);
+    rc = vs_vhu_mem_set_table(&dev->mem, c->p->mem.r, n, c->fds, &mc, c->why, sizeof(c->why));
     dev->mem_file_valid = rc == 0;
     if (rc == 0)
         memcpy(dev->mem_file, ids, sizeof(ids[0]) * n);
@@ -363,14 +368,15 @@ static int h_get_max_mem_slots(struct ctx *c)
 static int h_add_mem_reg(struct ctx *c)
 {
     struct vs_vhu_dev *dev = c->dev;
+    struct vs_vhu_map_ctx mc;
     int rc;
 
     if ((rc = need_size(c, sizeof(struct vs_vhu_mem_reg))) < 0 || (rc = need_fds(c, 1)) < 0)
         return rc;
     dev->mem_file_valid = false;
     vs_vhu_rings_pause(dev, vs_vhu_all_rings(dev));
-    rc = vs_vhu_mem_add(&dev->mem, &c->p->memreg.r, &c->fds[0], map_room(dev, true, true),
-                        c->why, sizeof(c->why));
+    mc = map_ctx(dev, true, true);
+    rc = vs_vhu_mem_add(&dev->mem, &c->p->memreg.r, &c->fds[0], &mc, c->why, sizeof(c->why));
     vs_vhu_rings_resume_all(dev);
     return rc < 0 ? failed(c, VS_VHU_ERR_MEMORY, rc) : 0;
 }
@@ -399,6 +405,8 @@ static int h_set_log_base(struct ctx *c)
     const struct vs_vhu_log *l = &c->p->log;
     void *map_addr = NULL, *bitmap;
     uint64_t map_len = 0;
+    struct vs_vhu_map_ctx mc;
+    int peer_id;
     char what[160];
     int rc;
 
@@ -409,8 +417,9 @@ static int h_set_log_base(struct ctx *c)
     if (l->mmap_size == 0 || l->mmap_size > VS_VHU_MAX_LOG_SIZE)
         return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "log size 0x%llx not in 1..0x%llx",
                     (unsigned long long)l->mmap_size, (unsigned long long)VS_VHU_MAX_LOG_SIZE);
-    bitmap = vs_vhu_map_fd(c->fds[0], l->mmap_offset, l->mmap_size, map_room(dev, true, false),
-                           &map_addr, &map_len, what, sizeof(what));
+    mc = map_ctx(dev, true, false);
+    bitmap = vs_vhu_map_fd(c->fds[0], l->mmap_offset, l->mmap_size, &mc, &map_addr, &map_len,
+                           &peer_id, what, sizeof(what));
     if (!bitmap)
         return fail(c, VS_VHU_ERR_MEMORY, -EINVAL, "log: %s", what);
     close_fd(&c->fds[0]);
@@ -418,6 +427,7 @@ static int h_set_log_base(struct ctx *c)
     log_unmap(dev);
     dev->log_map = map_addr;
     dev->log_map_size = map_len;
+    dev->log_peer_id = peer_id;
     dev->log.bitmap = bitmap;
     dev->log.size_bytes = l->mmap_size;
     vs_vhu_rings_resume_all(dev);

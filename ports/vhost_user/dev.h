@@ -22,6 +22,7 @@
 #include "ports/virtio/dirty_log.h"
 #include "ports/virtio/guest_mem.h"
 #include "ports/virtio/virtq.h"
+#include "vswitch/peer_mem.h"
 
 #define VS_VHU_MAX_QUEUE_PAIRS 8
 #define VS_VHU_MAX_VRINGS (2 * VS_VHU_MAX_QUEUE_PAIRS)
@@ -92,9 +93,13 @@ struct vs_vhu_dev {
 
     /* Address space the front-end may have us map: memory table and log together. */
     uint64_t max_map;
+    /* Called on the main thread when a mapping of the front-end's files faults. */
+    vs_peer_mem_fault_cb on_fault;
+    void *fault_arg;
 
     struct vs_dirty_log log;
     void *log_map;         /* what to munmap */
+    int log_peer_id;
     uint64_t log_map_size;
 
     struct vs_vhu_vring vr[VS_VHU_MAX_VRINGS];
@@ -167,25 +172,35 @@ int vs_vhu_ring_translate(const struct vs_vhu_dev *dev, const struct vs_vhu_vrin
 /* Is at least one queue pair open in both directions? (link state) */
 bool vs_vhu_dev_link_up(const struct vs_vhu_dev *dev);
 
+/* How the front-end's files are mapped: the address space the new mappings may
+ * take in all, and whom the main loop tells when one faults (vswitch/peer_mem.h). */
+struct vs_vhu_map_ctx {
+    uint64_t room;
+    vs_peer_mem_fault_cb on_fault;
+    void *arg;
+};
+
 /* Memory table (mem_table.c). All return 0 or -errno with the reason in why; called
  * with every ring stopped. An fd that was used is closed and set to -1 (the mapping
- * keeps the memory); on error the caller still owns (and closes) the fds. room is
- * how many bytes of address space the new mappings may take in all. */
+ * keeps the memory); on error the caller still owns (and closes) the fds. */
 #define VS_VHU_REGION_ALIGN 4096u
 int vs_vhu_mem_set_table(struct vs_guest_mem *mem, const struct vs_vhu_mem_region *r, unsigned n,
-                         int *fds, uint64_t room, char *why, unsigned why_len);
+                         int *fds, const struct vs_vhu_map_ctx *mc, char *why, unsigned why_len);
 int vs_vhu_mem_add(struct vs_guest_mem *mem, const struct vs_vhu_mem_region *r, int *fd,
-                   uint64_t room, char *why, unsigned why_len);
+                   const struct vs_vhu_map_ctx *mc, char *why, unsigned why_len);
 /* Address space the table's mappings take. */
 uint64_t vs_vhu_mem_mapped(const struct vs_guest_mem *mem);
 int vs_vhu_mem_remove(struct vs_guest_mem *mem, const struct vs_vhu_mem_region *r, char *why,
                       unsigned why_len);
 void vs_vhu_mem_unmap_all(struct vs_guest_mem *mem);
-/* Maps len bytes of fd from offset (read-write, shared, left out of core dumps),
- * rounding out to the fd's pages and checking that the file is large enough and that
- * the mapping takes at most room bytes. Returns the pointer to offset. */
-void *vs_vhu_map_fd(int fd, uint64_t offset, uint64_t len, uint64_t room, void **map_addr,
-                    uint64_t *map_len, char *why, unsigned why_len);
+/* Maps len bytes of fd from offset (read-write, shared, left out of core dumps,
+ * registered with vs_peer_mem), rounding out to the fd's pages and checking that the
+ * file is large enough and that the mapping takes at most mc->room bytes. Returns
+ * the pointer to offset. vs_vhu_unmap undoes it. */
+void *vs_vhu_map_fd(int fd, uint64_t offset, uint64_t len, const struct vs_vhu_map_ctx *mc,
+                    void **map_addr, uint64_t *map_len, int *peer_id, char *why,
+                    unsigned why_len);
+void vs_vhu_unmap(void *addr, uint64_t len, int peer_id);
 
 /* Names for show() and log lines; NULL for a bit without a name. */
 const char *vs_vhu_feature_name(unsigned bit);

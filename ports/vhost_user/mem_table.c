@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ports/vhost_user/dev.h"
+#include "vswitch/peer_mem.h"
 
 static void close_fd(int *fd)
 {
@@ -38,8 +39,9 @@ static uint64_t fd_page_size(int fd)
     return ps > 0 ? (uint64_t)ps : 4096;
 }
 
-void *vs_vhu_map_fd(int fd, uint64_t offset, uint64_t len, uint64_t room, void **map_addr,
-                    uint64_t *map_len, char *why, unsigned why_len)
+void *vs_vhu_map_fd(int fd, uint64_t offset, uint64_t len, const struct vs_vhu_map_ctx *mc,
+                    void **map_addr, uint64_t *map_len, int *peer_id, char *why,
+                    unsigned why_len)
 {
     struct stat st;
     uint64_t end, page, start, maplen;
@@ -74,10 +76,10 @@ void *vs_vhu_map_fd(int fd, uint64_t offset, uint64_t len, uint64_t room, void *
         snprintf(why, why_len, "region too large");
         return NULL;
     }
-    if (maplen > room) {
+    if (maplen > mc->room) {
         snprintf(why, why_len,
                  "mapping 0x%llx bytes would exceed the port's max_memory (0x%llx bytes left)",
-                 (unsigned long long)maplen, (unsigned long long)room);
+                 (unsigned long long)maplen, (unsigned long long)mc->room);
         return NULL;
     }
     p = mmap(NULL, (size_t)maplen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd,
@@ -90,9 +92,25 @@ void *vs_vhu_map_fd(int fd, uint64_t offset, uint64_t len, uint64_t room, void *
     /* A core dump of the switch must not carry every guest's RAM. Advice only: a
      * kernel that refuses it changes nothing else. */
     (void)madvise(p, (size_t)maplen, MADV_DONTDUMP);
+    /* The front-end keeps its fd and may shrink the file: a fault must not kill us. */
+    *peer_id = vs_peer_mem_register(p, (size_t)maplen, mc->on_fault, mc->arg);
+    if (*peer_id < 0) {
+        snprintf(why, why_len, "too many guest memory mappings in this process");
+        munmap(p, (size_t)maplen);
+        return NULL;
+    }
     *map_addr = p;
     *map_len = maplen;
     return (uint8_t *)p + (offset - start);
+}
+
+void vs_vhu_unmap(void *addr, uint64_t len, int peer_id)
+{
+    /* Unregistered first: a fault in a range that is no longer ours must not be
+     * caught as a guest's. */
+    vs_peer_mem_unregister(peer_id);
+    if (addr)
+        munmap(addr, (size_t)len);
 }
 
 uint64_t vs_vhu_mem_mapped(const struct vs_guest_mem *mem)
@@ -158,14 +176,15 @@ static int check_region(const struct vs_vhu_mem_region *r, const struct vs_vhu_m
     return 0;
 }
 
-static int map_region(const struct vs_vhu_mem_region *r, int fd, uint64_t room,
+static int map_region(const struct vs_vhu_mem_region *r, int fd, const struct vs_vhu_map_ctx *mc,
                       struct vs_guest_mem_region *out, int idx, char *why, unsigned why_len)
 {
     char what[160];
     void *map_addr;
     uint64_t map_len;
-    uint8_t *hva = vs_vhu_map_fd(fd, r->mmap_offset, r->size, room, &map_addr, &map_len, what,
-                                 sizeof(what));
+    int peer_id;
+    uint8_t *hva = vs_vhu_map_fd(fd, r->mmap_offset, r->size, mc, &map_addr, &map_len, &peer_id,
+                                 what, sizeof(what));
 
     if (!hva) {
         snprintf(why, why_len, "region %d [0x%llx, +0x%llx): %s", idx,
@@ -178,14 +197,14 @@ static int map_region(const struct vs_vhu_mem_region *r, int fd, uint64_t room,
     out->hva = hva;
     out->mmap_addr = map_addr;
     out->mmap_size = map_len;
+    out->peer_id = peer_id;
     out->fd = -1;
     return 0;
 }
 
 static void unmap_region(struct vs_guest_mem_region *r)
 {
-    if (r->mmap_addr)
-        munmap(r->mmap_addr, (size_t)r->mmap_size);
+    vs_vhu_unmap(r->mmap_addr, r->mmap_size, r->peer_id);
     close_fd(&r->fd);
     memset(r, 0, sizeof(*r));
     r->fd = -1;
@@ -199,8 +218,9 @@ void vs_vhu_mem_unmap_all(struct vs_guest_mem *mem)
 }
 
 int vs_vhu_mem_set_table(struct vs_guest_mem *mem, const struct vs_vhu_mem_region *r, unsigned n,
-                         int *fds, uint64_t room, char *why, unsigned why_len)
+                         int *fds, const struct vs_vhu_map_ctx *mc, char *why, unsigned why_len)
 {
+    struct vs_vhu_map_ctx left = *mc;
     struct vs_guest_mem fresh = {0};
     int rc;
 
@@ -212,12 +232,12 @@ int vs_vhu_mem_set_table(struct vs_guest_mem *mem, const struct vs_vhu_mem_regio
         if ((rc = check_region(&r[i], r, i, NULL, (int)i, why, why_len)) < 0)
             return rc;
     for (unsigned i = 0; i < n; i++) {
-        if ((rc = map_region(&r[i], fds[i], room, &fresh.r[i], (int)i, why, why_len)) < 0) {
+        if ((rc = map_region(&r[i], fds[i], &left, &fresh.r[i], (int)i, why, why_len)) < 0) {
             vs_vhu_mem_unmap_all(&fresh);
             return rc;
         }
         fresh.n = i + 1;
-        room -= fresh.r[i].mmap_size;
+        left.room -= fresh.r[i].mmap_size;
     }
     for (unsigned i = 0; i < n; i++)
         close_fd(&fds[i]);
@@ -227,7 +247,7 @@ int vs_vhu_mem_set_table(struct vs_guest_mem *mem, const struct vs_vhu_mem_regio
 }
 
 int vs_vhu_mem_add(struct vs_guest_mem *mem, const struct vs_vhu_mem_region *r, int *fd,
-                   uint64_t room, char *why, unsigned why_len)
+                   const struct vs_vhu_map_ctx *mc, char *why, unsigned why_len)
 {
     int rc;
 
@@ -245,7 +265,7 @@ int vs_vhu_mem_add(struct vs_guest_mem *mem, const struct vs_vhu_mem_region *r, 
     }
     if ((rc = check_region(r, NULL, 0, mem, (int)mem->n, why, why_len)) < 0)
         return rc;
-    if ((rc = map_region(r, *fd, room, &mem->r[mem->n], (int)mem->n, why, why_len)) < 0)
+    if ((rc = map_region(r, *fd, mc, &mem->r[mem->n], (int)mem->n, why, why_len)) < 0)
         return rc;
     close_fd(fd);
     mem->n++;

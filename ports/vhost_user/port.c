@@ -49,6 +49,7 @@ struct vhu_port {
     struct vs_vhu_msg out;
 
     uint64_t connects, disconnects, refused;
+    uint64_t memory_faults; /* connections dropped because their memory faulted */
     bool refused_logged; /* per connection */
 };
 
@@ -357,6 +358,23 @@ static void server_close(struct vhu_port *vp)
     vs_listen_close(&vp->listener);
 }
 
+/* A mapping of this front-end's memory or log faulted (the file shrank, or a hugetlbfs
+ * hole): the pollers now read zeros there. Drop the connection, which stops the rings
+ * and unmaps everything; the other ports never noticed. */
+static void vhu_mem_fault(void *arg)
+{
+    struct vhu_port *vp = arg;
+
+    if (vp->conn_fd < 0)
+        return;
+    vp->memory_faults++;
+    vs_err("port %s: guest memory of the front-end on %s became inaccessible (file truncated, "
+           "or hugepages ran out); port stopped and front-end disconnected. Back guest memory "
+           "with files that cannot shrink (sealed memfds, hugetlbfs with reserved pages)",
+           vp->port->name, vp->args.path);
+    conn_drop(vp, NULL);
+}
+
 static int vhu_validate(const struct vs_port_args *args, struct vs_port_err *err)
 {
     struct vs_vhu_args a;
@@ -381,6 +399,8 @@ static int vhu_open(struct vs_port *port, const struct vs_port_args *args, struc
     vp->backoff_ms = RECONNECT_FIRST_MS;
     vs_vhu_dev_init(&vp->dev, port->name, vp->args.queues);
     vp->dev.max_map = vp->args.max_memory;
+    vp->dev.on_fault = vhu_mem_fault;
+    vp->dev.fault_arg = vp;
     vp->dev.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (vp->dev.wake_fd < 0) {
         rc = -errno;
@@ -653,6 +673,7 @@ static void vhu_show(struct vs_port *port, json_t *out)
     json_object_set_new(out, "connects", json_integer((json_int_t)vp->connects));
     json_object_set_new(out, "disconnects", json_integer((json_int_t)vp->disconnects));
     json_object_set_new(out, "refused_connections", json_integer((json_int_t)vp->refused));
+    json_object_set_new(out, "memory_faults", json_integer((json_int_t)vp->memory_faults));
     json_object_set_new(out, "features", feature_list(dev->features, vs_vhu_feature_name));
     json_object_set_new(out, "protocol_features",
                         feature_list(dev->protocol_features, vs_vhu_protocol_feature_name));

@@ -17,6 +17,7 @@ struct vs_guest_mem_region {
     uint8_t *hva;       /* our mapping of gpa */
     void *mmap_addr;    /* what to munmap */
     uint64_t mmap_size;
+    int peer_id;        /* vs_peer_mem registration of the mapping, 0 when none */
     int fd;             /* -1 when the mapping owns no fd */
 };
 
