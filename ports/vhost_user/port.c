@@ -619,17 +619,6 @@ static json_t *feature_list(uint64_t f, const char *(*name)(unsigned))
     return a;
 }
 
-static const char *vq_error_name(unsigned e)
-{
-    static const char *const names[VS_VQ_ERR__COUNT] = {
-        [VS_VQ_ERR_AVAIL_IDX] = "avail_idx",     [VS_VQ_ERR_DESC_INDEX] = "desc_index",
-        [VS_VQ_ERR_DESC_ADDR] = "desc_addr",     [VS_VQ_ERR_DESC_LOOP] = "desc_loop",
-        [VS_VQ_ERR_INDIRECT] = "indirect",       [VS_VQ_ERR_LEN] = "len",
-        [VS_VQ_ERR_DIRECTION] = "direction",     [VS_VQ_ERR_RING_ADDR] = "ring_addr",
-    };
-    return e < VS_VQ_ERR__COUNT && names[e] ? names[e] : "other";
-}
-
 static json_t *vring_json(const struct vs_vhu_dev *dev, unsigned i)
 {
     const struct vs_vhu_vring *vr = &dev->vr[i];
@@ -642,7 +631,8 @@ static json_t *vring_json(const struct vs_vhu_dev *dev, unsigned i)
     json_t *errs = json_object();
 
     for (unsigned e = 0; e < VS_VQ_ERR__COUNT; e++)
-        json_object_set_new(errs, vq_error_name(e), json_integer((json_int_t)vq->stats.err[e]));
+        json_object_set_new(errs, vs_virtq_error_name(e),
+                            json_integer((json_int_t)vq->stats.err[e]));
     return json_pack("{s:s, s:i, s:i, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
                      "direction", (i & 1) ? "rx" : "tx", "queue", (int)(i / 2), "vring", (int)i,
                      "state", state, "ring", vq->packed ? "packed" : "split", "size",
