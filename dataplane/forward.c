@@ -1,6 +1,10 @@
 /* Forwarding: parse, learn, look up, and append each frame to its destination
  * ports' tx batches; flush every batch with one tx_burst at the end of the burst.
- * Runs on a poller inside an RCU read-side section (between quiescent states). */
+ * Runs on a poller inside an RCU read-side section (between quiescent states).
+ *
+ * Every header read here is in our own buffer, also for a frame lent from a guest
+ * (vs_pkt_data is then its private head, up to VS_PKT_LEND_HEAD bytes, which is what
+ * the destinations send): the guest cannot change it after the decision. */
 #include <string.h>
 
 #include "dataplane/dp.h"
@@ -12,6 +16,7 @@
 #define ETH_P_8021AD 0x88a8
 
 _Static_assert(VS_BURST <= VS_FDB_BURST_MAX, "a burst is looked up in one call");
+_Static_assert(ETH_HLEN + 2 * 4 <= VS_PKT_LEND_HEAD, "the headers we decide on are private");
 
 static inline void batch_add(struct vs_poller *p, uint16_t port, struct vs_pkt *pkt)
 {

@@ -61,8 +61,10 @@ struct vs_port_ops {
     uint16_t (*rx_burst)(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n);
     /* Sends pkts[0..n). Returns how many the port took; it now owns (and frees) those.
      * The caller frees pkts[ret..n) and counts them as drops. A frame marked
-     * VS_PKT_F_EXTERNAL lives in another peer's memory until the end of the burst: a
-     * port that keeps frames after returning (a NIC's zero-copy tx) copies those. */
+     * VS_PKT_F_EXTERNAL lives in another peer's memory until the end of the burst,
+     * except its head, which the switch decided on: a port sends vs_pkt_head_len()
+     * bytes from vs_pkt_data() and the rest from vs_pkt_tail() (vs_pkt_copy_out),
+     * and one that keeps frames after returning (a NIC's zero-copy tx) copies them. */
     uint16_t (*tx_burst)(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n);
     /* Optional: called after every frame of the last rx_burst on q went through
      * tx_burst (or was dropped), so that frames the port lent as VS_PKT_F_EXTERNAL

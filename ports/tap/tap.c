@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "ports/tap/tap.h"
@@ -150,7 +151,12 @@ static uint16_t tap_tx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **p
     uint16_t tx = 0;
 
     for (; tx < n; tx++) {
-        if (write(t->fd, vs_pkt_data(pkts[tx]), pkts[tx]->len) < 0) {
+        struct vs_pkt *p = pkts[tx];
+        uint16_t head = vs_pkt_head_len(p);
+        /* A lent frame goes out as its private head and the rest from its peer. */
+        struct iovec v[2] = {{p->data, head}, {(void *)vs_pkt_tail(p), p->len - head}};
+
+        if (writev(t->fd, v, head < p->len ? 2 : 1) < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 break; /* the kernel queue is full: the caller drops and counts the rest */
             /* EIO while the device is down, for one: the frame is gone either way. */

@@ -230,7 +230,7 @@ static uint16_t own_frames(struct vs_port *port, struct vs_pkt **pkts, uint16_t 
             continue;
         if (!(c = vs_pkt_alloc(port->pool)))
             return i;
-        memcpy(vs_pkt_data(c), vs_pkt_data(p), p->len);
+        vs_pkt_copy_out(p, vs_pkt_data(c));
         c->len = p->len;
         c->vlan = p->vlan;
         c->in_port = p->in_port;

@@ -52,35 +52,34 @@ void vs_vq_drop(struct vs_virtq *vq, enum vs_virtq_error e, const char *fmt, ...
     va_end(ap);
 }
 
-void vs_vq_rx_write(struct vs_virtq *vq, const struct vs_vq_rx *r, const void *hdr,
-                    uint32_t hdr_len, const void *data, uint32_t len)
+/* The first of pieces s.. with bytes left, or 3 when none has. */
+static inline unsigned rx_piece(const uint32_t left[3], unsigned s)
 {
-    const uint8_t *src = hdr;
-    uint32_t left = hdr_len;
-    bool in_hdr = true;
-    for (unsigned i = 0; i < r->nseg; i++) {
+    while (s < 3 && left[s] == 0)
+        s++;
+    return s;
+}
+
+void vs_vq_rx_write(struct vs_virtq *vq, const struct vs_vq_rx *r, const void *hdr,
+                    uint32_t hdr_len, const struct vs_pkt *p)
+{
+    uint16_t head = vs_pkt_head_len(p);
+    const uint8_t *src[3] = {hdr, p->data, vs_pkt_tail(p)};
+    uint32_t left[3] = {hdr_len, head, (uint32_t)(p->len - head)};
+    unsigned s = rx_piece(left, 0);
+    for (unsigned i = 0; i < r->nseg && s < 3; i++) {
         uint8_t *dst = r->seg[i].hva;
         uint32_t room = r->seg[i].len, used = 0;
-        while (room) {
-            if (left == 0) {
-                if (!in_hdr)
-                    break;
-                in_hdr = false;
-                src = data;
-                left = len;
-                if (left == 0)
-                    break;
-            }
-            uint32_t c = VS_MIN(room, left);
-            vs_copy(dst + used, src, c);
-            src += c;
-            left -= c;
+        while (room && s < 3) {
+            uint32_t c = VS_MIN(room, left[s]);
+            vs_copy(dst + used, src[s], c);
+            src[s] += c;
+            left[s] -= c;
             used += c;
             room -= c;
+            s = rx_piece(left, s);
         }
         vs_vq_log(vq, r->seg[i].gpa, used);
-        if (left == 0 && !in_hdr)
-            break;
     }
 }
 
@@ -148,7 +147,9 @@ int vs_virtq_start(struct vs_virtq *vq, uint16_t base)
     /* The owner may know the used ring's guest address (vhost-user log_guest_addr); it
      * is what the front-end expects logged. Otherwise use the one we found. */
     vq->used_ring_gpa = (!vq->packed && vq->used_gpa) ? vq->used_gpa : used_gpa;
-    /* Everything we consumed was also used (we never hold buffers across calls). */
+    /* Everything we consumed was also used: the owner stops a queue only after a
+     * grace period, in which a lending dequeue's held burst went back to the guest
+     * (vs_virtq_dequeue_done). */
     vq->last_used_idx = vq->last_avail_idx;
     vq->signalled_used = vq->last_used_idx;
     vq->signalled_used_valid = false;

@@ -117,8 +117,10 @@ uint16_t vs_virtq_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct vs_p
  * into guest memory, so a switch → guest copy reads it straight from the source
  * guest (one copy instead of two). No buffer of the burst goes back to the guest
  * until vs_virtq_dequeue_done(), which the caller must call after it is done with
- * the frames and before the next dequeue. Lent frames are read-only and the guest
- * could still change their bytes (not their length): it can only spoil its own frames. */
+ * the frames and before the next dequeue. The guest may still rewrite a lent buffer:
+ * the frame's first VS_PKT_LEND_HEAD bytes (the headers the switch decides on) are
+ * copied here, once, and sent from that copy; later changes reach only the rest of
+ * the guest's own frame, never its length. */
 uint16_t vs_virtq_dequeue_lend(struct vs_virtq *vq, struct vs_pool *pool, struct vs_pkt **pkts,
                                uint16_t n);
 /* Returns the last lending dequeue's buffers to the guest (used ring). Safe to call

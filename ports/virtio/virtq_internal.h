@@ -177,10 +177,11 @@ static inline int vs_vq_rx_buf(struct vs_virtq *vq, struct vs_vq_rx *r, uint64_t
     return 0;
 }
 
-/* Writes hdr then data across r's segments in order (r->cap >= hdr_len + len),
- * logging what it wrote. */
+/* Writes hdr then the frame of p (a lent frame: its private head, then the rest from
+ * the peer) across r's segments in order (r->cap >= hdr_len + p->len), logging what
+ * it wrote. */
 void vs_vq_rx_write(struct vs_virtq *vq, const struct vs_vq_rx *r, const void *hdr,
-                    uint32_t hdr_len, const void *data, uint32_t len);
+                    uint32_t hdr_len, const struct vs_pkt *p);
 
 /* The virtio-net header we put in front of every RX frame: no offloads, so all zero
  * except num_buffers (present when hdr_len >= 12). */
@@ -221,11 +222,10 @@ static inline bool vs_vq_tx_lend(struct vs_virtq *vq, uint64_t addr, uint32_t le
     uint8_t *p = vs_guest_mem_gpa_hint(vq->mem, addr, &l, &vq->mem_hint);
     if (!p || l != len)
         return false;
-    vs_pkt_set_external(pkt, p + vq->hdr_len, (uint16_t)(len - vq->hdr_len));
-    /* The forwarder reads the Ethernet header next and a copy reads the rest soon
-     * after: start fetching the first and last line now. */
-    vs_prefetch(p + vq->hdr_len);
+    /* A destination's copy reads the rest soon after: start fetching the last line
+     * while the head is copied. */
     vs_prefetch(p + len - 1);
+    vs_pkt_set_external(pkt, p + vq->hdr_len, (uint16_t)(len - vq->hdr_len));
     return true;
 }
 uint16_t vs_vq_packed_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, uint16_t n);

@@ -355,7 +355,7 @@ uint16_t vs_vq_packed_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, u
         }
         uint8_t hdr[16];
         vs_vq_net_hdr(hdr, vq->hdr_len, vq->mrg_rxbuf ? (uint16_t)nch : 1);
-        vs_vq_rx_write(vq, &rx, hdr, vq->hdr_len, vs_pkt_data(p), p->len);
+        vs_vq_rx_write(vq, &rx, hdr, vq->hdr_len, p);
         nu += nch;
         pos = cpos;
         wrap = cwrap;

@@ -2,8 +2,10 @@
  *
  * Per burst: one read of avail->idx, the ring entries of the burst, each chain's
  * descriptors once; then the used elements, one write barrier and one used->idx
- * store. We never hold a buffer across calls, so last_used_idx == last_avail_idx
- * between bursts. */
+ * store. Both indices move together in split_publish, so last_used_idx ==
+ * last_avail_idx between calls, but a lending dequeue holds its burst's buffers
+ * (used elements written, neither index moved) until vs_virtq_dequeue_done
+ * publishes them. */
 #include "ports/virtio/virtq_internal.h"
 #include "vswitch/pkt.h"
 
@@ -314,7 +316,7 @@ uint16_t vs_vq_split_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, ui
             vs_prefetch(&desc[split_head(vq, (uint16_t)(vq->last_avail_idx + pos)) & mask]);
         uint8_t hdr[16];
         vs_vq_net_hdr(hdr, vq->hdr_len, vq->mrg_rxbuf ? (uint16_t)nch : 1);
-        vs_vq_rx_write(vq, &rx, hdr, vq->hdr_len, vs_pkt_data(p), p->len);
+        vs_vq_rx_write(vq, &rx, hdr, vq->hdr_len, p);
         for (unsigned j = 0; j < nch; j++)
             split_used_elem(vq, nused++, ch[j].head, ch[j].cap);
         consumed = pos;

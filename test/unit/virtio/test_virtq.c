@@ -535,7 +535,7 @@ static void test_lend(void)
         struct env e;
         uint16_t size = mode ? 7 : 8;
         env_setup(&e, size, mode | VS_VDRV_INDIRECT);
-        uint8_t f[2048];
+        uint8_t f[2048], in[VS_PKT_DATA_ROOM];
         struct vs_pkt *pkts[VS_BURST];
         unsigned bad = 0, lent = 0, copied = 0, total = 0;
         uint32_t seed = 0;
@@ -560,11 +560,14 @@ static void test_lend(void)
                 uint32_t len = 60 + (seed + j) % 1400;
                 bool ext = pkts[j]->flags & VS_PKT_F_EXTERNAL;
                 make_frame(f, len, seed + j);
-                if (pkts[j]->len != len || memcmp(vs_pkt_data(pkts[j]), f, len))
+                vs_pkt_copy_out(pkts[j], in);
+                if (pkts[j]->len != len || memcmp(in, f, len))
                     bad++;
                 if (ext != ((seed + j) % 3 == 0))
                     bad++;
-                if (ext && !vs_guest_mem_hva_range(e.vq.mem, vs_pkt_data(pkts[j]), len, NULL))
+                /* Lent: the head in our buffer, the rest still in the guest's. */
+                if (ext && (!vs_guest_mem_hva_range(e.vq.mem, pkts[j]->ext, len, NULL) ||
+                            memcmp(vs_pkt_data(pkts[j]), f, vs_pkt_head_len(pkts[j]))))
                     bad++;
                 ext ? lent++ : copied++;
             }
@@ -606,6 +609,52 @@ static void test_lend_nothing_lent(void)
     }
 }
 
+/* A guest rewrites a lent frame after the dequeue (it can, until the buffer is
+ * used): the switch still sees, and the destination guest still receives, the
+ * headers as they were dequeued. Only the bytes past them are read from the source
+ * guest when the destination copies (the frame crosses in one copy), so they may
+ * arrive rewritten: the guest spoils only its own payload. */
+static void test_lend_rewritten(void)
+{
+    static const uint32_t lens[] = {18, 63, 64, 65, 1514};
+    FOR_MODES(mode)
+    {
+        for (unsigned li = 0; li < VS_ARRAY_SIZE(lens); li++) {
+            uint32_t len = lens[li], head = VS_MIN(len, VS_PKT_LEND_HEAD), bad = 0;
+            struct env src, dst;
+            uint8_t f[VS_PKT_DATA_ROOM], got[VS_VDRV_AREA];
+            struct vs_pkt *p;
+            env_setup(&src, 16, mode);
+            env_setup(&dst, 16, mode);
+            make_frame(f, len, li);
+            f[12] = 0x81, f[13] = 0x00, f[14] = 0x00, f[15] = 42; /* VLAN 42 */
+            int id = vs_vdrv_post_tx(&src.drv, f, len, 1, false);
+            CU_ASSERT_FATAL(id >= 0);
+            CU_ASSERT(vs_vdrv_post_rx(&dst.drv, 12 + 2048, 1, false) >= 0);
+            CU_ASSERT_EQUAL_FATAL(vs_virtq_dequeue_lend(&src.vq, test_pool, &p, 1), 1);
+            CU_ASSERT(p->flags & VS_PKT_F_EXTERNAL);
+
+            /* The guest rewrites its whole frame (header included). */
+            uint8_t *g = vs_vdrv_mem_hva(&src.mem, src.drv.bufs[id].seg_gpa[0]);
+            CU_ASSERT_FATAL(g != NULL);
+            memset(g + src.drv.hdr_len, 0x5a, len);
+
+            CU_ASSERT_EQUAL(memcmp(vs_pkt_data(p), f, head), 0); /* what the switch reads */
+            CU_ASSERT_EQUAL(vs_virtq_enqueue(&dst.vq, &p, 1), 1);
+            vs_pkt_free(p);
+            vs_virtq_dequeue_done(&src.vq);
+            CU_ASSERT_EQUAL(vs_vdrv_reap(&src.drv), 1);
+            CU_ASSERT_EQUAL(vs_vdrv_recv(&dst.drv, got, sizeof(got), NULL), (int)len);
+            CU_ASSERT_EQUAL(memcmp(got, f, head), 0);
+            for (uint32_t b = head; b < len; b++)
+                bad += got[b] != 0x5a;
+            CU_ASSERT_EQUAL(bad, 0);
+            env_teardown(&dst);
+            env_teardown(&src);
+        }
+    }
+}
+
 int main(void)
 {
     CU_initialize_registry();
@@ -626,6 +675,7 @@ int main(void)
     CU_add_test(s, "dirty log mark", test_dirty_log_mark);
     CU_add_test(s, "lending dequeue", test_lend);
     CU_add_test(s, "lending dequeue with nothing to lend", test_lend_nothing_lent);
+    CU_add_test(s, "lent frame rewritten after the dequeue", test_lend_rewritten);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
