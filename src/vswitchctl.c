@@ -153,6 +153,10 @@ static json_t *transact(const char *path, json_t *request, double timeout)
         if (n < 0) {
             if (errno == EINTR || errno == EAGAIN)
                 continue;
+            /* The daemon may refuse us (too many clients) with a reply and close before
+             * reading our request: print its reason rather than a broken pipe. */
+            if (errno == EPIPE || errno == ECONNRESET)
+                break;
             die("sending to %s: %s", path, strerror(errno));
         }
         off += (size_t)n;

@@ -99,6 +99,9 @@ try:
 except socket.timeout:
     print("65TH no reply")
 s.close()
+# vswitchctl refused the same way says why (not "Broken pipe").
+r = subprocess.run([ctl, "-s", path, "--timeout", "1", "version"], capture_output=True)
+print("CTL %d %s" % (r.returncode, r.stderr.decode().strip().replace("\n", " ")))
 while True:
     r = subprocess.run([ctl, "-s", path, "--timeout", "1", "version"], capture_output=True)
     if r.returncode == 0:
@@ -121,6 +124,9 @@ cat "$work/idle.out"
 grep -q '^65TH .*EBUSY' "$work/idle.out" ||
 	fail "a 65th client was not refused while 64 idle clients held the slots"
 pass "a 65th client is refused while 64 idle ones are connected"
+grep -q '^CTL [1-9].*too many control clients' "$work/idle.out" ||
+	fail "vswitchctl refused while the slots were full did not print the daemon's reason"
+pass "vswitchctl refused while the slots are full prints the daemon's reason"
 line=$(grep '^THROUGH after' "$work/idle.out") ||
 	fail "vswitchctl still refused $((IDLE + 5))s after 64 clients went idle (idle_timeout ${IDLE}s)"
 # The check runs every timeout/4 (at most every second): through by 1.25 x
