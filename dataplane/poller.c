@@ -10,6 +10,7 @@
 
 #include "dataplane/dp.h"
 #include "vswitch/cpu.h"
+#include "vswitch/eventfd.h"
 #include "vswitch/log.h"
 #include "vswitch/rcu.h"
 
@@ -74,14 +75,10 @@ static unsigned poll_once(struct vs_poller *p, const struct vs_poll_list *l, uin
 /* Sleeps until a queue has work, the control thread wakes us, or the timeout. */
 static void sleep_on(struct vs_poller *p, struct pollfd *fds, unsigned n)
 {
-    uint64_t v;
-
     p->sleeps++;
     vs_rcu_offline(); /* grace periods must not wait for a sleeping poller */
     poll(fds, n, SLEEP_TIMEOUT_MS);
-    if (read(p->wake_fd, &v, sizeof(v)) < 0) {
-        /* EAGAIN: nobody woke us. */
-    }
+    vs_eventfd_drain(p->wake_fd);
     vs_rcu_online();
 }
 
@@ -147,11 +144,7 @@ int vs_poller_start(struct vs_poller *p)
 
 void vs_poller_wake(struct vs_poller *p)
 {
-    uint64_t one = 1;
-
-    if (p->wake_fd >= 0 && write(p->wake_fd, &one, sizeof(one)) < 0) {
-        /* The counter is saturated: the poller is already due to wake. */
-    }
+    vs_eventfd_wake(p->wake_fd);
 }
 
 void vs_poller_stop(struct vs_poller *p)

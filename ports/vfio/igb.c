@@ -9,6 +9,7 @@
 
 #include "ports/vfio/igb_ring.h"
 #include "ports/vfio/nic.h"
+#include "vswitch/eventfd.h"
 #include "vswitch/log.h"
 #include "vswitch/mem.h"
 
@@ -393,7 +394,7 @@ static void igb_rx_notify(struct vs_nic *nic, uint16_t q, bool enable)
 
     if (!g->irqs)
         return;
-    g->interrupts[q] += vs_nic_drain_eventfd(g->irq_fd[q]);
+    g->interrupts[q] += vs_eventfd_drain(g->irq_fd[q]);
     if (enable) {
         /* Forget causes from frames already polled, then unmask. The poller looks
          * at the ring once more after this, so nothing slips through. */

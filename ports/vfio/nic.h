@@ -55,16 +55,6 @@ struct vs_nic {
 extern const struct vs_nic_ops vs_nic_igb_ops;
 extern const struct vs_nic_ops vs_nic_virtio_ops;
 
-/* Empties an eventfd (non-blocking); returns what it held. */
-static inline uint64_t vs_nic_drain_eventfd(int fd)
-{
-    uint64_t v = 0;
-
-    if (fd >= 0 && read(fd, &v, sizeof(v)) != sizeof(v))
-        v = 0;
-    return v;
-}
-
 /* Reads a 32-bit little-endian register that the device may change at any time. */
 static inline uint32_t vs_reg_read32(const volatile void *base, uint32_t off)
 {

@@ -13,6 +13,7 @@
 #include "ports/vfio/nic.h"
 #include "ports/vfio/virtio_pci.h"
 #include "ports/virtio/virtq_driver.h"
+#include "vswitch/eventfd.h"
 #include "vswitch/log.h"
 #include "vswitch/mem.h"
 
@@ -609,7 +610,7 @@ static void vnet_rx_notify(struct vs_nic *nic, uint16_t qi, bool enable)
 
     if (!v->irqs)
         return;
-    q->interrupts += vs_nic_drain_eventfd(q->irq_fd);
+    q->interrupts += vs_eventfd_drain(q->irq_fd);
     vs_virtq_drv_set_interrupt(&q->vq, enable);
 }
 

@@ -9,7 +9,6 @@
  * closed, an RCU grace period lets pollers leave rx_burst/tx_burst, the ring is
  * stopped (keeping its index), changed, and started again from the same index. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 
 #include "ports/vhost_user/dev.h"
 #include "ports/vhost_user/port_args.h"
+#include "vswitch/eventfd.h"
 #include "vswitch/log.h"
 #include "vswitch/rcu.h"
 
@@ -60,14 +60,16 @@ static void vhu_vring_reset(struct vs_vhu_dev *dev, unsigned i)
 
     memset(&vr->vq, 0, sizeof(vr->vq));
     vr->vq.stats = stats;
-    vr->vq.callfd = vr->vq.kickfd = -1;
+    vr->vq.call = NULL;
+    vr->vq.kickfd = -1;
     vr->num = 0;
     vr->addr_set = false;
     memset(&vr->addr, 0, sizeof(vr->addr));
     vr->base = 0;
     vr->kicked = false;
     vr->enabled = false;
-    vr->kickfd = vr->callfd = vr->errfd = -1;
+    vr->kickfd = vr->errfd = -1;
+    vs_eventfd_signal_init(&vr->call);
     vr->gate = VS_VHU_GATE_STOPPED;
     vr->tx_lock = 0;
     /* Even vrings are the guest's RX (our tx queue), odd ones its TX (our rx queue). */
@@ -105,7 +107,7 @@ void vs_vhu_dev_reset(struct vs_vhu_dev *dev)
         struct vs_vhu_vring *vr = &dev->vr[i];
 
         close_fd(&vr->kickfd);
-        close_fd(&vr->callfd);
+        vs_eventfd_signal_close(&vr->call);
         close_fd(&vr->errfd);
         vhu_vring_reset(dev, i);
     }
@@ -542,8 +544,11 @@ static int h_set_vring_fd(struct ctx *c, enum vring_fd_kind kind)
     unsigned idx;
     bool nofd;
     struct vs_vhu_vring *vr;
+    struct vs_eventfd_signal call;
+    char what[120];
     int rc, fd;
 
+    vs_eventfd_signal_init(&call);
     if ((rc = need_size(c, 8)) < 0)
         return rc;
     v = c->p->u64;
@@ -555,17 +560,21 @@ static int h_set_vring_fd(struct ctx *c, enum vring_fd_kind kind)
     if ((rc = need_fds(c, nofd ? 0 : 1)) < 0 || (rc = need_vring(c, idx)) < 0)
         return rc;
     vr = &dev->vr[idx];
-    fd = nofd ? -1 : take_fd(c, 0);
+    /* Pollers read kick fds and signal call fds: anything but an eventfd could make
+     * them wait (a pipe nobody drains, a socket), so refuse it here. */
+    if (!nofd && kind == FD_CALL) {
+        if ((rc = vs_eventfd_signal_open(&call, take_fd(c, 0), what, sizeof(what))) < 0)
+            return fail(c, VS_VHU_ERR_FD_TYPE, rc, "vring %u call fd: %s", idx, what);
+    } else if (!nofd) {
+        rc = kind == FD_KICK ? vs_eventfd_check_readable(c->fds[0], what, sizeof(what))
+                             : vs_eventfd_check(c->fds[0], what, sizeof(what));
+        if (rc < 0)
+            return fail(c, VS_VHU_ERR_FD_TYPE, rc, "vring %u %s fd: %s", idx,
+                        kind == FD_KICK ? "kick" : "err", what);
+    }
+    fd = nofd || kind == FD_CALL ? -1 : take_fd(c, 0);
     switch (kind) {
     case FD_KICK:
-        /* Sleeping pollers read it; a blocking read would hang one (the front-end
-         * only writes it, and an eventfd write does not care). */
-        if (fd >= 0) {
-            int fl = fcntl(fd, F_GETFL);
-
-            if (fl >= 0 && !(fl & O_NONBLOCK))
-                fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-        }
         vs_vhu_rings_pause(dev, 1u << idx);
         close_fd(&vr->kickfd);
         vr->kickfd = fd;
@@ -576,8 +585,8 @@ static int h_set_vring_fd(struct ctx *c, enum vring_fd_kind kind)
         break;
     case FD_CALL:
         vs_vhu_rings_pause(dev, 1u << idx);
-        close_fd(&vr->callfd);
-        vr->callfd = fd;
+        vs_eventfd_signal_close(&vr->call);
+        vr->call = call;
         break;
     case FD_ERR:
         close_fd(&vr->errfd);

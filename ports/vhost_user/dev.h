@@ -11,7 +11,9 @@
  *
  * Hostile front-ends: every message is size-, index- and fd-checked; every fd
  * received is either kept (and closed on reset) or closed before the handler
- * returns; an error never stops the process. */
+ * returns; an error never stops the process. Kick, call and err fds must be
+ * eventfds, and are only ever read and signalled in ways that cannot wait,
+ * whatever the front-end does with its own copy (vswitch/eventfd.h). */
 #ifndef VS_PORTS_VHOST_USER_DEV_H
 #define VS_PORTS_VHOST_USER_DEV_H
 
@@ -42,6 +44,7 @@ enum vs_vhu_msg_error {
     VS_VHU_ERR_HEADER,     /* bad version/flags or size above the maximum */
     VS_VHU_ERR_SIZE,       /* payload size wrong for the request */
     VS_VHU_ERR_FDS,        /* wrong number of fds */
+    VS_VHU_ERR_FD_TYPE,    /* a notification fd that is not an eventfd */
     VS_VHU_ERR_UNKNOWN,    /* request we do not implement */
     VS_VHU_ERR_INDEX,      /* vring index out of range */
     VS_VHU_ERR_VALUE,      /* a field out of range (features, ring size, MTU, ...) */
@@ -60,7 +63,8 @@ struct vs_vhu_vring {
     uint32_t base;         /* SET_VRING_BASE (packed: wrap counter in bit 15) */
     bool kicked;           /* SET_VRING_KICK seen since the last stop: may start */
     bool enabled;          /* SET_VRING_ENABLE (or implied without protocol features) */
-    int kickfd, callfd, errfd;
+    int kickfd, errfd;     /* eventfds (checked on arrival), -1 when none */
+    struct vs_eventfd_signal call; /* the guest's interrupt eventfd (call.fd -1: none) */
 
     /* Pollers. */
     int gate;              /* enum vs_vhu_gate, atomic */

@@ -101,6 +101,7 @@ const char *vs_vhu_msg_error_name(enum vs_vhu_msg_error e)
     case VS_VHU_ERR_HEADER: return "bad_header";
     case VS_VHU_ERR_SIZE: return "bad_size";
     case VS_VHU_ERR_FDS: return "bad_fd_count";
+    case VS_VHU_ERR_FD_TYPE: return "bad_fd_type";
     case VS_VHU_ERR_UNKNOWN: return "unsupported_request";
     case VS_VHU_ERR_INDEX: return "bad_vring_index";
     case VS_VHU_ERR_VALUE: return "bad_value";

@@ -20,6 +20,7 @@
 #include "ports/vhost_user/dev.h"
 #include "ports/vhost_user/port_args.h"
 #include "ports/vhost_user/vhost_user.h"
+#include "vswitch/eventfd.h"
 #include "vswitch/listen.h"
 #include "vswitch/log.h"
 #include "vswitch/loop.h"
@@ -571,15 +572,6 @@ static int vhu_rx_wait_fd(struct vs_port *port, uint16_t q)
     return vr->vq.kickfd;
 }
 
-static void drain(int fd)
-{
-    uint64_t v;
-
-    if (fd >= 0 && read(fd, &v, sizeof(v)) < 0) {
-        /* EAGAIN: nothing pending. */
-    }
-}
-
 static void vhu_rx_notify(struct vs_port *port, uint16_t q, bool enable)
 {
     struct vhu_port *vp = port->priv;
@@ -589,13 +581,13 @@ static void vhu_rx_notify(struct vs_port *port, uint16_t q, bool enable)
         return;
     vr = &vp->dev.vr[2 * q + 1];
     if (!enable)
-        drain(vp->dev.wake_fd);
+        vs_eventfd_drain(vp->dev.wake_fd);
     if (vs_vhu_gate_get(vr) == VS_VHU_GATE_STOPPED)
         return;
     vs_virtq_set_kick_suppression(&vr->vq, !enable);
     /* Kicks that arrived while we were awake anyway must not wake the next sleep. */
     if (!enable)
-        drain(vr->vq.kickfd);
+        vs_eventfd_drain(vr->vq.kickfd);
 }
 
 /* ---- show ------------------------------------------------------------------- */
@@ -633,14 +625,16 @@ static json_t *vring_json(const struct vs_vhu_dev *dev, unsigned i)
     for (unsigned e = 0; e < VS_VQ_ERR__COUNT; e++)
         json_object_set_new(errs, vs_virtq_error_name(e),
                             json_integer((json_int_t)vq->stats.err[e]));
-    return json_pack("{s:s, s:i, s:i, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+    return json_pack("{s:s, s:i, s:i, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+                     "s:o}",
                      "direction", (i & 1) ? "rx" : "tx", "queue", (int)(i / 2), "vring", (int)i,
                      "state", state, "ring", vq->packed ? "packed" : "split", "size",
                      (int)vr->num, "kick", vr->kickfd >= 0 ? "eventfd" : "none", "packets",
                      (json_int_t)vq->stats.packets, "bytes", (json_int_t)vq->stats.bytes,
                      "no_buffers", (json_int_t)vq->stats.no_buffers, "no_mbufs",
                      (json_int_t)vq->stats.no_mbufs, "walk_cut", (json_int_t)vq->stats.walk_cut,
-                     "kicks", (json_int_t)vq->stats.kicks_sent,
+                     "kicks", (json_int_t)vq->stats.kicks_sent, "kicks_failed",
+                     (json_int_t)vq->stats.kicks_failed,
                      "starts", (json_int_t)vr->starts, "errors", errs);
 }
 

@@ -11,6 +11,7 @@
 #include <linux/virtio_ring.h>
 
 #include "ports/vhost_user/dev.h"
+#include "vswitch/eventfd.h"
 #include "vswitch/log.h"
 #include "vswitch/rcu.h"
 
@@ -141,7 +142,7 @@ static int ring_try_start(struct vs_vhu_dev *dev, unsigned i, char *why, unsigne
         vq->used_gpa = vr->addr.log_guest_addr;
         vq->mem = &dev->mem;
         vq->log = (vs_vhu_has_feature(dev, VHOST_F_LOG_ALL) && dev->log.bitmap) ? &dev->log : NULL;
-        vq->callfd = vr->callfd;
+        vq->call = vr->call.fd >= 0 ? &vr->call : NULL;
         vq->kickfd = vr->kickfd;
         vq->name = vr->name;
         /* Enabling is our gate's business: a disabled ring is still drained. */
@@ -157,13 +158,7 @@ static int ring_try_start(struct vs_vhu_dev *dev, unsigned i, char *why, unsigne
         vs_virtq_set_kick_suppression(vq, true);
     }
     vs_vhu_gate_set(vr, vr->enabled ? VS_VHU_GATE_OPEN : VS_VHU_GATE_DISABLED);
-    if (dev->wake_fd >= 0) {
-        uint64_t one = 1;
-
-        if (write(dev->wake_fd, &one, sizeof(one)) < 0) {
-            /* EAGAIN: a wake-up is already pending. */
-        }
-    }
+    vs_eventfd_wake(dev->wake_fd);
     return 0;
 }
 

@@ -267,7 +267,7 @@ static bool packed_want_interrupt(struct vs_virtq *vq)
 
 void vs_virtq_notify(struct vs_virtq *vq)
 {
-    if (!vq->used_pending || vq->callfd < 0 || !vq->started || vq->broken)
+    if (!vq->used_pending || !vq->call || !vq->started || vq->broken)
         return;
     /* Our used-ring stores (used idx / used descriptor flags) must be visible to the
      * driver before we read its interrupt request: the driver writes used_event (or
@@ -281,11 +281,12 @@ void vs_virtq_notify(struct vs_virtq *vq)
     vq->signalled_used_valid = true;
     if (!want)
         return;
-    uint64_t one = 1;
-    /* eventfd: an 8-byte write never blocks short of counter overflow (EAGAIN only
-     * on a nonblocking fd, and then an interrupt is pending anyway). */
-    if (write(vq->callfd, &one, sizeof(one)) == (ssize_t)sizeof(one))
+    /* Never waits, whatever the guest's side did to its eventfd. A failure (a full
+     * counter: an interrupt is pending anyway) is counted, not retried. */
+    if (vs_eventfd_signal(vq->call) == 0)
         vq->stats.kicks_sent++;
+    else
+        vq->stats.kicks_failed++;
 }
 
 static void apply_kick_suppression(struct vs_virtq *vq)

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vswitch/eventfd.h"
 #include "vswitch/pkt.h"
 #include "ports/virtio/guest_mem.h"
 
@@ -37,7 +38,8 @@ struct vs_virtq_stats {
     uint64_t packets, bytes;
     uint64_t no_buffers;     /* switch → guest: the guest posted no (or too few) RX buffers */
     uint64_t no_mbufs;       /* guest → switch: our pool was empty */
-    uint64_t kicks_sent;     /* interrupts (callfd writes) */
+    uint64_t kicks_sent;     /* interrupts given */
+    uint64_t kicks_failed;   /* interrupts its eventfd did not take (vs_eventfd_signal) */
     uint64_t walk_cut;       /* switch → guest bursts cut short by the descriptor budget */
     uint64_t err[VS_VQ_ERR__COUNT];
 };
@@ -56,7 +58,7 @@ struct vs_virtq {
     uint64_t used_gpa;         /* for dirty logging of used-ring writes */
     const struct vs_guest_mem *mem;
     struct vs_dirty_log *log;  /* NULL when not logging */
-    int callfd;                /* -1: no interrupts */
+    struct vs_eventfd_signal *call; /* NULL: no interrupts */
     int kickfd;                /* -1: none (polled) */
 
     /* Ring state (the poller's). */

@@ -38,6 +38,7 @@
 static struct vs_pool *pool;
 static unsigned pool_free;
 static int callfd = -1;
+static struct vs_eventfd_signal call;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -48,8 +49,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (vs_pool_create(512, VS_PAGES_NONE, &pool) < 0)
         abort();
     pool_free = vs_pool_free_count(pool);
+    char why[100];
     callfd = eventfd(0, EFD_NONBLOCK);
-    if (callfd < 0)
+    if (callfd < 0 || vs_eventfd_signal_open(&call, dup(callfd), why, sizeof(why)) < 0)
         abort();
     return 0;
 }
@@ -240,7 +242,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vq.avail = r0 + (size_t)data[5] * 64;
     vq.used = r0 + (size_t)data[6] * 64;
     vq.mem = &mem;
-    vq.callfd = callfd;
+    vq.call = &call;
     vq.kickfd = -1;
     vq.enabled = true;
     vq.name = "fuzz";

@@ -163,3 +163,9 @@ hx_log_has() {
 	grep -Eq "$1" "$VS_LOG" || fail "no log line matching '$1' ($2)"
 	pass "$2: $(grep -E "$1" "$VS_LOG" | head -n1)"
 }
+
+# hx_vring_stat PORT VRING KEY: one counter of `vswitchctl show PORT` for a vring.
+hx_vring_stat() {
+	vs_ctl --json show "$1" |
+		python3 -c 'import json,sys; d=json.load(sys.stdin); print([q for q in d["details"]["queues"] if q["vring"] == int(sys.argv[1])][0][sys.argv[2]])' "$2" "$3"
+}

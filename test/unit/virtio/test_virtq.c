@@ -354,8 +354,11 @@ static void test_notify(void)
         struct env e;
         env_setup(&e, 16, mode);
         int fd = eventfd(0, EFD_NONBLOCK);
+        struct vs_eventfd_signal call;
+        char why[100];
         CU_ASSERT_FATAL(fd >= 0);
-        e.vq.callfd = fd;
+        CU_ASSERT_EQUAL_FATAL(vs_eventfd_signal_open(&call, dup(fd), why, sizeof(why)), 0);
+        e.vq.call = &call;
         vs_virtq_notify(&e.vq); /* nothing used */
         CU_ASSERT_EQUAL(read_eventfd(fd), 0);
         vs_vdrv_want_interrupts(&e.drv, true);
@@ -388,6 +391,8 @@ static void test_notify(void)
         }
         uint64_t kicks = e.vq.stats.kicks_sent;
         CU_ASSERT_EQUAL(kicks, (mode & VS_VDRV_EVENT_IDX) ? 2 : 1);
+        CU_ASSERT_EQUAL(e.vq.stats.kicks_failed, 0);
+        vs_eventfd_signal_close(&call);
         close(fd);
         env_teardown(&e);
     }

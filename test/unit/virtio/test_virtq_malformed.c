@@ -56,7 +56,10 @@ static void expect_broken(struct env *e, enum vs_virtq_error err)
     uint32_t len;
     CU_ASSERT_EQUAL(vs_vdrv_get_used(&e->drv, &id, &len), 0);
     int fd = eventfd(0, EFD_NONBLOCK);
-    e->vq.callfd = fd;
+    struct vs_eventfd_signal call;
+    char why[100];
+    CU_ASSERT_EQUAL_FATAL(vs_eventfd_signal_open(&call, dup(fd), why, sizeof(why)), 0);
+    e->vq.call = &call;
     vs_vdrv_want_interrupts(&e->drv, true);
     dequeue_none(e);
     enqueue_none(e);
@@ -71,8 +74,9 @@ static void expect_broken(struct env *e, enum vs_virtq_error err)
     CU_ASSERT_EQUAL(e->vq.stats.packets, 0);
     CU_ASSERT_EQUAL(vs_vdrv_get_used(&e->drv, &id, &len), 0);
     CU_ASSERT_EQUAL(vs_pool_free_count(test_pool), pool_free_before);
+    vs_eventfd_signal_close(&call);
     close(fd);
-    e->vq.callfd = -1;
+    e->vq.call = NULL;
 }
 
 /* The frame was dropped, its buffer returned used, the queue still works. */
