@@ -1,7 +1,7 @@
 /* vhost-user memory and log mappings against hostile tables, through the message
  * handler: the port's address-space cap, page alignment, regions and logs at large
- * file offsets (only their own pages are mapped), and guest memory left out of
- * core dumps. Files are sparse memfds: terabytes cost nothing until touched. */
+ * file offsets (only their own pages are mapped), guest memory left out of core
+ * dumps, and files truncated after the handover. Files are sparse memfds: terabytes cost nothing until touched. */
 #include <CUnit/Basic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,8 @@
 #include "ports/vhost_user/dev.h"
 #include "ports/vhost_user/port_args.h"
 #include "vswitch/log.h"
+#include "vswitch/loop.h"
+#include "vswitch/peer_mem.h"
 
 #define MiB (1ull << 20)
 #define TiB (1ull << 40)
@@ -194,9 +196,48 @@ static void test_dontdump(void)
     vs_vhu_dev_reset(&dev);
 }
 
+static int faults_seen;
+static void on_fault(void *arg) { faults_seen += arg == &dev; }
+
+/* The front-end shrinks its memory file, then its log file, after handing them
+ * over: the next access (a ring read, a dirty-log write) is caught, and the port
+ * hears of it on the main loop, once per mapping. */
+static void test_truncated_files(void)
+{
+    struct vs_vhu_mem_table t = {.nregions = 1, .r = {region(0, 2 * MiB, 0)}};
+    struct vs_vhu_log l = {.mmap_size = 4096};
+    struct vs_vhu_msg reply;
+    int mfd = sparse_memfd(2 * MiB), lfd = sparse_memfd(4096);
+    int mcopy = dup(mfd), lcopy = dup(lfd);
+
+    fresh_dev(VS_VHU_MAX_MEMORY_DEFAULT);
+    dev.on_fault = on_fault;
+    dev.fault_arg = &dev;
+    faults_seen = 0;
+    CU_ASSERT_EQUAL_FATAL(send_msg(VS_VHU_SET_MEM_TABLE, &t, 8 + sizeof(t.r[0]), &mcopy, 1, NULL),
+                          0);
+    CU_ASSERT_FATAL(send_msg(VS_VHU_SET_LOG_BASE, &l, sizeof(l), &lcopy, 1, &reply) >= 0);
+    CU_ASSERT_EQUAL_FATAL(reply.p.u64, 0);
+    CU_ASSERT_EQUAL_FATAL(ftruncate(mfd, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(ftruncate(lfd, 0), 0);
+    uint64_t len = 8;
+    const volatile uint8_t *p = vs_guest_mem_gpa(&dev.mem, 4096, &len);
+    CU_ASSERT_FATAL(p != NULL);
+    CU_ASSERT_EQUAL(p[0], 0);
+    vs_dirty_log_mark(&dev.log, 0, 4096);
+    CU_ASSERT_EQUAL(faults_seen, 0); /* not from the signal handler */
+    vs_peer_mem_dispatch();
+    CU_ASSERT_EQUAL(faults_seen, 2);
+    vs_vhu_dev_reset(&dev);
+    close(mfd);
+    close(lfd);
+}
+
 int main(void)
 {
     vs_log_set_level(VS_LOG_ERR);
+    if (vs_loop_init() < 0 || vs_peer_mem_init() < 0)
+        return 1;
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 1;
     CU_pSuite s = CU_add_suite("vhost-user memory", NULL, NULL);
@@ -206,6 +247,7 @@ int main(void)
     CU_add_test(s, "page alignment", test_alignment);
     CU_add_test(s, "log offset and size", test_log_bounds);
     CU_add_test(s, "guest memory not in core dumps", test_dontdump);
+    CU_add_test(s, "memory and log files truncated", test_truncated_files);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures();
