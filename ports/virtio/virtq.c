@@ -109,7 +109,6 @@ int vs_virtq_start(struct vs_virtq *vq, uint16_t base)
     vq->drop_logged = false;
     vq->mem_hint = 0;
     vq->lend_consumed = 0;
-    vq->lend_nused = 0;
     uint32_t size = vq->size;
     if (!vq->mem || size == 0 || size > VS_VQ_MAX_SIZE ||
         (!vq->packed && (size & (size - 1)))) {
@@ -130,6 +129,7 @@ int vs_virtq_start(struct vs_virtq *vq, uint16_t base)
             (rc = ring_area(vq, vq->used, 4 + 8ull * size + ev, 4, "used", &used_gpa)))
             return rc;
         vq->last_avail_idx = base;
+        vq->avail_idx_shadow = base;
         vq->avail_wrap = vq->used_wrap = true;
     } else {
         if ((rc = ring_area(vq, vq->desc, 16ull * size, 16, "descriptor", &vq->desc_gpa)) ||

@@ -46,6 +46,13 @@ struct vs_virtq_stats {
 
 struct vs_dirty_log; /* dirty-page logging for live migration, owned by the port */
 
+/* A used entry not yet written to the ring (ports/virtio's shadow of the used ring). */
+struct vs_vq_used {
+    uint16_t id;    /* split: head descriptor index; packed: buffer id */
+    uint16_t slots; /* packed: ring slots the chain took */
+    uint32_t len;   /* bytes written into the buffer */
+};
+
 struct vs_virtq {
     /* Set up by the owner while stopped. */
     uint16_t size;             /* power of two for split rings; any for packed */
@@ -53,6 +60,8 @@ struct vs_virtq {
     bool event_idx;            /* VIRTIO_RING_F_EVENT_IDX negotiated */
     bool indirect;             /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
     bool mrg_rxbuf;            /* VIRTIO_NET_F_MRG_RXBUF negotiated */
+    bool in_order;             /* VIRTIO_F_IN_ORDER negotiated: one used entry may stand
+                                  for a batch (guest TX only; we always use in order) */
     uint16_t hdr_len;          /* 12 with VERSION_1 or MRG_RXBUF, else 10 */
     void *desc, *avail, *used; /* host pointers (packed: desc, driver event, device event) */
     uint64_t used_gpa;         /* for dirty logging of used-ring writes */
@@ -85,13 +94,11 @@ struct vs_virtq {
     uint16_t avail_event_shadow; /* split + event idx: last avail_event we wrote */
     unsigned mem_hint;         /* region of the last translation (guest_mem.h) */
     uint64_t desc_gpa, avail_gpa, used_ring_gpa; /* of the rings, found by start */
-    /* A lending dequeue's used entries, published by vs_virtq_dequeue_done(). */
-    uint16_t lend_consumed;    /* ring entries consumed and not yet returned */
-    uint16_t lend_nused;       /* packed: entries in lend_used */
-    struct {
-        uint16_t id, slots;
-        uint32_t len;
-    } lend_used[VS_BURST];
+    uint16_t avail_idx_shadow; /* split: the driver's avail idx when we last read it */
+    /* A lending dequeue's used entries (one per chain consumed), published by
+     * vs_virtq_dequeue_done(). */
+    uint16_t lend_consumed;
+    struct vs_vq_used lend_used[VS_BURST];
 };
 
 /* Validates ring addresses against the memory table and resets ring state from

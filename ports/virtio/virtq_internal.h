@@ -32,6 +32,10 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "virtqueues need a lit
  * frames needs at most VS_VQ_RX_MAX_SEGS buffers each, and each buffer costs one
  * load, two with the indirect descriptor pointing at it: twice that is spare. */
 #define VS_VQ_RX_WALK_BUDGET (2u * VS_BURST * VS_VQ_RX_MAX_SEGS)
+/* Used entries a burst collects before writing them out: a burst of one-chain frames
+ * plus room for one frame of the most chains (an RX burst writes out early when less
+ * room is left). */
+#define VS_VQ_USED_BATCH (VS_BURST + VS_VQ_RX_MAX_SEGS)
 #define VS_VQ_PACKED_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
 #define VS_VQ_PACKED_USED (1u << VRING_PACKED_DESC_F_USED)
 

@@ -3,10 +3,10 @@
  * A chain is available when its first descriptor's AVAIL bit equals our wrap
  * counter and its USED bit does not; the driver writes that first flags word last,
  * so after seeing it (and a read barrier) the whole chain is readable. We use
- * chains in order, so the used descriptor of a chain goes where the chain started.
- * A burst of used descriptors is written ids and lengths first, then the flags of
- * all but the first, then (after a barrier) the first's flags: the driver, which
- * reads in order, never sees part of a batch. */
+ * chains in order, so the used descriptor of a chain goes where the chain started,
+ * and VIRTIO_F_IN_ORDER costs nothing but lets one used descriptor stand for a TX
+ * burst. Used descriptors are collected in a shadow and written once per burst
+ * (packed_publish). */
 #include "ports/virtio/virtq_internal.h"
 #include "vswitch/pkt.h"
 
@@ -156,47 +156,53 @@ static int packed_rx_chain(struct vs_virtq *vq, struct packed_walk *w, struct vs
     return 0;
 }
 
-struct packed_used {
-    uint16_t id, slots;
-    uint32_t len;
-};
-
-/* A burst of single-chain frames, plus room for one frame of the most chains. */
-#define PACKED_USED_BATCH (VS_BURST + VS_VQ_RX_MAX_SEGS)
-
-static void packed_publish(struct vs_virtq *vq, const struct packed_used *u, unsigned nu)
+/* Writes the used descriptors u[0..nu) where their chains started. Ids and lengths
+ * first, then the flags of all but the first, then (after a barrier) the first's
+ * flags: the driver, which reads in order and looks at nothing past a descriptor
+ * that is not used yet, never sees part of a batch. batch (guest TX, where every
+ * length is 0): with IN_ORDER only one descriptor is written, at the first chain's
+ * slot with the last chain's id, and we skip over the slots of all nu chains; the
+ * driver takes every buffer up to that id as used. */
+static void packed_publish(struct vs_virtq *vq, const struct vs_vq_used *u, unsigned nu,
+                           bool batch)
 {
     if (nu == 0)
         return;
     struct vring_packed_desc *ring = vq->desc;
     uint16_t pos = vq->last_used_idx;
     bool wrap = vq->used_wrap;
-    uint16_t at[PACKED_USED_BATCH];
-    uint16_t fl[PACKED_USED_BATCH];
+    uint16_t at[VS_VQ_USED_BATCH];
+    uint16_t fl[VS_VQ_USED_BATCH];
+    unsigned nw = 0;
+    bool one = batch && vq->in_order;
     for (unsigned j = 0; j < nu; j++) {
-        at[j] = pos;
-        fl[j] = wrap ? (uint16_t)(VS_VQ_PACKED_AVAIL | VS_VQ_PACKED_USED) : 0;
-        ring[pos].id = u[j].id;
-        ring[pos].len = u[j].len;
+        if (!one || j + 1 == nu) {
+            at[nw] = one ? vq->last_used_idx : pos;
+            fl[nw] = (one ? vq->used_wrap : wrap) ? (uint16_t)(VS_VQ_PACKED_AVAIL | VS_VQ_PACKED_USED)
+                                                  : 0;
+            ring[at[nw]].id = u[j].id;
+            ring[at[nw]].len = u[j].len;
+            nw++;
+        }
         pos += u[j].slots;
         if (pos >= vq->size) {
             pos -= vq->size;
             wrap = !wrap;
         }
     }
-    /* Release: ids and lengths before the flags that hand them over. */
+    /* Release: ids and lengths before the flags that hand them over (the driver
+     * reads a descriptor's id and len only after seeing its flags turn used). */
     vs_smp_wmb();
-    for (unsigned j = 1; j < nu; j++)
+    for (unsigned j = 1; j < nw; j++)
         VS_WRITE_ONCE(ring[at[j]].flags, fl[j]);
-    /* The first descriptor's flags last: until it turns used the driver looks at
-     * none of the others, so it never sees half a batch. */
+    /* Release again: the first descriptor's flags last, after all the others. */
     vs_smp_wmb();
     VS_WRITE_ONCE(ring[at[0]].flags, fl[0]);
     vq->last_used_idx = pos;
     vq->used_wrap = wrap;
     vq->used_pending = true;
     if (vs_unlikely(vq->log != NULL))
-        for (unsigned j = 0; j < nu; j++)
+        for (unsigned j = 0; j < nw; j++)
             vs_vq_log(vq, vq->desc_gpa + 16ull * at[j], 16);
 }
 
@@ -221,14 +227,9 @@ static inline bool packed_tx_lend(struct vs_virtq *vq, struct packed_walk *w, st
 
 void vs_vq_packed_dequeue_done(struct vs_virtq *vq)
 {
-    struct packed_used u[VS_BURST];
-    unsigned nu = vq->lend_nused;
-    for (unsigned j = 0; j < nu; j++)
-        u[j] = (struct packed_used){ .id = vq->lend_used[j].id, .slots = vq->lend_used[j].slots,
-                                     .len = vq->lend_used[j].len };
+    unsigned nu = vq->lend_consumed;
     vq->lend_consumed = 0;
-    vq->lend_nused = 0;
-    packed_publish(vq, u, nu);
+    packed_publish(vq, vq->lend_used, nu, true);
 }
 
 uint16_t vs_vq_packed_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct vs_pkt **pkts,
@@ -243,7 +244,8 @@ uint16_t vs_vq_packed_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct 
         return 0;
 
     const struct vring_packed_desc *ring = vq->desc;
-    struct packed_used u[VS_BURST];
+    /* The used entries, in order; a lending burst keeps them until done. */
+    struct vs_vq_used local[VS_BURST], *u = lend ? vq->lend_used : local;
     unsigned nu = 0, i;
     uint16_t out = 0, lent = 0;
     uint64_t bytes = 0;
@@ -266,7 +268,7 @@ uint16_t vs_vq_packed_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct 
         }
         /* The next chain starts where this one ended: fetch its line early. */
         vs_prefetch(&ring[w.pos]);
-        u[nu++] = (struct packed_used){ .id = w.id, .slots = w.slots, .len = 0 };
+        u[nu++] = (struct vs_vq_used){ .id = w.id, .slots = w.slots, .len = 0 };
         pos = w.pos;
         wrap = w.wrap;
         if (rc > 0) {
@@ -280,18 +282,12 @@ uint16_t vs_vq_packed_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct 
         vs_pkt_free_bulk(pkts + i, got - i);
     vq->last_avail_idx = pos;
     vq->avail_wrap = wrap;
-    if (lent) {
-        /* Handed back (flags turned used) only when the caller is done reading. */
-        for (unsigned j = 0; j < nu; j++) {
-            vq->lend_used[j].id = u[j].id;
-            vq->lend_used[j].slots = u[j].slots;
-            vq->lend_used[j].len = u[j].len;
-        }
-        vq->lend_nused = (uint16_t)nu;
+    /* With lent frames the buffers go back (flags turned used) only when the caller
+     * is done reading; the copied ones wait with them, keeping the order. */
+    if (lent)
         vq->lend_consumed = (uint16_t)nu;
-    } else {
-        packed_publish(vq, u, nu);
-    }
+    else
+        packed_publish(vq, u, nu, true);
     vq->stats.packets += out;
     vq->stats.bytes += bytes;
     return out;
@@ -299,7 +295,7 @@ uint16_t vs_vq_packed_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct 
 
 uint16_t vs_vq_packed_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, uint16_t n)
 {
-    struct packed_used u[PACKED_USED_BATCH];
+    struct vs_vq_used u[VS_VQ_USED_BATCH];
     unsigned nu = 0;
     uint16_t delivered = 0, flushed = 0;
     uint64_t bytes = 0, flushed_bytes = 0;
@@ -309,18 +305,18 @@ uint16_t vs_vq_packed_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, u
     struct vs_vq_rx rx;
 
     for (uint16_t i = 0; i < n; i++) {
-        if (nu > PACKED_USED_BATCH - VS_VQ_RX_MAX_SEGS) {
+        if (nu > VS_VQ_USED_BATCH - VS_VQ_RX_MAX_SEGS) {
             /* Hand over what is complete; those chains are consumed for good. */
             vq->last_avail_idx = pos;
             vq->avail_wrap = wrap;
-            packed_publish(vq, u, nu);
+            packed_publish(vq, u, nu, false);
             nu = 0;
             flushed = delivered;
             flushed_bytes = bytes;
         }
         /* This frame's chains are recorded straight into u[nu..]; they count only
          * once the frame is written. */
-        struct packed_used *ch = &u[nu];
+        struct vs_vq_used *ch = &u[nu];
         struct vs_pkt *p = pkts[i];
         uint32_t need = (uint32_t)vq->hdr_len + p->len;
         uint16_t cpos = pos;
@@ -342,7 +338,7 @@ uint16_t vs_vq_packed_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, u
                 vq->stats.walk_cut++;
                 break;
             }
-            ch[nch++] = (struct packed_used){ .id = w.id, .slots = w.slots,
+            ch[nch++] = (struct vs_vq_used){ .id = w.id, .slots = w.slots,
                                               .len = rx.cap - before };
             cpos = w.pos;
             cwrap = w.wrap;
@@ -364,7 +360,7 @@ uint16_t vs_vq_packed_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, u
     }
     vq->last_avail_idx = pos;
     vq->avail_wrap = wrap;
-    packed_publish(vq, u, nu);
+    packed_publish(vq, u, nu, false);
     vq->stats.packets += delivered;
     vq->stats.bytes += bytes;
     return delivered;

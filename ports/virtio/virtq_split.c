@@ -1,11 +1,13 @@
 /* Split virtqueues, device side (virtio 1.x, 2.7).
  *
- * Per burst: one read of avail->idx, the ring entries of the burst, each chain's
- * descriptors once; then the used elements, one write barrier and one used->idx
- * store. Both indices move together in split_publish, so last_used_idx ==
+ * Per burst: at most one read of avail->idx (none while the entries seen last time
+ * last), the ring entries of the burst in one pass, each chain's descriptors once;
+ * then the used elements from a shadow in one run, one write barrier and one
+ * used->idx store. Both indices move together in split_flush, so last_used_idx ==
  * last_avail_idx between calls, but a lending dequeue holds its burst's buffers
- * (used elements written, neither index moved) until vs_virtq_dequeue_done
- * publishes them. */
+ * (used elements in the shadow, neither index moved) until vs_virtq_dequeue_done
+ * writes them out. Buffers are used in the order they were made available, so
+ * VIRTIO_F_IN_ORDER costs nothing but lets one used entry stand for a TX burst. */
 #include "ports/virtio/virtq_internal.h"
 #include "vswitch/pkt.h"
 
@@ -114,14 +116,15 @@ static int split_rx_chain(struct vs_virtq *vq, uint16_t head, struct vs_vq_rx *r
     }
 }
 
-/* Reads avail->idx and returns how many entries are new, or -1 (queue broken). */
-static int split_avail(struct vs_virtq *vq)
+/* Reads avail->idx and returns how many entries are new, or -1 (queue broken). The
+ * driver writes that line on every post, so each read moves it between the cores:
+ * callers first use what the last read told them (avail_idx_shadow). */
+static int split_avail_read(struct vs_virtq *vq)
 {
     const struct vring_avail *avail = vq->avail;
     uint16_t idx = VS_READ_ONCE(avail->idx);
     /* Acquire: the driver filled the ring entries and descriptors before it stored
-     * idx; none of them may be read before idx (a compiler barrier on x86, a real
-     * fence on weaker CPUs). */
+     * idx; none of them may be read before idx (a compiler barrier on x86-64). */
     vs_smp_rmb();
     uint16_t pending = (uint16_t)(idx - vq->last_avail_idx);
     if (vs_unlikely(pending > vq->size)) {
@@ -129,47 +132,75 @@ static int split_avail(struct vs_virtq *vq)
                    pending, vq->last_avail_idx, vq->size);
         return -1;
     }
+    vq->avail_idx_shadow = idx;
     return pending;
 }
 
-static inline uint16_t split_head(const struct vs_virtq *vq, uint16_t pos)
+/* Entries known to be available, read again from the driver only when fewer than want
+ * are known (*read says whether it was). -1: queue broken. */
+static inline int split_avail(struct vs_virtq *vq, uint16_t want, bool *read)
 {
-    const struct vring_avail *avail = vq->avail;
-    return VS_READ_ONCE(avail->ring[pos & (vq->size - 1)]);
+    uint16_t known = (uint16_t)(vq->avail_idx_shadow - vq->last_avail_idx);
+    *read = known < want;
+    return *read ? split_avail_read(vq) : known;
 }
 
-static inline void split_used_elem(struct vs_virtq *vq, uint16_t k, uint16_t head, uint32_t len)
+/* The avail ring entries of a burst, read VS_BURST at a time: one pass over the lines
+ * the driver writes, no entry read twice. Positions count from base. */
+struct split_heads {
+    uint16_t base, from, n;
+    uint16_t h[VS_BURST];
+};
+
+static inline uint16_t split_head(const struct vs_virtq *vq, struct split_heads *c, uint16_t pos,
+                                  uint16_t pending)
 {
-    struct vring_used *used = vq->used;
-    struct vring_used_elem *e = &used->ring[(uint16_t)(vq->last_used_idx + k) & (vq->size - 1)];
-    e->id = head;
-    e->len = len;
+    if (vs_unlikely((uint16_t)(pos - c->from) >= c->n)) {
+        const struct vring_avail *avail = vq->avail;
+        uint16_t mask = vq->size - 1;
+        c->from = pos;
+        c->n = VS_MIN((uint16_t)(pending - pos), (uint16_t)VS_BURST);
+        for (uint16_t k = 0; k < c->n; k++)
+            c->h[k] = VS_READ_ONCE(avail->ring[(uint16_t)(c->base + pos + k) & mask]);
+    }
+    return c->h[(uint16_t)(pos - c->from)];
 }
 
-/* Hands the first count used elements (written by split_used_elem) to the driver. */
-static void split_publish(struct vs_virtq *vq, uint16_t consumed, uint16_t count)
+/* Writes the used entries u[0..nu) into the ring and hands them to the driver with
+ * the consumed avail entries. The shadow goes out in one run just before used->idx,
+ * so the lines the driver polls are written once per burst, not once per buffer.
+ * batch (guest TX, where every length is 0): with IN_ORDER one entry, the last
+ * buffer's, stands for all nu at the first slot while used->idx still advances by nu;
+ * the driver counts buffers by idx and takes every buffer up to that id as used. */
+static void split_flush(struct vs_virtq *vq, uint16_t consumed, const struct vs_vq_used *u,
+                        uint16_t nu, bool batch)
 {
     struct vring_used *used = vq->used;
-    uint16_t start = vq->last_used_idx;
+    uint16_t mask = vq->size - 1, start = vq->last_used_idx, nw = nu;
+    if (batch && vq->in_order && nu > 1) {
+        u += nu - 1;
+        nw = 1;
+    }
+    for (uint16_t j = 0; j < nw; j++)
+        used->ring[(uint16_t)(start + j) & mask] =
+            (struct vring_used_elem){ .id = u[j].id, .len = u[j].len };
     vq->last_avail_idx += consumed;
-    vq->last_used_idx += count;
+    vq->last_used_idx += nu;
     /* Release: the elements must be visible before the idx that hands them over. */
     vs_smp_wmb();
     VS_WRITE_ONCE(used->idx, vq->last_used_idx);
     vq->used_pending = true;
     if (vs_unlikely(vq->log != NULL)) {
-        uint16_t mask = vq->size - 1;
         uint16_t s = start & mask;
-        uint32_t first = VS_MIN((uint32_t)count, (uint32_t)vq->size - s);
+        uint32_t first = VS_MIN((uint32_t)nw, (uint32_t)vq->size - s);
         uint64_t base = vq->used_ring_gpa + 4;
         vs_vq_log(vq, base + 8ull * s, 8ull * first);
-        if (count > first)
-            vs_vq_log(vq, base, 8ull * (count - first));
+        if (nw > first)
+            vs_vq_log(vq, base, 8ull * (nw - first));
         vs_vq_log(vq, vq->used_ring_gpa + 2, 2);
     }
     if (vq->event_idx) {
-        struct vring_used *u = vq->used;
-        uint16_t *slot = (uint16_t *)&u->ring[vq->size];
+        uint16_t *slot = (uint16_t *)&used->ring[vq->size];
         uint16_t ev;
         if (!vq->kick_suppressed)
             ev = vq->last_avail_idx; /* kick me on the next buffer */
@@ -199,13 +230,14 @@ void vs_vq_split_dequeue_done(struct vs_virtq *vq)
 {
     uint16_t n = vq->lend_consumed;
     vq->lend_consumed = 0;
-    split_publish(vq, n, n);
+    split_flush(vq, n, vq->lend_used, n, true);
 }
 
 uint16_t vs_vq_split_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct vs_pkt **pkts,
                              uint16_t n, bool lend)
 {
-    int pending = split_avail(vq);
+    bool read;
+    int pending = split_avail(vq, n, &read);
     if (pending <= 0)
         return 0;
     if (n > pending)
@@ -217,32 +249,34 @@ uint16_t vs_vq_split_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct v
         return 0;
 
     const struct vring_desc *desc = vq->desc;
+    const struct vring_avail *avail = vq->avail;
     uint16_t mask = vq->size - 1;
-    uint16_t heads[VS_BURST];
+    /* The used entries, in order; a lending burst keeps them until done. */
+    struct vs_vq_used local[VS_BURST], *u = lend ? vq->lend_used : local;
     for (unsigned i = 0; i < got; i++)
-        heads[i] = split_head(vq, (uint16_t)(vq->last_avail_idx + i));
-    vs_prefetch(&desc[heads[0] & mask]);
+        u[i] = (struct vs_vq_used){
+            .id = VS_READ_ONCE(avail->ring[(uint16_t)(vq->last_avail_idx + i) & mask]) };
+    vs_prefetch(&desc[u[0].id & mask]);
 
     uint16_t out = 0, lent = 0;
     uint64_t bytes = 0;
     for (unsigned i = 0; i < got; i++) {
         struct vs_pkt *p = pkts[i];
         if (i + 1 < got) {
-            vs_prefetch(&desc[heads[i + 1] & mask]);
+            vs_prefetch(&desc[u[i + 1].id & mask]);
             vs_prefetch_w(vs_pkt_data(pkts[i + 1]));
         }
         int rc = 1;
-        if (lend && split_tx_lend(vq, heads[i], p))
+        if (lend && split_tx_lend(vq, u[i].id, p))
             lent++;
         else
-            rc = split_tx_chain(vq, heads[i], p);
+            rc = split_tx_chain(vq, u[i].id, p);
         if (vs_unlikely(rc < 0)) {
             /* Broken: nothing of this burst reaches the used ring or the switch. */
             vs_pkt_free_bulk(pkts, out);
             vs_pkt_free_bulk(pkts + i, got - i);
             return 0;
         }
-        split_used_elem(vq, (uint16_t)i, heads[i], 0);
         if (rc > 0) {
             pkts[out++] = p;
             bytes += p->len;
@@ -250,12 +284,12 @@ uint16_t vs_vq_split_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct v
             vs_pkt_free(p);
         }
     }
-    /* The used elements are written; with lent frames they are handed over (used->idx)
-     * only when the caller is done reading them. */
+    /* With lent frames the buffers go back only when the caller is done reading them;
+     * the copied ones wait with them, so the guest sees its buffers used in order. */
     if (lent)
         vq->lend_consumed = (uint16_t)got;
     else
-        split_publish(vq, (uint16_t)got, (uint16_t)got);
+        split_flush(vq, (uint16_t)got, u, (uint16_t)got, true);
     vq->stats.packets += out;
     vq->stats.bytes += bytes;
     return out;
@@ -263,7 +297,8 @@ uint16_t vs_vq_split_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct v
 
 uint16_t vs_vq_split_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, uint16_t n)
 {
-    int pending = split_avail(vq);
+    bool refreshed;
+    int pending = split_avail(vq, n, &refreshed);
     if (pending < 0)
         return 0;
     if (pending == 0) {
@@ -272,39 +307,57 @@ uint16_t vs_vq_split_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, ui
     }
     const struct vring_desc *desc = vq->desc;
     uint16_t mask = vq->size - 1;
-    uint16_t consumed = 0, nused = 0, delivered = 0;
-    uint64_t bytes = 0;
+    struct split_heads hc = { .base = vq->last_avail_idx };
+    struct vs_vq_used u[VS_VQ_USED_BATCH];
+    /* pos: avail entries consumed since base; flushed: of those, written out. */
+    uint16_t pos = 0, flushed = 0, nu = 0, delivered = 0, flushed_delivered = 0;
+    uint64_t bytes = 0, flushed_bytes = 0;
     unsigned budget = VS_VQ_RX_WALK_BUDGET;
     struct vs_vq_rx rx;
-    struct {
-        uint16_t head;
-        uint32_t cap;
-    } ch[VS_VQ_RX_MAX_SEGS];
 
-    vs_prefetch(&desc[split_head(vq, vq->last_avail_idx) & mask]);
+    vs_prefetch(&desc[split_head(vq, &hc, 0, (uint16_t)pending) & mask]);
     for (uint16_t i = 0; i < n; i++) {
+        if (nu > VS_VQ_USED_BATCH - VS_VQ_RX_MAX_SEGS) {
+            /* Hand over what is complete; those chains are consumed for good. */
+            split_flush(vq, (uint16_t)(pos - flushed), u, nu, false);
+            flushed = pos;
+            nu = 0;
+            flushed_delivered = delivered;
+            flushed_bytes = bytes;
+        }
+        /* This frame's chains are recorded straight into u[nu..]; they count only
+         * once the frame is written. */
+        struct vs_vq_used *ch = &u[nu];
         struct vs_pkt *p = pkts[i];
         uint32_t need = (uint32_t)vq->hdr_len + p->len;
-        uint16_t pos = consumed;
+        uint16_t cpos = pos;
         unsigned nch = 0;
         rx.nseg = 0;
         rx.cap = 0;
         /* nch is bounded on its own: a chain of zero-length buffers adds no segment. */
-        while (rx.cap < need && pos < pending && rx.nseg < VS_VQ_RX_MAX_SEGS &&
-               nch < VS_VQ_RX_MAX_SEGS && (vq->mrg_rxbuf || nch == 0)) {
-            uint16_t head = split_head(vq, (uint16_t)(vq->last_avail_idx + pos));
-            pos++;
+        while (rx.cap < need && rx.nseg < VS_VQ_RX_MAX_SEGS && nch < VS_VQ_RX_MAX_SEGS &&
+               (vq->mrg_rxbuf || nch == 0)) {
+            if (cpos == pending && !refreshed) {
+                /* The entries we knew of ran out: ask the driver once per burst. */
+                refreshed = true;
+                int more = split_avail_read(vq);
+                if (more < 0)
+                    goto broken;
+                pending = flushed + more;
+            }
+            if (cpos == pending)
+                break;
+            uint16_t head = split_head(vq, &hc, cpos, (uint16_t)pending);
+            cpos++;
             uint32_t before = rx.cap;
             int rc = split_rx_chain(vq, head, &rx, need, &budget);
             if (vs_unlikely(rc < 0))
-                return 0; /* broken: nothing published */
+                goto broken;
             if (vs_unlikely(rc > 0)) {
                 vq->stats.walk_cut++;
                 break;
             }
-            ch[nch].head = head;
-            ch[nch].cap = rx.cap - before;
-            nch++;
+            ch[nch++] = (struct vs_vq_used){ .id = head, .len = rx.cap - before };
         }
         if (vs_unlikely(rx.cap < need)) {
             /* Out of buffers, out of budget, or the chain (or 64 pieces) cannot hold
@@ -312,20 +365,26 @@ uint16_t vs_vq_split_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, ui
             vq->stats.no_buffers += n - i;
             break;
         }
-        if (pos < pending)
-            vs_prefetch(&desc[split_head(vq, (uint16_t)(vq->last_avail_idx + pos)) & mask]);
+        if (cpos < pending)
+            vs_prefetch(&desc[split_head(vq, &hc, cpos, (uint16_t)pending) & mask]);
         uint8_t hdr[16];
         vs_vq_net_hdr(hdr, vq->hdr_len, vq->mrg_rxbuf ? (uint16_t)nch : 1);
         vs_vq_rx_write(vq, &rx, hdr, vq->hdr_len, p);
-        for (unsigned j = 0; j < nch; j++)
-            split_used_elem(vq, nused++, ch[j].head, ch[j].cap);
-        consumed = pos;
+        nu += nch;
+        pos = cpos;
         delivered++;
         bytes += p->len;
     }
-    if (nused)
-        split_publish(vq, consumed, nused);
+    if (nu)
+        split_flush(vq, (uint16_t)(pos - flushed), u, nu, false);
     vq->stats.packets += delivered;
     vq->stats.bytes += bytes;
     return delivered;
+
+broken:
+    /* Frames handed over in a mid-burst flush stay delivered (counted); the rest is
+     * abandoned with the queue, and the caller frees every buffer anyway. */
+    vq->stats.packets += flushed_delivered;
+    vq->stats.bytes += flushed_bytes;
+    return 0;
 }

@@ -89,7 +89,9 @@ int vs_vdrv_init(struct vs_vdrv *d, struct vs_vdrv_mem *m, uint16_t size, unsign
     d->bufs = calloc(size, sizeof(*d->bufs));
     d->free_desc = calloc(size, sizeof(uint16_t));
     d->free_id = calloc(size, sizeof(uint16_t));
-    if (!d->bufs || !d->free_desc || !d->free_id)
+    d->fifo = calloc(size, sizeof(uint16_t));
+    d->batch_last = -1;
+    if (!d->bufs || !d->free_desc || !d->free_id || !d->fifo)
         return -ENOMEM;
     for (unsigned i = 0; i < size; i++) {
         unsigned region = ((flags & VS_VDRV_SPREAD) && (i & 1) && m->gm.n > 1) ? 1 : 0;
@@ -112,6 +114,7 @@ void vs_vdrv_fini(struct vs_vdrv *d)
     free(d->bufs);
     free(d->free_desc);
     free(d->free_id);
+    free(d->fifo);
     memset(d, 0, sizeof(*d));
 }
 
@@ -123,6 +126,7 @@ void vs_vdrv_attach(const struct vs_vdrv *d, struct vs_virtq *vq)
     vq->event_idx = d->flags & VS_VDRV_EVENT_IDX;
     vq->indirect = d->flags & VS_VDRV_INDIRECT;
     vq->mrg_rxbuf = d->flags & VS_VDRV_MRG_RXBUF;
+    vq->in_order = d->flags & VS_VDRV_IN_ORDER;
     vq->hdr_len = d->hdr_len;
     vq->desc = d->desc;
     vq->avail = d->avail;
@@ -172,7 +176,7 @@ void vs_vdrv_packed_set_desc(struct vs_vdrv *d, uint16_t pos, uint64_t addr, uin
 static int post(struct vs_vdrv *d, uint32_t total, unsigned nseg, bool indirect, bool write,
                 const void *frame, uint32_t frame_len)
 {
-    bool packed = d->flags & VS_VDRV_PACKED;
+    bool packed = d->flags & VS_VDRV_PACKED, in_order = d->flags & VS_VDRV_IN_ORDER;
     if (nseg == 0 || nseg > VS_VDRV_MAX_SEGS || total > VS_VDRV_AREA)
         return -EINVAL;
     if (nseg > total)
@@ -182,15 +186,20 @@ static int post(struct vs_vdrv *d, uint32_t total, unsigned nseg, bool indirect,
     if (packed) {
         if (d->free_slots < ring_descs || d->nfree_id == 0)
             return -ENOSPC;
-        id = d->free_id[--d->nfree_id];
+        /* In order: the head slot is the id, free exactly when the slot is. */
+        id = in_order ? d->next_pos : d->free_id[--d->nfree_id];
     } else {
         if (d->nfree_desc < ring_descs)
             return -ENOSPC;
-        id = d->free_desc[d->nfree_desc - 1];
+        id = in_order ? d->next_pos : d->free_desc[d->nfree_desc - 1];
     }
     struct vs_vdrv_buf *b = &d->bufs[id];
     b->inflight = true;
     b->indirect = indirect;
+    b->write = write;
+    b->total = total;
+    if (in_order)
+        d->fifo[(d->fifo_head + d->fifo_n++) % d->size] = id;
     b->nseg = (uint16_t)nseg;
     b->ndesc = (uint16_t)ring_descs;
     uint8_t *area = vs_vdrv_mem_hva(d->mem, b->area_gpa);
@@ -210,8 +219,15 @@ static int post(struct vs_vdrv *d, uint32_t total, unsigned nseg, bool indirect,
     uint16_t wflag = write ? VRING_DESC_F_WRITE : 0;
     if (!packed) {
         struct vring_desc *desc = d->desc;
-        for (unsigned k = 0; k < ring_descs; k++)
-            b->desc[k] = d->free_desc[--d->nfree_desc];
+        for (unsigned k = 0; k < ring_descs; k++) {
+            if (in_order) { /* consecutive, wrapping at the end of the table */
+                b->desc[k] = d->next_pos;
+                d->next_pos = (uint16_t)((d->next_pos + 1) & (d->size - 1));
+                d->nfree_desc--;
+            } else {
+                b->desc[k] = d->free_desc[--d->nfree_desc];
+            }
+        }
         if (indirect) {
             struct vring_desc *t = vs_vdrv_mem_hva(d->mem, b->table_gpa);
             for (unsigned k = 0; k < nseg; k++)
@@ -280,10 +296,10 @@ int vs_vdrv_post_rx(struct vs_vdrv *d, uint32_t len, unsigned nseg, bool indirec
     return post(d, len, nseg, indirect, true, NULL, 0);
 }
 
-int vs_vdrv_get_used(struct vs_vdrv *d, uint16_t *id, uint32_t *len)
+/* Reads the used entry at the driver's position without consuming it: 1, 0 when
+ * none. Packed entries name their buffer; its slot count says where the next is. */
+static int peek_used(struct vs_vdrv *d, uint16_t *id, uint32_t *len)
 {
-    uint16_t i;
-    uint32_t l;
     if (d->flags & VS_VDRV_PACKED) {
         struct vring_packed_desc *ring = d->desc;
         uint16_t f = VS_READ_ONCE(ring[d->used_pos].flags);
@@ -291,32 +307,78 @@ int vs_vdrv_get_used(struct vs_vdrv *d, uint16_t *id, uint32_t *len)
         if (a != d->used_wrap || u != d->used_wrap)
             return 0;
         vs_smp_rmb(); /* id and len after flags */
-        i = ring[d->used_pos].id;
-        l = ring[d->used_pos].len;
-        if (i >= d->size || !d->bufs[i].inflight)
-            return -EPROTO;
-        d->used_pos += d->bufs[i].ndesc;
-        if (d->used_pos >= d->size) {
-            d->used_pos -= d->size;
-            d->used_wrap = !d->used_wrap;
-        }
-        d->free_slots += d->bufs[i].ndesc;
-        d->free_id[d->nfree_id++] = i;
+        *id = ring[d->used_pos].id;
+        *len = ring[d->used_pos].len;
     } else {
         struct vring_used *used = d->used;
         if (VS_READ_ONCE(used->idx) == d->used_idx)
             return 0;
         vs_smp_rmb(); /* entries after idx */
         struct vring_used_elem e = used->ring[d->used_idx & (d->size - 1)];
-        d->used_idx++;
-        i = (uint16_t)e.id;
-        l = e.len;
-        if (e.id >= d->size || !d->bufs[i].inflight)
+        if (e.id >= d->size)
             return -EPROTO;
-        for (unsigned k = 0; k < d->bufs[i].ndesc; k++)
-            d->free_desc[d->nfree_desc++] = d->bufs[i].desc[k];
+        *id = (uint16_t)e.id;
+        *len = e.len;
     }
-    d->bufs[i].inflight = false;
+    return *id < d->size && d->bufs[*id].inflight ? 1 : -EPROTO;
+}
+
+/* Gives back buffer i's descriptors and moves past its used position. */
+static void complete(struct vs_vdrv *d, uint16_t i)
+{
+    struct vs_vdrv_buf *b = &d->bufs[i];
+    if (d->flags & VS_VDRV_PACKED) {
+        d->used_pos += b->ndesc;
+        if (d->used_pos >= d->size) {
+            d->used_pos -= d->size;
+            d->used_wrap = !d->used_wrap;
+        }
+        d->free_slots += b->ndesc;
+        if (!(d->flags & VS_VDRV_IN_ORDER))
+            d->free_id[d->nfree_id++] = i;
+    } else {
+        d->used_idx++;
+        for (unsigned k = 0; k < b->ndesc; k++)
+            if (d->flags & VS_VDRV_IN_ORDER)
+                d->nfree_desc++;
+            else
+                d->free_desc[d->nfree_desc++] = b->desc[k];
+    }
+    b->inflight = false;
+}
+
+int vs_vdrv_get_used(struct vs_vdrv *d, uint16_t *id, uint32_t *len)
+{
+    uint16_t i;
+    uint32_t l;
+    if (!(d->flags & VS_VDRV_IN_ORDER)) {
+        int rc = peek_used(d, &i, &l);
+        if (rc <= 0)
+            return rc;
+    } else {
+        if (d->batch_last < 0) {
+            int rc = peek_used(d, &i, &l);
+            if (rc <= 0)
+                return rc;
+            d->batch_last = i;
+            d->batch_len = l;
+        } else if (!(d->flags & VS_VDRV_PACKED) &&
+                   VS_READ_ONCE(((struct vring_used *)d->used)->idx) == d->used_idx) {
+            return -EPROTO; /* the batch's entry promised more than used->idx counts */
+        }
+        if (d->fifo_n == 0)
+            return -EPROTO;
+        i = d->fifo[d->fifo_head];
+        d->fifo_head = (uint16_t)((d->fifo_head + 1) % d->size);
+        d->fifo_n--;
+        if (i == d->batch_last) {
+            l = d->batch_len;
+            d->batch_last = -1;
+        } else {
+            l = d->bufs[i].write ? d->bufs[i].total : 0;
+        }
+    }
+    complete(d, i);
     *id = i;
     *len = l;
     return 1;

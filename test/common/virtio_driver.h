@@ -42,11 +42,18 @@ enum {
     VS_VDRV_MRG_RXBUF = 1u << 3,
     VS_VDRV_HDR10 = 1u << 4,   /* legacy 10-byte header (no MRG_RXBUF, no VERSION_1) */
     VS_VDRV_SPREAD = 1u << 5,  /* put buffers of odd ids in region 1 (needs 2 regions) */
+    /* VIRTIO_F_IN_ORDER: descriptors taken in ring order (split: chains of consecutive
+     * descriptors, the head index as id; packed: the head slot as id); a used entry
+     * completes every buffer posted before its id too (a batch), and any entry whose
+     * id is not in posting order is a device error (-EPROTO). */
+    VS_VDRV_IN_ORDER = 1u << 6,
 };
 
 struct vs_vdrv_buf {
     bool inflight;
     bool indirect;
+    bool write;                        /* an RX buffer */
+    uint32_t total;                    /* bytes in all pieces */
     uint16_t ndesc;                    /* split: descriptors of the chain; packed: slots */
     uint16_t desc[VS_VDRV_MAX_SEGS];   /* split: their indices */
     uint16_t nseg;
@@ -78,6 +85,12 @@ struct vs_vdrv {
     uint16_t *free_id;
     uint16_t nfree_id;
 
+    /* in order: ids in posting order, and the used entry being consumed */
+    uint16_t *fifo;
+    uint16_t fifo_head, fifo_n; /* oldest entry, entries */
+    int32_t batch_last;   /* id of the entry that ends the current batch, -1 for none */
+    uint32_t batch_len;
+
     uint16_t kick_old;    /* avail position at the last kick decision */
     struct vs_vdrv_buf *bufs; /* by buffer id (split: head descriptor index) */
 };
@@ -93,7 +106,9 @@ int vs_vdrv_post_tx(struct vs_vdrv *d, const void *frame, uint32_t len, unsigned
                     bool indirect);
 /* Posts an RX buffer of len bytes in nseg pieces (filled with 0xee). Id or -ENOSPC. */
 int vs_vdrv_post_rx(struct vs_vdrv *d, uint32_t len, unsigned nseg, bool indirect);
-/* Reads the next used entry: 1 with id/len, 0 when none. Frees its descriptors. */
+/* Reads the next used buffer: 1 with id/len, 0 when none. Frees its descriptors.
+ * In order, a buffer completed by a later buffer's entry gets len 0 (TX) or its
+ * whole length (RX: what a driver has to assume, so a device must not batch RX). */
 int vs_vdrv_get_used(struct vs_vdrv *d, uint16_t *id, uint32_t *len);
 /* Copies up to len bytes of buffer id's data (in piece order) to out. Returns bytes. */
 uint32_t vs_vdrv_read_buf(const struct vs_vdrv *d, uint16_t id, uint32_t len, uint8_t *out);

@@ -660,10 +660,8 @@ static void test_lend_rewritten(void)
     }
 }
 
-int main(void)
+static void add_tests(CU_pSuite s)
 {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("virtq", env_suite_init, env_suite_clean);
     CU_add_test(s, "tx round trip", test_tx_round_trip);
     CU_add_test(s, "tx partial burst", test_tx_partial_burst);
     CU_add_test(s, "rx round trip", test_rx_round_trip);
@@ -681,6 +679,12 @@ int main(void)
     CU_add_test(s, "lending dequeue", test_lend);
     CU_add_test(s, "lending dequeue with nothing to lend", test_lend_nothing_lent);
     CU_add_test(s, "lent frame rewritten after the dequeue", test_lend_rewritten);
+}
+
+int main(void)
+{
+    CU_initialize_registry();
+    env_add_suites("virtq", add_tests);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();

@@ -1,15 +1,33 @@
 #include "test_virtq_env.h"
 
 #include <CUnit/Basic.h>
+#include <stdio.h>
 #include <string.h>
 
 struct vs_pool *test_pool;
+unsigned env_flags;
 
 int env_suite_init(void)
 {
+    env_flags = 0;
     if (!test_pool && vs_pool_create(4096, VS_PAGES_NONE, &test_pool) != 0)
         return -1;
     return 0;
+}
+
+int env_suite_init_in_order(void)
+{
+    int rc = env_suite_init();
+    env_flags = VS_VDRV_IN_ORDER;
+    return rc;
+}
+
+void env_add_suites(const char *name, void (*add)(CU_pSuite s))
+{
+    char in_order[128];
+    snprintf(in_order, sizeof(in_order), "%s, in order", name);
+    add(CU_add_suite(name, env_suite_init, env_suite_clean));
+    add(CU_add_suite(in_order, env_suite_init_in_order, env_suite_clean));
 }
 
 int env_suite_clean(void)
@@ -19,6 +37,7 @@ int env_suite_clean(void)
 
 void env_setup(struct env *e, uint16_t size, unsigned flags)
 {
+    flags |= env_flags;
     unsigned nreg = (flags & VS_VDRV_SPREAD) ? 2 : 1;
     CU_ASSERT_FATAL(vs_vdrv_mem_init(&e->mem, nreg, ENV_REGION_SIZE) == 0);
     CU_ASSERT_FATAL(vs_vdrv_init(&e->drv, &e->mem, size, flags) == 0);

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <CUnit/CUnit.h>
+
 #include "ports/virtio/virtq.h"
 #include "test/common/virtio_driver.h"
 #include "vswitch/pkt.h"
@@ -20,8 +22,14 @@ struct env {
 
 extern struct vs_pool *test_pool;
 
+/* Every suite runs twice: as a driver without and with VIRTIO_F_IN_ORDER. env_flags
+ * (0 or VS_VDRV_IN_ORDER) is added to every env_setup of the running suite. */
+extern unsigned env_flags;
 int env_suite_init(void);
+int env_suite_init_in_order(void);
 int env_suite_clean(void);
+/* Adds the two suites "name" and "name, in order", each with the tests add() adds. */
+void env_add_suites(const char *name, void (*add)(CU_pSuite s));
 /* Two regions when flags has VS_VDRV_SPREAD. Starts the queue at base 0
  * (packed: 0x8000, the wrap counter set). */
 void env_setup(struct env *e, uint16_t size, unsigned flags);

@@ -507,10 +507,8 @@ static void test_restart_after_break(void)
     env_teardown(&e);
 }
 
-int main(void)
+static void add_tests(CU_pSuite s)
 {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("virtq malformed", env_suite_init, env_suite_clean);
     CU_add_test(s, "split: descriptor loop (self)", test_loop_self);
     CU_add_test(s, "split: descriptor loop (2-cycle)", test_loop_two);
     CU_add_test(s, "split: next index out of range", test_next_range);
@@ -550,6 +548,12 @@ int main(void)
     CU_add_test(s, "packed: frame too large (dropped)", test_p_too_large);
     CU_add_test(s, "packed: base beyond the ring", test_p_bad_base);
     CU_add_test(s, "restart after a break", test_restart_after_break);
+}
+
+int main(void)
+{
+    CU_initialize_registry();
+    env_add_suites("virtq malformed", add_tests);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();

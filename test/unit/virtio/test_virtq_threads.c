@@ -182,16 +182,20 @@ static void test_split_rx_mrg(void) { run_pair(VS_VDRV_MRG_RXBUF | VS_VDRV_EVENT
 static void test_packed_rx(void) { run_pair(VS_VDRV_PACKED, rx_driver, rx_device); }
 static void test_packed_rx_mrg(void) { run_pair(VS_VDRV_PACKED | VS_VDRV_MRG_RXBUF, rx_driver, rx_device); }
 
-int main(void)
+static void add_tests(CU_pSuite s)
 {
-    CU_initialize_registry();
-    CU_pSuite s = CU_add_suite("virtq threads", env_suite_init, env_suite_clean);
     CU_add_test(s, "split tx", test_split_tx);
     CU_add_test(s, "packed tx", test_packed_tx);
     CU_add_test(s, "split rx", test_split_rx);
     CU_add_test(s, "split rx mergeable", test_split_rx_mrg);
     CU_add_test(s, "packed rx", test_packed_rx);
     CU_add_test(s, "packed rx mergeable", test_packed_rx_mrg);
+}
+
+int main(void)
+{
+    CU_initialize_registry();
+    env_add_suites("virtq threads", add_tests);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
