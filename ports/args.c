@@ -147,3 +147,25 @@ int vs_port_args_size(const struct vs_port_args *args, const char *key, uint64_t
     *out = (uint64_t)n << shift;
     return 0;
 }
+
+int vs_port_args_bool(const struct vs_port_args *args, const char *key, bool def, bool *out,
+                      struct vs_port_err *err)
+{
+    static const char *const yes[] = { "true", "yes", "on", "1" };
+    static const char *const no[] = { "false", "no", "off", "0" };
+    int idx;
+    const char *v = vs_port_args_get(args, key, &idx);
+
+    *out = def;
+    if (!v)
+        return 0;
+    for (unsigned i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        if (!strcmp(v, yes[i]) || !strcmp(v, no[i])) {
+            *out = !strcmp(v, yes[i]);
+            return 0;
+        }
+    }
+    vs_port_err_set(err, idx, "%s: '%s' is not a yes/no value; use true or false (or 1 or 0)",
+                    key, v);
+    return -EINVAL;
+}

@@ -111,6 +111,10 @@ int vs_port_args_uint(const struct vs_port_args *args, const char *key, unsigned
  * 64 GiB), within [min, max]; absent → def. 0 or -EINVAL with err. */
 int vs_port_args_size(const struct vs_port_args *args, const char *key, uint64_t min,
                       uint64_t max, uint64_t def, uint64_t *out, struct vs_port_err *err);
+/* Parses a yes/no option (true/false, yes/no, on/off, 1/0); absent → def. 0 or -EINVAL
+ * with err. */
+int vs_port_args_bool(const struct vs_port_args *args, const char *key, bool def, bool *out,
+                      struct vs_port_err *err);
 void vs_port_err_set(struct vs_port_err *err, int arg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -1,5 +1,5 @@
-/* Option checking for vhost-user ports: path, mode, queues, max_memory. No side
- * effects. */
+/* Option checking for vhost-user ports: path, mode, queues, max_memory, in_order.
+ * No side effects. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 
 #include "ports/vhost_user/port_args.h"
 
-const char *const vs_vhu_keys[] = {"path", "mode", "queues", "max_memory", NULL};
+const char *const vs_vhu_keys[] = {"path", "mode", "queues", "max_memory", "in_order", NULL};
 
 /* Finds the deepest existing ancestor of path's parent and checks that we could
  * create the missing directories below it (server mode creates them). */
@@ -101,6 +101,8 @@ int vs_vhu_parse_args(const struct vs_port_args *args, struct vs_vhu_args *out,
         return rc;
     if ((rc = vs_port_args_size(args, "max_memory", VS_VHU_MAX_MEMORY_MIN, VS_VHU_MAX_MEMORY_MAX,
                                 VS_VHU_MAX_MEMORY_DEFAULT, &out->max_memory, err)) < 0)
+        return rc;
+    if ((rc = vs_port_args_bool(args, "in_order", true, &out->in_order, err)) < 0)
         return rc;
 
     if (out->server) {

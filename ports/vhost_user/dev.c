@@ -31,7 +31,8 @@
 uint64_t vs_vhu_features_offered(void)
 {
     /* No checksum or segmentation offloads: every frame we hand over is complete. */
-    return BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_RING_PACKED) | BIT(VIRTIO_RING_F_EVENT_IDX) |
+    return BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_RING_PACKED) | BIT(VIRTIO_F_IN_ORDER) |
+           BIT(VIRTIO_RING_F_EVENT_IDX) |
            BIT(VIRTIO_RING_F_INDIRECT_DESC) | BIT(VIRTIO_NET_F_MRG_RXBUF) |
            BIT(VIRTIO_NET_F_MQ) | BIT(VIRTIO_NET_F_MTU) | BIT(VIRTIO_NET_F_STATUS) |
            BIT(VIRTIO_F_ANY_LAYOUT) | BIT(VS_VHU_F_PROTOCOL_FEATURES) | BIT(VHOST_F_LOG_ALL);
@@ -83,6 +84,7 @@ void vs_vhu_dev_init(struct vs_vhu_dev *dev, const char *name, unsigned n_qp)
     dev->name = name;
     dev->n_qp = n_qp < 1 ? 1 : n_qp > VS_VHU_MAX_QUEUE_PAIRS ? VS_VHU_MAX_QUEUE_PAIRS : n_qp;
     dev->max_map = VS_VHU_MAX_MEMORY_DEFAULT;
+    dev->offered = vs_vhu_features_offered();
     dev->wake_fd = -1;
     for (unsigned i = 0; i < VS_GUEST_MEM_MAX_REGIONS; i++)
         dev->mem.r[i].fd = -1;
@@ -204,7 +206,7 @@ static int h_get_features(struct ctx *c)
 
     if (rc < 0)
         return rc;
-    reply_u64(c, vs_vhu_features_offered());
+    reply_u64(c, c->dev->offered);
     return 0;
 }
 
@@ -217,7 +219,7 @@ static int h_set_features(struct ctx *c)
     if ((rc = need_size(c, 8)) < 0)
         return rc;
     f = c->p->u64;
-    extra = f & ~vs_vhu_features_offered();
+    extra = f & ~dev->offered;
     if (extra)
         return fail(c, VS_VHU_ERR_VALUE, -EINVAL,
                     "features 0x%llx include 0x%llx that were not offered",

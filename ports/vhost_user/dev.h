@@ -81,6 +81,8 @@ struct vs_vhu_mem_file {
 struct vs_vhu_dev {
     const char *name;      /* port name for log lines */
     unsigned n_qp;         /* queue pairs offered */
+    uint64_t offered;      /* features offered: vs_vhu_features_offered() unless a port
+                              option took some away (in_order=false) */
 
     uint64_t features;     /* SET_FEATURES */
     bool features_set;
@@ -121,7 +123,7 @@ struct vs_vhu_dev {
     bool msg_err_logged;   /* first refused message of a connection is logged loudly */
 };
 
-/* Offered feature sets. */
+/* Offered feature sets (the features: all a device may offer; see vs_vhu_dev.offered). */
 uint64_t vs_vhu_features_offered(void);
 uint64_t vs_vhu_protocol_features_offered(void);
 

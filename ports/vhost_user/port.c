@@ -402,6 +402,8 @@ static int vhu_open(struct vs_port *port, const struct vs_port_args *args, struc
     vp->dev.max_map = vp->args.max_memory;
     vp->dev.on_fault = vhu_mem_fault;
     vp->dev.fault_arg = vp;
+    if (!vp->args.in_order)
+        vp->dev.offered &= ~(1ull << VIRTIO_F_IN_ORDER);
     vp->dev.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (vp->dev.wake_fd < 0) {
         rc = -errno;

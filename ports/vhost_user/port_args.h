@@ -22,11 +22,13 @@ struct vs_vhu_args {
     bool server;
     unsigned queues;
     uint64_t max_memory; /* bytes */
+    bool in_order;  /* offer VIRTIO_F_IN_ORDER (default) */
 };
 
 extern const char *const vs_vhu_keys[];
 
-/* Checks and parses path, mode, queues and max_memory without side effects. 0 or -errno with err. */
+/* Checks and parses path, mode, queues, max_memory and in_order without side effects.
+ * 0 or -errno with err. */
 int vs_vhu_parse_args(const struct vs_port_args *args, struct vs_vhu_args *out,
                       struct vs_port_err *err);
 

@@ -132,6 +132,7 @@ static int ring_try_start(struct vs_vhu_dev *dev, unsigned i, char *why, unsigne
         vq->event_idx = vs_vhu_has_feature(dev, VIRTIO_RING_F_EVENT_IDX);
         vq->indirect = vs_vhu_has_feature(dev, VIRTIO_RING_F_INDIRECT_DESC);
         vq->mrg_rxbuf = vs_vhu_has_feature(dev, VIRTIO_NET_F_MRG_RXBUF);
+        vq->in_order = vs_vhu_has_feature(dev, VIRTIO_F_IN_ORDER);
         vq->hdr_len = (vs_vhu_has_feature(dev, VIRTIO_F_VERSION_1) ||
                        vs_vhu_has_feature(dev, VIRTIO_NET_F_MRG_RXBUF))
                           ? sizeof(struct virtio_net_hdr_mrg_rxbuf)

@@ -322,6 +322,10 @@ int fe_negotiate(struct fe *fe, const struct fe_opts *opts)
         fe->features |= BIT(VIRTIO_RING_F_EVENT_IDX);
         flags |= VS_VDRV_EVENT_IDX;
     }
+    if (opts->in_order) {
+        fe->features |= BIT(VIRTIO_F_IN_ORDER);
+        flags |= VS_VDRV_IN_ORDER;
+    }
     if (opts->nqp > 1)
         fe->features |= BIT(VIRTIO_NET_F_MQ);
     if ((f & fe->features) != fe->features)

@@ -23,6 +23,7 @@ struct fe_opts {
     bool no_protocol_features; /* legacy front-end: rings start enabled on kick */
     bool two_regions;     /* the memfd as two regions (second at mmap_offset FE_MEM_SIZE/2) */
     bool hugetlb;         /* memfd on 2 MiB hugepages (MFD_HUGETLB) */
+    bool in_order;        /* VIRTIO_F_IN_ORDER, rings driven in order */
 };
 
 struct fe {

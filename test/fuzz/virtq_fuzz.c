@@ -10,11 +10,13 @@
  *   u8  desc, avail, used   ring offsets in region 0, in 64-byte units
  *   u8  nops    length of the op script that follows
  *   ops[nops]   script, see run_ops(): dequeue, enqueue, notify, kick suppression,
- *               poll, guest memory write, restart, driver posts k buffers
+ *               poll, guest memory write, restart (which may switch VIRTIO_F_IN_ORDER
+ *               on or off, as a new negotiation would), driver posts k buffers
  *   rest        guest memory image: region 0 (32 KiB at gpa 0x1000), then region 1
  *               (4 KiB right after it in guest-physical space)
  * Checks: frames handed to the switch are 14..VS_PKT_DATA_ROOM bytes, no packet
- * buffer leaks, a broken queue does nothing more. */
+ * buffer leaks, a broken queue does nothing more, a split ring's used idx counts
+ * every buffer consumed (also when IN_ORDER lets one entry stand for a burst). */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -114,12 +116,25 @@ static void check_quiet(struct vs_virtq *vq, const struct vs_virtq_stats *before
         abort();
 }
 
+/* Split rings: between bursts every avail entry consumed has been counted used, and
+ * an op that used buffers left used->idx saying so. */
+static void check_used_idx(const struct vs_virtq *vq, uint16_t used_before)
+{
+    if (vq->packed || !vq->started || vq->broken || vq->lend_consumed)
+        return;
+    const struct vring_used *u = vq->used;
+    if (vq->last_used_idx != vq->last_avail_idx ||
+        (vq->last_used_idx != used_before && u->idx != vq->last_used_idx))
+        abort();
+}
+
 static void run_ops(struct vs_virtq *vq, struct script *s, uint8_t *r0, uint8_t *r1)
 {
     struct vs_pkt *pkts[VS_BURST];
     while (s->i < s->n) {
         bool was_broken = vq->broken;
         struct vs_virtq_stats before = vq->stats;
+        uint16_t used_before = vq->last_used_idx;
         uint8_t op = next(s);
         switch (op % 8) {
         case 0: { /* guest TX → switch */
@@ -183,12 +198,15 @@ static void run_ops(struct vs_virtq *vq, struct script *s, uint8_t *r0, uint8_t 
                 r1[off - R0_SIZE] = v;
             break;
         }
-        case 6: { /* the owner restarts the queue */
+        case 6: { /* the owner restarts the queue, IN_ORDER switched with op bit 4 */
             uint16_t base = vs_virtq_stop(vq);
             if (op & 8)
                 base = (uint16_t)(next(s) | next(s) << 8);
+            if (op & 16)
+                vq->in_order = !vq->in_order;
             (void)vs_virtq_start(vq, base);
             was_broken = false;
+            used_before = vq->last_used_idx; /* a new start, nothing used yet */
             break;
         }
         default: /* the driver posts k buffers: many chains are hard to find by mutation */
@@ -197,6 +215,8 @@ static void run_ops(struct vs_virtq *vq, struct script *s, uint8_t *r0, uint8_t 
         }
         if (was_broken)
             check_quiet(vq, &before);
+        else
+            check_used_idx(vq, used_before);
     }
 }
 

@@ -99,9 +99,9 @@ static void close_fn(void *arg)
 }
 
 static struct vs_port *port_open_args(const char *path, const char *mode, const char *queues,
-                                      int *rc)
+                                      const char *in_order, int *rc)
 {
-    struct vs_port_arg a[3];
+    struct vs_port_arg a[4];
     unsigned n = 0;
     struct open_req r = {0};
     struct vs_port *p = calloc(1, sizeof(*p));
@@ -114,6 +114,8 @@ static struct vs_port *port_open_args(const char *path, const char *mode, const 
         a[n++] = (struct vs_port_arg){.key = "mode", .value = mode};
     if (queues)
         a[n++] = (struct vs_port_arg){.key = "queues", .value = queues};
+    if (in_order)
+        a[n++] = (struct vs_port_arg){.key = "in_order", .value = in_order};
     r.port = p;
     r.args.n = n;
     r.args.v = a;
@@ -129,7 +131,7 @@ static struct vs_port *port_open_args(const char *path, const char *mode, const 
 static struct vs_port *port_open(const char *queues)
 {
     int rc;
-    struct vs_port *p = port_open_args(sock_path, NULL, queues, &rc);
+    struct vs_port *p = port_open_args(sock_path, NULL, queues, NULL, &rc);
 
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     return p;
@@ -387,6 +389,13 @@ static void test_validate(void)
     CU_ASSERT_EQUAL(V(A("path", "/tmp/x.sock"), A("queues", "0")), -EINVAL);
     CU_ASSERT_EQUAL(V(A("path", "/tmp/x.sock"), A("queues", "9")), -EINVAL);
     CU_ASSERT_EQUAL(V(A("path", "/tmp/x.sock"), A("colour", "red")), -EINVAL);
+    CU_ASSERT_EQUAL(V(A("path", "/tmp/x.sock"), A("in_order", "false")), 0);
+    CU_ASSERT_EQUAL(V(A("path", "/tmp/x.sock"), A("in_order", "1")), 0);
+    CU_ASSERT_EQUAL(V(A("path", "/tmp/x.sock"), A("mode", "client"), A("in_order", "maybe")),
+                    -EINVAL);
+    CU_ASSERT_EQUAL(err.arg, 2);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "in_order"));
+    CU_ASSERT_EQUAL(V(A("path", "/tmp/x.sock"), A("in_order", "")), -EINVAL);
     /* The parent is a regular file: server mode cannot create the socket there. */
     snprintf(file, sizeof(file), "%s/plainfile", tmpdir);
     fd = open(file, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
@@ -421,7 +430,7 @@ static void test_server_socket(void)
     CU_ASSERT_EQUAL(p->n_txq, 1);
     CU_ASSERT_EQUAL(p->link_up, 0);
     /* Somebody listens there: a second port must refuse, not steal the path. */
-    p2 = port_open_args(sock_path, "server", NULL, &rc);
+    p2 = port_open_args(sock_path, "server", NULL, NULL, &rc);
     CU_ASSERT_PTR_NULL(p2);
     CU_ASSERT_EQUAL(rc, -EADDRINUSE);
     port_close(p);
@@ -510,6 +519,46 @@ static void test_traffic_packed(void)
     struct fe_opts o = {.nqp = 1, .ring_size = 64, .packed = true};
 
     traffic_case(&o, NULL);
+}
+
+static void test_traffic_split_in_order(void)
+{
+    struct fe_opts o = {.nqp = 1, .ring_size = 64, .event_idx = true, .in_order = true};
+
+    traffic_case(&o, NULL);
+}
+
+static void test_traffic_packed_in_order(void)
+{
+    struct fe_opts o = {.nqp = 1, .ring_size = 100, .packed = true, .in_order = true};
+
+    traffic_case(&o, NULL);
+}
+
+/* IN_ORDER is offered unless the port says in_order=false; a front-end that asks
+ * for it anyway is refused like any feature that was not offered. */
+static void test_in_order_offer(void)
+{
+    static const char *const vals[] = {NULL, "true", "false", "0"};
+    for (unsigned i = 0; i < 4; i++) {
+        int rc;
+        struct vs_port *p = port_open_args(sock_path, NULL, NULL, vals[i], &rc);
+        struct fe fe;
+        uint64_t f;
+        bool offer = i < 2;
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+        CU_ASSERT_EQUAL_FATAL(fe_connect(&fe, sock_path), 0);
+        CU_ASSERT_EQUAL(fe_get_u64(&fe, VS_VHU_GET_FEATURES, &f), 0);
+        CU_ASSERT_EQUAL(!!(f & (1ull << VIRTIO_F_IN_ORDER)), offer);
+        CU_ASSERT_TRUE(!!(f & (1ull << VIRTIO_F_RING_PACKED)));
+        int ack = fe_ack_u64(&fe, VS_VHU_SET_FEATURES,
+                             (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_F_IN_ORDER));
+        CU_ASSERT(offer ? ack == 0 : ack != 0);
+        fe_close(&fe);
+        CU_ASSERT_TRUE(wait_disconnected(p));
+        port_close(p);
+    }
 }
 
 static void test_traffic_packed_two_queues(void)
@@ -1149,7 +1198,7 @@ static void test_client_reconnect(void)
 
     snprintf(path, sizeof(path), "%s/client.sock", tmpdir);
     /* Nobody listens yet: open succeeds and retries in the background. */
-    p = port_open_args(path, "client", NULL, &rc);
+    p = port_open_args(path, "client", NULL, NULL, &rc);
     CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     usleep(300000);
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
@@ -1306,6 +1355,9 @@ int main(void)
     CU_add_test(s, "traffic split event idx", test_traffic_split_event_idx);
     CU_add_test(s, "traffic packed", test_traffic_packed);
     CU_add_test(s, "traffic packed 2 queues", test_traffic_packed_two_queues);
+    CU_add_test(s, "traffic split in order", test_traffic_split_in_order);
+    CU_add_test(s, "traffic packed in order", test_traffic_packed_in_order);
+    CU_add_test(s, "IN_ORDER offered unless in_order=false", test_in_order_offer);
     CU_add_test(s, "traffic ADD_MEM_REG", test_traffic_add_mem_reg);
     CU_add_test(s, "traffic two regions", test_traffic_two_regions);
     CU_add_test(s, "traffic hugetlbfs memory", test_traffic_hugetlb);
