@@ -4,10 +4,14 @@
  * Framing: the socket is non-blocking and serviced by the main loop. A message is
  * assembled across as many reads as it takes (header first, then exactly the
  * payload the header announces, so that fds of the next message are never taken
- * for this one); fds arrive with the first bytes. Replies are small and the
- * front-end waits for them, so a send that would block is given one second. */
+ * for this one); fds arrive with the first bytes.
+ *
+ * Replies never make the main thread wait: what the socket does not take at once
+ * is queued and sent when it becomes writable. A front-end that sends requests
+ * without reading the replies fills the socket and then the queue; past
+ * REPLY_QUEUE_MAX it is disconnected (a well-behaved one has at most one reply
+ * outstanding: it waits for each). */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +31,9 @@
 
 #define RECONNECT_FIRST_MS 100
 #define RECONNECT_MAX_MS 5000
-#define SEND_TIMEOUT_MS 1000
+/* Bytes of replies queued beyond what the socket holds: hundreds of replies. */
+#define REPLY_QUEUE_MAX (16u << 10)
+#define CONN_EVENTS (EPOLLIN | EPOLLRDHUP)
 #define VS_VHU_ARRAY_FDS (VS_VHU_MAX_FDS + 1)
 
 struct vhu_port {
@@ -48,10 +54,13 @@ struct vhu_port {
     unsigned nfds;
 
     struct vs_vhu_msg out;
+    uint8_t *replyq; /* REPLY_QUEUE_MAX bytes once needed; replyq_len of them unsent */
+    size_t replyq_len;
 
-    uint64_t connects, disconnects, refused;
+    uint64_t connects, disconnects, refused, reply_overflows;
     uint64_t memory_faults; /* connections dropped because their memory faulted */
     bool refused_logged; /* per connection */
+    bool reply_overflow_logged; /* per port: a reconnecting flooder logs once */
 };
 
 static void close_fd(int *fd)
@@ -75,6 +84,7 @@ static void drop_pending(struct vhu_port *vp)
 }
 
 static void client_schedule(struct vhu_port *vp, unsigned delay_ms);
+static void reply_queue_free(struct vhu_port *vp);
 
 static void conn_drop(struct vhu_port *vp, const char *why)
 {
@@ -83,6 +93,7 @@ static void conn_drop(struct vhu_port *vp, const char *why)
     vs_loop_del_fd(vp->conn_fd);
     close_fd(&vp->conn_fd);
     drop_pending(vp);
+    reply_queue_free(vp);
     vs_vhu_dev_reset(&vp->dev);
     vp->disconnects++;
     update_link(vp);
@@ -95,30 +106,61 @@ static void conn_drop(struct vhu_port *vp, const char *why)
     }
 }
 
-static int send_all(int fd, const void *buf, size_t len)
+/* Sends what fits without waiting; returns the bytes sent or -errno. */
+static ssize_t send_some(int fd, const void *buf, size_t len)
 {
-    const uint8_t *p = buf;
+    ssize_t n;
 
-    while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    do
+        n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+    return n;
+}
 
-        if (n > 0) {
-            p += n;
-            len -= (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+/* Sends the reply, or queues what the socket does not take now (behind what is
+ * already queued, so that replies stay in order). 0, -ENOBUFS when the queue is
+ * full, or another -errno when the connection failed. */
+static int reply_send(struct vhu_port *vp, const void *buf, size_t len)
+{
+    ssize_t n = 0;
 
-            if (poll(&pfd, 1, SEND_TIMEOUT_MS) > 0)
-                continue;
-            return -ETIMEDOUT;
-        }
-        return n < 0 ? -errno : -EIO;
-    }
+    if (vp->replyq_len == 0 && (n = send_some(vp->conn_fd, buf, len)) < 0)
+        return (int)n;
+    if ((size_t)n == len)
+        return 0;
+    len -= (size_t)n;
+    if (vp->replyq_len + len > REPLY_QUEUE_MAX)
+        return -ENOBUFS;
+    if (!vp->replyq && !(vp->replyq = malloc(REPLY_QUEUE_MAX)))
+        return -ENOMEM;
+    memcpy(vp->replyq + vp->replyq_len, (const uint8_t *)buf + n, len);
+    if (vp->replyq_len == 0)
+        vs_loop_mod_fd(vp->conn_fd, CONN_EVENTS | EPOLLOUT);
+    vp->replyq_len += len;
     return 0;
+}
+
+/* The socket is writable again: send what is queued. 0 or -errno. */
+static int reply_flush(struct vhu_port *vp)
+{
+    ssize_t n = send_some(vp->conn_fd, vp->replyq, vp->replyq_len);
+
+    if (n < 0)
+        return (int)n;
+    memmove(vp->replyq, vp->replyq + n, vp->replyq_len - (size_t)n);
+    vp->replyq_len -= (size_t)n;
+    if (vp->replyq_len == 0)
+        vs_loop_mod_fd(vp->conn_fd, CONN_EVENTS);
+    return 0;
+}
+
+static void reply_queue_free(struct vhu_port *vp)
+{
+    free(vp->replyq);
+    vp->replyq = NULL;
+    vp->replyq_len = 0;
 }
 
 /* A complete message is in vp->in: hand it to the device and answer. Returns false
@@ -137,8 +179,17 @@ static bool conn_dispatch(struct vhu_port *vp)
     }
     /* Before the reply: once the front-end hears back, the link state is current. */
     update_link(vp);
-    if (rc > 0 && (rc = send_all(vp->conn_fd, &vp->out,
-                                 sizeof(vp->out.hdr) + vp->out.hdr.size)) < 0) {
+    if (rc > 0 &&
+        (rc = reply_send(vp, &vp->out, sizeof(vp->out.hdr) + vp->out.hdr.size)) == -ENOBUFS) {
+        vp->reply_overflows++;
+        vs_log_once(&vp->reply_overflow_logged, VS_LOG_WARN,
+                    "port %s: the front-end on %s does not read its replies (%u bytes queued); "
+                    "disconnected (further such disconnections are counted, not logged)",
+                    vp->port->name, vp->args.path, REPLY_QUEUE_MAX);
+        conn_drop(vp, NULL);
+        return false;
+    }
+    if (rc < 0) {
         vs_warn("port %s: cannot send the %s reply to the front-end on %s (%s); disconnected",
                 vp->port->name, vs_vhu_request_name(vp->out.hdr.request), vp->args.path,
                 strerror(-rc));
@@ -179,7 +230,14 @@ static void conn_cb(int fd, uint32_t events, void *arg)
     /* A front-end that never stops talking must not starve the control socket and
      * the other ports: the loop calls us again while data is pending. */
     unsigned budget = 64;
+    int rc;
 
+    if ((events & EPOLLOUT) && vp->replyq_len && (rc = reply_flush(vp)) < 0) {
+        vs_warn("port %s: cannot send replies to the front-end on %s (%s); disconnected",
+                vp->port->name, vp->args.path, strerror(-rc));
+        conn_drop(vp, NULL);
+        return;
+    }
     for (;;) {
         size_t want;
 
@@ -237,7 +295,7 @@ static void conn_cb(int fd, uint32_t events, void *arg)
 
 static void conn_attach(struct vhu_port *vp, int fd)
 {
-    int rc = vs_loop_add_fd(fd, EPOLLIN | EPOLLRDHUP, conn_cb, vp);
+    int rc = vs_loop_add_fd(fd, CONN_EVENTS, conn_cb, vp);
 
     if (rc < 0) {
         vs_err("port %s: cannot watch the front-end connection: %s", vp->port->name,
@@ -442,6 +500,7 @@ static void vhu_close(struct vs_port *port)
         close_fd(&vp->conn_fd);
     }
     drop_pending(vp);
+    reply_queue_free(vp);
     vs_vhu_dev_reset(&vp->dev);
     server_close(vp);
     close_fd(&vp->dev.wake_fd);
@@ -660,6 +719,7 @@ static void vhu_show(struct vs_port *port, json_t *out)
     json_object_set_new(out, "disconnects", json_integer((json_int_t)vp->disconnects));
     json_object_set_new(out, "refused_connections", json_integer((json_int_t)vp->refused));
     json_object_set_new(out, "memory_faults", json_integer((json_int_t)vp->memory_faults));
+    json_object_set_new(out, "reply_overflows", json_integer((json_int_t)vp->reply_overflows));
     json_object_set_new(out, "features", feature_list(dev->features, vs_vhu_feature_name));
     json_object_set_new(out, "protocol_features",
                         feature_list(dev->protocol_features, vs_vhu_protocol_feature_name));

@@ -164,6 +164,11 @@ hx_log_has() {
 	pass "$2: $(grep -E "$1" "$VS_LOG" | head -n1)"
 }
 
+# hx_port_stat PORT KEY: one value of `vswitchctl show PORT` (its details).
+hx_port_stat() {
+	vs_ctl --json show "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["details"][sys.argv[1]])' "$2"
+}
+
 # hx_vring_stat PORT VRING KEY: one counter of `vswitchctl show PORT` for a vring.
 hx_vring_stat() {
 	vs_ctl --json show "$1" |
