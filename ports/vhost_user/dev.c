@@ -539,6 +539,29 @@ static int h_get_vring_base(struct ctx *c)
 
 enum vring_fd_kind { FD_KICK, FD_CALL, FD_ERR };
 
+/* Takes the message's fd after checking that it is an eventfd: pollers read kick
+ * fds and signal call fds, and anything else (a pipe nobody drains, a socket) could
+ * make them wait. A call fd comes back in *call, ready to signal; the others in *fd. */
+static int take_eventfd(struct ctx *c, enum vring_fd_kind kind, unsigned idx, int *fd,
+                        struct vs_eventfd_signal *call)
+{
+    static const char *const names[] = {[FD_KICK] = "kick", [FD_CALL] = "call", [FD_ERR] = "err"};
+    char what[120];
+    int rc;
+
+    if (kind == FD_CALL)
+        rc = vs_eventfd_signal_open(call, take_fd(c, 0), what, sizeof(what));
+    else if (kind == FD_KICK)
+        rc = vs_eventfd_check_readable(c->fds[0], what, sizeof(what));
+    else
+        rc = vs_eventfd_check(c->fds[0], what, sizeof(what));
+    if (rc < 0)
+        return fail(c, VS_VHU_ERR_FD_TYPE, rc, "vring %u %s fd: %s", idx, names[kind], what);
+    if (kind != FD_CALL)
+        *fd = take_fd(c, 0);
+    return 0;
+}
+
 static int h_set_vring_fd(struct ctx *c, enum vring_fd_kind kind)
 {
     struct vs_vhu_dev *dev = c->dev;
@@ -547,8 +570,7 @@ static int h_set_vring_fd(struct ctx *c, enum vring_fd_kind kind)
     bool nofd;
     struct vs_vhu_vring *vr;
     struct vs_eventfd_signal call;
-    char what[120];
-    int rc, fd;
+    int rc, fd = -1;
 
     vs_eventfd_signal_init(&call);
     if ((rc = need_size(c, 8)) < 0)
@@ -562,19 +584,8 @@ static int h_set_vring_fd(struct ctx *c, enum vring_fd_kind kind)
     if ((rc = need_fds(c, nofd ? 0 : 1)) < 0 || (rc = need_vring(c, idx)) < 0)
         return rc;
     vr = &dev->vr[idx];
-    /* Pollers read kick fds and signal call fds: anything but an eventfd could make
-     * them wait (a pipe nobody drains, a socket), so refuse it here. */
-    if (!nofd && kind == FD_CALL) {
-        if ((rc = vs_eventfd_signal_open(&call, take_fd(c, 0), what, sizeof(what))) < 0)
-            return fail(c, VS_VHU_ERR_FD_TYPE, rc, "vring %u call fd: %s", idx, what);
-    } else if (!nofd) {
-        rc = kind == FD_KICK ? vs_eventfd_check_readable(c->fds[0], what, sizeof(what))
-                             : vs_eventfd_check(c->fds[0], what, sizeof(what));
-        if (rc < 0)
-            return fail(c, VS_VHU_ERR_FD_TYPE, rc, "vring %u %s fd: %s", idx,
-                        kind == FD_KICK ? "kick" : "err", what);
-    }
-    fd = nofd || kind == FD_CALL ? -1 : take_fd(c, 0);
+    if (!nofd && (rc = take_eventfd(c, kind, idx, &fd, &call)) < 0)
+        return rc;
     switch (kind) {
     case FD_KICK:
         vs_vhu_rings_pause(dev, 1u << idx);
