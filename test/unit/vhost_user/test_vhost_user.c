@@ -947,6 +947,20 @@ static void test_bad_messages(void)
     CU_ASSERT_NOT_EQUAL(fe_ack(&fe, VS_VHU_SET_VRING_KICK, &v, 8, efd, 1), 0);
     CU_ASSERT_NOT_EQUAL(fe_ack(&fe, VS_VHU_SET_OWNER, NULL, 0, efd, 4), 0);
     CU_ASSERT(show_msg_err(p, "bad_fd_count") >= 4);
+    /* Notification fds that are not eventfds: refused with an error reply, counted,
+     * and closed like any refused fd. */
+    int pp[2], sp[2];
+    CU_ASSERT_EQUAL_FATAL(pipe(pp), 0);
+    CU_ASSERT_EQUAL_FATAL(socketpair(AF_UNIX, SOCK_STREAM, 0, sp), 0);
+    v = 0;
+    CU_ASSERT_NOT_EQUAL(fe_ack(&fe, VS_VHU_SET_VRING_CALL, &v, 8, &pp[1], 1), 0);
+    CU_ASSERT_NOT_EQUAL(fe_ack(&fe, VS_VHU_SET_VRING_KICK, &v, 8, &pp[0], 1), 0);
+    CU_ASSERT_NOT_EQUAL(fe_ack(&fe, VS_VHU_SET_VRING_ERR, &v, 8, &sp[0], 1), 0);
+    CU_ASSERT_EQUAL(show_msg_err(p, "bad_fd_type"), 3);
+    for (int i = 0; i < 2; i++) {
+        close(pp[i]);
+        close(sp[i]);
+    }
     /* Vring index out of range (with a good fd, which must be closed too). */
     v = 5;
     CU_ASSERT_NOT_EQUAL(fe_ack(&fe, VS_VHU_SET_VRING_CALL, &v, 8, efd, 1), 0);
