@@ -41,6 +41,23 @@
 /* Spin-wait hint (PAUSE): lets the sibling hyperthread run, saves power. */
 #define vs_cpu_relax() __builtin_ia32_pause()
 
+/* Ordering with a device. Rings and buffers are write-back (WB) memory that the
+ * device reads and writes by DMA, coherently with the CPU caches; its registers
+ * are BARs that vfio-pci maps uncached (UC).
+ * - vs_dma_rmb(): loads of what the device wrote (a done bit or used index)
+ *   before loads of what that covers (the descriptor, the frame).
+ * - vs_dma_wmb(): stores to DMA memory before a later store to DMA memory
+ *   (descriptors before the index or flag that hands them to the device).
+ * - vs_io_wmb(): stores to DMA memory before a later MMIO store (a doorbell or
+ *   tail register, after which the device may fetch the descriptors at once).
+ * On x86-64 each is a compiler barrier: loads are not reordered with loads, nor
+ * stores with stores (non-temporal and string stores aside, which this code does
+ * not use); a UC store is not performed before earlier stores are globally
+ * visible, and DMA snoops the caches. A write-combining BAR would need sfence. */
+#define vs_dma_rmb() vs_barrier()
+#define vs_dma_wmb() vs_barrier()
+#define vs_io_wmb() vs_barrier()
+
 #define VS_READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
 #define VS_WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
 

@@ -66,7 +66,7 @@ int vs_igb_rxq_init(struct vs_igb_rxq *q, void *ring, uint16_t size, volatile ui
         }
         rx_post(q, i, p, addr);
     }
-    vs_smp_wmb();
+    vs_io_wmb();       /* descriptors (DMA memory) before the tail register (MMIO) */
     *q->rdt = q->mask; /* every descriptor but the last belongs to the NIC */
     return 0;
 }
@@ -107,7 +107,7 @@ uint16_t vs_igb_rx_burst(struct vs_igb_rxq *q, struct vs_pkt **pkts, uint16_t n)
 
         if (!(status & VS_IGB_RXD_STAT_DD))
             break;
-        vs_smp_rmb(); /* buffer contents after the status that covers them */
+        vs_dma_rmb(); /* buffer contents after the status that covers them */
         nf = fresh[used++];
         addr = buf_dma(q->dev, nf, VS_IGB_RX_BUF);
         if (vs_unlikely(!addr)) {
@@ -146,7 +146,7 @@ uint16_t vs_igb_rx_burst(struct vs_igb_rxq *q, struct vs_pkt **pkts, uint16_t n)
         vs_pkt_free_bulk(&fresh[used], got - used);
     if (posted) {
         q->next = idx;
-        vs_smp_wmb(); /* descriptors before the tail that hands them over */
+        vs_io_wmb(); /* descriptors (DMA memory) before the tail (MMIO) that hands them over */
         *q->rdt = (uint16_t)((idx - 1) & q->mask);
     }
     q->stats.packets += rx;
@@ -246,7 +246,7 @@ uint16_t vs_igb_tx_burst(struct vs_igb_txq *q, struct vs_pkt **pkts, uint16_t n)
     }
     if (idx != q->next) {
         q->next = idx;
-        vs_smp_wmb(); /* descriptors before the doorbell */
+        vs_io_wmb(); /* descriptors (DMA memory) before the doorbell (MMIO) */
         *q->tdt = idx;
     }
     return tx;

@@ -207,6 +207,7 @@ static int setup_queue(struct vs_nic *nic, struct vnet *v, struct vqueue *q, uin
 
 static void kick(struct vqueue *q)
 {
+    vs_io_wmb(); /* the ring (DMA memory) before the doorbell (MMIO) that sends the device to it */
     *q->notify = q->index;
     q->st.kicks++;
 }

@@ -89,10 +89,12 @@ bool vs_virtq_drv_publish(struct vs_virtq_drv *vq)
 {
     if (vq->avail_idx == vq->kicked_idx)
         return false;
-    vs_smp_wmb(); /* descriptors and ring entries before the index (§2.7.13) */
+    vs_dma_wmb(); /* descriptors and ring entries before the index (§2.7.13) */
     VS_WRITE_ONCE(vq->avail->idx, vq->avail_idx);
     vq->kicked_idx = vq->avail_idx;
-    vs_smp_mb(); /* the index store before reading the device's flags */
+    /* The index store before the load of the device's flags (store-load order
+     * needs a real fence; the locked instruction orders DMA memory too). */
+    vs_smp_mb();
     return !(VS_READ_ONCE(vq->used->flags) & VRING_USED_F_NO_NOTIFY);
 }
 
@@ -118,7 +120,7 @@ uint16_t vs_virtq_drv_get_used(struct vs_virtq_drv *vq, void **cookies, uint32_t
         vq->broken = true; /* the device claims more than we gave it */
         return 0;
     }
-    vs_smp_rmb(); /* used entries after the index that publishes them */
+    vs_dma_rmb(); /* used entries after the index that publishes them */
     if (avail > n)
         avail = n;
     for (; got < avail; got++) {
