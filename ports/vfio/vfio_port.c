@@ -21,10 +21,8 @@ struct vfio_port {
     struct vs_port *port;
     struct vs_vfio_dev dev;
     struct vs_nic nic;
-    int gone;      /* read by pollers: the device is gone, do not touch it */
-    bool released; /* the VFIO device is closed */
-    int req_fd;    /* kernel's "give the device back" eventfd, -1 if none */
-    int timer;     /* link/counter poll timer id, <= 0 if none */
+    int req_fd; /* kernel's "give the device back" eventfd, -1 if none */
+    int timer;  /* link/counter poll timer id, <= 0 if none */
     bool sync_failed_logged;
 };
 
@@ -65,19 +63,23 @@ static int vfio_validate(const struct vs_port_args *args, struct vs_port_err *er
     return vs_port_args_uint(args, "queues", 1, MAX_QUEUES, 1, &q, err);
 }
 
+/* The port's one life-cycle state is port->failed: 0 while the device is ours, 1
+ * from the moment it goes away. Only the main thread sets it (in release()),
+ * once; pollers read it before each burst, and the switch removes failed ports
+ * from its own timer (a port cannot call the switch). */
+static bool device_gone(const struct vfio_port *vp) { return VS_READ_ONCE(vp->port->failed); }
+
 /* Main thread: the device is gone or being taken away. Pollers stop at once; after
  * a grace period none is inside our bursts and the device can be released. */
 static void release(struct vfio_port *vp, const char *why)
 {
-    if (vp->released)
+    if (device_gone(vp))
         return;
-    VS_WRITE_ONCE(vp->gone, 1);
+    VS_WRITE_ONCE(vp->port->failed, 1);
     VS_WRITE_ONCE(vp->port->link_up, 0);
     vs_err("port %s: PCI device %s %s: port stopped and removed, other ports keep "
            "forwarding; once the device is back on vfio-pci: vswitchctl add-port %s vfio pci=%s",
            vp->port->name, vp->dev.bdf, why, vp->port->name, vp->dev.bdf);
-    /* The switch removes failed ports from its own timer (a port cannot call it). */
-    VS_WRITE_ONCE(vp->port->failed, 1);
     vs_rcu_synchronize();
     if (vp->req_fd >= 0) {
         vs_loop_del_fd(vp->req_fd);
@@ -86,7 +88,6 @@ static void release(struct vfio_port *vp, const char *why)
     }
     vs_vfio_close(&vp->dev); /* unmaps the BARs, closes the device (and its group when last): the
                                 unbind can finish */
-    vp->released = true;
 }
 
 static void on_request(int fd, uint32_t events, void *arg)
@@ -104,7 +105,7 @@ static void on_timer(void *arg)
     struct vs_port_err err = {.arg = -1};
     int rc;
 
-    if (vp->released)
+    if (device_gone(vp))
         return;
     if (vs_vfio_dma_sync(&vp->dev, &err) < 0 && !vp->sync_failed_logged) {
         /* Buffers from the new memory cannot be sent or received zero-copy. */
@@ -212,7 +213,7 @@ static uint16_t vfio_rx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **
 {
     struct vfio_port *vp = port->priv;
 
-    if (vs_unlikely(VS_READ_ONCE(vp->gone)))
+    if (vs_unlikely(device_gone(vp)))
         return 0;
     return vp->nic.ops->rx_burst(&vp->nic, q, pkts, n);
 }
@@ -244,7 +245,7 @@ static uint16_t vfio_tx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **
 {
     struct vfio_port *vp = port->priv;
 
-    if (vs_unlikely(VS_READ_ONCE(vp->gone)))
+    if (vs_unlikely(device_gone(vp)))
         return 0; /* the caller frees and counts them as drops */
     return vp->nic.ops->tx_burst(&vp->nic, q, pkts, own_frames(port, pkts, n));
 }
@@ -261,7 +262,7 @@ static void vfio_rx_notify(struct vs_port *port, uint16_t q, bool enable)
 {
     struct vfio_port *vp = port->priv;
 
-    if (vs_likely(!VS_READ_ONCE(vp->gone)) && vp->nic.ops->rx_notify)
+    if (vs_likely(!device_gone(vp)) && vp->nic.ops->rx_notify)
         vp->nic.ops->rx_notify(&vp->nic, q, enable);
 }
 
@@ -282,15 +283,8 @@ static void vfio_show(struct vs_port *port, json_t *out)
                         json_string(vp->dev.noiommu ? "none (no-IOMMU mode)" : "type1"));
     json_object_set_new(out, "link", json_string(VS_READ_ONCE(port->link_up) ? "up" : "down"));
     json_object_set_new(out, "mac", json_string(mac));
-    json_object_set_new(out, "removed", json_boolean(VS_READ_ONCE(vp->gone)));
+    json_object_set_new(out, "removed", json_boolean(device_gone(vp)));
     vp->nic.ops->show(&vp->nic, out);
-}
-
-bool vs_port_vfio_gone(const struct vs_port *port)
-{
-    const struct vfio_port *vp = port->priv;
-
-    return vp && VS_READ_ONCE(vp->gone);
 }
 
 const struct vs_port_ops vs_port_vfio_ops = {

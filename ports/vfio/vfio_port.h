@@ -4,18 +4,15 @@
  *
  * When the device goes away while the port runs (the kernel asks for it back on
  * unbind, or its registers read as all-ones), the port logs one error, sets
- * link_up = 0, stops touching the device, releases it after an RCU grace period
- * (so the unbind can finish) and from then on receives and sends nothing; the
- * daemon and the other ports carry on. Removing the port is up to the control
- * plane (del-port). */
+ * link_up = 0 and port->failed, stops touching the device and releases it after
+ * an RCU grace period (so the unbind can finish); the daemon and the other ports
+ * carry on. The switch then removes the failed port by itself (within a second);
+ * once the device is back on vfio-pci, add-port brings it back. */
 #ifndef VS_PORTS_VFIO_VFIO_PORT_H
 #define VS_PORTS_VFIO_VFIO_PORT_H
 
 #include "vswitch/port.h"
 
 extern const struct vs_port_ops vs_port_vfio_ops;
-
-/* True once the port's device went away (for the control plane to remove it). */
-bool vs_port_vfio_gone(const struct vs_port *port);
 
 #endif
