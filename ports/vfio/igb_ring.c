@@ -177,7 +177,8 @@ void vs_igb_txq_fini(struct vs_igb_txq *q)
     if (!q->bufs)
         return;
     while (q->in_flight) {
-        vs_pkt_free(q->bufs[q->clean]);
+        if (q->bufs[q->clean])
+            vs_pkt_free(q->bufs[q->clean]);
         q->bufs[q->clean] = NULL;
         q->clean = (q->clean + 1) & q->mask;
         q->in_flight--;
@@ -196,7 +197,8 @@ uint16_t vs_igb_tx_reclaim(struct vs_igb_txq *q)
 
         if (!(status & VS_IGB_TXD_STAT_DD))
             break;
-        done[n++] = q->bufs[q->clean];
+        if (q->bufs[q->clean])
+            done[n++] = q->bufs[q->clean];
         q->bufs[q->clean] = NULL;
         q->clean = (q->clean + 1) & q->mask;
         q->in_flight--;
@@ -211,22 +213,35 @@ uint16_t vs_igb_tx_reclaim(struct vs_igb_txq *q)
     return total + n;
 }
 
+/* Fills one data descriptor: len bytes at addr of a frame of frame_len bytes; eop
+ * on its last. RS on every one, so that each gets DD and reclaim walks them in
+ * order. */
+static inline void tx_desc(volatile union vs_igb_tx_desc *d, uint64_t addr, uint32_t len,
+                           uint32_t frame_len, bool eop)
+{
+    d->read.buffer_addr = addr;
+    d->read.cmd_type_len = len | VS_IGB_TXD_DTYP_DATA | VS_IGB_TXD_CMD_DEXT | VS_IGB_TXD_CMD_IFCS |
+                           VS_IGB_TXD_CMD_RS | (eop ? VS_IGB_TXD_CMD_EOP : 0);
+    d->read.olinfo_status = frame_len << VS_IGB_TXD_PAYLEN_SHIFT;
+}
+
 uint16_t vs_igb_tx_burst(struct vs_igb_txq *q, struct vs_pkt **pkts, uint16_t n)
 {
     uint16_t space, tx = 0, idx = q->next;
 
-    if (q->in_flight >= VS_IGB_TX_RECLAIM || q->size - 1 - q->in_flight < n)
+    if (q->in_flight >= VS_IGB_TX_RECLAIM || q->size - 1 - q->in_flight < 2 * n)
         vs_igb_tx_reclaim(q);
     /* One slot stays empty: TDT == TDH means "nothing to send" to the NIC. */
     space = q->size - 1 - q->in_flight;
-    if (n > space) {
-        q->stats.full += n - space;
-        n = space;
-    }
     for (; tx < n; tx++) {
         struct vs_pkt *p = pkts[tx];
-        volatile union vs_igb_tx_desc *d = &q->ring[idx];
         uint64_t addr = buf_dma(q->dev, p, p->len);
+        /* A buffer that crosses a 4 KiB boundary goes out as two descriptors, each
+         * within one page: a device (QEMU's igb, for one) may translate each
+         * descriptor's buffer through the IOMMU in one piece and drop the frame
+         * when it spans two translations; 4 KiB is the smallest IOMMU page. */
+        uint32_t first = VS_MIN(p->len, VS_IGB_TX_PAGE - (uint32_t)(addr & (VS_IGB_TX_PAGE - 1)));
+        uint16_t descs = first < p->len ? 2 : 1;
 
         if (vs_unlikely(!addr || p->len == 0 || p->len > VS_PKT_DATA_ROOM)) {
             /* Taken and dropped: the caller only frees what we refuse at the end. */
@@ -234,16 +249,23 @@ uint16_t vs_igb_tx_burst(struct vs_igb_txq *q, struct vs_pkt **pkts, uint16_t n)
             vs_pkt_free(p);
             continue;
         }
-        d->read.buffer_addr = addr;
-        d->read.cmd_type_len = p->len | VS_IGB_TXD_DTYP_DATA | VS_IGB_TXD_CMD_DEXT |
-                               VS_IGB_TXD_CMD_IFCS | VS_IGB_TXD_CMD_EOP | VS_IGB_TXD_CMD_RS;
-        d->read.olinfo_status = (uint32_t)p->len << VS_IGB_TXD_PAYLEN_SHIFT;
+        if (descs > space)
+            break;
+        if (descs == 2) {
+            tx_desc(&q->ring[idx], addr, first, p->len, false);
+            q->bufs[idx] = NULL; /* the frame is freed with its last descriptor */
+            idx = (idx + 1) & q->mask;
+            addr += first;
+        }
+        tx_desc(&q->ring[idx], addr, descs == 2 ? p->len - first : p->len, p->len, true);
         q->bufs[idx] = p;
+        idx = (idx + 1) & q->mask;
+        space -= descs;
+        q->in_flight += descs;
         q->stats.bytes += p->len;
         q->stats.packets++;
-        q->in_flight++;
-        idx = (idx + 1) & q->mask;
     }
+    q->stats.full += n - tx;
     if (idx != q->next) {
         q->next = idx;
         vs_io_wmb(); /* descriptors (DMA memory) before the doorbell (MMIO) */

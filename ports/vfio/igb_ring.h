@@ -67,6 +67,7 @@ _Static_assert(sizeof(union vs_igb_tx_desc) == 16, "82576 descriptors are 16 byt
 #define VS_IGB_TXD_STAT_DD (1u << 0)
 
 #define VS_IGB_RX_BUF 2048   /* SRRCTL.BSIZEPACKET = 2 KiB */
+#define VS_IGB_TX_PAGE 4096u /* no TX descriptor's buffer crosses one (see vs_igb_tx_burst) */
 #define VS_IGB_TX_RECLAIM 32 /* reclaim completions once this many are in flight */
 
 struct vs_igb_ring_stats {
