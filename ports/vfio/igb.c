@@ -87,7 +87,10 @@
 #define BMCR_ANRESTART (1u << 9)
 #define BMCR_ANENABLE (1u << 12)
 
-#define RING_SIZE 512
+/* Descriptors per queue. A burst that lands while the poller is busy (or waits
+ * for a slower egress queue) must fit: QEMU's igb, for one, drops a frame for a
+ * full queue rather than holding it back while another queue has room. */
+#define RING_SIZE 1024
 #define MAX_QUEUES 4
 
 /* Statistics registers (§8.19): clear on read, accumulated here. */

@@ -15,15 +15,19 @@
 #include "ports/virtio/virtq_driver.h"
 #include "vswitch/eventfd.h"
 #include "vswitch/log.h"
+#include "vswitch/loop.h"
 #include "vswitch/mem.h"
 
 #define HDR_LEN 12 /* struct virtio_net_hdr_v1: VERSION_1 makes num_buffers present */
+_Static_assert(VS_PKT_HEADROOM >= HDR_LEN, "the virtio-net header goes in the headroom");
 #define MAX_QSIZE 256
 #define TX_RECLAIM 32
+/* Longest wait for room in a full TX queue, per burst. Long enough to ride out
+ * the device's thread being descheduled on a busy host (QEMU's main loop, for
+ * one); a device that sends nothing in that time is stalled. */
+#define TX_WAIT_NS 50000000
 #define MAX_PAIRS 4
-/* Layout of the first page of the ring region: data the device reads or writes
- * besides the rings. */
-#define OFF_TX_HDR 0     /* zeroed virtio-net header shared by every TX frame */
+/* Layout of the first page of the ring region: the control queue's buffers. */
 #define OFF_CTRL_CMD 64  /* control command: class, command, data */
 #define OFF_CTRL_ACK 128 /* control ack byte, written by the device */
 
@@ -69,7 +73,7 @@ int vs_virtio_pci_parse_caps(const uint8_t cfg[256], struct vs_virtio_caps *caps
 }
 
 struct vq_stats {
-    uint64_t packets, bytes, errors, no_mbufs, full, kicks;
+    uint64_t packets, bytes, errors, no_mbufs, full, kicks, stalls;
 };
 
 struct vqueue {
@@ -77,6 +81,7 @@ struct vqueue {
     volatile uint16_t *notify;
     uint16_t index;
     struct vq_stats st;
+    bool stalled; /* TX: the device sent nothing for TX_WAIT_NS; no waiting until it does */
     /* No-IOMMU mode only: RX buffers that cannot be DMA'ed in one piece, kept out
      * of the pool (which would hand them straight back) until fini. */
     uint16_t n_unusable;
@@ -337,6 +342,14 @@ static int vnet_init(struct vs_nic *nic, struct vs_port_err *err)
                         dev->bdf);
         return -ENOTSUP;
     }
+    /* Not INDIRECT_DESC: every frame is one descriptor already (header in the
+     * headroom), and an indirect table would only add a DMA read per frame. Not
+     * EVENT_IDX: TX completions are polled and RX interrupts are armed only by a
+     * poller about to sleep on an empty ring, where the NO_INTERRUPT flag already
+     * says "the next used entry"; doorbells are one per burst and skipped while
+     * the device says NO_NOTIFY. With EVENT_IDX the device ignores NO_INTERRUPT,
+     * so every polled queue would have to push used_event ahead on each burst to
+     * stay quiet: more stores in the hot path for no fewer notifications. */
     want =
         (1ull << VIRTIO_F_VERSION_1) | (1ull << VIRTIO_NET_F_MAC) | (1ull << VIRTIO_NET_F_STATUS);
     /* Behind an IOMMU the device must translate our IOVAs: ACCESS_PLATFORM. A
@@ -416,13 +429,11 @@ static int vnet_init(struct vs_nic *nic, struct vs_port_err *err)
         off[i] = total;
         total += vs_virtq_drv_mem_size(sz);
     }
-    /* One region: the shared TX header and control buffers in the first page, then
-     * the rings. */
+    /* One region: the control buffers in the first page, then the rings. */
     if ((rc = vs_vfio_dma_alloc(dev, total, "virtio rings", &v->mem, err)) < 0)
         return rc;
     memset(v->mem.va, 0, 4096);
     uint8_t *base = v->mem.va;
-    uint64_t hdr_iova = vs_vfio_dma_addr(dev, base + OFF_TX_HDR, HDR_LEN);
     /* MSI-X: one vector per RX queue, none for TX, control or config changes. */
     int fds[MAX_PAIRS];
     if ((rc = vs_vfio_msix_enable(dev, v->pairs, fds)) == 0) {
@@ -439,8 +450,7 @@ static int vnet_init(struct vs_nic *nic, struct vs_port_err *err)
                               sizes[2 * p], 1, 0, 0, v->irqs ? p : VIRTIO_MSI_NO_VECTOR, err)) <
                 0 ||
             (rc = setup_queue(nic, v, &v->txq[p], (uint16_t)(2 * p + 1), base + off[2 * p + 1],
-                              sizes[2 * p + 1], 2, hdr_iova, HDR_LEN, VIRTIO_MSI_NO_VECTOR, err)) <
-                0)
+                              sizes[2 * p + 1], 1, 0, 0, VIRTIO_MSI_NO_VECTOR, err)) < 0)
             return rc;
     }
     if (has_ctrl &&
@@ -533,41 +543,89 @@ static uint16_t vnet_rx(struct vs_nic *nic, uint16_t qi, struct vs_pkt **pkts, u
     return rx;
 }
 
-static void tx_reclaim(struct vqueue *q)
+/* Frees what the device has sent; returns how many. */
+static uint16_t tx_reclaim(struct vqueue *q)
 {
     void *done[VS_BURST];
-    uint16_t n;
+    uint16_t n, total = 0;
 
-    while ((n = vs_virtq_drv_get_used(&q->vq, done, NULL, VS_BURST)))
+    while ((n = vs_virtq_drv_get_used(&q->vq, done, NULL, VS_BURST))) {
         vs_pkt_free_bulk((struct vs_pkt **)done, n);
+        total += n;
+    }
+    if (total)
+        q->stalled = false;
+    return total;
 }
 
-static uint16_t vnet_tx(struct vs_nic *nic, uint16_t qi, struct vs_pkt **pkts, uint16_t n)
+/* Queues as many of pkts as fit and notifies the device; returns how many it
+ * took (sent or dropped as unmappable). */
+static uint16_t tx_add(struct vs_nic *nic, struct vqueue *q, struct vs_pkt **pkts, uint16_t n)
 {
-    struct vnet *v = nic->priv;
-    struct vqueue *q = &v->txq[qi];
-    uint16_t tx = 0, slots = (uint16_t)(q->vq.size / q->vq.chain);
+    uint16_t tx = 0;
 
-    if (slots - vs_virtq_drv_free_slots(&q->vq) >= TX_RECLAIM ||
-        vs_virtq_drv_free_slots(&q->vq) < n)
-        tx_reclaim(q);
     for (; tx < n; tx++) {
         struct vs_pkt *p = pkts[tx];
-        uint64_t addr = vs_vfio_dma_addr(nic->dev, vs_pkt_data(p), p->len);
+        /* One descriptor per frame, so a queue holds as many frames as it has
+         * entries: VERSION_1 lets the header share the frame's buffer (§2.6.4), and
+         * the headroom has room for it. It is all zeros (no offloads; num_buffers
+         * is for RX), so a frame flooded to several virtio NICs gets the same bytes
+         * from each, and no device can read a half-written header. */
+        uint8_t *hdr = vs_pkt_data(p) - HDR_LEN;
+        uint64_t addr = vs_vfio_dma_addr(nic->dev, hdr, HDR_LEN + p->len);
 
         if (vs_unlikely(!addr)) {
             q->st.errors++;
             vs_pkt_free(p);
             continue;
         }
-        if (vs_virtq_drv_add(&q->vq, addr, p->len, false, p) < 0)
+        memset(hdr, 0, HDR_LEN);
+        if (vs_virtq_drv_add(&q->vq, addr, HDR_LEN + p->len, false, p) < 0)
             break;
         q->st.packets++;
         q->st.bytes += p->len;
     }
-    q->st.full += n - tx;
     if (vs_virtq_drv_publish(&q->vq))
         kick(q);
+    return tx;
+}
+
+static uint16_t vnet_tx(struct vs_nic *nic, uint16_t qi, struct vs_pkt **pkts, uint16_t n)
+{
+    struct vnet *v = nic->priv;
+    struct vqueue *q = &v->txq[qi];
+    uint16_t tx, slots = (uint16_t)(q->vq.size / q->vq.chain);
+
+    if (slots - vs_virtq_drv_free_slots(&q->vq) >= TX_RECLAIM ||
+        vs_virtq_drv_free_slots(&q->vq) < n)
+        tx_reclaim(q);
+    tx = tx_add(nic, q, pkts, n);
+    /* The ring is full: the device is behind, as a virtio device is after a
+     * burst (QEMU, for one, empties the ring from its main loop, in batches).
+     * Rather than drop, wait for room, up to TX_WAIT_NS. A device that sends
+     * nothing in that time is stalled: drop, and do not wait on it again until
+     * it sends something (a stuck NIC costs its poller one wait, not one per
+     * burst). */
+    if (vs_unlikely(tx < n) && !q->stalled) {
+        uint64_t deadline = vs_now_ns() + TX_WAIT_NS;
+        bool progress = false;
+
+        while (tx < n) {
+            if (tx_reclaim(q)) {
+                progress = true;
+                tx += tx_add(nic, q, pkts + tx, n - tx);
+            } else if (vs_now_ns() > deadline) {
+                break;
+            } else {
+                vs_cpu_relax(); /* spinning on the used index */
+            }
+        }
+        if (!progress) {
+            q->stalled = true;
+            q->st.stalls++;
+        }
+    }
+    q->st.full += n - tx;
     return tx;
 }
 
@@ -628,6 +686,8 @@ static void show_q(json_t *arr, const char *dir, unsigned pair, const struct vqu
     json_object_set_new(o, "no_mbufs", json_integer((json_int_t)q->st.no_mbufs));
     json_object_set_new(o, "ring_full", json_integer((json_int_t)q->st.full));
     json_object_set_new(o, "notifications", json_integer((json_int_t)q->st.kicks));
+    if (!strcmp(dir, "tx"))
+        json_object_set_new(o, "stalls", json_integer((json_int_t)q->st.stalls));
     json_object_set_new(o, "broken", json_boolean(q->vq.broken));
     if (q->irq_fd >= 0)
         json_object_set_new(o, "interrupts", json_integer((json_int_t)q->interrupts));

@@ -2,10 +2,11 @@
  * virtio-net-pci NIC: we own the rings, the device (QEMU, a DPU, a cloud NIC)
  * consumes the available ring and fills the used ring.
  *
- * Each ring slot is a fixed chain of 1 descriptor (RX: one buffer with room for
- * the virtio-net header in front of the frame) or 2 (TX: a shared, read-only
- * zeroed header, then the frame), so only the frame descriptor's address and
- * length change per packet. Cookies (the vs_pkt) are kept per chain head.
+ * Each ring slot is a fixed chain of 1 descriptor (RX and TX: one buffer, the
+ * virtio-net header in its headroom right in front of the frame) or 2 (the
+ * control queue: a fixed device-readable command, then the device-writable
+ * ack), so only the last descriptor's address and length change per request.
+ * Cookies (the vs_pkt) are kept per chain head.
  *
  * The device is not trusted: a used entry with an id that is not an outstanding
  * chain head, or a used index that moves by more than what is outstanding,
@@ -48,16 +49,17 @@ struct vs_virtq_drv {
 size_t vs_virtq_drv_mem_size(uint16_t size);
 
 /* Lays the rings out in mem (zeroed; iova is mem's bus address). chain 2 makes
- * every slot a (header, frame) pair whose header descriptor points at hdr_iova,
- * hdr_len bytes, device-readable. 0 or -errno. */
+ * every slot a pair whose first descriptor points at hdr_iova, hdr_len bytes,
+ * device-readable (the control queue's command). 0 or -errno. */
 int vs_virtq_drv_init(struct vs_virtq_drv *vq, void *mem, uint64_t iova, uint16_t size,
                       uint16_t chain, uint64_t hdr_iova, uint32_t hdr_len);
 void vs_virtq_drv_fini(struct vs_virtq_drv *vq);
 
 static inline uint16_t vs_virtq_drv_free_slots(const struct vs_virtq_drv *vq) { return vq->n_free; }
 
-/* Queues one buffer (RX: device-writable; TX: the frame after the header). Not
- * visible to the device until vs_virtq_drv_publish(). -ENOSPC when full. */
+/* Queues one buffer (device-writable for RX; with chain 2, the part after the
+ * fixed one). Not visible to the device until vs_virtq_drv_publish(). -ENOSPC
+ * when full. */
 int vs_virtq_drv_add(struct vs_virtq_drv *vq, uint64_t addr, uint32_t len, bool device_writes,
                      void *cookie);
 /* Makes everything added since the last publish visible (one avail->idx store).

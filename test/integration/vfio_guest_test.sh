@@ -16,7 +16,8 @@
 #      a time through each NIC must wake it through the NIC's MSI-X interrupt
 #      (interrupt counters grow, the poller's sleep counter grows);
 #   3. N frames from the igb's wire to the virtio's wire and N back (VFIO to
-#      VFIO through the switch), and between the two NICs of the shared IOMMU
+#      VFIO through the switch), paced and then in back-to-back bursts of N
+#      64- and 1514-byte frames, and between the two NICs of the shared IOMMU
 #      group: exact counts, none elsewhere; N frames to an unknown MAC from one
 #      NIC come out of each other NIC exactly N times (flood, shared buffers);
 #   4. `vswitchctl show` reports driver, link, MAC and NIC counters;
@@ -237,6 +238,20 @@ fp "cross igb virtio $N" 120
 fp "cross virtio igb $N" 120
 [ "$FP" = "CROSS src=virtio dst=igb sent=$N received=$N dup=0 stray=0" ] || fail "virtio -> igb: $FP"
 pass "$N frames igb -> virtio and $N virtio -> igb, exact"
+# Bursts: the same, all written at once, so that RX and TX rings run full; every
+# frame must still arrive, byte for byte (no ring may hold fewer frames than it
+# has slots, nothing is dropped as ring_full).
+for size in 64 1514; do
+	for pair in igb:virtio virtio:igb; do
+		src=${pair%:*} dst=${pair#*:}
+		fp "burst $src $dst $N $size" 120
+		if [ "$FP" != "BURST src=$src dst=$dst size=$size sent=$N received=$N dup=0 stray=0 bad=0" ]; then
+			lab_guest_exec vf 10 "vswitchctl --json show nic-$src; vswitchctl --json show nic-$dst" || true
+			fail "$src -> $dst, $N back-to-back $size-byte frames: $FP"
+		fi
+	done
+done
+pass "$N back-to-back frames igb -> virtio and virtio -> igb at 64 and 1514 bytes, exact"
 fp "cross g1 g2 $N" 120
 [ "$FP" = "CROSS src=g1 dst=g2 sent=$N received=$N dup=0 stray=0" ] || fail "g1 -> g2: $FP"
 fp "cross g2 g1 $N" 120
