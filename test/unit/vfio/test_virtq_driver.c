@@ -1,7 +1,8 @@
 /* Driver side of split virtqueues against an in-memory device model: the model
  * consumes the available ring and fills the used ring as a virtio-net device
- * would (RX: header + frame into device-writable buffers; TX: header descriptor
- * chained to the frame). */
+ * would (RX: header + frame into device-writable buffers; 2-descriptor slots: a
+ * fixed read-only descriptor chained to the buffer, the layout the control queue
+ * uses). */
 #include <CUnit/Basic.h>
 #include <stdlib.h>
 #include <string.h>
