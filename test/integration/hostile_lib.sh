@@ -6,7 +6,7 @@
 #
 #   hx_start N                vswitchd with ports p0..p(N-1) (sockets $HX_DIR/pK.sock),
 #                             one adaptive poller for all of them; records the fd and
-#                             mapping counts as the baseline
+#                             mapping (file-backed) counts as the baseline
 #   hx_attack PROG ARGS...    starts test/hostile/PROG in the background and waits for
 #                             its READY line; $HX_ATTACK_PID, output in $HX_DIR/PROG.out
 #   hx_attack_stop            SIGTERM to the attacker, waits for it
@@ -40,7 +40,10 @@ hx_cleanup() {
 trap hx_cleanup EXIT
 
 hx_fds() { find "/proc/$VS_PID/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
-hx_maps() { wc -l <"/proc/$VS_PID/maps"; }
+# Mappings of files and anon inodes (guest memory, logs, io_uring rings): what a
+# front-end's fds leave mapped. Anonymous memory is left out: it comes and goes
+# with the allocator's arenas (and with ASan's), whatever the front-ends do.
+hx_maps() { awk '$5 != 0' "/proc/$VS_PID/maps" | wc -l; }
 
 # hx_start N: also any extra YAML lines for the log section via HX_LOG_LEVEL.
 hx_start() {
