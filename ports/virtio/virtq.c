@@ -63,6 +63,13 @@ static inline unsigned rx_piece(const uint32_t left[3], unsigned s)
 void vs_vq_rx_write(struct vs_virtq *vq, const struct vs_vq_rx *r, const void *hdr,
                     uint32_t hdr_len, const struct vs_pkt *p)
 {
+    if (vs_likely(r->seg[0].len >= hdr_len + p->len)) {
+        /* The usual case: one guest buffer holds it all. */
+        vs_copy(r->seg[0].hva, hdr, hdr_len);
+        vs_pkt_copy_out(p, r->seg[0].hva + hdr_len);
+        vs_vq_log(vq, r->seg[0].gpa, hdr_len + p->len);
+        return;
+    }
     uint16_t head = vs_pkt_head_len(p);
     const uint8_t *src[3] = {hdr, p->data, vs_pkt_tail(p)};
     uint32_t left[3] = {hdr_len, head, (uint32_t)(p->len - head)};
