@@ -177,12 +177,13 @@ static void packed_publish(struct vs_virtq *vq, const struct vs_vq_used *u, unsi
     bool one = batch && vq->in_order;
     for (unsigned j = 0; j < nu; j++) {
         if (!one || j + 1 == nu) {
-            at[nw] = one ? vq->last_used_idx : pos;
-            fl[nw] = (one ? vq->used_wrap : wrap) ? (uint16_t)(VS_VQ_PACKED_AVAIL | VS_VQ_PACKED_USED)
-                                                  : 0;
-            ring[at[nw]].id = u[j].id;
-            ring[at[nw]].len = u[j].len;
-            nw++;
+            /* In order, the batch's one descriptor goes to the first chain's slot. */
+            uint16_t slot = one ? vq->last_used_idx : pos;
+            bool w = one ? vq->used_wrap : wrap;
+            at[nw] = slot;
+            fl[nw++] = w ? (uint16_t)(VS_VQ_PACKED_AVAIL | VS_VQ_PACKED_USED) : 0;
+            ring[slot].id = u[j].id;
+            ring[slot].len = u[j].len;
         }
         pos += u[j].slots;
         if (pos >= vq->size) {
@@ -195,7 +196,8 @@ static void packed_publish(struct vs_virtq *vq, const struct vs_vq_used *u, unsi
     vs_smp_wmb();
     for (unsigned j = 1; j < nw; j++)
         VS_WRITE_ONCE(ring[at[j]].flags, fl[j]);
-    /* Release again: the first descriptor's flags last, after all the others. */
+    /* Release again: the first descriptor's flags last. Until it turns used the
+     * driver looks at none of the others, so it never sees half a batch. */
     vs_smp_wmb();
     VS_WRITE_ONCE(ring[at[0]].flags, fl[0]);
     vq->last_used_idx = pos;
