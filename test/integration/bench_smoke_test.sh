@@ -51,8 +51,12 @@ for r in d["runs"]:
 PY
 pass "the JSON report lists traffic for every backend"
 
-if pgrep -f -- '--file-prefix vsbench' >/dev/null || pgrep -f 'vsbench\..*/(ovs|vswitchd)' >/dev/null; then
-	fail "benchmark processes left running: $(pgrep -af -- vsbench | head -5)"
+# Only this run's processes: each of them names the run's work directory
+# (sockets, pid files), so another benchmark on the machine is not counted.
+workdir=$(sed -n 's/.*work directory \([^;]*\);.*/\1/p' "$out/run.txt" | head -n1)
+[ -n "$workdir" ] || fail "bench/run.sh did not print its work directory"
+if pgrep -f -- "$workdir/" >/dev/null; then
+	fail "benchmark processes left running: $(pgrep -af -- "$workdir/" | head -5)"
 fi
 pass "no benchmark process left running"
 if ls /dev/hugepages/vsbench* >/dev/null 2>&1; then
