@@ -22,6 +22,7 @@ struct snap {
 
 static void snap_take(struct env *e, struct snap *s)
 {
+    *s = (struct snap){0};
     if (e->drv.flags & VS_VDRV_PACKED) {
         struct vring_packed_desc *ring = e->drv.desc;
         for (unsigned i = 0; i < e->drv.size; i++)
