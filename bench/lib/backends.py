@@ -50,9 +50,10 @@ class Backend:
 class Vswitchd(Backend):
     kind = "vswitchd"
 
-    def __init__(self, workdir, args, mode="busy"):
-        self.name = "vswitchd" if mode == "busy" else "vswitchd-" + mode
+    def __init__(self, workdir, args, mode="busy", binary=None, name=None):
+        self.name = name or ("vswitchd" if mode == "busy" else "vswitchd-" + mode)
         self.mode = mode
+        self.binary = binary or args.vswitchd
         super().__init__(workdir, args)
         self.ctl_sock = os.path.join(self.dir, "ctl.sock")
         self.proc = None
@@ -77,7 +78,7 @@ class Vswitchd(Backend):
             for i, s in enumerate(self.socks):
                 f.write("  - name: p%d\n    type: vhost-user\n    path: %s\n"
                         "    mode: server\n    queues: 1\n" % (i, s))
-        self.proc = procs.Proc(self.name, [self.args.vswitchd, "-c", cfg],
+        self.proc = procs.Proc(self.name, [self.binary, "-c", cfg],
                                os.path.join(self.dir, "vswitchd.log"))
 
         def ready():

@@ -63,6 +63,10 @@ def parse_args():
                          "shared with other work; the same for every backend)")
     ap.add_argument("--vswitchd", required=True, help="set by run.sh from --build")
     ap.add_argument("--vswitchctl", required=True, help="set by run.sh from --build")
+    ap.add_argument("--baseline", default="",
+                    help="another vswitchd binary (e.g. a build of an older commit), run as "
+                    "backend vswitchd-base in the same interleaved rounds; adds the ratio "
+                    "vswitchd/vswitchd-base (before and after a change, one run)")
     ap.add_argument("--fdb-bench", default="", help="set by run.sh from --build")
     ap.add_argument("--results", default="", help="directory for JSON/PNG (default: bench/results, "
                                                    "or the work directory in --smoke)")
@@ -79,6 +83,14 @@ def parse_args():
         a.latency_pings = min(a.latency_pings, 5)
     a.sizes = [int(s) for s in a.sizes.split(",") if s]
     a.backends = [b for b in a.backends.split(",") if b]
+    if a.baseline:
+        if not os.access(a.baseline, os.X_OK):
+            ap.error("--baseline %s is not an executable vswitchd" % a.baseline)
+        if "vswitchd-base" not in a.backends:
+            a.backends.insert(a.backends.index("vswitchd") + 1 if "vswitchd" in a.backends
+                              else 0, "vswitchd-base")
+    elif "vswitchd-base" in a.backends:
+        ap.error("backend vswitchd-base needs --baseline PATH")
     if a.inflight < 128:
         ap.error("--inflight must be at least 128")
     if a.rounds < 1 or a.windows < 1:
@@ -91,6 +103,8 @@ def make_backend(name, workdir, args):
         return backends.Vswitchd(workdir, args, "busy")
     if name == "vswitchd-adaptive":
         return backends.Vswitchd(workdir, args, "adaptive")
+    if name == "vswitchd-base":
+        return backends.Vswitchd(workdir, args, "busy", binary=args.baseline, name=name)
     if name == "testpmd":
         return backends.TestPmdVhostBackend(workdir, args)
     if name in ("ovs-p2p", "ovs-normal"):
@@ -172,6 +186,8 @@ def finish_profile(prof, out_txt):
                         timeout=120)
         with open(out_txt, "w") as f:
             f.write(rep)
+        if os.environ.get("VS_BENCH_KEEP_PERF"):
+            shutil.copy(data, out_txt + ".data")
         return out_txt
     except Exception as e:
         log("perf report failed: %s" % e)
@@ -315,7 +331,9 @@ def summarize(runs, names, sizes):
                  for m in names if m.startswith("vswitchd")]
         # The throughput cost of adaptive pollers under load.
         pairs += [(m, "vswitchd") for m in names if m.startswith("vswitchd-") and
-                  "vswitchd" in names]
+                  m != "vswitchd-base" and "vswitchd" in names]
+        if "vswitchd-base" in names and "vswitchd" in names:
+            pairs.append(("vswitchd", "vswitchd-base"))
         for mine, base in pairs:
             if True:
                 a, b = s[mine]["mpps"], s[base]["mpps"]
