@@ -18,6 +18,10 @@
 #define SLEEP_TIMEOUT_MS 100               /* re-check the queue list at least this often */
 
 #define MAX_WAIT_FDS 64
+#define CLOCK_READS_PER_SEC 16
+#ifndef EMPTY_POLL_PAUSES
+#define EMPTY_POLL_PAUSES 8
+#endif
 
 /* Collects the fds that wake us: the control thread's and one per queue. Returns
  * 0 when some queue cannot wake us (then sleeping could strand its frames). The
@@ -87,17 +91,26 @@ static void *poller_main(void *arg)
     struct vs_poller *p = arg;
     struct vs_switch *sw = p->sw;
     bool adaptive = sw->params.mode == VS_POLL_ADAPTIVE;
-    uint64_t idle_since = vs_rdtsc();
-    uint64_t idle_limit = vs_tsc_hz() * IDLE_BEFORE_SLEEP_NS / 1000000000ull;
+    uint64_t tsc_hz = vs_tsc_hz();
+    uint64_t idle_limit = tsc_hz * IDLE_BEFORE_SLEEP_NS / 1000000000ull;
+    /* The forwarding table counts in seconds: reading the clock a few times a second
+     * is enough, and keeps a clock call out of every iteration. */
+    uint64_t clock_period = tsc_hz / CLOCK_READS_PER_SEC, clock_due = 0;
+    uint32_t now = 0;
     int rc;
 
     if ((rc = vs_cpu_pin_self(p->cpu)) < 0)
         vs_warn("poller %u: cannot pin to cpu %d: %s", p->id, p->cpu, strerror(-rc));
     vs_rcu_register_thread();
+    /* One TSC read per iteration: its end is the next one's start. */
+    uint64_t t0 = vs_rdtsc(), idle_since = t0;
     while (!VS_READ_ONCE(p->stop)) {
         const struct vs_poll_list *l = vs_rcu_deref(p->list);
-        uint64_t t0 = vs_rdtsc();
-        unsigned n = poll_once(p, l, vs_fdb_now());
+        if (t0 >= clock_due) {
+            now = vs_fdb_now();
+            clock_due = t0 + clock_period;
+        }
+        unsigned n = poll_once(p, l, now);
         uint64_t t1 = vs_rdtsc();
 
         p->iterations++;
@@ -115,10 +128,20 @@ static void *poller_main(void *arg)
                 if (poll_once(p, l, vs_fdb_now()) == 0)
                     sleep_on(p, fds, nfds);
                 set_notify(vs_rcu_deref(p->list), false);
-                idle_since = vs_rdtsc();
+                /* Time asleep is neither busy nor idle polling. */
+                t1 = idle_since = vs_rdtsc();
+                clock_due = 0;
+            } else {
+                /* Nothing came: give the drivers a moment before reading their
+                 * rings again. Every read of a ring index the driver writes takes
+                 * that line away from the driver's core, and its next write waits
+                 * for it: polling an empty ring flat out costs the guest. */
+                for (unsigned i = 0; i < EMPTY_POLL_PAUSES; i++)
+                    vs_cpu_relax();
             }
         }
         vs_rcu_quiescent(); /* nothing read under RCU survives past this line */
+        t0 = t1;
     }
     vs_rcu_unregister_thread();
     vs_pool_thread_flush();
