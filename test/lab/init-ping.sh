@@ -11,6 +11,7 @@
 #                       shell: an interactive shell on the console
 #                       (test/lab/guest.sh); power off when it exits.
 #   vs_probe=60         seconds to wait for the first reply
+#   vs_iperf3=1         run an iperf3 server (the initramfs must carry iperf3)
 . /lib/lab.sh
 
 lab_boot
@@ -18,6 +19,9 @@ ifname=${vs_if:-eth0}
 if ! lab_net_up "$ifname" "${vs_ip:-}"; then
 	ls /sys/class/net >/dev/console
 	lab_poweroff
+fi
+if [ -n "${vs_iperf3:-}" ]; then
+	iperf3 -s -D || lab_say "LAB-ERROR iperf3 server did not start"
 fi
 lab_say "LAB-READY if=$ifname ip=${vs_ip:-none}"
 
