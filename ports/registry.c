@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ports/tap/tap.h"
+#include "ports/vduse/vduse.h"
 #include "ports/vhost_user/vhost_user.h"
 #ifdef VS_HAVE_VFIO
 #include "ports/vfio/vfio_port.h"
@@ -12,6 +13,7 @@
 static const struct vs_port_ops *const types[] = {
     &vs_port_tap_ops,
     &vs_port_vhost_user_ops,
+    &vs_port_vduse_ops,
 #ifdef VS_HAVE_VFIO
     &vs_port_vfio_ops,
 #endif
