@@ -10,13 +10,13 @@
 #include <stdbool.h>
 
 struct vs_worker {
-    int done_fd;      /* readable once the call returned; -1 when idle */
+    int done_fd; /* readable once the call returned; -1 when idle */
     pthread_t thread;
-    bool running;     /* started and not yet joined */
+    bool running; /* started and not yet joined */
     int (*fn)(void *arg, char *why, unsigned why_len);
     void *arg;
-    int rc;           /* fn's result, valid after vs_worker_join */
-    char why[256];    /* fn's explanation of a failure */
+    int rc;        /* fn's result, valid after vs_worker_join */
+    char why[256]; /* fn's explanation of a failure */
 };
 
 void vs_worker_init(struct vs_worker *w);

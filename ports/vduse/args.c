@@ -25,8 +25,9 @@ static int parse_mac(const char *s, uint8_t mac[6])
     unsigned v[6];
     char tail;
 
-    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-               &tail) != 6 || strlen(s) != 17)
+    if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &tail) !=
+            6 ||
+        strlen(s) != 17)
         return -EINVAL;
     for (int i = 0; i < 6; i++)
         mac[i] = (uint8_t)v[i];
@@ -46,8 +47,8 @@ static void mac_from_name(const char *name, uint8_t mac[6])
         mac[i] = (uint8_t)(h >> (8 * i));
 }
 
-int vs_vduse_parse_args(const struct vs_port_args *args, struct vs_vduse_args *out,
-                        struct vs_port_err *err)
+int vs_vduse_parse_args(const struct vs_port_args *args, const char *port_name,
+                        struct vs_vduse_args *out, struct vs_port_err *err)
 {
     const char *s;
     int rc, idx;
@@ -55,12 +56,10 @@ int vs_vduse_parse_args(const struct vs_port_args *args, struct vs_vduse_args *o
     memset(out, 0, sizeof(*out));
     if ((rc = vs_port_args_check_keys(args, vs_vduse_keys, err)) < 0)
         return rc;
+    /* A YAML port's own 'name' key is the port's name: there the device takes it. */
     s = vs_port_args_get(args, "name", &idx);
-    if (!s) {
-        vs_port_err_set(err, -1,
-                        "missing option 'name' (the vDPA device to create, e.g. name=vs-c1)");
-        return -EINVAL;
-    }
+    if (!s)
+        s = port_name ? port_name : "vduse";
     if (!name_ok(s)) {
         vs_port_err_set(err, idx,
                         "name: '%s' is not a device name; use 1..%d characters of A-Z a-z "
@@ -78,8 +77,10 @@ int vs_vduse_parse_args(const struct vs_port_args *args, struct vs_vduse_args *o
             return -EINVAL;
         }
         if (out->mac[0] & 1) {
-            vs_port_err_set(err, idx, "mac: '%s' is a multicast address; a device needs a "
-                                      "unicast one (first byte even, e.g. 02:...)", s);
+            vs_port_err_set(err, idx,
+                            "mac: '%s' is a multicast address; a device needs a "
+                            "unicast one (first byte even, e.g. 02:...)",
+                            s);
             return -EINVAL;
         }
         out->mac_set = true;

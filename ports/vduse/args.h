@@ -1,4 +1,5 @@
-/* Parsed options of a VDUSE port: name, mac, mtu, queues, driver. */
+/* Parsed options of a VDUSE port: name (the vDPA device; the port's name when
+ * absent), mac, mtu, queues, driver. */
 #ifndef VS_PORTS_VDUSE_ARGS_H
 #define VS_PORTS_VDUSE_ARGS_H
 
@@ -20,7 +21,7 @@ enum vs_vduse_driver {
 struct vs_vduse_args {
     char name[VS_VDUSE_NAME_MAX];
     uint8_t mac[6];
-    bool mac_set;      /* false: derived from name, so a restart keeps it */
+    bool mac_set; /* false: derived from name, so a restart keeps it */
     unsigned mtu;
     unsigned queues;
     enum vs_vduse_driver driver;
@@ -28,8 +29,9 @@ struct vs_vduse_args {
 
 extern const char *const vs_vduse_keys[];
 
-/* Checks and parses the options without side effects. 0 or -errno with err. */
-int vs_vduse_parse_args(const struct vs_port_args *args, struct vs_vduse_args *out,
-                        struct vs_port_err *err);
+/* Checks and parses the options without side effects. The device name defaults to
+ * port_name (NULL: not known yet, as in validate). 0 or -errno with err. */
+int vs_vduse_parse_args(const struct vs_port_args *args, const char *port_name,
+                        struct vs_vduse_args *out, struct vs_port_err *err);
 
 #endif

@@ -37,9 +37,8 @@ int vs_vduse_bus_check(enum vs_vduse_driver driver, char *why, size_t why_len)
         return rc;
     snprintf(path, sizeof(path), VS_VDPA_SYSFS "/drivers/%s", driver_name(driver));
     if (access(path, F_OK) < 0) {
-        snprintf(why, why_len,
-                 "the vDPA bus driver %s is not loaded (no %s): modprobe %s", driver_name(driver),
-                 path, driver_name(driver));
+        snprintf(why, why_len, "the vDPA bus driver %s is not loaded (no %s): modprobe %s",
+                 driver_name(driver), path, driver_name(driver));
         return -ENOENT;
     }
     return 0;

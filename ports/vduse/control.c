@@ -67,8 +67,7 @@ static int control_open(char *why, size_t why_len)
     return fd;
 }
 
-int vs_vduse_create(const struct vs_vduse_args *a, uint64_t features, char *why,
-                    size_t why_len)
+int vs_vduse_create(const struct vs_vduse_args *a, uint64_t features, char *why, size_t why_len)
 {
     struct virtio_net_config cfg;
     struct vduse_dev_config *dc;

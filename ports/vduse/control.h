@@ -19,8 +19,7 @@ int vs_vduse_check_kernel(const char *release, char *why, size_t why_len);
 /* Creates the device (API version, VDUSE_CREATE_DEV with the virtio-net config
  * space) and opens /dev/vduse/NAME with every virtqueue set up. Returns the device
  * fd or -errno with why (-EEXIST: the name is taken). */
-int vs_vduse_create(const struct vs_vduse_args *a, uint64_t features, char *why,
-                    size_t why_len);
+int vs_vduse_create(const struct vs_vduse_args *a, uint64_t features, char *why, size_t why_len);
 /* VDUSE_DESTROY_DEV; the device fd must be closed already. 0 or -errno. */
 int vs_vduse_destroy(const char *name);
 

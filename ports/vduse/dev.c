@@ -29,8 +29,8 @@ uint64_t vs_vduse_features_offered(void)
     /* No checksum or segmentation offloads: every frame we hand over is complete. */
     return BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_ACCESS_PLATFORM) | BIT(VIRTIO_F_RING_PACKED) |
            BIT(VIRTIO_F_IN_ORDER) | BIT(VIRTIO_RING_F_EVENT_IDX) |
-           BIT(VIRTIO_RING_F_INDIRECT_DESC) | BIT(VIRTIO_NET_F_MRG_RXBUF) |
-           BIT(VIRTIO_NET_F_MTU) | BIT(VIRTIO_NET_F_STATUS) | BIT(VIRTIO_NET_F_MAC);
+           BIT(VIRTIO_RING_F_INDIRECT_DESC) | BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_MTU) |
+           BIT(VIRTIO_NET_F_STATUS) | BIT(VIRTIO_NET_F_MAC);
 }
 
 void vs_vduse_refuse(struct vs_vduse_dev *dev, enum vs_vduse_error e, const char *fmt, ...)
@@ -285,8 +285,7 @@ static int update_iotlb(struct vs_vduse_dev *dev, const struct vduse_dev_request
         /* A queue whose ring went away stays stopped until the next DRIVER_OK: the
          * driver frees rings only on the way to a reset. */
         if (vs_vduse_queue_start(dev, i, vs_virtq_stop(&q->vq), why, sizeof(why)) < 0)
-            vs_debug("port %s: %s stays stopped after UPDATE_IOTLB: %s", dev->name, q->name,
-                     why);
+            vs_debug("port %s: %s stays stopped after UPDATE_IOTLB: %s", dev->name, q->name, why);
     }
     return 0;
 }

@@ -49,25 +49,25 @@ enum { VS_VDUSE_GATE_STOPPED = 0, VS_VDUSE_GATE_OPEN = 1 };
 
 /* Why a request or an IOTLB entry was refused; indices into vs_vduse_dev.err[]. */
 enum vs_vduse_error {
-    VS_VDUSE_ERR_SIZE,        /* a read that is not one whole request */
-    VS_VDUSE_ERR_TYPE,        /* request type we do not know */
-    VS_VDUSE_ERR_INDEX,       /* virtqueue index out of range */
-    VS_VDUSE_ERR_FEATURES,    /* negotiated features outside what we offered */
-    VS_VDUSE_ERR_RANGE,       /* IOVA range with start > last */
-    VS_VDUSE_ERR_IOTLB,       /* IOTLB entry refused (size, offset, perm, room, mmap) */
-    VS_VDUSE_ERR_RING,        /* ring not in the IOTLB or failed to start */
-    VS_VDUSE_ERR_KERNEL,      /* an ioctl on the device failed */
+    VS_VDUSE_ERR_SIZE,     /* a read that is not one whole request */
+    VS_VDUSE_ERR_TYPE,     /* request type we do not know */
+    VS_VDUSE_ERR_INDEX,    /* virtqueue index out of range */
+    VS_VDUSE_ERR_FEATURES, /* negotiated features outside what we offered */
+    VS_VDUSE_ERR_RANGE,    /* IOVA range with start > last */
+    VS_VDUSE_ERR_IOTLB,    /* IOTLB entry refused (size, offset, perm, room, mmap) */
+    VS_VDUSE_ERR_RING,     /* ring not in the IOTLB or failed to start */
+    VS_VDUSE_ERR_KERNEL,   /* an ioctl on the device failed */
     VS_VDUSE_ERR__COUNT
 };
 
 struct vs_vduse_queue {
     struct vs_virtq vq;
-    uint32_t index;           /* in vs_vduse_dev.q[] */
-    int gate;                 /* atomic, see above */
-    int tx_lock;              /* our tx on the driver's receive queue, shared by pollers */
-    int kickfd;               /* our eventfd, handed to the kernel: the driver's kicks */
-    int irqfd;                /* our eventfd that vs_virtq_notify signals; the main loop
-                                 turns it into VDUSE_VQ_INJECT_IRQ */
+    uint32_t index; /* in vs_vduse_dev.q[] */
+    int gate;       /* atomic, see above */
+    int tx_lock;    /* our tx on the driver's receive queue, shared by pollers */
+    int kickfd;     /* our eventfd, handed to the kernel: the driver's kicks */
+    int irqfd;      /* our eventfd that vs_virtq_notify signals; the main loop
+                       turns it into VDUSE_VQ_INJECT_IRQ */
     struct vs_eventfd_signal irq;
     struct vduse_vq_info info; /* VDUSE_VQ_GET_INFO at DRIVER_OK */
     uint64_t starts, irqs, irq_failures;
@@ -76,20 +76,20 @@ struct vs_vduse_queue {
 
 /* Where one IOTLB entry is mapped (the region itself is in vs_vduse_dev.mem). */
 struct vs_vduse_map_info {
-    uint64_t offset;          /* in the kernel's file */
+    uint64_t offset; /* in the kernel's file */
     uint8_t perm;
 };
 
 struct vs_vduse_dev {
-    const char *name;         /* port name for log lines */
-    int fd;                   /* /dev/vduse/NAME, -1 when none */
+    const char *name; /* port name for log lines */
+    int fd;           /* /dev/vduse/NAME, -1 when none */
     const struct vs_vduse_sys *sys;
 
-    uint64_t offered;         /* VDUSE_CREATE_DEV features */
-    uint64_t features;        /* VDUSE_DEV_GET_FEATURES after FEATURES_OK */
-    uint8_t status;           /* last SET_STATUS we accepted */
+    uint64_t offered;  /* VDUSE_CREATE_DEV features */
+    uint64_t features; /* VDUSE_DEV_GET_FEATURES after FEATURES_OK */
+    uint8_t status;    /* last SET_STATUS we accepted */
 
-    struct vs_guest_mem mem;  /* IOTLB: IOVA → our mapping (gpa holds the IOVA) */
+    struct vs_guest_mem mem; /* IOTLB: IOVA → our mapping (gpa holds the IOVA) */
     struct vs_vduse_map_info map[VS_GUEST_MEM_MAX_REGIONS];
     uint64_t max_map;
 
@@ -98,10 +98,10 @@ struct vs_vduse_dev {
      * behalf (rx_wait_fd) wakes up and finds it. -1 when nobody sleeps. */
     int wake_fd;
 
-    uint64_t requests[3];     /* by type: GET_VQ_STATE, SET_STATUS, UPDATE_IOTLB */
+    uint64_t requests[3]; /* by type: GET_VQ_STATE, SET_STATUS, UPDATE_IOTLB */
     uint64_t maps, unmaps, iotlb_misses;
     uint64_t err[VS_VDUSE_ERR__COUNT];
-    bool err_logged;          /* the first refusal is logged, the rest counted */
+    bool err_logged; /* the first refusal is logged, the rest counted */
 };
 
 /* Features a VDUSE virtio-net device offers: what the ring code supports, with

@@ -1,8 +1,10 @@
 /* The device's IOTLB: the driver's IO virtual addresses, mapped into this process
  * through the files VDUSE_IOTLB_GET_FD hands out. Entries are checked before they
- * are mapped: a size and an offset that fit, read-write permission (we write
- * received frames into any buffer), and room within the device's address-space
- * budget and region table. */
+ * are mapped: a size and a page-aligned offset that fit, read-write permission (we
+ * write received frames into any buffer), and room within the device's
+ * address-space budget and region table. An entry may be smaller than a page (a
+ * packed ring's 4-byte event areas are one coherent allocation each): the mapping
+ * covers whole pages, the region only the entry. */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -50,7 +52,7 @@ static bool overlaps(const struct vs_guest_mem_region *r, uint64_t start, uint64
  * refused (counted). */
 static int map_entry(struct vs_vduse_dev *dev, const struct vduse_iotlb_entry *e, int fd)
 {
-    uint64_t size, ps = (uint64_t)page_size();
+    uint64_t size, map_size, ps = (uint64_t)page_size();
     struct vs_guest_mem_region *r;
     void *p;
 
@@ -62,11 +64,11 @@ static int map_entry(struct vs_vduse_dev *dev, const struct vduse_iotlb_entry *e
     if (mapped(dev, e->start, e->last))
         return 0;
     size = e->last - e->start + 1;
-    if (size == 0 || size > dev->max_map || (e->offset & (ps - 1)) || (size & (ps - 1)) ||
-        e->offset > UINT64_MAX - size) {
+    if (size == 0 || size > dev->max_map || (e->offset & (ps - 1)) ||
+        e->offset > UINT64_MAX - size - ps) {
         vs_vduse_refuse(dev, VS_VDUSE_ERR_IOTLB,
-                        "IOTLB entry 0x%llx..0x%llx at offset 0x%llx: size or offset not "
-                        "page-aligned or too large",
+                        "IOTLB entry 0x%llx..0x%llx at offset 0x%llx: offset not page-aligned "
+                        "or size too large",
                         (unsigned long long)e->start, (unsigned long long)e->last,
                         (unsigned long long)e->offset);
         return -EINVAL;
@@ -78,14 +80,15 @@ static int map_entry(struct vs_vduse_dev *dev, const struct vduse_iotlb_entry *e
                         (unsigned long long)e->start, (unsigned long long)e->last, e->perm);
         return -EPERM;
     }
+    map_size = (size + ps - 1) & ~(ps - 1);
     if (dev->mem.n >= VS_GUEST_MEM_MAX_REGIONS ||
-        vs_vduse_iotlb_mapped(dev) + size > dev->max_map) {
+        vs_vduse_iotlb_mapped(dev) + map_size > dev->max_map) {
         vs_vduse_refuse(dev, VS_VDUSE_ERR_IOTLB,
                         "IOTLB entry 0x%llx..0x%llx does not fit (%u regions, %llu bytes "
                         "mapped, at most %u and %llu)",
                         (unsigned long long)e->start, (unsigned long long)e->last, dev->mem.n,
-                        (unsigned long long)vs_vduse_iotlb_mapped(dev),
-                        VS_GUEST_MEM_MAX_REGIONS, (unsigned long long)dev->max_map);
+                        (unsigned long long)vs_vduse_iotlb_mapped(dev), VS_GUEST_MEM_MAX_REGIONS,
+                        (unsigned long long)dev->max_map);
         return -ENOSPC;
     }
     for (unsigned i = 0; i < dev->mem.n; i++) {
@@ -97,23 +100,22 @@ static int map_entry(struct vs_vduse_dev *dev, const struct vduse_iotlb_entry *e
             return -EEXIST;
         }
     }
-    p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)e->offset);
+    p = mmap(NULL, map_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)e->offset);
     if (p == MAP_FAILED) {
         int rc = -errno;
         vs_vduse_refuse(dev, VS_VDUSE_ERR_IOTLB, "mmap of IOTLB entry 0x%llx..0x%llx: %s",
-                        (unsigned long long)e->start, (unsigned long long)e->last,
-                        strerror(errno));
+                        (unsigned long long)e->start, (unsigned long long)e->last, strerror(errno));
         return rc;
     }
     /* What the ring code never dumps: another kernel's buffers. */
-    madvise(p, size, MADV_DONTDUMP);
+    madvise(p, map_size, MADV_DONTDUMP);
     r = &dev->mem.r[dev->mem.n];
     r->gpa = e->start;
     r->size = size;
     r->uva = 0;
     r->hva = p;
     r->mmap_addr = p;
-    r->mmap_size = size;
+    r->mmap_size = map_size;
     r->peer_id = 0;
     r->fd = -1;
     dev->map[dev->mem.n] = (struct vs_vduse_map_info){.offset = e->offset, .perm = e->perm};

@@ -27,10 +27,10 @@ static const char *const feature_names[64] = {
 const char *vs_vduse_feature_name(unsigned bit) { return bit < 64 ? feature_names[bit] : NULL; }
 
 static const char *const error_names[VS_VDUSE_ERR__COUNT] = {
-    [VS_VDUSE_ERR_SIZE] = "size",         [VS_VDUSE_ERR_TYPE] = "type",
-    [VS_VDUSE_ERR_INDEX] = "index",       [VS_VDUSE_ERR_FEATURES] = "features",
-    [VS_VDUSE_ERR_RANGE] = "range",       [VS_VDUSE_ERR_IOTLB] = "iotlb",
-    [VS_VDUSE_ERR_RING] = "ring",         [VS_VDUSE_ERR_KERNEL] = "kernel",
+    [VS_VDUSE_ERR_SIZE] = "size",   [VS_VDUSE_ERR_TYPE] = "type",
+    [VS_VDUSE_ERR_INDEX] = "index", [VS_VDUSE_ERR_FEATURES] = "features",
+    [VS_VDUSE_ERR_RANGE] = "range", [VS_VDUSE_ERR_IOTLB] = "iotlb",
+    [VS_VDUSE_ERR_RING] = "ring",   [VS_VDUSE_ERR_KERNEL] = "kernel",
 };
 
 const char *vs_vduse_error_name(enum vs_vduse_error e)
@@ -55,7 +55,6 @@ const char *vs_vduse_status_str(uint8_t status, char *buf, size_t len)
         snprintf(buf, len, "reset");
     for (size_t i = 0; i < VS_ARRAY_SIZE(bits); i++)
         if ((status & bits[i].bit) && used < len)
-            used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? "|" : "",
-                                     bits[i].name);
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? "|" : "", bits[i].name);
     return buf;
 }

@@ -30,7 +30,7 @@
 #include "vswitch/loop.h"
 #include "vswitch/worker.h"
 
-#define CHECK_MS 100           /* IOTLB miss recovery and ifname lookup */
+#define CHECK_MS 100            /* IOTLB miss recovery and ifname lookup */
 #define DETACH_TIMEOUT_MS 30000 /* the kernel's own request timeout is 30 s */
 
 enum bus_state { BUS_ATTACHING, BUS_ATTACHED, BUS_FAILED };
@@ -43,8 +43,8 @@ struct vduse_port {
     enum bus_state bus;
     char bus_error[256];
     int timer;
-    char ifname[64];        /* host netdev (virtio_vdpa) or vhost-vdpa-N */
-    bool leftover;          /* a previous run's device was removed at open */
+    char ifname[64]; /* host netdev (virtio_vdpa) or vhost-vdpa-N */
+    bool leftover;   /* a previous run's device was removed at open */
     uint64_t write_errors;
     bool write_error_logged;
 };
@@ -165,8 +165,7 @@ static void find_ifname(struct vduse_port *vp)
         vs_vduse_bus_ifname(vp->args.name, vp->ifname, sizeof(vp->ifname));
     if (vp->ifname[0])
         vs_info("port %s: vDPA device %s attached: %s%s", vp->port->name, vp->args.name,
-                vp->args.driver == VS_VDUSE_VHOST_VDPA ? "/dev/" : "host interface ",
-                vp->ifname);
+                vp->args.driver == VS_VDUSE_VHOST_VDPA ? "/dev/" : "host interface ", vp->ifname);
 }
 
 static void attach_done_cb(int fd, uint32_t events, void *arg)
@@ -209,7 +208,7 @@ static int vduse_validate(const struct vs_port_args *args, struct vs_port_err *e
 {
     struct vs_vduse_args a;
 
-    return vs_vduse_parse_args(args, &a, err);
+    return vs_vduse_parse_args(args, NULL, &a, err);
 }
 
 /* Everything that can tell the fix before anything is created. */
@@ -304,7 +303,7 @@ static int vduse_open(struct vs_port *port, const struct vs_port_args *args,
         return -ENOMEM;
     vp->port = port;
     vs_worker_init(&vp->worker);
-    if ((rc = vs_vduse_parse_args(args, &vp->args, err)) < 0 ||
+    if ((rc = vs_vduse_parse_args(args, port->name, &vp->args, err)) < 0 ||
         (rc = preflight(&vp->args, err)) < 0) {
         free(vp);
         return rc;
@@ -465,16 +464,18 @@ static json_t *queue_json(const struct vs_vduse_queue *q)
     for (unsigned e = 0; e < VS_VQ_ERR__COUNT; e++)
         json_object_set_new(errs, vs_virtq_error_name(e),
                             json_integer((json_int_t)vq->stats.err[e]));
-    return json_pack("{s:i, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
-                     "vq", (int)q->index, "direction", q->index == 0 ? "rx" : "tx", "state",
-                     vq->broken ? "broken" : open ? "started" : "stopped", "ring",
-                     vq->packed ? "packed" : "split", "size", (int)q->info.num, "packets",
+    return json_pack("{s:i, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "vq",
+                     (int)q->index, "direction", q->index == 0 ? "rx" : "tx", "state",
+                     vq->broken ? "broken"
+                     : open     ? "started"
+                                : "stopped",
+                     "ring", vq->packed ? "packed" : "split", "size", (int)q->info.num, "packets",
                      (json_int_t)vq->stats.packets, "bytes", (json_int_t)vq->stats.bytes,
                      "no_buffers", (json_int_t)vq->stats.no_buffers, "no_mbufs",
                      (json_int_t)vq->stats.no_mbufs, "interrupts", (json_int_t)q->irqs,
                      "interrupt_failures", (json_int_t)q->irq_failures, "interrupt_requests",
-                     (json_int_t)vq->stats.kicks_sent, "starts", (json_int_t)q->starts,
-                     "errors", errs);
+                     (json_int_t)vq->stats.kicks_sent, "starts", (json_int_t)q->starts, "errors",
+                     errs);
 }
 
 static void vduse_show(struct vs_port *port, json_t *out)
@@ -490,11 +491,10 @@ static void vduse_show(struct vs_port *port, json_t *out)
     for (unsigned i = 0; i < dev->mem.n; i++) {
         const struct vs_guest_mem_region *r = &dev->mem.r[i];
 
-        json_array_append_new(iotlb, json_pack("{s:I, s:I, s:I, s:I, s:s}", "start",
-                                               (json_int_t)r->gpa, "last",
-                                               (json_int_t)(r->gpa + r->size - 1), "size",
-                                               (json_int_t)r->size, "offset",
-                                               (json_int_t)dev->map[i].offset, "perm", "rw"));
+        json_array_append_new(
+            iotlb, json_pack("{s:I, s:I, s:I, s:I, s:s}", "start", (json_int_t)r->gpa, "last",
+                             (json_int_t)(r->gpa + r->size - 1), "size", (json_int_t)r->size,
+                             "offset", (json_int_t)dev->map[i].offset, "perm", "rw"));
     }
     for (unsigned e = 0; e < VS_VDUSE_ERR__COUNT; e++)
         json_object_set_new(errs, vs_vduse_error_name(e), json_integer((json_int_t)dev->err[e]));
@@ -505,9 +505,9 @@ static void vduse_show(struct vs_port *port, json_t *out)
              vp->args.mac[2], vp->args.mac[3], vp->args.mac[4], vp->args.mac[5]);
 
     json_object_set_new(out, "name", json_string(vp->args.name));
-    json_object_set_new(out, "driver", json_string(vp->args.driver == VS_VDUSE_VHOST_VDPA
-                                                       ? "vhost_vdpa"
-                                                       : "virtio_vdpa"));
+    json_object_set_new(
+        out, "driver",
+        json_string(vp->args.driver == VS_VDUSE_VHOST_VDPA ? "vhost_vdpa" : "virtio_vdpa"));
     json_object_set_new(out, "bus", json_string(bus_state_names[vp->bus]));
     if (vp->bus_error[0])
         json_object_set_new(out, "bus_error", json_string(vp->bus_error));

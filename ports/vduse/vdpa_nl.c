@@ -165,8 +165,8 @@ int vs_vdpa_mgmtdev_check(const char *mgmtdev, char *why, size_t why_len)
     rc = nl_talk(fd, &m, NULL);
     close(fd);
     if (rc == -ENODEV)
-        snprintf(why, why_len,
-                 "the vDPA bus has no management device '%s': modprobe vduse", mgmtdev);
+        snprintf(why, why_len, "the vDPA bus has no management device '%s': modprobe vduse",
+                 mgmtdev);
     else if (rc < 0)
         snprintf(why, why_len, "netlink: VDPA_CMD_MGMTDEV_GET %s: %s", mgmtdev, strerror(-rc));
     return rc;
