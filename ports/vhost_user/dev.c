@@ -54,42 +54,36 @@ static void close_fd(int *fd)
 
 /* ---- device ----------------------------------------------------------------- */
 
+/* Ring addresses are the front-end's virtual addresses (descriptors carry
+ * guest-physical ones). */
+static const struct vs_vnet_ops vhu_vnet_ops = {
+    .ring_map = vs_guest_mem_uva_range,
+};
+
 static void vhu_vring_reset(struct vs_vhu_dev *dev, unsigned i)
 {
     struct vs_vhu_vring *vr = &dev->vr[i];
-    struct vs_virtq_stats stats = vr->vq.stats; /* counters live as long as the port */
 
-    memset(&vr->vq, 0, sizeof(vr->vq));
-    vr->vq.stats = stats;
-    vr->vq.call = NULL;
-    vr->vq.kickfd = -1;
-    vr->num = 0;
-    vr->addr_set = false;
-    memset(&vr->addr, 0, sizeof(vr->addr));
-    vr->base = 0;
-    vr->kicked = false;
-    vr->enabled = false;
-    vr->kickfd = vr->errfd = -1;
+    vs_vnet_queue_reset(&dev->net, i);
+    vr->errfd = -1;
     vs_eventfd_signal_init(&vr->call);
-    vr->gate = VS_VHU_GATE_STOPPED;
-    vr->tx_lock = 0;
-    /* Even vrings are the guest's RX (our tx queue), odd ones its TX (our rx queue). */
-    snprintf(vr->name, sizeof(vr->name), "%s %s%u", dev->name, (i & 1) ? "rxq" : "txq", i / 2);
-    vr->vq.name = vr->name;
 }
 
 void vs_vhu_dev_init(struct vs_vhu_dev *dev, const char *name, unsigned n_qp)
 {
     memset(dev, 0, sizeof(*dev));
-    dev->name = name;
-    dev->n_qp = n_qp < 1 ? 1 : n_qp > VS_VHU_MAX_QUEUE_PAIRS ? VS_VHU_MAX_QUEUE_PAIRS : n_qp;
+    vs_vnet_dev_init(&dev->net, name, n_qp, &vhu_vnet_ops);
     dev->max_map = VS_VHU_MAX_MEMORY_DEFAULT;
     dev->offered = vs_vhu_features_offered();
-    dev->wake_fd = -1;
-    for (unsigned i = 0; i < VS_GUEST_MEM_MAX_REGIONS; i++)
-        dev->mem.r[i].fd = -1;
     for (unsigned i = 0; i < VS_VHU_MAX_VRINGS; i++)
         vhu_vring_reset(dev, i);
+}
+
+/* The queues log their writes while LOG_ALL is negotiated and a log is mapped; they
+ * take the setting when they (re)start. */
+static void log_attach(struct vs_vhu_dev *dev)
+{
+    dev->net.log = vs_vhu_has_feature(dev, VHOST_F_LOG_ALL) && dev->log.bitmap ? &dev->log : NULL;
 }
 
 static void log_unmap(struct vs_vhu_dev *dev)
@@ -100,23 +94,24 @@ static void log_unmap(struct vs_vhu_dev *dev)
     dev->log_map_size = 0;
     dev->log.bitmap = NULL;
     dev->log.size_bytes = 0;
+    log_attach(dev);
 }
 
 void vs_vhu_dev_reset(struct vs_vhu_dev *dev)
 {
-    vs_vhu_rings_pause(dev, (uint32_t)((1ull << VS_VHU_MAX_VRINGS) - 1));
+    vs_vnet_queues_pause(&dev->net, (uint32_t)((1ull << VS_VHU_MAX_VRINGS) - 1));
     for (unsigned i = 0; i < VS_VHU_MAX_VRINGS; i++) {
         struct vs_vhu_vring *vr = &dev->vr[i];
 
-        close_fd(&vr->kickfd);
+        close_fd(&dev->net.q[i].kickfd);
         vs_eventfd_signal_close(&vr->call);
         close_fd(&vr->errfd);
         vhu_vring_reset(dev, i);
     }
-    vs_vhu_mem_unmap_all(&dev->mem);
+    vs_vhu_mem_unmap_all(&dev->net.mem);
     dev->mem_file_valid = false;
+    dev->net.features = 0;
     log_unmap(dev);
-    dev->features = 0;
     dev->features_set = false;
     dev->protocol_features = 0;
     dev->owner = false;
@@ -178,9 +173,9 @@ static int need_fds(struct ctx *c, unsigned n)
 
 static int need_vring(struct ctx *c, uint32_t index)
 {
-    if (index >= 2 * c->dev->n_qp)
+    if (index >= 2 * c->dev->net.n_qp)
         return fail(c, VS_VHU_ERR_INDEX, -ERANGE, "vring %u out of range (%u queue pairs)",
-                    index, c->dev->n_qp);
+                    index, c->dev->net.n_qp);
     return 0;
 }
 
@@ -224,14 +219,15 @@ static int h_set_features(struct ctx *c)
         return fail(c, VS_VHU_ERR_VALUE, -EINVAL,
                     "features 0x%llx include 0x%llx that were not offered",
                     (unsigned long long)f, (unsigned long long)extra);
-    if (dev->features_set && dev->features == f)
+    if (dev->features_set && dev->net.features == f)
         return 0;
     /* Normally sent before any ring starts; on a live device (migration turning
      * LOG_ALL on or off) the rings pick the new setting up on restart. */
-    vs_vhu_rings_pause(dev, vs_vhu_all_rings(dev));
-    dev->features = f;
+    vs_vnet_queues_pause(&dev->net, vs_vnet_all_queues(&dev->net));
+    dev->net.features = f;
     dev->features_set = true;
-    vs_vhu_rings_resume_all(dev);
+    log_attach(dev);
+    vs_vnet_queues_resume_all(&dev->net);
     return 0;
 }
 
@@ -279,10 +275,10 @@ static int h_reset_owner(struct ctx *c)
 
     if (rc < 0)
         return rc;
-    vs_vhu_rings_pause(dev, vs_vhu_all_rings(dev));
-    for (unsigned i = 0; i < 2 * dev->n_qp; i++) {
-        dev->vr[i].kicked = false;
-        dev->vr[i].enabled = false;
+    vs_vnet_queues_pause(&dev->net, vs_vnet_all_queues(&dev->net));
+    for (unsigned i = 0; i < 2 * dev->net.n_qp; i++) {
+        dev->net.q[i].ready = false;
+        dev->net.q[i].enabled = false;
     }
     return 0;
 }
@@ -292,7 +288,7 @@ static int h_reset_owner(struct ctx *c)
 static struct vs_vhu_map_ctx map_ctx(const struct vs_vhu_dev *dev, bool table_stays,
                                      bool log_stays)
 {
-    uint64_t used = (table_stays ? vs_vhu_mem_mapped(&dev->mem) : 0) +
+    uint64_t used = (table_stays ? vs_vhu_mem_mapped(&dev->net.mem) : 0) +
                     (log_stays ? dev->log_map_size : 0);
 
     return (struct vs_vhu_map_ctx){.room = used < dev->max_map ? dev->max_map - used : 0,
@@ -305,7 +301,7 @@ static struct vs_vhu_map_ctx map_ctx(const struct vs_vhu_dev *dev, bool table_st
 static bool same_table(const struct vs_vhu_dev *dev, const struct vs_vhu_mem_region *r,
                        unsigned n, const int *fds, struct vs_vhu_mem_file *ids)
 {
-    bool same = dev->mem_file_valid && n == dev->mem.n;
+    bool same = dev->mem_file_valid && n == dev->net.mem.n;
 
     for (unsigned i = 0; i < n; i++) {
         struct stat st;
@@ -316,7 +312,7 @@ static bool same_table(const struct vs_vhu_dev *dev, const struct vs_vhu_mem_reg
         ids[i].ino = st.st_ino;
         ids[i].offset = r[i].mmap_offset;
         if (same) {
-            const struct vs_guest_mem_region *m = &dev->mem.r[i];
+            const struct vs_guest_mem_region *m = &dev->net.mem.r[i];
 
             same = m->gpa == r[i].gpa && m->size == r[i].size && m->uva == r[i].uva &&
                    !memcmp(&dev->mem_file[i], &ids[i], sizeof(ids[i]));
@@ -348,14 +344,14 @@ static int h_set_mem_table(struct ctx *c)
         return rc;
     if (same_table(dev, c->p->mem.r, n, c->fds, ids))
         return 0; /* nothing to remap; the fds are closed by the caller */
-    vs_vhu_rings_pause(dev, vs_vhu_all_rings(dev));
+    vs_vnet_queues_pause(&dev->net, vs_vnet_all_queues(&dev->net));
     mc = map_ctx(dev, false, true);
-    rc = vs_vhu_mem_set_table(&dev->mem, c->p->mem.r, n, c->fds, &mc, c->why, sizeof(c->why));
+    rc = vs_vhu_mem_set_table(&dev->net.mem, c->p->mem.r, n, c->fds, &mc, c->why, sizeof(c->why));
     dev->mem_file_valid = rc == 0;
     if (rc == 0)
         memcpy(dev->mem_file, ids, sizeof(ids[0]) * n);
     /* On failure the old table is still mapped and the rings go on with it. */
-    vs_vhu_rings_resume_all(dev);
+    vs_vnet_queues_resume_all(&dev->net);
     return rc < 0 ? failed(c, VS_VHU_ERR_MEMORY, rc) : 0;
 }
 
@@ -378,10 +374,10 @@ static int h_add_mem_reg(struct ctx *c)
     if ((rc = need_size(c, sizeof(struct vs_vhu_mem_reg))) < 0 || (rc = need_fds(c, 1)) < 0)
         return rc;
     dev->mem_file_valid = false;
-    vs_vhu_rings_pause(dev, vs_vhu_all_rings(dev));
+    vs_vnet_queues_pause(&dev->net, vs_vnet_all_queues(&dev->net));
     mc = map_ctx(dev, true, true);
-    rc = vs_vhu_mem_add(&dev->mem, &c->p->memreg.r, &c->fds[0], &mc, c->why, sizeof(c->why));
-    vs_vhu_rings_resume_all(dev);
+    rc = vs_vhu_mem_add(&dev->net.mem, &c->p->memreg.r, &c->fds[0], &mc, c->why, sizeof(c->why));
+    vs_vnet_queues_resume_all(&dev->net);
     return rc < 0 ? failed(c, VS_VHU_ERR_MEMORY, rc) : 0;
 }
 
@@ -396,10 +392,10 @@ static int h_rem_mem_reg(struct ctx *c)
     if (c->nfds > 1)
         return need_fds(c, 1);
     dev->mem_file_valid = false;
-    vs_vhu_rings_pause(dev, vs_vhu_all_rings(dev));
-    rc = vs_vhu_mem_remove(&dev->mem, &c->p->memreg.r, c->why, sizeof(c->why));
+    vs_vnet_queues_pause(&dev->net, vs_vnet_all_queues(&dev->net));
+    rc = vs_vhu_mem_remove(&dev->net.mem, &c->p->memreg.r, c->why, sizeof(c->why));
     /* A ring whose memory went away waits for the region to come back. */
-    vs_vhu_rings_resume_all(dev);
+    vs_vnet_queues_resume_all(&dev->net);
     return rc < 0 ? failed(c, VS_VHU_ERR_MEMORY, rc) : 0;
 }
 
@@ -427,14 +423,15 @@ static int h_set_log_base(struct ctx *c)
     if (!bitmap)
         return fail(c, VS_VHU_ERR_MEMORY, -EINVAL, "log: %s", what);
     close_fd(&c->fds[0]);
-    vs_vhu_rings_pause(dev, vs_vhu_all_rings(dev));
+    vs_vnet_queues_pause(&dev->net, vs_vnet_all_queues(&dev->net));
     log_unmap(dev);
     dev->log_map = map_addr;
     dev->log_map_size = map_len;
     dev->log_peer_id = peer_id;
     dev->log.bitmap = bitmap;
     dev->log.size_bytes = l->mmap_size;
-    vs_vhu_rings_resume_all(dev);
+    log_attach(dev);
+    vs_vnet_queues_resume_all(&dev->net);
     c->reply->p.u64 = 0;
     return 0;
 }
@@ -454,9 +451,9 @@ static int h_set_vring_num(struct ctx *c)
     if (!vs_vhu_has_feature(dev, VIRTIO_F_RING_PACKED) && (s->num & (s->num - 1)))
         return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "split ring size %u is not a power of two",
                     s->num);
-    vs_vhu_rings_pause(dev, 1u << s->index);
-    dev->vr[s->index].num = s->num;
-    rc = vs_vhu_rings_resume(dev, 1u << s->index, c->why, sizeof(c->why));
+    vs_vnet_queues_pause(&dev->net, 1u << s->index);
+    dev->net.q[s->index].num = s->num;
+    rc = vs_vnet_queues_resume(&dev->net, 1u << s->index, c->why, sizeof(c->why));
     return rc < 0 ? failed(c, VS_VHU_ERR_RING, rc) : 0;
 }
 
@@ -464,7 +461,7 @@ static int h_set_vring_addr(struct ctx *c)
 {
     struct vs_vhu_dev *dev = c->dev;
     const struct vhost_vring_addr *a = &c->p->addr;
-    struct vs_vhu_vring *vr;
+    struct vs_vnet_queue *q;
     void *d, *av, *u;
     char what[200];
     int rc;
@@ -472,19 +469,26 @@ static int h_set_vring_addr(struct ctx *c)
     if ((rc = need_size(c, sizeof(*a))) < 0 || (rc = need_fds(c, 0)) < 0 ||
         (rc = need_vring(c, a->index)) < 0)
         return rc;
-    vr = &dev->vr[a->index];
+    q = &dev->net.q[a->index];
     if (a->flags & ~(1u << VHOST_VRING_F_LOG))
         return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "unknown vring flags 0x%x", a->flags);
     /* Check now when we can, so that the front-end learns which message was wrong. */
-    if (dev->mem.n > 0 && vr->num &&
-        (rc = vs_vhu_ring_translate(dev, vr, a, &d, &av, &u, what, sizeof(what))) < 0) {
-        vr->vq.stats.err[VS_VQ_ERR_RING_ADDR]++;
+    if (dev->net.mem.n > 0 && q->num &&
+        (rc = vs_vnet_ring_translate(&dev->net, a->desc_user_addr, a->avail_user_addr,
+                                     a->used_user_addr, q->num,
+                                     vs_vhu_has_feature(dev, VIRTIO_F_RING_PACKED),
+                                     vs_vhu_has_feature(dev, VIRTIO_RING_F_EVENT_IDX), &d, &av,
+                                     &u, what, sizeof(what))) < 0) {
+        q->vq.stats.err[VS_VQ_ERR_RING_ADDR]++;
         return fail(c, VS_VHU_ERR_RING, rc, "vring %u: %s", a->index, what);
     }
-    vs_vhu_rings_pause(dev, 1u << a->index);
-    vr->addr = *a;
-    vr->addr_set = true;
-    rc = vs_vhu_rings_resume(dev, 1u << a->index, c->why, sizeof(c->why));
+    vs_vnet_queues_pause(&dev->net, 1u << a->index);
+    q->desc_addr = a->desc_user_addr;
+    q->avail_addr = a->avail_user_addr;
+    q->used_addr = a->used_user_addr;
+    q->log_addr = a->log_guest_addr;
+    q->addr_set = true;
+    rc = vs_vnet_queues_resume(&dev->net, 1u << a->index, c->why, sizeof(c->why));
     return rc < 0 ? failed(c, VS_VHU_ERR_RING, rc) : 0;
 }
 
@@ -504,9 +508,9 @@ static int h_set_vring_base(struct ctx *c)
     base = packed ? (s->num & 0xffff) : s->num;
     if (base > 0xffff)
         return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "ring base %u larger than 65535", s->num);
-    vs_vhu_rings_pause(dev, 1u << s->index);
-    dev->vr[s->index].base = base;
-    rc = vs_vhu_rings_resume(dev, 1u << s->index, c->why, sizeof(c->why));
+    vs_vnet_queues_pause(&dev->net, 1u << s->index);
+    dev->net.q[s->index].base = base;
+    rc = vs_vnet_queues_resume(&dev->net, 1u << s->index, c->why, sizeof(c->why));
     return rc < 0 ? failed(c, VS_VHU_ERR_RING, rc) : 0;
 }
 
@@ -514,20 +518,20 @@ static int h_get_vring_base(struct ctx *c)
 {
     struct vs_vhu_dev *dev = c->dev;
     const struct vhost_vring_state *s = &c->p->state;
-    struct vs_vhu_vring *vr;
+    struct vs_vnet_queue *q;
     uint32_t num;
     int rc;
 
     if ((rc = need_size(c, sizeof(*s))) < 0 || (rc = need_fds(c, 0)) < 0 ||
         (rc = need_vring(c, s->index)) < 0)
         return rc;
-    vr = &dev->vr[s->index];
-    vs_vhu_rings_pause(dev, 1u << s->index);
+    q = &dev->net.q[s->index];
+    vs_vnet_queues_pause(&dev->net, 1u << s->index);
     /* Stopped until the front-end kicks it again. */
-    vr->kicked = false;
-    close_fd(&vr->kickfd);
-    vr->vq.kickfd = -1;
-    num = vr->base & 0xffff;
+    q->ready = false;
+    close_fd(&q->kickfd);
+    q->vq.kickfd = -1;
+    num = q->base & 0xffff;
     if (vs_vhu_has_feature(dev, VIRTIO_F_RING_PACKED))
         num |= num << 16; /* used index (and its wrap bit) equal the avail ones */
     c->reply->hdr.size = sizeof(struct vhost_vring_state);
@@ -569,6 +573,7 @@ static int h_set_vring_fd(struct ctx *c, enum vring_fd_kind kind)
     unsigned idx;
     bool nofd;
     struct vs_vhu_vring *vr;
+    struct vs_vnet_queue *q;
     struct vs_eventfd_signal call;
     int rc, fd = -1;
 
@@ -584,29 +589,31 @@ static int h_set_vring_fd(struct ctx *c, enum vring_fd_kind kind)
     if ((rc = need_fds(c, nofd ? 0 : 1)) < 0 || (rc = need_vring(c, idx)) < 0)
         return rc;
     vr = &dev->vr[idx];
+    q = &dev->net.q[idx];
     if (!nofd && (rc = take_eventfd(c, kind, idx, &fd, &call)) < 0)
         return rc;
     switch (kind) {
     case FD_KICK:
-        vs_vhu_rings_pause(dev, 1u << idx);
-        close_fd(&vr->kickfd);
-        vr->kickfd = fd;
-        vr->kicked = true;
+        vs_vnet_queues_pause(&dev->net, 1u << idx);
+        close_fd(&q->kickfd);
+        q->kickfd = fd;
+        q->ready = true;
         /* Without protocol features there is no SET_VRING_ENABLE: rings start enabled. */
         if (!vs_vhu_has_feature(dev, VS_VHU_F_PROTOCOL_FEATURES))
-            vr->enabled = true;
+            q->enabled = true;
         break;
     case FD_CALL:
-        vs_vhu_rings_pause(dev, 1u << idx);
+        vs_vnet_queues_pause(&dev->net, 1u << idx);
         vs_eventfd_signal_close(&vr->call);
         vr->call = call;
+        q->call = vr->call.fd >= 0 ? &vr->call : NULL;
         break;
     case FD_ERR:
         close_fd(&vr->errfd);
         vr->errfd = fd;
         return 0;
     }
-    rc = vs_vhu_rings_resume(dev, 1u << idx, c->why, sizeof(c->why));
+    rc = vs_vnet_queues_resume(&dev->net, 1u << idx, c->why, sizeof(c->why));
     return rc < 0 ? failed(c, VS_VHU_ERR_RING, rc) : 0;
 }
 
@@ -616,7 +623,7 @@ static int h_get_queue_num(struct ctx *c)
 
     if (rc < 0)
         return rc;
-    reply_u64(c, c->dev->n_qp);
+    reply_u64(c, c->dev->net.n_qp);
     return 0;
 }
 
@@ -624,7 +631,6 @@ static int h_set_vring_enable(struct ctx *c)
 {
     struct vs_vhu_dev *dev = c->dev;
     const struct vhost_vring_state *s = &c->p->state;
-    struct vs_vhu_vring *vr;
     int rc;
 
     if ((rc = need_size(c, sizeof(*s))) < 0 || (rc = need_fds(c, 0)) < 0 ||
@@ -632,17 +638,7 @@ static int h_set_vring_enable(struct ctx *c)
         return rc;
     if (s->num > 1)
         return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "enable value %u is not 0 or 1", s->num);
-    vr = &dev->vr[s->index];
-    vr->enabled = s->num;
-    if (!vr->vq.started)
-        return 0;
-    if (!vr->enabled && vs_vhu_gate_get(vr) == VS_VHU_GATE_OPEN) {
-        /* Once the front-end hears back, nothing more may land in this ring. */
-        vs_vhu_gate_set(vr, VS_VHU_GATE_DISABLED);
-        vs_rcu_synchronize();
-    } else if (vr->enabled) {
-        vs_vhu_gate_set(vr, VS_VHU_GATE_OPEN);
-    }
+    vs_vnet_queue_enable(&dev->net, s->index, s->num);
     return 0;
 }
 
@@ -721,7 +717,7 @@ static int h_get_config(struct ctx *c)
                     in->offset, in->size, sizeof(cfg));
     memset(&cfg, 0, sizeof(cfg));
     cfg.status = VIRTIO_NET_S_LINK_UP;
-    cfg.max_virtqueue_pairs = (uint16_t)c->dev->n_qp;
+    cfg.max_virtqueue_pairs = (uint16_t)c->dev->net.n_qp;
     cfg.mtu = c->dev->mtu ? c->dev->mtu : 1500;
     c->reply->p.config.offset = in->offset;
     c->reply->p.config.size = in->size;
@@ -834,7 +830,7 @@ int vs_vhost_user_handle_msg(struct vs_vhu_dev *dev, const struct vs_vhu_hdr *hd
         close_all(fds, nfds);
         dev->msg_err[VS_VHU_ERR_HEADER]++;
         vs_warn("port %s: %s: bad header (flags 0x%x, size %u); closing the connection",
-                dev->name, name, hdr->flags, hdr->size);
+                dev->net.name, name, hdr->flags, hdr->size);
         return -EPROTO;
     }
     /* Copy into an aligned, zero-padded buffer: handlers may read fixed-size fields
@@ -861,14 +857,14 @@ int vs_vhost_user_handle_msg(struct vs_vhu_dev *dev, const struct vs_vhu_hdr *hd
     bool answer = (c.replied || need_reply) && !has_own_reply(hdr->request);
     if (!answer) {
         /* The front-end would carry on as if it had worked: stop talking to it. */
-        vs_warn("port %s: %s: %s; closing the connection", dev->name, name, c.why);
+        vs_warn("port %s: %s: %s; closing the connection", dev->net.name, name, c.why);
         return rc;
     }
     if (!dev->msg_err_logged) {
         dev->msg_err_logged = true;
-        vs_warn("port %s: %s: %s (refused)", dev->name, name, c.why);
+        vs_warn("port %s: %s: %s (refused)", dev->net.name, name, c.why);
     } else {
-        vs_debug("port %s: %s: %s (refused)", dev->name, name, c.why);
+        vs_debug("port %s: %s: %s (refused)", dev->net.name, name, c.why);
     }
     if (!c.replied) {
         reply->hdr.size = sizeof(uint64_t);

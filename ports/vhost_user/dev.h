@@ -1,13 +1,13 @@
-/* One vhost-user-net device as the back-end sees it: negotiated features, the
- * guest's memory table, the dirty log and up to VS_VHU_MAX_QUEUE_PAIRS queue
- * pairs. The message handler works without a socket (unit tests and the fuzzer
- * call it directly); port.c adds the socket, the event loop and the port ops.
+/* One vhost-user-net device as the back-end sees it: the virtio-net device
+ * (ports/virtio/net_dev.h: queues, gates, guest memory, data path) plus what only
+ * vhost-user has: the message handler, protocol features, the memory table's files,
+ * the dirty log and each vring's call and err fds. The message handler works
+ * without a socket (unit tests and the fuzzer call it directly); port.c adds the
+ * socket, the event loop and the port ops.
  *
- * Threads: everything here runs on the main thread except what rx_burst/tx_burst
- * read. A poller reads a vring only after seeing its gate open (acquire load);
- * a message that changes a started ring closes the gate, waits for an RCU grace
- * period so that no poller can still be inside that ring, changes it, and opens
- * the gate again once the ring is complete.
+ * Threads: everything here runs on the main thread; the pollers only run the
+ * net_dev data path, under the gate rules of net_dev.h (a message that changes a
+ * started ring pauses it first, with a grace period, and resumes it afterwards).
  *
  * Hostile front-ends: every message is size-, index- and fd-checked; every fd
  * received is either kept (and closed on reset) or closed before the handler
@@ -23,21 +23,15 @@
 #include "ports/vhost_user/proto.h"
 #include "ports/virtio/dirty_log.h"
 #include "ports/virtio/guest_mem.h"
-#include "ports/virtio/virtq.h"
+#include "ports/virtio/net_dev.h"
 #include "vswitch/peer_mem.h"
 
-#define VS_VHU_MAX_QUEUE_PAIRS 8
-#define VS_VHU_MAX_VRINGS (2 * VS_VHU_MAX_QUEUE_PAIRS)
-#define VS_VHU_MAX_RING_SIZE 32768u
+#define VS_VHU_MAX_QUEUE_PAIRS 8 /* also in port_args.h */
+_Static_assert(VS_VHU_MAX_QUEUE_PAIRS == VS_VNET_MAX_QUEUE_PAIRS, "queue pairs");
+#define VS_VHU_MAX_VRINGS VS_VNET_MAX_QUEUES
+#define VS_VHU_MAX_RING_SIZE VS_VNET_MAX_RING_SIZE
 /* Largest log bitmap we map: 1 GiB covers 32 TiB of guest memory. */
 #define VS_VHU_MAX_LOG_SIZE (1ull << 30)
-
-/* What a poller may do with a vring (vs_vhu_vring.gate). */
-enum vs_vhu_gate {
-    VS_VHU_GATE_STOPPED = 0,  /* hands off */
-    VS_VHU_GATE_DISABLED = 1, /* started but disabled: drain guest TX, deliver nothing */
-    VS_VHU_GATE_OPEN = 2,     /* started and enabled */
-};
 
 /* Why a message was refused; indices into vs_vhu_dev.msg_err[]. */
 enum vs_vhu_msg_error {
@@ -53,25 +47,10 @@ enum vs_vhu_msg_error {
     VS_VHU_ERR__COUNT
 };
 
+/* What vhost-user keeps per vring beside the queue (vs_vhu_dev.net.q[i]). */
 struct vs_vhu_vring {
-    struct vs_virtq vq;
-
-    /* The front-end's configuration as received (main thread). */
-    uint32_t num;          /* 0 until SET_VRING_NUM */
-    bool addr_set;
-    struct vhost_vring_addr addr;
-    uint32_t base;         /* SET_VRING_BASE (packed: wrap counter in bit 15) */
-    bool kicked;           /* SET_VRING_KICK seen since the last stop: may start */
-    bool enabled;          /* SET_VRING_ENABLE (or implied without protocol features) */
-    int kickfd, errfd;     /* eventfds (checked on arrival), -1 when none */
     struct vs_eventfd_signal call; /* the guest's interrupt eventfd (call.fd -1: none) */
-
-    /* Pollers. */
-    int gate;              /* enum vs_vhu_gate, atomic */
-    int tx_lock;           /* guest RX rings: serialises tx_burst callers sharing the ring */
-
-    uint64_t starts, start_failures;
-    char name[64];
+    int errfd;             /* eventfd (checked on arrival), -1 when none */
 };
 
 struct vs_vhu_mem_file {
@@ -79,19 +58,18 @@ struct vs_vhu_mem_file {
 };
 
 struct vs_vhu_dev {
-    const char *name;      /* port name for log lines */
-    unsigned n_qp;         /* queue pairs offered */
+    /* Queues, negotiated features (SET_FEATURES), guest memory, wake fd. Each
+     * queue's kick fd is ours: closed on reset. */
+    struct vs_vnet_dev net;
     uint64_t offered;      /* features offered: vs_vhu_features_offered() unless a port
                               option took some away (in_order=false) */
 
-    uint64_t features;     /* SET_FEATURES */
     bool features_set;
     uint64_t protocol_features;
     bool owner;
     uint8_t status;        /* SET_STATUS */
     uint16_t mtu;          /* NET_SET_MTU, 0 when never set */
 
-    struct vs_guest_mem mem;
     /* Which file and offset backs each region of the last SET_MEM_TABLE, so that the
      * same table sent again (QEMU sends it once per queue pair) changes nothing. */
     struct vs_vhu_mem_file mem_file[VS_GUEST_MEM_MAX_REGIONS];
@@ -113,10 +91,6 @@ struct vs_vhu_dev {
     /* SEND_RARP: MAC in the low 48 bits, bit 63 set while a frame is pending. */
     uint64_t rarp;
     uint64_t rarps_sent;
-
-    /* Written when a ring starts, so that a poller sleeping on a stopped ring's
-     * behalf (rx_wait_fd) wakes up and finds it. -1 when nobody sleeps. */
-    int wake_fd;
 
     uint64_t msgs;
     uint64_t msg_err[VS_VHU_ERR__COUNT];
@@ -143,40 +117,10 @@ int vs_vhost_user_handle_msg(struct vs_vhu_dev *dev, const struct vs_vhu_hdr *hd
                              const void *payload, int *fds, unsigned nfds,
                              struct vs_vhu_msg *reply);
 
-/* Rings (vring.c). */
-static inline int vs_vhu_gate_get(const struct vs_vhu_vring *vr)
-{
-    return __atomic_load_n(&vr->gate, __ATOMIC_ACQUIRE);
-}
-
-static inline void vs_vhu_gate_set(struct vs_vhu_vring *vr, int g)
-{
-    __atomic_store_n(&vr->gate, g, __ATOMIC_RELEASE);
-}
-
 static inline bool vs_vhu_has_feature(const struct vs_vhu_dev *dev, unsigned bit)
 {
-    return dev->features & (1ull << bit);
+    return vs_vnet_has_feature(&dev->net, bit);
 }
-
-/* Every vring of the device's queue pairs. */
-uint32_t vs_vhu_all_rings(const struct vs_vhu_dev *dev);
-/* Closes the gates of the rings in mask and waits a grace period when any was open;
- * then stops each running one, saving its index in vr->base (vr->kicked stays set,
- * so resuming starts it again from there). Returns the rings that were running. */
-uint32_t vs_vhu_rings_pause(struct vs_vhu_dev *dev, uint32_t mask);
-/* Starts every kicked and complete ring in mask and opens its gate (enabled or
- * disabled). 0, or the first failure with the reason in why; that ring stays stopped. */
-int vs_vhu_rings_resume(struct vs_vhu_dev *dev, uint32_t mask, char *why, unsigned why_len);
-/* The same for all rings after a device-wide change, which itself succeeded: a ring
- * that cannot run now waits (stopped) for the next change. */
-void vs_vhu_rings_resume_all(struct vs_vhu_dev *dev);
-/* Translates the ring addresses in a for vr's size through the memory table. */
-int vs_vhu_ring_translate(const struct vs_vhu_dev *dev, const struct vs_vhu_vring *vr,
-                          const struct vhost_vring_addr *a, void **desc, void **avail,
-                          void **used, char *why, unsigned why_len);
-/* Is at least one queue pair open in both directions? (link state) */
-bool vs_vhu_dev_link_up(const struct vs_vhu_dev *dev);
 
 /* How the front-end's files are mapped: the address space the new mappings may
  * take in all, and whom the main loop tells when one faults (vswitch/peer_mem.h). */

@@ -72,7 +72,7 @@ static void close_fd(int *fd)
 
 static void update_link(struct vhu_port *vp)
 {
-    VS_WRITE_ONCE(vp->port->link_up, vp->conn_fd >= 0 && vs_vhu_dev_link_up(&vp->dev));
+    VS_WRITE_ONCE(vp->port->link_up, vp->conn_fd >= 0 && vs_vnet_link_up(&vp->dev.net));
 }
 
 static void drop_pending(struct vhu_port *vp)
@@ -462,8 +462,8 @@ static int vhu_open(struct vs_port *port, const struct vs_port_args *args, struc
     vp->dev.fault_arg = vp;
     if (!vp->args.in_order)
         vp->dev.offered &= ~(1ull << VIRTIO_F_IN_ORDER);
-    vp->dev.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (vp->dev.wake_fd < 0) {
+    vp->dev.net.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (vp->dev.net.wake_fd < 0) {
         rc = -errno;
         vs_port_err_set(err, -1, "eventfd: %s", strerror(errno));
         free(vp);
@@ -475,7 +475,7 @@ static int vhu_open(struct vs_port *port, const struct vs_port_args *args, struc
     if (vp->args.server) {
         if ((rc = server_open(vp, err)) < 0) {
             port->priv = NULL;
-            close(vp->dev.wake_fd);
+            close(vp->dev.net.wake_fd);
             free(vp);
             return rc;
         }
@@ -503,7 +503,7 @@ static void vhu_close(struct vs_port *port)
     reply_queue_free(vp);
     vs_vhu_dev_reset(&vp->dev);
     server_close(vp);
-    close_fd(&vp->dev.wake_fd);
+    close_fd(&vp->dev.net.wake_fd);
     port->link_up = 0;
     port->priv = NULL;
     free(vp);
@@ -535,17 +535,17 @@ static uint16_t inject_rarp(struct vhu_port *vp, struct vs_pkt **pkts)
 static uint16_t vhu_rx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n)
 {
     struct vhu_port *vp = port->priv;
-    struct vs_vhu_vring *vr;
+    struct vs_vnet_queue *vr;
     uint16_t got = 0;
     int gate;
 
-    if (vs_unlikely(q >= vp->dev.n_qp || n == 0))
+    if (vs_unlikely(q >= vp->dev.net.n_qp || n == 0))
         return 0;
-    vr = &vp->dev.vr[2 * q + 1];
-    gate = vs_vhu_gate_get(vr);
-    if (gate == VS_VHU_GATE_STOPPED)
+    vr = &vp->dev.net.q[2 * q + 1];
+    gate = vs_vnet_gate_get(vr);
+    if (gate == VS_VNET_GATE_STOPPED)
         return 0;
-    if (vs_unlikely(gate == VS_VHU_GATE_DISABLED)) {
+    if (vs_unlikely(gate == VS_VNET_GATE_DISABLED)) {
         /* A disabled ring is still drained, and what the guest sent is dropped. */
         got = vs_virtq_dequeue(&vr->vq, port->pool, pkts, n);
         vs_pkt_free_bulk(pkts, got);
@@ -572,25 +572,25 @@ static uint16_t vhu_rx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **p
 static void vhu_rx_done(struct vs_port *port, uint16_t q)
 {
     struct vhu_port *vp = port->priv;
-    struct vs_vhu_vring *vr;
+    struct vs_vnet_queue *vr;
 
-    if (vs_unlikely(q >= vp->dev.n_qp))
+    if (vs_unlikely(q >= vp->dev.net.n_qp))
         return;
-    vr = &vp->dev.vr[2 * q + 1];
+    vr = &vp->dev.net.q[2 * q + 1];
     vs_virtq_dequeue_done(&vr->vq);
     vs_virtq_notify(&vr->vq);
 }
 
 /* Our tx queue q is the guest's RX queue q; when the guest enabled fewer queue
  * pairs than we offered, spread over the ones it did enable. */
-static struct vs_vhu_vring *tx_ring(struct vhu_port *vp, uint16_t q)
+static struct vs_vnet_queue *tx_ring(struct vhu_port *vp, uint16_t q)
 {
-    unsigned n = vp->dev.n_qp;
+    unsigned n = vp->dev.net.n_qp;
 
     for (unsigned i = 0; i < n; i++) {
-        struct vs_vhu_vring *vr = &vp->dev.vr[2 * ((q + i) % n)];
+        struct vs_vnet_queue *vr = &vp->dev.net.q[2 * ((q + i) % n)];
 
-        if (vs_vhu_gate_get(vr) == VS_VHU_GATE_OPEN)
+        if (vs_vnet_gate_get(vr) == VS_VNET_GATE_OPEN)
             return vr;
     }
     return NULL;
@@ -599,7 +599,7 @@ static struct vs_vhu_vring *tx_ring(struct vhu_port *vp, uint16_t q)
 static uint16_t vhu_tx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n)
 {
     struct vhu_port *vp = port->priv;
-    struct vs_vhu_vring *vr;
+    struct vs_vnet_queue *vr;
     uint16_t sent;
 
     if (vs_unlikely(n == 0))
@@ -623,27 +623,27 @@ static uint16_t vhu_tx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **p
 static int vhu_rx_wait_fd(struct vs_port *port, uint16_t q)
 {
     struct vhu_port *vp = port->priv;
-    struct vs_vhu_vring *vr;
+    struct vs_vnet_queue *vr;
 
-    if (q >= vp->dev.n_qp)
+    if (q >= vp->dev.net.n_qp)
         return -1;
-    vr = &vp->dev.vr[2 * q + 1];
-    if (vs_vhu_gate_get(vr) == VS_VHU_GATE_STOPPED)
-        return vp->dev.wake_fd;
+    vr = &vp->dev.net.q[2 * q + 1];
+    if (vs_vnet_gate_get(vr) == VS_VNET_GATE_STOPPED)
+        return vp->dev.net.wake_fd;
     return vr->vq.kickfd;
 }
 
 static void vhu_rx_notify(struct vs_port *port, uint16_t q, bool enable)
 {
     struct vhu_port *vp = port->priv;
-    struct vs_vhu_vring *vr;
+    struct vs_vnet_queue *vr;
 
-    if (q >= vp->dev.n_qp)
+    if (q >= vp->dev.net.n_qp)
         return;
-    vr = &vp->dev.vr[2 * q + 1];
+    vr = &vp->dev.net.q[2 * q + 1];
     if (!enable)
-        vs_eventfd_drain(vp->dev.wake_fd);
-    if (vs_vhu_gate_get(vr) == VS_VHU_GATE_STOPPED)
+        vs_eventfd_drain(vp->dev.net.wake_fd);
+    if (vs_vnet_gate_get(vr) == VS_VNET_GATE_STOPPED)
         return;
     vs_virtq_set_kick_suppression(&vr->vq, !enable);
     /* Kicks that arrived while we were awake anyway must not wake the next sleep. */
@@ -674,12 +674,12 @@ static json_t *feature_list(uint64_t f, const char *(*name)(unsigned))
 
 static json_t *vring_json(const struct vs_vhu_dev *dev, unsigned i)
 {
-    const struct vs_vhu_vring *vr = &dev->vr[i];
+    const struct vs_vnet_queue *vr = &dev->net.q[i];
     const struct vs_virtq *vq = &vr->vq;
-    int gate = vs_vhu_gate_get(vr);
+    int gate = vs_vnet_gate_get(vr);
     const char *state = vq->broken                        ? "broken"
-                        : gate == VS_VHU_GATE_OPEN        ? "enabled"
-                        : gate == VS_VHU_GATE_DISABLED    ? "disabled"
+                        : gate == VS_VNET_GATE_OPEN        ? "enabled"
+                        : gate == VS_VNET_GATE_DISABLED    ? "disabled"
                                                           : "stopped";
     json_t *errs = json_object();
 
@@ -708,26 +708,26 @@ static void vhu_show(struct vs_port *port, json_t *out)
     for (unsigned e = 0; e < VS_VHU_ERR__COUNT; e++)
         json_object_set_new(msg_errs, vs_vhu_msg_error_name(e),
                             json_integer((json_int_t)dev->msg_err[e]));
-    for (unsigned i = 0; i < 2 * dev->n_qp; i++)
+    for (unsigned i = 0; i < 2 * dev->net.n_qp; i++)
         json_array_append_new(queues, vring_json(dev, i));
 
     json_object_set_new(out, "path", json_string(vp->args.path));
     json_object_set_new(out, "mode", json_string(vp->args.server ? "server" : "client"));
-    json_object_set_new(out, "queue_pairs", json_integer(dev->n_qp));
+    json_object_set_new(out, "queue_pairs", json_integer(dev->net.n_qp));
     json_object_set_new(out, "connected", json_boolean(vp->conn_fd >= 0));
     json_object_set_new(out, "connects", json_integer((json_int_t)vp->connects));
     json_object_set_new(out, "disconnects", json_integer((json_int_t)vp->disconnects));
     json_object_set_new(out, "refused_connections", json_integer((json_int_t)vp->refused));
     json_object_set_new(out, "memory_faults", json_integer((json_int_t)vp->memory_faults));
     json_object_set_new(out, "reply_overflows", json_integer((json_int_t)vp->reply_overflows));
-    json_object_set_new(out, "features", feature_list(dev->features, vs_vhu_feature_name));
+    json_object_set_new(out, "features", feature_list(dev->net.features, vs_vhu_feature_name));
     json_object_set_new(out, "protocol_features",
                         feature_list(dev->protocol_features, vs_vhu_protocol_feature_name));
     json_object_set_new(out, "mtu", json_integer(dev->mtu));
     json_object_set_new(out, "device_status", json_integer(dev->status));
-    json_object_set_new(out, "memory_regions", json_integer(dev->mem.n));
+    json_object_set_new(out, "memory_regions", json_integer(dev->net.mem.n));
     json_object_set_new(out, "memory_mapped",
-                        json_integer((json_int_t)(vs_vhu_mem_mapped(&dev->mem) + dev->log_map_size)));
+                        json_integer((json_int_t)(vs_vhu_mem_mapped(&dev->net.mem) + dev->log_map_size)));
     json_object_set_new(out, "max_memory", json_integer((json_int_t)dev->max_map));
     json_object_set_new(out, "dirty_log", json_boolean(dev->log.bitmap != NULL));
     json_object_set_new(out, "messages", json_integer((json_int_t)dev->msgs));

@@ -49,13 +49,13 @@ static void run_rings(struct vs_vhu_dev *dev)
 {
     struct vs_pkt *pkts[VS_BURST];
 
-    for (unsigned q = 0; q < dev->n_qp; q++) {
-        struct vs_vhu_vring *tx = &dev->vr[2 * q + 1], *rx = &dev->vr[2 * q];
+    for (unsigned q = 0; q < dev->net.n_qp; q++) {
+        struct vs_vnet_queue *tx = &dev->net.q[2 * q + 1], *rx = &dev->net.q[2 * q];
 
-        if (__atomic_load_n(&tx->gate, __ATOMIC_ACQUIRE) != VS_VHU_GATE_STOPPED) {
+        if (vs_vnet_gate_get(tx) != VS_VNET_GATE_STOPPED) {
             uint16_t n = vs_virtq_dequeue(&tx->vq, pool, pkts, VS_BURST);
 
-            if (n && __atomic_load_n(&rx->gate, __ATOMIC_ACQUIRE) == VS_VHU_GATE_OPEN) {
+            if (n && vs_vnet_gate_get(rx) == VS_VNET_GATE_OPEN) {
                 vs_virtq_enqueue(&rx->vq, pkts, n);
                 vs_virtq_notify(&rx->vq);
             }

@@ -82,7 +82,7 @@ static void fresh_dev(uint64_t max_map)
 {
     vs_vhu_dev_init(&dev, "t", 1);
     dev.max_map = max_map;
-    dev.features = 1ull << VS_VHU_F_PROTOCOL_FEATURES;
+    dev.net.features = 1ull << VS_VHU_F_PROTOCOL_FEATURES;
     dev.features_set = true;
     dev.protocol_features = vs_vhu_protocol_features_offered();
 }
@@ -91,13 +91,13 @@ static void test_cap_mem_table(void)
 {
     fresh_dev(64 * MiB);
     CU_ASSERT(set_table(region(0, 128 * MiB, 0), 128 * MiB) < 0);
-    CU_ASSERT_EQUAL(dev.mem.n, 0);
+    CU_ASSERT_EQUAL(dev.net.mem.n, 0);
     CU_ASSERT_EQUAL(dev.msg_err[VS_VHU_ERR_MEMORY], 1);
     CU_ASSERT_EQUAL(set_table(region(0, 64 * MiB, 0), 64 * MiB), 0);
-    CU_ASSERT_EQUAL(vs_vhu_mem_mapped(&dev.mem), 64 * MiB);
+    CU_ASSERT_EQUAL(vs_vhu_mem_mapped(&dev.net.mem), 64 * MiB);
     /* A new table replaces the old one: it has the whole cap again. */
     CU_ASSERT_EQUAL(set_table(region(1ull << 32, 64 * MiB, 0), 64 * MiB), 0);
-    CU_ASSERT_EQUAL(dev.mem.r[0].gpa, 1ull << 32);
+    CU_ASSERT_EQUAL(dev.net.mem.r[0].gpa, 1ull << 32);
     vs_vhu_dev_reset(&dev);
 }
 
@@ -107,14 +107,14 @@ static void test_cap_add_mem_reg(void)
     CU_ASSERT_EQUAL(add_reg(region(0, 32 * MiB, 0), 32 * MiB), 0);
     CU_ASSERT_EQUAL(add_reg(region(32 * MiB, 32 * MiB, 0), 32 * MiB), 0);
     CU_ASSERT(add_reg(region(64 * MiB, 4096, 0), 4096) < 0);
-    CU_ASSERT_EQUAL(dev.mem.n, 2);
+    CU_ASSERT_EQUAL(dev.net.mem.n, 2);
     /* Repeated regions of a huge sparse file: every one counts. */
     fresh_dev(VS_VHU_MAX_MEMORY_DEFAULT);
     unsigned ok = 0;
     for (unsigned i = 0; i < VS_GUEST_MEM_MAX_REGIONS; i++)
         ok += add_reg(region((uint64_t)i * 4 * TiB, 4 * TiB, 0), 4 * TiB) == 0;
     CU_ASSERT_EQUAL(ok, 0);
-    CU_ASSERT_EQUAL(vs_vhu_mem_mapped(&dev.mem), 0);
+    CU_ASSERT_EQUAL(vs_vhu_mem_mapped(&dev.net.mem), 0);
     vs_vhu_dev_reset(&dev);
 }
 
@@ -126,10 +126,10 @@ static void test_region_at_large_offset(void)
     int fd = sparse_memfd(2 * TiB + 2 * MiB);
     CU_ASSERT_FATAL(pwrite(fd, "guest", 5, (off_t)(2 * TiB + 4096)) == 5);
     CU_ASSERT_EQUAL(send_msg(VS_VHU_SET_MEM_TABLE, &t, 8 + sizeof(t.r[0]), &fd, 1, NULL), 0);
-    CU_ASSERT_EQUAL_FATAL(dev.mem.n, 1);
-    CU_ASSERT_EQUAL(dev.mem.r[0].mmap_size, 2 * MiB);
+    CU_ASSERT_EQUAL_FATAL(dev.net.mem.n, 1);
+    CU_ASSERT_EQUAL(dev.net.mem.r[0].mmap_size, 2 * MiB);
     uint64_t len = 5;
-    const void *p = vs_guest_mem_gpa(&dev.mem, 4096, &len);
+    const void *p = vs_guest_mem_gpa(&dev.net.mem, 4096, &len);
     CU_ASSERT(p && memcmp(p, "guest", 5) == 0);
     if (fd >= 0)
         close(fd);
@@ -143,7 +143,7 @@ static void test_alignment(void)
     CU_ASSERT(set_table(region(0, 2 * MiB + 1, 0), 4 * MiB) < 0);
     CU_ASSERT(set_table(region(0, 2 * MiB, 512), 4 * MiB) < 0);
     CU_ASSERT(add_reg(region(0, 2 * MiB, 100), 4 * MiB) < 0);
-    CU_ASSERT_EQUAL(dev.mem.n, 0);
+    CU_ASSERT_EQUAL(dev.net.mem.n, 0);
     CU_ASSERT_EQUAL(set_table(region(0, 2 * MiB, 4096), 4 * MiB), 0);
     vs_vhu_dev_reset(&dev);
 }
@@ -190,8 +190,8 @@ static void test_dontdump(void)
     fresh_dev(VS_VHU_MAX_MEMORY_DEFAULT);
     CU_ASSERT_EQUAL(set_table(region(0, 2 * MiB, 0), 2 * MiB), 0);
     CU_ASSERT_EQUAL(set_log(0, 4096), 0);
-    CU_ASSERT_EQUAL_FATAL(dev.mem.n, 1);
-    CU_ASSERT(not_dumped(dev.mem.r[0].hva));
+    CU_ASSERT_EQUAL_FATAL(dev.net.mem.n, 1);
+    CU_ASSERT(not_dumped(dev.net.mem.r[0].hva));
     CU_ASSERT(not_dumped(dev.log.bitmap));
     vs_vhu_dev_reset(&dev);
 }
@@ -221,7 +221,7 @@ static void test_truncated_files(void)
     CU_ASSERT_EQUAL_FATAL(ftruncate(mfd, 0), 0);
     CU_ASSERT_EQUAL_FATAL(ftruncate(lfd, 0), 0);
     uint64_t len = 8;
-    const volatile uint8_t *p = vs_guest_mem_gpa(&dev.mem, 4096, &len);
+    const volatile uint8_t *p = vs_guest_mem_gpa(&dev.net.mem, 4096, &len);
     CU_ASSERT_FATAL(p != NULL);
     CU_ASSERT_EQUAL(p[0], 0);
     vs_dirty_log_mark(&dev.log, 0, 4096);

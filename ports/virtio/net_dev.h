@@ -1,0 +1,149 @@
+/* The device side of virtio-net, shared by its transports (vhost-user, VDUSE): per
+ * queue state and the gate that tells pollers what they may do with a queue,
+ * pausing and resuming queues when the transport changes them, the link state that
+ * follows from the queues, and the data path the port ops call.
+ *
+ * A transport owns a struct vs_vnet_dev (embedded in its own device), fills in what
+ * its control channel says (features, guest memory, each queue's size, ring
+ * addresses, base index, kick fd, enable) and calls vs_vnet_queues_pause() before it
+ * changes anything a started queue uses and vs_vnet_queues_resume() afterwards. What
+ * differs between transports goes through struct vs_vnet_ops.
+ *
+ * Threads: everything here runs on the main thread except the data path (the
+ * pollers). A poller reads a queue only after seeing its gate open (acquire load);
+ * a change to a started queue closes the gate, waits for an RCU grace period so that
+ * no poller can still be inside that queue, changes it, and opens the gate again
+ * once the queue is complete.
+ *
+ * Hostile drivers: the rings are validated by vs_virtq (virtq.h); ring addresses are
+ * translated here through the guest memory table before a queue starts, and a queue
+ * that cannot start stays stopped (counted) while the others carry on. */
+#ifndef VS_PORTS_VIRTIO_NET_DEV_H
+#define VS_PORTS_VIRTIO_NET_DEV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ports/virtio/dirty_log.h"
+#include "ports/virtio/guest_mem.h"
+#include "ports/virtio/virtq.h"
+
+#define VS_VNET_MAX_QUEUE_PAIRS 8
+#define VS_VNET_MAX_QUEUES (2 * VS_VNET_MAX_QUEUE_PAIRS)
+#define VS_VNET_MAX_RING_SIZE 32768u
+
+/* What a poller may do with a queue (vs_vnet_queue.gate). */
+enum vs_vnet_gate {
+    VS_VNET_GATE_STOPPED = 0,  /* hands off */
+    VS_VNET_GATE_DISABLED = 1, /* started but disabled: drain guest TX, deliver nothing */
+    VS_VNET_GATE_OPEN = 2,     /* started and enabled */
+};
+
+/* One virtqueue. Queue 2q is the driver's RX queue q (our tx queue q), 2q + 1 its TX
+ * queue q (our rx queue q). */
+struct vs_vnet_queue {
+    struct vs_virtq vq;
+
+    /* Set by the transport on the main thread, with the queue paused. */
+    uint32_t num;          /* ring size, 0 until known */
+    bool addr_set;         /* desc_addr, avail_addr, used_addr are known */
+    uint64_t desc_addr, avail_addr, used_addr; /* as the transport gives them (ops->ring_map) */
+    uint64_t log_addr;     /* guest-physical address of the used ring (dirty logging) */
+    uint32_t base;         /* index to start from (packed: wrap counter in bit 15) */
+    bool ready;            /* the driver handed the queue over (vhost-user: SET_VRING_KICK
+                              since the last stop): it may start */
+    bool enabled;          /* the driver enabled it (vhost-user: SET_VRING_ENABLE) */
+    int kickfd;            /* the driver's kick eventfd (the transport's), -1 when none */
+    struct vs_eventfd_signal *call; /* the driver's interrupt eventfd, NULL when none */
+
+    /* Pollers. */
+    int gate;              /* enum vs_vnet_gate, atomic */
+    int tx_lock;           /* driver RX queues: serialises tx_burst callers sharing it */
+
+    uint64_t starts, start_failures;
+    char name[64];
+};
+
+struct vs_vnet_dev;
+
+/* What differs between transports. */
+struct vs_vnet_ops {
+    /* Maps len bytes of a ring at addr (an address as the transport gives ring
+     * addresses) to our pointer, or returns NULL when the range is not inside one
+     * region of mem. Main thread, when a queue starts. vhost-user: the front-end's
+     * virtual addresses; VDUSE: IOVAs, the space descriptors use too. */
+    void *(*ring_map)(const struct vs_guest_mem *mem, uint64_t addr, uint64_t len);
+};
+
+struct vs_vnet_dev {
+    const char *name;      /* port name for log lines; outlives the device */
+    const struct vs_vnet_ops *ops;
+    unsigned n_qp;         /* queue pairs offered, 1..VS_VNET_MAX_QUEUE_PAIRS */
+    uint64_t features;     /* negotiated; queues take what they need when they start */
+    struct vs_guest_mem mem; /* filled by the transport with every queue paused */
+    struct vs_dirty_log *log; /* the transport's dirty log while logging, else NULL;
+                                 taken by queues when they start */
+
+    struct vs_vnet_queue q[VS_VNET_MAX_QUEUES];
+
+    /* Written when a queue starts, so that a poller sleeping on a stopped queue's
+     * behalf (rx_wait_fd) wakes up and finds it. -1 when nobody sleeps. */
+    int wake_fd;
+};
+
+/* Prepares dev: no memory, every queue stopped and empty, wake_fd -1. name must
+ * outlive dev; n_qp is clamped to 1..VS_VNET_MAX_QUEUE_PAIRS. */
+void vs_vnet_dev_init(struct vs_vnet_dev *dev, const char *name, unsigned n_qp,
+                      const struct vs_vnet_ops *ops);
+/* Queue i back to its state after init, keeping its counters. The queue must be
+ * stopped (vs_vnet_queues_pause); the transport closes its fds first. */
+void vs_vnet_queue_reset(struct vs_vnet_dev *dev, unsigned i);
+
+static inline int vs_vnet_gate_get(const struct vs_vnet_queue *q)
+{
+    return __atomic_load_n(&q->gate, __ATOMIC_ACQUIRE);
+}
+
+static inline void vs_vnet_gate_set(struct vs_vnet_queue *q, int g)
+{
+    __atomic_store_n(&q->gate, g, __ATOMIC_RELEASE);
+}
+
+static inline bool vs_vnet_has_feature(const struct vs_vnet_dev *dev, unsigned bit)
+{
+    return dev->features & (1ull << bit);
+}
+
+/* Every queue of the device's queue pairs. */
+static inline uint32_t vs_vnet_all_queues(const struct vs_vnet_dev *dev)
+{
+    return (uint32_t)((1ull << (2 * dev->n_qp)) - 1);
+}
+
+/* Closes the gates of the queues in mask and waits a grace period when any was
+ * open; then stops each running one, saving its index in q->base (q->ready stays
+ * set, so resuming starts it again from there). Returns the queues that were
+ * running. */
+uint32_t vs_vnet_queues_pause(struct vs_vnet_dev *dev, uint32_t mask);
+/* Starts every ready and complete queue in mask and opens its gate (enabled or
+ * disabled). 0, or the first failure with the reason in why; that queue stays
+ * stopped. */
+int vs_vnet_queues_resume(struct vs_vnet_dev *dev, uint32_t mask, char *why, unsigned why_len);
+/* The same for all queues after a device-wide change, which itself succeeded: a
+ * queue that cannot run now waits (stopped) for the next change. */
+void vs_vnet_queues_resume_all(struct vs_vnet_dev *dev);
+/* The driver enabled or disabled queue i. A started queue's gate follows; disabling
+ * waits a grace period, so that once this returns nothing more lands in it. */
+void vs_vnet_queue_enable(struct vs_vnet_dev *dev, unsigned i, bool enabled);
+/* Translates a ring of num entries at desc/avail/used (ops->ring_map addresses)
+ * through dev->mem, with the areas' sizes for packed or split rings, with or
+ * without event idx. 0, or -EINVAL (misaligned) / -EFAULT (outside guest memory)
+ * with the reason in why. */
+int vs_vnet_ring_translate(const struct vs_vnet_dev *dev, uint64_t desc, uint64_t avail,
+                           uint64_t used, uint32_t num, bool packed, bool event_idx,
+                           void **desc_p, void **avail_p, void **used_p, char *why,
+                           unsigned why_len);
+/* Is at least one queue pair open in both directions? (link state) */
+bool vs_vnet_link_up(const struct vs_vnet_dev *dev);
+
+#endif

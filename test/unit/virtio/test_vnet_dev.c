@@ -1,0 +1,215 @@
+/* The virtio-net device over a fake transport: no vhost-user, no VDUSE, just the
+ * ops table and the test driver's rings in guest memory whose guest-physical
+ * addresses are the ring addresses (as VDUSE's IOVAs are). Gates, pause and resume
+ * keep the ring index, enable/disable, link state, queues that cannot start. */
+#include <CUnit/Basic.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <linux/virtio_config.h>
+#include <linux/virtio_ring.h>
+
+#include "ports/virtio/net_dev.h"
+#include "test/common/virtio_driver.h"
+#include "vswitch/eventfd.h"
+
+static struct vs_pool *pool;
+
+static const struct vs_vnet_ops fake_ops = {
+    .ring_map = vs_guest_mem_gpa_range,
+};
+
+/* One queue pair: driver rings for our rx queue 0 (its TX) and tx queue 0 (its RX). */
+struct fixture {
+    struct vs_vdrv_mem mem;
+    struct vs_vdrv drv[2]; /* by queue index: [0] driver RX, [1] driver TX */
+    struct vs_vnet_dev dev;
+};
+
+static void hand_over(struct fixture *f, unsigned i)
+{
+    struct vs_vnet_queue *q = &f->dev.q[i];
+
+    q->num = f->drv[i].size;
+    q->desc_addr = f->drv[i].desc_gpa;
+    q->avail_addr = f->drv[i].avail_gpa;
+    q->used_addr = f->drv[i].used_gpa;
+    q->addr_set = true;
+    q->base = (f->drv[i].flags & VS_VDRV_PACKED) ? 0x8000 : 0;
+    q->ready = true;
+    q->enabled = true;
+}
+
+static void fixture_setup(struct fixture *f, unsigned flags)
+{
+    memset(f, 0, sizeof(*f));
+    CU_ASSERT_FATAL(vs_vdrv_mem_init(&f->mem, 1, 4u << 20) == 0);
+    for (unsigned i = 0; i < 2; i++)
+        CU_ASSERT_FATAL(vs_vdrv_init(&f->drv[i], &f->mem, 64, flags) == 0);
+    vs_vnet_dev_init(&f->dev, "fake", 1, &fake_ops);
+    f->dev.features = (1ull << VIRTIO_F_VERSION_1) |
+                      ((flags & VS_VDRV_PACKED) ? 1ull << VIRTIO_F_RING_PACKED : 0) |
+                      ((flags & VS_VDRV_EVENT_IDX) ? 1ull << VIRTIO_RING_F_EVENT_IDX : 0);
+    f->dev.mem = f->mem.gm;
+}
+
+static void fixture_teardown(struct fixture *f)
+{
+    vs_vnet_queues_pause(&f->dev, vs_vnet_all_queues(&f->dev));
+    for (unsigned i = 0; i < 2; i++)
+        vs_vdrv_fini(&f->drv[i]);
+    vs_vdrv_mem_fini(&f->mem);
+}
+
+static bool send_one(struct fixture *f, uint8_t seed)
+{
+    uint8_t frame[60];
+    struct vs_pkt *p = NULL;
+    bool ok;
+
+    memset(frame, seed, sizeof(frame));
+    if (vs_vdrv_post_tx(&f->drv[1], frame, sizeof(frame), 1, false) < 0)
+        return false;
+    if (vs_virtq_dequeue(&f->dev.q[1].vq, pool, &p, 1) != 1)
+        return false;
+    ok = p->len == sizeof(frame) && !memcmp(vs_pkt_data(p), frame, sizeof(frame));
+    vs_pkt_free_bulk(&p, 1);
+    return ok;
+}
+
+/* Queues start once everything is there, their gates open, the link comes up, a
+ * pause closes the gates and keeps the index, and a resume goes on from it. */
+static void test_pause_resume(void)
+{
+    for (unsigned packed = 0; packed < 2; packed++) {
+        struct fixture f;
+        char why[200];
+        int wake = eventfd(0, EFD_NONBLOCK);
+
+        fixture_setup(&f, packed ? VS_VDRV_PACKED : 0);
+        f.dev.wake_fd = wake;
+        CU_ASSERT_EQUAL(vs_vnet_queues_resume(&f.dev, 3, why, sizeof(why)), 0);
+        CU_ASSERT_EQUAL(vs_vnet_gate_get(&f.dev.q[0]), VS_VNET_GATE_STOPPED); /* not ready */
+        CU_ASSERT_EQUAL(vs_eventfd_drain(wake), 0);
+        hand_over(&f, 0);
+        hand_over(&f, 1);
+        f.dev.q[1].num = 0; /* not complete yet */
+        CU_ASSERT_EQUAL(vs_vnet_queues_resume(&f.dev, 3, why, sizeof(why)), 0);
+        CU_ASSERT_EQUAL(vs_vnet_gate_get(&f.dev.q[0]), VS_VNET_GATE_OPEN);
+        CU_ASSERT_EQUAL(vs_vnet_gate_get(&f.dev.q[1]), VS_VNET_GATE_STOPPED);
+        CU_ASSERT_FALSE(vs_vnet_link_up(&f.dev));
+        CU_ASSERT_EQUAL(vs_eventfd_drain(wake), 1); /* a sleeping poller is woken */
+        f.dev.q[1].num = 64;
+        vs_vnet_queues_resume_all(&f.dev);
+        CU_ASSERT_EQUAL(vs_vnet_gate_get(&f.dev.q[1]), VS_VNET_GATE_OPEN);
+        CU_ASSERT_TRUE(vs_vnet_link_up(&f.dev));
+        CU_ASSERT_EQUAL(f.dev.q[1].starts, 1);
+
+        for (uint8_t s = 1; s <= 3; s++)
+            CU_ASSERT_TRUE(send_one(&f, s));
+        CU_ASSERT_EQUAL(vs_vnet_queues_pause(&f.dev, 2), 2u);
+        CU_ASSERT_EQUAL(vs_vnet_gate_get(&f.dev.q[1]), VS_VNET_GATE_STOPPED);
+        CU_ASSERT_FALSE(f.dev.q[1].vq.started);
+        CU_ASSERT_FALSE(vs_vnet_link_up(&f.dev));
+        CU_ASSERT_EQUAL(f.dev.q[1].base, packed ? 0x8003u : 3u);
+        CU_ASSERT_TRUE(f.dev.q[1].ready); /* resuming starts it again */
+        CU_ASSERT_EQUAL(vs_vnet_queues_pause(&f.dev, 2), 0u); /* already stopped */
+        CU_ASSERT_EQUAL(vs_vnet_queues_resume(&f.dev, 2, why, sizeof(why)), 0);
+        CU_ASSERT_EQUAL(vs_vnet_gate_get(&f.dev.q[1]), VS_VNET_GATE_OPEN);
+        CU_ASSERT_EQUAL(f.dev.q[1].vq.last_avail_idx, 3);
+        CU_ASSERT_TRUE(send_one(&f, 4)); /* the fourth frame, not the first again */
+        CU_ASSERT_EQUAL(f.dev.q[1].vq.stats.packets, 4);
+        CU_ASSERT_EQUAL(f.dev.q[1].starts, 2);
+
+        fixture_teardown(&f);
+        close(wake);
+    }
+}
+
+/* A disabled queue keeps running behind a DISABLED gate (drained, delivers
+ * nothing) and takes the link down; enabling opens it again. */
+static void test_enable(void)
+{
+    struct fixture f;
+    char why[200];
+
+    fixture_setup(&f, VS_VDRV_EVENT_IDX);
+    hand_over(&f, 0);
+    hand_over(&f, 1);
+    f.dev.q[0].enabled = false;
+    CU_ASSERT_EQUAL(vs_vnet_queues_resume(&f.dev, 3, why, sizeof(why)), 0);
+    CU_ASSERT_EQUAL(vs_vnet_gate_get(&f.dev.q[0]), VS_VNET_GATE_DISABLED);
+    CU_ASSERT_TRUE(f.dev.q[0].vq.started);
+    CU_ASSERT_FALSE(vs_vnet_link_up(&f.dev));
+    vs_vnet_queue_enable(&f.dev, 0, true);
+    CU_ASSERT_EQUAL(vs_vnet_gate_get(&f.dev.q[0]), VS_VNET_GATE_OPEN);
+    CU_ASSERT_TRUE(vs_vnet_link_up(&f.dev));
+    vs_vnet_queue_enable(&f.dev, 1, false);
+    CU_ASSERT_EQUAL(vs_vnet_gate_get(&f.dev.q[1]), VS_VNET_GATE_DISABLED);
+    CU_ASSERT_FALSE(vs_vnet_link_up(&f.dev));
+    /* Paused and resumed, it comes back disabled. */
+    vs_vnet_queues_pause(&f.dev, 2);
+    CU_ASSERT_EQUAL(vs_vnet_queues_resume(&f.dev, 2, why, sizeof(why)), 0);
+    CU_ASSERT_EQUAL(vs_vnet_gate_get(&f.dev.q[1]), VS_VNET_GATE_DISABLED);
+    /* A stopped queue remembers the setting for when it starts. */
+    vs_vnet_queues_pause(&f.dev, 2);
+    vs_vnet_queue_enable(&f.dev, 1, true);
+    CU_ASSERT_EQUAL(vs_vnet_gate_get(&f.dev.q[1]), VS_VNET_GATE_STOPPED);
+    CU_ASSERT_EQUAL(vs_vnet_queues_resume(&f.dev, 2, why, sizeof(why)), 0);
+    CU_ASSERT_EQUAL(vs_vnet_gate_get(&f.dev.q[1]), VS_VNET_GATE_OPEN);
+    fixture_teardown(&f);
+}
+
+/* A queue whose rings are misaligned, outside guest memory or of a bad size stays
+ * stopped with the reason; the other queue is not affected. */
+static void test_start_failures(void)
+{
+    struct fixture f;
+    char why[200];
+
+    fixture_setup(&f, 0);
+    hand_over(&f, 0);
+    hand_over(&f, 1);
+    f.dev.q[1].desc_addr += 8;
+    CU_ASSERT_EQUAL(vs_vnet_queues_resume(&f.dev, 3, why, sizeof(why)), -EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "vring 1: misaligned"));
+    CU_ASSERT_EQUAL(vs_vnet_gate_get(&f.dev.q[0]), VS_VNET_GATE_OPEN);
+    CU_ASSERT_EQUAL(vs_vnet_gate_get(&f.dev.q[1]), VS_VNET_GATE_STOPPED);
+    f.dev.q[1].desc_addr = 0x10; /* below guest memory */
+    CU_ASSERT_EQUAL(vs_vnet_queues_resume(&f.dev, 2, why, sizeof(why)), -EFAULT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "desc 0x10 bad"));
+    f.dev.q[1].desc_addr = f.drv[1].desc_gpa;
+    f.dev.q[1].num = 48; /* split rings are powers of two */
+    CU_ASSERT_EQUAL(vs_vnet_queues_resume(&f.dev, 2, why, sizeof(why)), -EINVAL);
+    CU_ASSERT_EQUAL(f.dev.q[1].start_failures, 3);
+    CU_ASSERT_EQUAL(f.dev.q[1].vq.stats.err[VS_VQ_ERR_RING_ADDR], 2);
+    f.dev.q[1].num = 64;
+    CU_ASSERT_EQUAL(vs_vnet_queues_resume(&f.dev, 2, why, sizeof(why)), 0);
+    CU_ASSERT_TRUE(vs_vnet_link_up(&f.dev));
+    /* A reset queue keeps its counters and forgets the rest. */
+    vs_vnet_queues_pause(&f.dev, 2);
+    vs_vnet_queue_reset(&f.dev, 1);
+    CU_ASSERT_EQUAL(f.dev.q[1].start_failures, 3);
+    CU_ASSERT_EQUAL(f.dev.q[1].starts, 1);
+    CU_ASSERT_FALSE(f.dev.q[1].ready);
+    CU_ASSERT_EQUAL(f.dev.q[1].kickfd, -1);
+    CU_ASSERT_STRING_EQUAL(f.dev.q[1].name, "fake rxq0");
+    fixture_teardown(&f);
+}
+
+int main(void)
+{
+    if (vs_pool_create(1024, VS_PAGES_NONE, &pool) != 0)
+        return 1;
+    CU_initialize_registry();
+    CU_pSuite s = CU_add_suite("vnet_dev", NULL, NULL);
+    CU_add_test(s, "pause and resume", test_pause_resume);
+    CU_add_test(s, "enable", test_enable);
+    CU_add_test(s, "start failures", test_start_failures);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    unsigned fails = CU_get_number_of_failures();
+    CU_cleanup_registry();
+    return fails ? 1 : 0;
+}
