@@ -28,13 +28,19 @@ static const char *driver_name(enum vs_vduse_driver d)
     return d == VS_VDUSE_VHOST_VDPA ? "vhost_vdpa" : "virtio_vdpa";
 }
 
+/* sysfs only: a netlink request to the vdpa family waits while another device's
+ * DEV_NEW probes, and that probe waits for the main thread, which calls this. */
 int vs_vduse_bus_check(enum vs_vduse_driver driver, char *why, size_t why_len)
 {
     char path[128];
-    int rc;
 
-    if ((rc = vs_vdpa_mgmtdev_check(MGMTDEV, why, why_len)) < 0)
-        return rc;
+    if (access(VS_VDPA_SYSFS, F_OK) < 0) {
+        snprintf(why, why_len,
+                 "the kernel has no vDPA bus (no %s): modprobe vduse (it loads "
+                 "vdpa)",
+                 VS_VDPA_SYSFS);
+        return -ENOENT;
+    }
     snprintf(path, sizeof(path), VS_VDPA_SYSFS "/drivers/%s", driver_name(driver));
     if (access(path, F_OK) < 0) {
         snprintf(why, why_len, "the vDPA bus driver %s is not loaded (no %s): modprobe %s",
@@ -113,8 +119,10 @@ static int bind_vhost(const char *name, char *why, size_t why_len)
 int vs_vduse_bus_attach(void *arg, char *why, unsigned why_len)
 {
     const struct vs_vduse_args *a = arg;
-    int rc = vs_vdpa_dev_new(MGMTDEV, a->name, why, why_len);
+    int rc = vs_vdpa_mgmtdev_check(MGMTDEV, why, why_len);
 
+    if (rc == 0)
+        rc = vs_vdpa_dev_new(MGMTDEV, a->name, why, why_len);
     if (rc < 0 || a->driver != VS_VDUSE_VHOST_VDPA)
         return rc;
     return bind_vhost(a->name, why, why_len);

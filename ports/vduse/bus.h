@@ -9,14 +9,14 @@
 
 #include "ports/vduse/args.h"
 
-/* Checks, without side effects, that the bus has the vduse management device and
- * the chosen driver is loaded. 0 or -errno with the fix in why. */
+/* Checks, without side effects and without netlink (main thread), that the vDPA bus
+ * and the chosen driver are there. 0 or -errno with the fix in why. */
 int vs_vduse_bus_check(enum vs_vduse_driver driver, char *why, size_t why_len);
 /* Is a device of this name on the vDPA bus? */
 bool vs_vduse_bus_has(const char *name);
 /* Worker-thread calls (vswitch/worker.h): arg is the struct vs_vduse_args. Attach
- * adds the device and, for vhost_vdpa, rebinds it; detach removes it (0 when it was
- * not on the bus). */
+ * checks for the vduse management device, adds the device and, for vhost_vdpa,
+ * rebinds it; detach removes it (0 when it was not on the bus). */
 int vs_vduse_bus_attach(void *args, char *why, unsigned why_len);
 int vs_vduse_bus_detach(void *args, char *why, unsigned why_len);
 /* The host interface virtio_vdpa made (e.g. "eth1"), or the vhost-vdpa char device

@@ -47,7 +47,13 @@ struct vduse_port {
     bool leftover;   /* a previous run's device was removed at open */
     uint64_t write_errors;
     bool write_error_logged;
+    struct vduse_port *next; /* in open_ports */
 };
+
+/* Every open VDUSE port. The kernel serialises vDPA bus changes, so a removal may
+ * wait for another device's probe, which waits for that device's replies: while
+ * close() serves devices itself, it serves all of them. Main thread. */
+static struct vduse_port *open_ports;
 
 static const char *const bus_state_names[] = {"attaching", "attached", "failed"};
 
@@ -102,22 +108,35 @@ static void irq_cb(int fd, uint32_t events, void *arg)
         q->irqs++;
 }
 
-/* Serves the device until the worker's call returns (close, and the leftover
+/* Serves the devices until vp's worker call returns (close, and the leftover
  * cleanup at open, which cannot wait for the loop). */
 static int serve_until_done(struct vduse_port *vp)
 {
     uint64_t deadline = vs_now_ms() + DETACH_TIMEOUT_MS;
 
     while (vs_now_ms() < deadline) {
-        struct pollfd p[2] = {{.fd = vp->worker.done_fd, .events = POLLIN},
-                              {.fd = vp->dev.fd, .events = POLLIN}};
+        struct pollfd p[1 + VS_MAX_PORTS];
+        struct vduse_port *who[1 + VS_MAX_PORTS];
+        unsigned n = 1;
 
-        if (poll(p, vp->dev.fd >= 0 ? 2 : 1, 100) < 0 && errno != EINTR)
+        p[0] = (struct pollfd){.fd = vp->worker.done_fd, .events = POLLIN};
+        who[0] = vp;
+        for (struct vduse_port *o = open_ports; o && n < VS_ARRAY_SIZE(p); o = o->next)
+            if (o != vp && o->dev.fd >= 0) {
+                p[n] = (struct pollfd){.fd = o->dev.fd, .events = POLLIN};
+                who[n++] = o;
+            }
+        if (vp->dev.fd >= 0 && n < VS_ARRAY_SIZE(p)) {
+            p[n] = (struct pollfd){.fd = vp->dev.fd, .events = POLLIN};
+            who[n++] = vp;
+        }
+        if (poll(p, n, 100) < 0 && errno != EINTR)
             break;
         if (p[0].revents)
             return vs_worker_join(&vp->worker);
-        if (vp->dev.fd >= 0 && p[1].revents)
-            serve_requests(vp);
+        for (unsigned i = 1; i < n; i++)
+            if (p[i].revents)
+                serve_requests(who[i]);
     }
     vs_err("port %s: the kernel did not finish with vDPA device %s in %u s", vp->port->name,
            vp->args.name, DETACH_TIMEOUT_MS / 1000);
@@ -287,6 +306,11 @@ static void unwatch(struct vduse_port *vp)
 
 static void vduse_free(struct vduse_port *vp)
 {
+    for (struct vduse_port **pp = &open_ports; *pp; pp = &(*pp)->next)
+        if (*pp == vp) {
+            *pp = vp->next;
+            break;
+        }
     vs_vduse_dev_fini(&vp->dev);
     free(vp);
 }
@@ -313,6 +337,18 @@ static int vduse_open(struct vs_port *port, const struct vs_port_args *args,
         free(vp);
         return rc;
     }
+    for (struct vduse_port *o = open_ports; o; o = o->next) {
+        if (!strcmp(o->args.name, vp->args.name)) {
+            vs_port_err_set(err, -1,
+                            "port %s serves VDUSE device '%s' already; choose another "
+                            "name",
+                            o->port->name, vp->args.name);
+            vduse_free(vp);
+            return -EEXIST;
+        }
+    }
+    vp->next = open_ports;
+    open_ports = vp;
     if ((rc = remove_leftover(vp, err)) < 0) {
         vduse_free(vp);
         return rc;

@@ -82,9 +82,12 @@ static int nl_talk(int fd, struct nl_msg *m, struct nl_msg *reply)
                 continue;
             return -errno;
         }
-        int len = (int)n;
+        /* The kernel's messages, each checked against what was read. */
+        for (size_t off = 0; off + sizeof(struct nlmsghdr) <= (size_t)n;) {
+            const struct nlmsghdr *h = (const struct nlmsghdr *)(buf.buf + off);
 
-        for (struct nlmsghdr *h = &buf.nh; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+            if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > (size_t)n - off)
+                return -EPROTO;
             if (h->nlmsg_type == NLMSG_ERROR) {
                 const struct nlmsgerr *e = NLMSG_DATA(h);
 
@@ -96,6 +99,7 @@ static int nl_talk(int fd, struct nl_msg *m, struct nl_msg *reply)
                 memcpy(reply, h, h->nlmsg_len);
                 got_reply = true;
             }
+            off += NLMSG_ALIGN(h->nlmsg_len);
         }
     }
 }
