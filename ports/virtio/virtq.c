@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "ports/virtio/virtq_internal.h"
@@ -60,16 +61,29 @@ static inline unsigned rx_piece(const uint32_t left[3], unsigned s)
     return s;
 }
 
-void vs_vq_rx_write(struct vs_virtq *vq, const struct vs_vq_rx *r, const void *hdr,
-                    uint32_t hdr_len, const struct vs_pkt *p)
+void vs_vq_rx_write(struct vs_virtq *vq, const struct vs_vq_rx *r, uint32_t hdr_len,
+                    uint16_t num_buffers, const struct vs_pkt *p)
 {
     if (vs_likely(r->seg[0].len >= hdr_len + p->len)) {
-        /* The usual case: one guest buffer holds it all. */
-        vs_copy(r->seg[0].hva, hdr, hdr_len);
-        vs_pkt_copy_out(p, r->seg[0].hva + hdr_len);
+        /* The usual case: one guest buffer holds it all. The header is stored from
+         * registers: loading it from a buffer just written with narrower stores would
+         * wait for every older store to reach the cache, the previous frames' stores
+         * into lines the driver's core still holds among them. Bytes 8..11 are
+         * csum_offset and num_buffers (little-endian). */
+        uint8_t *d = r->seg[0].hva;
+        uint64_t lo = 0;
+        uint32_t hi = (uint32_t)num_buffers << 16;
+        memcpy(d, &lo, 8);
+        if (hdr_len == 12)
+            memcpy(d + 8, &hi, 4);
+        else
+            memcpy(d + 8, &hi, 2);
+        vs_pkt_copy_out(p, d + hdr_len);
         vs_vq_log(vq, r->seg[0].gpa, hdr_len + p->len);
         return;
     }
+    uint8_t hdr[12] = {0};
+    memcpy(hdr + 10, &num_buffers, 2);
     uint16_t head = vs_pkt_head_len(p);
     const uint8_t *src[3] = {hdr, p->data, vs_pkt_tail(p)};
     uint32_t left[3] = {hdr_len, head, (uint32_t)(p->len - head)};

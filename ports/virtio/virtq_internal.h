@@ -181,20 +181,12 @@ static inline int vs_vq_rx_buf(struct vs_virtq *vq, struct vs_vq_rx *r, uint64_t
     return 0;
 }
 
-/* Writes hdr then the frame of p (a lent frame: its private head, then the rest from
- * the peer) across r's segments in order (r->cap >= hdr_len + p->len), logging what
- * it wrote. */
-void vs_vq_rx_write(struct vs_virtq *vq, const struct vs_vq_rx *r, const void *hdr,
-                    uint32_t hdr_len, const struct vs_pkt *p);
-
-/* The virtio-net header we put in front of every RX frame: no offloads, so all zero
- * except num_buffers (present when hdr_len >= 12). */
-static inline void vs_vq_net_hdr(uint8_t hdr[16], uint16_t hdr_len, uint16_t num_buffers)
-{
-    memset(hdr, 0, 16);
-    if (hdr_len >= 12)
-        memcpy(hdr + 10, &num_buffers, 2);
-}
+/* Writes the virtio-net header (no offloads: all zero but num_buffers, present when
+ * hdr_len is 12) then the frame of p (a lent frame: its private head, then the rest
+ * from the peer) across r's segments in order (r->cap >= hdr_len + p->len), logging
+ * what it wrote. */
+void vs_vq_rx_write(struct vs_virtq *vq, const struct vs_vq_rx *r, uint32_t hdr_len,
+                    uint16_t num_buffers, const struct vs_pkt *p);
 
 static inline const char *vs_vq_name(const struct vs_virtq *vq)
 {
@@ -209,6 +201,25 @@ uint16_t vs_vq_split_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, ui
 uint16_t vs_vq_packed_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct vs_pkt **pkts,
                               uint16_t n, bool lend);
 void vs_vq_packed_dequeue_done(struct vs_virtq *vq);
+
+/* Starts fetching the line at guest address addr + off (for writing: in exclusive
+ * state) ahead of a burst's copies. The driver's core holds most of the lines of its
+ * buffers (it wrote the frame or the header, or read our last one); asked for all at
+ * once, before the copies, the transfers overlap instead of stalling the copy loop
+ * one frame at a time. A hint only: addr is not trusted or kept (the walk reads and
+ * checks every descriptor again), and an address outside guest memory is ignored. */
+static inline void vs_vq_prefetch_buf(struct vs_virtq *vq, uint64_t addr, uint32_t off,
+                                      bool write)
+{
+    uint64_t len = (uint64_t)off + 1;
+    const uint8_t *p = vs_guest_mem_gpa_hint(vq->mem, addr, &len, &vq->mem_hint);
+    if (!p || len <= off)
+        return;
+    if (write)
+        vs_prefetch_w(p + off);
+    else
+        vs_prefetch(p + off);
+}
 
 /* The fast path of a lending dequeue: a TX buffer of one descriptor (d, already
  * copied out of the ring) whose frame is contiguous in guest memory is lent to pkt.

@@ -234,6 +234,22 @@ void vs_vq_packed_dequeue_done(struct vs_virtq *vq)
     packed_publish(vq, vq->lend_used, nu, true);
 }
 
+/* The first line of the next k available buffers (for writing: RX; after the header
+ * for reading: TX), see vs_vq_prefetch_buf. */
+static void packed_prefetch(struct vs_virtq *vq, uint16_t k, uint32_t off, bool write)
+{
+    const struct vring_packed_desc *ring = vq->desc;
+    uint16_t pos = vq->last_avail_idx;
+    bool wrap = vq->avail_wrap;
+    for (uint16_t i = 0; i < k && packed_head_avail(vq, pos, wrap); i++) {
+        vs_vq_prefetch_buf(vq, VS_READ_ONCE(ring[pos].addr), off, write);
+        if (++pos == vq->size) {
+            pos = 0;
+            wrap = !wrap;
+        }
+    }
+}
+
 uint16_t vs_vq_packed_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct vs_pkt **pkts,
                               uint16_t n, bool lend)
 {
@@ -246,6 +262,7 @@ uint16_t vs_vq_packed_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct 
         return 0;
 
     const struct vring_packed_desc *ring = vq->desc;
+    packed_prefetch(vq, (uint16_t)got, vq->hdr_len, false);
     /* The used entries, in order; a lending burst keeps them until done. */
     struct vs_vq_used local[VS_BURST], *u = lend ? vq->lend_used : local;
     unsigned nu = 0, i;
@@ -295,26 +312,6 @@ uint16_t vs_vq_packed_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct 
     return out;
 }
 
-/* Asks for the first line of the next k available buffers in exclusive state before
- * the copies of a burst, for the reason given at split_rx_prefetch: the transfers
- * from the driver's core overlap. Hints only: nothing read here is trusted or kept. */
-static void packed_rx_prefetch(struct vs_virtq *vq, uint16_t k)
-{
-    uint16_t pos = vq->last_avail_idx;
-    bool wrap = vq->avail_wrap;
-    for (uint16_t i = 0; i < k && packed_head_avail(vq, pos, wrap); i++) {
-        const struct vring_packed_desc *d = &((const struct vring_packed_desc *)vq->desc)[pos];
-        uint64_t len = 1;
-        void *hva = vs_guest_mem_gpa_hint(vq->mem, VS_READ_ONCE(d->addr), &len, &vq->mem_hint);
-        if (hva)
-            vs_prefetch_w(hva);
-        if (++pos == vq->size) {
-            pos = 0;
-            wrap = !wrap;
-        }
-    }
-}
-
 uint16_t vs_vq_packed_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, uint16_t n)
 {
     struct vs_vq_used u[VS_VQ_USED_BATCH];
@@ -326,7 +323,7 @@ uint16_t vs_vq_packed_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, u
     unsigned budget = VS_VQ_RX_WALK_BUDGET;
     struct vs_vq_rx rx;
 
-    packed_rx_prefetch(vq, n);
+    packed_prefetch(vq, n, 0, true);
     for (uint16_t i = 0; i < n; i++) {
         if (nu > VS_VQ_USED_BATCH - VS_VQ_RX_MAX_SEGS) {
             /* Hand over what is complete; those chains are consumed for good. */
@@ -372,9 +369,7 @@ uint16_t vs_vq_packed_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, u
             vq->stats.no_buffers += n - i;
             break;
         }
-        uint8_t hdr[16];
-        vs_vq_net_hdr(hdr, vq->hdr_len, vq->mrg_rxbuf ? (uint16_t)nch : 1);
-        vs_vq_rx_write(vq, &rx, hdr, vq->hdr_len, p);
+        vs_vq_rx_write(vq, &rx, vq->hdr_len, vq->mrg_rxbuf ? (uint16_t)nch : 1, p);
         nu += nch;
         pos = cpos;
         wrap = cwrap;

@@ -256,7 +256,9 @@ uint16_t vs_vq_split_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct v
     for (unsigned i = 0; i < got; i++)
         u[i] = (struct vs_vq_used){
             .id = VS_READ_ONCE(avail->ring[(uint16_t)(vq->last_avail_idx + i) & mask]) };
-    vs_prefetch(&desc[u[0].id & mask]);
+    /* The frames' first lines (after the header), fetched together. */
+    for (unsigned i = 0; i < got; i++)
+        vs_vq_prefetch_buf(vq, VS_READ_ONCE(desc[u[i].id & mask].addr), vq->hdr_len, false);
 
     uint16_t out = 0, lent = 0;
     uint64_t bytes = 0;
@@ -295,23 +297,14 @@ uint16_t vs_vq_split_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct v
     return out;
 }
 
-/* Before the copies of a burst: asks for the first line of each of the next k buffers
- * in exclusive state. The driver's core holds those lines (it read or wrote the
- * virtio-net header of the buffer it recycles), so each first store into them waits
- * for the line to leave that core; asked for together, the transfers overlap instead
- * of stalling the copy loop one frame at a time. Only hints: nothing read here is
- * trusted or kept (the walk reads and checks every descriptor again). */
+/* The first line of the buffers of the next k chains, for writing (see
+ * vs_vq_prefetch_buf). */
 static void split_rx_prefetch(struct vs_virtq *vq, struct split_heads *hc, uint16_t k)
 {
     const struct vring_desc *desc = vq->desc;
     uint16_t mask = vq->size - 1;
-    for (uint16_t i = 0; i < k; i++) {
-        const struct vring_desc *d = &desc[split_head(vq, hc, i, k) & mask];
-        uint64_t len = 1;
-        void *hva = vs_guest_mem_gpa_hint(vq->mem, VS_READ_ONCE(d->addr), &len, &vq->mem_hint);
-        if (hva)
-            vs_prefetch_w(hva);
-    }
+    for (uint16_t i = 0; i < k; i++)
+        vs_vq_prefetch_buf(vq, VS_READ_ONCE(desc[split_head(vq, hc, i, k) & mask].addr), 0, true);
 }
 
 uint16_t vs_vq_split_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, uint16_t n)
@@ -386,9 +379,7 @@ uint16_t vs_vq_split_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, ui
         }
         if (cpos < pending)
             vs_prefetch(&desc[split_head(vq, &hc, cpos, (uint16_t)pending) & mask]);
-        uint8_t hdr[16];
-        vs_vq_net_hdr(hdr, vq->hdr_len, vq->mrg_rxbuf ? (uint16_t)nch : 1);
-        vs_vq_rx_write(vq, &rx, hdr, vq->hdr_len, p);
+        vs_vq_rx_write(vq, &rx, vq->hdr_len, vq->mrg_rxbuf ? (uint16_t)nch : 1, p);
         nu += nch;
         pos = cpos;
         delivered++;
