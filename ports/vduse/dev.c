@@ -54,64 +54,64 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
+/* Ring addresses are IOVAs, the addresses descriptors carry too. */
+static void *iova_ring_map(const struct vs_guest_mem *mem, uint64_t iova, uint64_t len)
+{
+    return vs_guest_mem_gpa_range(mem, iova, len);
+}
+
+static const struct vs_vnet_ops vduse_vnet_ops = {.ring_map = iova_ring_map};
+
 int vs_vduse_dev_init(struct vs_vduse_dev *dev, const char *name, const struct vs_vduse_sys *sys)
 {
+    int rc;
+
     memset(dev, 0, sizeof(*dev));
     dev->name = name;
     dev->fd = -1;
     dev->sys = sys;
     dev->offered = vs_vduse_features_offered();
     dev->max_map = VS_VDUSE_MAX_MAP;
-    dev->wake_fd = -1;
-    for (unsigned i = 0; i < VS_GUEST_MEM_MAX_REGIONS; i++)
-        dev->mem.r[i].fd = -1;
+    vs_vnet_dev_init(&dev->net, name, 1, &vduse_vnet_ops);
     for (unsigned i = 0; i < VS_VDUSE_N_VQ; i++) {
-        struct vs_vduse_queue *q = &dev->q[i];
-
-        q->index = i;
-        q->kickfd = q->irqfd = -1;
-        vs_eventfd_signal_init(&q->irq);
-        snprintf(q->name, sizeof(q->name), "%s %s", name, i == 0 ? "txq0" : "rxq0");
+        dev->q[i].index = i;
+        dev->q[i].kickfd = dev->q[i].irqfd = -1;
+        vs_eventfd_signal_init(&dev->q[i].irq);
     }
     for (unsigned i = 0; i < VS_VDUSE_N_VQ; i++) {
         struct vs_vduse_queue *q = &dev->q[i];
         char why[96];
-        int dup_fd, rc;
+        int dup_fd;
 
         q->kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         q->irqfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (q->kickfd < 0 || q->irqfd < 0 || (dup_fd = fcntl(q->irqfd, F_DUPFD_CLOEXEC, 0)) < 0) {
             rc = -errno;
-            vs_vduse_dev_fini(dev);
-            return rc;
+            goto fail;
         }
-        if ((rc = vs_eventfd_signal_open(&q->irq, dup_fd, why, sizeof(why))) < 0) {
-            vs_vduse_dev_fini(dev);
-            return rc;
-        }
+        if ((rc = vs_eventfd_signal_open(&q->irq, dup_fd, why, sizeof(why))) < 0)
+            goto fail;
     }
-    dev->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (dev->wake_fd < 0) {
-        int rc = -errno;
-        vs_vduse_dev_fini(dev);
-        return rc;
+    dev->net.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (dev->net.wake_fd < 0) {
+        rc = -errno;
+        goto fail;
     }
     return 0;
+fail:
+    vs_vduse_dev_fini(dev);
+    return rc;
 }
 
 void vs_vduse_dev_reset(struct vs_vduse_dev *dev)
 {
-    vs_vduse_queues_pause(dev);
+    vs_vnet_queues_pause(&dev->net, vs_vnet_all_queues(&dev->net));
     for (unsigned i = 0; i < VS_VDUSE_N_VQ; i++) {
-        struct vs_virtq_stats stats = dev->q[i].vq.stats; /* counters live with the port */
-
-        memset(&dev->q[i].vq, 0, sizeof(dev->q[i].vq));
-        dev->q[i].vq.stats = stats;
-        dev->q[i].vq.kickfd = -1;
+        vs_vnet_queue_reset(&dev->net, i);
         memset(&dev->q[i].info, 0, sizeof(dev->q[i].info));
     }
     vs_vduse_iotlb_unmap_all(dev);
-    dev->features = 0;
+    dev->features = dev->net.features = 0;
     dev->status = 0;
 }
 
@@ -123,16 +123,10 @@ void vs_vduse_dev_fini(struct vs_vduse_dev *dev)
         close_fd(&dev->q[i].irqfd);
         vs_eventfd_signal_close(&dev->q[i].irq);
     }
-    close_fd(&dev->wake_fd);
+    close_fd(&dev->net.wake_fd);
 }
 
-bool vs_vduse_link_up(const struct vs_vduse_dev *dev)
-{
-    for (unsigned i = 0; i < VS_VDUSE_N_VQ; i++)
-        if (vs_vduse_gate_get(&dev->q[i]) != VS_VDUSE_GATE_OPEN)
-            return false;
-    return true;
-}
+bool vs_vduse_link_up(const struct vs_vduse_dev *dev) { return vs_vnet_link_up(&dev->net); }
 
 static int dev_ioctl(struct vs_vduse_dev *dev, unsigned long req, void *arg, const char *what)
 {
@@ -157,7 +151,7 @@ static int get_vq_state(struct vs_vduse_dev *dev, const struct vduse_dev_request
                         VS_VDUSE_N_VQ);
         return -EINVAL;
     }
-    vq = &dev->q[i].vq;
+    vq = &dev->net.q[i].vq;
     resp->vq_state.index = i;
     /* A started queue's indices belong to its poller; the driver asks for them when it
      * has stopped using the queue (suspend, vhost-vdpa GET_VRING_BASE), so a racy read
@@ -180,15 +174,15 @@ static int get_vq_state(struct vs_vduse_dev *dev, const struct vduse_dev_request
  * every ready queue. */
 static int driver_ok(struct vs_vduse_dev *dev)
 {
-    char why[160];
+    char why[200];
     int rc;
 
     if ((rc = vs_vduse_iotlb_refresh(dev)) < 0)
         return rc;
     for (unsigned i = 0; i < VS_VDUSE_N_VQ; i++) {
         struct vs_vduse_queue *q = &dev->q[i];
+        struct vs_vnet_queue *nq = &dev->net.q[i];
         struct vduse_vq_eventfd kick = {.index = i, .fd = q->kickfd};
-        uint16_t base;
 
         memset(&q->info, 0, sizeof(q->info));
         q->info.index = i;
@@ -196,16 +190,31 @@ static int driver_ok(struct vs_vduse_dev *dev)
             return rc;
         if (!q->info.ready)
             continue;
+        if (q->info.num == 0 || q->info.num > VS_VDUSE_VQ_SIZE) {
+            vs_vduse_refuse(dev, VS_VDUSE_ERR_RING, "%s: size %u (we offered at most %u)", nq->name,
+                            q->info.num, VS_VDUSE_VQ_SIZE);
+            return -EINVAL;
+        }
         if ((rc = dev_ioctl(dev, VDUSE_VQ_SETUP_KICKFD, &kick, "VDUSE_VQ_SETUP_KICKFD")) < 0)
             return rc;
-        base = (dev->features & BIT(VIRTIO_F_RING_PACKED))
-                   ? (uint16_t)((q->info.packed.last_avail_idx & 0x7fff) |
-                                (q->info.packed.last_avail_counter ? 0x8000 : 0))
-                   : q->info.split.avail_index;
-        if ((rc = vs_vduse_queue_start(dev, i, base, why, sizeof(why))) < 0) {
-            vs_vduse_refuse(dev, VS_VDUSE_ERR_RING, "%s: %s", q->name, why);
-            return rc;
-        }
+        nq->num = q->info.num;
+        nq->desc_addr = q->info.desc_addr;
+        nq->avail_addr = q->info.driver_addr;
+        nq->used_addr = q->info.device_addr;
+        nq->addr_set = true;
+        nq->base = (dev->features & BIT(VIRTIO_F_RING_PACKED))
+                       ? (uint16_t)((q->info.packed.last_avail_idx & 0x7fff) |
+                                    (q->info.packed.last_avail_counter ? 0x8000 : 0))
+                       : q->info.split.avail_index;
+        nq->kickfd = q->kickfd;
+        nq->call = &q->irq;
+        nq->ready = nq->enabled = true;
+    }
+    dev->net.features = dev->features;
+    if ((rc = vs_vnet_queues_resume(&dev->net, vs_vnet_all_queues(&dev->net), why, sizeof(why))) <
+        0) {
+        vs_vduse_refuse(dev, VS_VDUSE_ERR_RING, "%s", why);
+        return rc;
     }
     return 0;
 }
@@ -249,8 +258,8 @@ static int set_status(struct vs_vduse_dev *dev, const struct vduse_dev_request *
     if (!rc && (s & VIRTIO_CONFIG_S_DRIVER_OK) && !(old & VIRTIO_CONFIG_S_DRIVER_OK)) {
         if (!(dev->features & BIT(VIRTIO_F_VERSION_1)) && (rc = features_ok(dev)) < 0)
             return rc;
-        if ((rc = driver_ok(dev)) < 0)
-            vs_vduse_queues_pause(dev); /* all or nothing: the driver sees a failed start */
+        if ((rc = driver_ok(dev)) < 0) /* all or nothing: the driver sees a failed start */
+            vs_vnet_queues_pause(&dev->net, vs_vnet_all_queues(&dev->net));
     }
     if (rc < 0)
         return rc;
@@ -262,30 +271,24 @@ static int update_iotlb(struct vs_vduse_dev *dev, const struct vduse_dev_request
                         struct vduse_dev_response *resp)
 {
     uint64_t start = req->iova.start, last = req->iova.last;
-    unsigned open;
-    char why[160];
+    uint32_t running;
 
     if (start > last) {
         vs_vduse_refuse(dev, VS_VDUSE_ERR_RANGE, "UPDATE_IOTLB: range 0x%llx..0x%llx",
                         (unsigned long long)start, (unsigned long long)last);
         return -EINVAL;
     }
-    /* Pollers may be reading any buffer in the range: close every gate and wait for
+    /* Pollers may be reading any buffer in the range: stop every queue and wait for
      * them before the memory goes, as a vhost-user ring change does. */
-    open = vs_vduse_queues_pause(dev);
+    running = vs_vnet_queues_pause(&dev->net, vs_vnet_all_queues(&dev->net));
     dev->unmaps += vs_vduse_iotlb_invalidate(dev, start, last);
     /* The range may have been replaced (a remapped ring); whatever the kernel holds
-     * now is mapped again before the queues restart. */
-    if (open)
+     * now is mapped again before the queues restart. A queue whose ring went away
+     * stays stopped until the next DRIVER_OK: the driver frees rings only on its way
+     * to a reset. */
+    if (running) {
         vs_vduse_iotlb_refresh(dev);
-    for (unsigned i = 0; i < VS_VDUSE_N_VQ; i++) {
-        if (!(open & (1u << i)))
-            continue;
-        struct vs_vduse_queue *q = &dev->q[i];
-        /* A queue whose ring went away stays stopped until the next DRIVER_OK: the
-         * driver frees rings only on the way to a reset. */
-        if (vs_vduse_queue_start(dev, i, vs_virtq_stop(&q->vq), why, sizeof(why)) < 0)
-            vs_debug("port %s: %s stays stopped after UPDATE_IOTLB: %s", dev->name, q->name, why);
+        vs_vnet_queues_resume_all(&dev->net);
     }
     return 0;
 }
@@ -338,36 +341,34 @@ const char *vs_vduse_request_name(uint32_t type)
 
 unsigned vs_vduse_recover(struct vs_vduse_dev *dev)
 {
-    unsigned broken = 0, restarted = 0, open;
-    char why[160];
+    uint32_t broken = 0, running;
+    unsigned restarted = 0;
+    char why[200];
 
     if (!(dev->status & VIRTIO_CONFIG_S_DRIVER_OK))
         return 0;
-    for (unsigned i = 0; i < VS_VDUSE_N_VQ; i++)
-        if (vs_vduse_gate_get(&dev->q[i]) == VS_VDUSE_GATE_OPEN &&
-            VS_READ_ONCE(dev->q[i].vq.broken) &&
-            (dev->q[i].vq.stats.err[VS_VQ_ERR_DESC_ADDR] ||
-             dev->q[i].vq.stats.err[VS_VQ_ERR_INDIRECT]))
+    for (unsigned i = 0; i < VS_VDUSE_N_VQ; i++) {
+        const struct vs_vnet_queue *q = &dev->net.q[i];
+
+        if (vs_vnet_gate_get(q) != VS_VNET_GATE_STOPPED && VS_READ_ONCE(q->vq.broken) &&
+            (q->vq.stats.err[VS_VQ_ERR_DESC_ADDR] || q->vq.stats.err[VS_VQ_ERR_INDIRECT]))
             broken |= 1u << i;
+    }
     if (!broken)
         return 0;
     dev->iotlb_misses++;
-    open = vs_vduse_queues_pause(dev);
+    running = vs_vnet_queues_pause(&dev->net, vs_vnet_all_queues(&dev->net));
     /* Nothing new in the IOTLB: the driver really used an address it never mapped;
-     * the queue stays broken (the ring code counted and logged it). */
-    bool more = vs_vduse_iotlb_refresh(dev) > 0;
-    for (unsigned i = 0; i < VS_VDUSE_N_VQ; i++) {
-        struct vs_vduse_queue *q = &dev->q[i];
-        bool was_broken = broken & (1u << i);
-
-        if (!(open & (1u << i)) || (was_broken && !more))
-            continue;
-        /* A broken queue consumed nothing of the chain it failed on: it starts again
-         * at that chain. */
-        if (vs_vduse_queue_start(dev, i, vs_virtq_stop(&q->vq), why, sizeof(why)) < 0)
-            vs_vduse_refuse(dev, VS_VDUSE_ERR_RING, "%s: %s", q->name, why);
-        else if (was_broken)
+     * that queue stays stopped and broken (the ring code counted and logged it). */
+    if (vs_vduse_iotlb_refresh(dev) <= 0)
+        running &= ~broken;
+    /* A broken queue consumed nothing of the chain it failed on: it starts again at
+     * that chain (pause saved its index). */
+    if (vs_vnet_queues_resume(&dev->net, running, why, sizeof(why)) < 0)
+        vs_vduse_refuse(dev, VS_VDUSE_ERR_RING, "%s", why);
+    for (unsigned i = 0; i < VS_VDUSE_N_VQ; i++)
+        if ((broken & running & (1u << i)) &&
+            vs_vnet_gate_get(&dev->net.q[i]) != VS_VNET_GATE_STOPPED)
             restarted++;
-    }
     return restarted;
 }

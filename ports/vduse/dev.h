@@ -5,10 +5,10 @@
  * struct vs_vduse_sys, which unit tests and the fuzzer replace; port.c adds the
  * event loop, the vDPA bus and the port ops.
  *
- * Threads: everything here runs on the main thread except what rx_burst/tx_burst
- * read. A poller touches a queue only after seeing its gate open (acquire); a
- * change of the IOTLB or of a started queue closes the gates, waits for an RCU
- * grace period, changes, and opens them again.
+ * The queues, their gates and the pause → grace period → change → resume rule are
+ * the shared virtio-net device's (ports/virtio/net_dev.h); this transport fills
+ * them from VDUSE_VQ_GET_INFO and maps the IOTLB into its memory table (IOVAs as
+ * the addresses). Main thread, except what the pollers read.
  *
  * The driver is another kernel, but the rules of a hostile vhost-user front-end
  * hold: requests are size-, type- and index-checked, IOTLB entries are bounded
@@ -26,7 +26,7 @@
 #include <linux/vduse.h>
 
 #include "ports/virtio/guest_mem.h"
-#include "ports/virtio/virtq.h"
+#include "ports/virtio/net_dev.h"
 #include "vswitch/eventfd.h"
 
 /* One queue pair: vq 0 is the driver's receive queue (our transmit), vq 1 its
@@ -44,9 +44,6 @@ struct vs_vduse_sys {
 };
 extern const struct vs_vduse_sys vs_vduse_sys_kernel;
 
-/* What a poller may do with a queue (vs_vduse_queue.gate). */
-enum { VS_VDUSE_GATE_STOPPED = 0, VS_VDUSE_GATE_OPEN = 1 };
-
 /* Why a request or an IOTLB entry was refused; indices into vs_vduse_dev.err[]. */
 enum vs_vduse_error {
     VS_VDUSE_ERR_SIZE,     /* a read that is not one whole request */
@@ -60,18 +57,15 @@ enum vs_vduse_error {
     VS_VDUSE_ERR__COUNT
 };
 
+/* What VDUSE adds to each of the device's queues (net.q[i]). */
 struct vs_vduse_queue {
-    struct vs_virtq vq;
-    uint32_t index; /* in vs_vduse_dev.q[] */
-    int gate;       /* atomic, see above */
-    int tx_lock;    /* our tx on the driver's receive queue, shared by pollers */
+    uint32_t index; /* in vs_vduse_dev.q[] and net.q[] */
     int kickfd;     /* our eventfd, handed to the kernel: the driver's kicks */
     int irqfd;      /* our eventfd that vs_virtq_notify signals; the main loop
                        turns it into VDUSE_VQ_INJECT_IRQ */
     struct vs_eventfd_signal irq;
     struct vduse_vq_info info; /* VDUSE_VQ_GET_INFO at DRIVER_OK */
-    uint64_t starts, irqs, irq_failures;
-    char name[80];
+    uint64_t irqs, irq_failures;
 };
 
 /* Where one IOTLB entry is mapped (the region itself is in vs_vduse_dev.mem). */
@@ -89,14 +83,12 @@ struct vs_vduse_dev {
     uint64_t features; /* VDUSE_DEV_GET_FEATURES after FEATURES_OK */
     uint8_t status;    /* last SET_STATUS we accepted */
 
-    struct vs_guest_mem mem; /* IOTLB: IOVA → our mapping (gpa holds the IOVA) */
+    /* The queues, and in net.mem the IOTLB: IOVA → our mapping (gpa holds the IOVA). */
+    struct vs_vnet_dev net;
     struct vs_vduse_map_info map[VS_GUEST_MEM_MAX_REGIONS];
     uint64_t max_map;
 
     struct vs_vduse_queue q[VS_VDUSE_N_VQ];
-    /* Written when a queue starts, so that a poller sleeping on a stopped queue's
-     * behalf (rx_wait_fd) wakes up and finds it. -1 when nobody sleeps. */
-    int wake_fd;
 
     uint64_t requests[3]; /* by type: GET_VQ_STATE, SET_STATUS, UPDATE_IOTLB */
     uint64_t maps, unmaps, iotlb_misses;
@@ -137,19 +129,6 @@ int vs_vduse_iotlb_refresh(struct vs_vduse_dev *dev);
 unsigned vs_vduse_iotlb_invalidate(struct vs_vduse_dev *dev, uint64_t start, uint64_t last);
 void vs_vduse_iotlb_unmap_all(struct vs_vduse_dev *dev);
 uint64_t vs_vduse_iotlb_mapped(const struct vs_vduse_dev *dev);
-
-/* Queues (queues.c). */
-static inline int vs_vduse_gate_get(const struct vs_vduse_queue *q)
-{
-    return __atomic_load_n(&q->gate, __ATOMIC_ACQUIRE);
-}
-/* Closes every open gate, waits a grace period when any was open, and stops those
- * queues. Returns the mask of queues that were open. */
-unsigned vs_vduse_queues_pause(struct vs_vduse_dev *dev);
-/* Starts queue i from base (translating its rings through the IOTLB) and opens its
- * gate. 0 or -errno with why. */
-int vs_vduse_queue_start(struct vs_vduse_dev *dev, unsigned i, uint16_t base, char *why,
-                         size_t why_len);
 
 /* Counts e and logs the first refusal of the device (with the port name). */
 void vs_vduse_refuse(struct vs_vduse_dev *dev, enum vs_vduse_error e, const char *fmt, ...)

@@ -30,15 +30,15 @@ uint64_t vs_vduse_iotlb_mapped(const struct vs_vduse_dev *dev)
 {
     uint64_t sum = 0;
 
-    for (unsigned i = 0; i < dev->mem.n; i++)
-        sum += dev->mem.r[i].mmap_size;
+    for (unsigned i = 0; i < dev->net.mem.n; i++)
+        sum += dev->net.mem.r[i].mmap_size;
     return sum;
 }
 
 static bool mapped(const struct vs_vduse_dev *dev, uint64_t start, uint64_t last)
 {
-    for (unsigned i = 0; i < dev->mem.n; i++)
-        if (dev->mem.r[i].gpa == start && dev->mem.r[i].size == last - start + 1)
+    for (unsigned i = 0; i < dev->net.mem.n; i++)
+        if (dev->net.mem.r[i].gpa == start && dev->net.mem.r[i].size == last - start + 1)
             return true;
     return false;
 }
@@ -81,22 +81,22 @@ static int map_entry(struct vs_vduse_dev *dev, const struct vduse_iotlb_entry *e
         return -EPERM;
     }
     map_size = (size + ps - 1) & ~(ps - 1);
-    if (dev->mem.n >= VS_GUEST_MEM_MAX_REGIONS ||
+    if (dev->net.mem.n >= VS_GUEST_MEM_MAX_REGIONS ||
         vs_vduse_iotlb_mapped(dev) + map_size > dev->max_map) {
         vs_vduse_refuse(dev, VS_VDUSE_ERR_IOTLB,
                         "IOTLB entry 0x%llx..0x%llx does not fit (%u regions, %llu bytes "
                         "mapped, at most %u and %llu)",
-                        (unsigned long long)e->start, (unsigned long long)e->last, dev->mem.n,
+                        (unsigned long long)e->start, (unsigned long long)e->last, dev->net.mem.n,
                         (unsigned long long)vs_vduse_iotlb_mapped(dev), VS_GUEST_MEM_MAX_REGIONS,
                         (unsigned long long)dev->max_map);
         return -ENOSPC;
     }
-    for (unsigned i = 0; i < dev->mem.n; i++) {
-        if (overlaps(&dev->mem.r[i], e->start, e->last)) {
+    for (unsigned i = 0; i < dev->net.mem.n; i++) {
+        if (overlaps(&dev->net.mem.r[i], e->start, e->last)) {
             vs_vduse_refuse(dev, VS_VDUSE_ERR_IOTLB,
                             "IOTLB entry 0x%llx..0x%llx overlaps a mapped one at 0x%llx",
                             (unsigned long long)e->start, (unsigned long long)e->last,
-                            (unsigned long long)dev->mem.r[i].gpa);
+                            (unsigned long long)dev->net.mem.r[i].gpa);
             return -EEXIST;
         }
     }
@@ -109,7 +109,7 @@ static int map_entry(struct vs_vduse_dev *dev, const struct vduse_iotlb_entry *e
     }
     /* What the ring code never dumps: another kernel's buffers. */
     madvise(p, map_size, MADV_DONTDUMP);
-    r = &dev->mem.r[dev->mem.n];
+    r = &dev->net.mem.r[dev->net.mem.n];
     r->gpa = e->start;
     r->size = size;
     r->uva = 0;
@@ -118,8 +118,8 @@ static int map_entry(struct vs_vduse_dev *dev, const struct vduse_iotlb_entry *e
     r->mmap_size = map_size;
     r->peer_id = 0;
     r->fd = -1;
-    dev->map[dev->mem.n] = (struct vs_vduse_map_info){.offset = e->offset, .perm = e->perm};
-    dev->mem.n++;
+    dev->map[dev->net.mem.n] = (struct vs_vduse_map_info){.offset = e->offset, .perm = e->perm};
+    dev->net.mem.n++;
     dev->maps++;
     return 1;
 }
@@ -158,25 +158,25 @@ int vs_vduse_iotlb_refresh(struct vs_vduse_dev *dev)
 
 static void unmap_region(struct vs_vduse_dev *dev, unsigned i)
 {
-    struct vs_guest_mem_region *r = &dev->mem.r[i];
+    struct vs_guest_mem_region *r = &dev->net.mem.r[i];
 
     munmap(r->mmap_addr, r->mmap_size);
     /* Keep the table dense: the last region takes this slot. */
-    dev->mem.n--;
-    if (i != dev->mem.n) {
-        *r = dev->mem.r[dev->mem.n];
-        dev->map[i] = dev->map[dev->mem.n];
+    dev->net.mem.n--;
+    if (i != dev->net.mem.n) {
+        *r = dev->net.mem.r[dev->net.mem.n];
+        dev->map[i] = dev->map[dev->net.mem.n];
     }
-    memset(&dev->mem.r[dev->mem.n], 0, sizeof(dev->mem.r[0]));
-    dev->mem.r[dev->mem.n].fd = -1;
+    memset(&dev->net.mem.r[dev->net.mem.n], 0, sizeof(dev->net.mem.r[0]));
+    dev->net.mem.r[dev->net.mem.n].fd = -1;
 }
 
 unsigned vs_vduse_iotlb_invalidate(struct vs_vduse_dev *dev, uint64_t start, uint64_t last)
 {
     unsigned n = 0;
 
-    for (unsigned i = 0; i < dev->mem.n;) {
-        if (overlaps(&dev->mem.r[i], start, last)) {
+    for (unsigned i = 0; i < dev->net.mem.n;) {
+        if (overlaps(&dev->net.mem.r[i], start, last)) {
             unmap_region(dev, i);
             n++;
         } else {
@@ -188,6 +188,6 @@ unsigned vs_vduse_iotlb_invalidate(struct vs_vduse_dev *dev, uint64_t start, uin
 
 void vs_vduse_iotlb_unmap_all(struct vs_vduse_dev *dev)
 {
-    while (dev->mem.n)
-        unmap_region(dev, dev->mem.n - 1);
+    while (dev->net.mem.n)
+        unmap_region(dev, dev->net.mem.n - 1);
 }

@@ -410,10 +410,10 @@ static void vduse_close(struct vs_port *port)
 static uint16_t vduse_rx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n)
 {
     struct vduse_port *vp = port->priv;
-    struct vs_vduse_queue *dq = &vp->dev.q[1];
+    struct vs_vnet_queue *dq = &vp->dev.net.q[1];
     uint16_t got;
 
-    if (vs_unlikely(q != 0 || vs_vduse_gate_get(dq) != VS_VDUSE_GATE_OPEN))
+    if (vs_unlikely(q != 0 || vs_vnet_gate_get(dq) != VS_VNET_GATE_OPEN))
         return 0;
     got = vs_virtq_dequeue(&dq->vq, port->pool, pkts, n);
     /* Completions (copied and dropped frames alike) may be what the driver waits
@@ -425,10 +425,10 @@ static uint16_t vduse_rx_burst(struct vs_port *port, uint16_t q, struct vs_pkt *
 static uint16_t vduse_tx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n)
 {
     struct vduse_port *vp = port->priv;
-    struct vs_vduse_queue *dq = &vp->dev.q[0];
+    struct vs_vnet_queue *dq = &vp->dev.net.q[0];
     uint16_t sent;
 
-    if (vs_unlikely(n == 0 || vs_vduse_gate_get(dq) != VS_VDUSE_GATE_OPEN))
+    if (vs_unlikely(n == 0 || vs_vnet_gate_get(dq) != VS_VNET_GATE_OPEN))
         return 0;
     /* Several pollers' tx queues land on the one receive queue: one lock per burst. */
     while (__atomic_exchange_n(&dq->tx_lock, 1, __ATOMIC_ACQUIRE))
@@ -448,21 +448,21 @@ static int vduse_rx_wait_fd(struct vs_port *port, uint16_t q)
 
     if (q != 0)
         return -1;
-    if (vs_vduse_gate_get(&vp->dev.q[1]) != VS_VDUSE_GATE_OPEN)
-        return vp->dev.wake_fd;
-    return vp->dev.q[1].kickfd;
+    if (vs_vnet_gate_get(&vp->dev.net.q[1]) != VS_VNET_GATE_OPEN)
+        return vp->dev.net.wake_fd;
+    return vp->dev.net.q[1].kickfd;
 }
 
 static void vduse_rx_notify(struct vs_port *port, uint16_t q, bool enable)
 {
     struct vduse_port *vp = port->priv;
-    struct vs_vduse_queue *dq = &vp->dev.q[1];
+    struct vs_vnet_queue *dq = &vp->dev.net.q[1];
 
     if (q != 0)
         return;
     if (!enable)
-        vs_eventfd_drain(vp->dev.wake_fd);
-    if (vs_vduse_gate_get(dq) != VS_VDUSE_GATE_OPEN)
+        vs_eventfd_drain(vp->dev.net.wake_fd);
+    if (vs_vnet_gate_get(dq) != VS_VNET_GATE_OPEN)
         return;
     vs_virtq_set_kick_suppression(&dq->vq, !enable);
     /* Kicks that arrived while we were awake anyway must not wake the next sleep. */
@@ -491,10 +491,12 @@ static json_t *feature_list(uint64_t f)
     return a;
 }
 
-static json_t *queue_json(const struct vs_vduse_queue *q)
+static json_t *queue_json(const struct vs_vduse_dev *dev, unsigned i)
 {
-    const struct vs_virtq *vq = &q->vq;
-    bool open = vs_vduse_gate_get(q) == VS_VDUSE_GATE_OPEN;
+    const struct vs_vduse_queue *q = &dev->q[i];
+    const struct vs_vnet_queue *nq = &dev->net.q[i];
+    const struct vs_virtq *vq = &nq->vq;
+    bool open = vs_vnet_gate_get(nq) == VS_VNET_GATE_OPEN;
     json_t *errs = json_object();
 
     for (unsigned e = 0; e < VS_VQ_ERR__COUNT; e++)
@@ -510,7 +512,7 @@ static json_t *queue_json(const struct vs_vduse_queue *q)
                      "no_buffers", (json_int_t)vq->stats.no_buffers, "no_mbufs",
                      (json_int_t)vq->stats.no_mbufs, "interrupts", (json_int_t)q->irqs,
                      "interrupt_failures", (json_int_t)q->irq_failures, "interrupt_requests",
-                     (json_int_t)vq->stats.kicks_sent, "starts", (json_int_t)q->starts, "errors",
+                     (json_int_t)vq->stats.kicks_sent, "starts", (json_int_t)nq->starts, "errors",
                      errs);
 }
 
@@ -523,9 +525,9 @@ static void vduse_show(struct vs_port *port, json_t *out)
     char status[96], mac[18];
 
     for (unsigned i = 0; i < VS_VDUSE_N_VQ; i++)
-        json_array_append_new(queues, queue_json(&dev->q[i]));
-    for (unsigned i = 0; i < dev->mem.n; i++) {
-        const struct vs_guest_mem_region *r = &dev->mem.r[i];
+        json_array_append_new(queues, queue_json(dev, i));
+    for (unsigned i = 0; i < dev->net.mem.n; i++) {
+        const struct vs_guest_mem_region *r = &dev->net.mem.r[i];
 
         json_array_append_new(
             iotlb, json_pack("{s:I, s:I, s:I, s:I, s:s}", "start", (json_int_t)r->gpa, "last",

@@ -97,13 +97,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void run_rings(struct vs_vduse_dev *dev)
 {
     struct vs_pkt *pkts[VS_BURST];
-    struct vs_vduse_queue *tx = &dev->q[1], *rx = &dev->q[0];
+    struct vs_vnet_queue *tx = &dev->net.q[1], *rx = &dev->net.q[0];
 
-    if (vs_vduse_gate_get(tx) != VS_VDUSE_GATE_OPEN)
+    if (vs_vnet_gate_get(tx) != VS_VNET_GATE_OPEN)
         return;
     uint16_t n = vs_virtq_dequeue(&tx->vq, pool, pkts, VS_BURST);
     vs_virtq_notify(&tx->vq);
-    if (n && vs_vduse_gate_get(rx) == VS_VDUSE_GATE_OPEN) {
+    if (n && vs_vnet_gate_get(rx) == VS_VNET_GATE_OPEN) {
         vs_virtq_enqueue(&rx->vq, pkts, n);
         vs_virtq_notify(&rx->vq);
     }

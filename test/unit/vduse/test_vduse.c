@@ -276,18 +276,18 @@ static void test_driver_ok_starts_queues(void)
 {
     dev_setup();
     bring_up(F_BASE | BIT(VIRTIO_RING_F_EVENT_IDX));
-    CU_ASSERT_EQUAL(dev.mem.n, 1);
+    CU_ASSERT_EQUAL(dev.net.mem.n, 1);
     CU_ASSERT_EQUAL(vs_vduse_iotlb_mapped(&dev), REGION_LEN);
     for (unsigned i = 0; i < VS_VDUSE_N_VQ; i++) {
-        CU_ASSERT_EQUAL(vs_vduse_gate_get(&dev.q[i]), VS_VDUSE_GATE_OPEN);
+        CU_ASSERT_EQUAL(vs_vnet_gate_get(&dev.net.q[i]), VS_VNET_GATE_OPEN);
         CU_ASSERT_EQUAL(fk.kickfd[i], dev.q[i].kickfd); /* our eventfd went to the kernel */
-        CU_ASSERT(dev.q[i].vq.event_idx);
-        CU_ASSERT_EQUAL(dev.q[i].vq.hdr_len, 12);
+        CU_ASSERT(dev.net.q[i].vq.event_idx);
+        CU_ASSERT_EQUAL(dev.net.q[i].vq.hdr_len, 12);
     }
     CU_ASSERT(vs_vduse_link_up(&dev));
 
     /* GET_VQ_STATE reports where the queue is. */
-    dev.q[1].vq.last_avail_idx = 77;
+    dev.net.q[1].vq.last_avail_idx = 77;
     struct vduse_dev_request req = {.type = VDUSE_GET_VQ_STATE, .vq_state.index = 1};
     struct vduse_dev_response resp;
     req.request_id = 9;
@@ -298,9 +298,9 @@ static void test_driver_ok_starts_queues(void)
 
     /* Reset stops everything and drops the mappings. */
     CU_ASSERT_EQUAL(set_status(0), VDUSE_REQ_RESULT_OK);
-    CU_ASSERT_EQUAL(dev.mem.n, 0);
+    CU_ASSERT_EQUAL(dev.net.mem.n, 0);
     CU_ASSERT_FALSE(vs_vduse_link_up(&dev));
-    CU_ASSERT_EQUAL(vs_vduse_gate_get(&dev.q[0]), VS_VDUSE_GATE_STOPPED);
+    CU_ASSERT_EQUAL(vs_vnet_gate_get(&dev.net.q[0]), VS_VNET_GATE_STOPPED);
     dev_teardown();
 }
 
@@ -313,7 +313,7 @@ static void test_driver_ok_ring_outside_iotlb(void)
     CU_ASSERT_EQUAL(set_status(S_UP | VIRTIO_CONFIG_S_DRIVER_OK), VDUSE_REQ_RESULT_FAILED);
     CU_ASSERT_EQUAL(dev.err[VS_VDUSE_ERR_RING], 1);
     /* All or nothing: the queue that could start was stopped again. */
-    CU_ASSERT_EQUAL(vs_vduse_gate_get(&dev.q[0]), VS_VDUSE_GATE_STOPPED);
+    CU_ASSERT_EQUAL(vs_vnet_gate_get(&dev.net.q[0]), VS_VNET_GATE_STOPPED);
     CU_ASSERT_FALSE(dev.status & VIRTIO_CONFIG_S_DRIVER_OK);
     dev_teardown();
 }
@@ -326,17 +326,17 @@ static void test_iotlb_entries_refused(void)
     tlb_add(2, 0x40000000ull, 0x1000, VDUSE_ACCESS_RW, 0); /* fine */
     tlb_add(3, 0x40003000ull, 4, VDUSE_ACCESS_RW, 0x3000); /* a packed ring's event area */
     CU_ASSERT_EQUAL(vs_vduse_iotlb_refresh(&dev), 2);
-    CU_ASSERT_EQUAL(dev.mem.n, 2);
-    CU_ASSERT_EQUAL(dev.mem.r[0].gpa, 0x40000000ull);
+    CU_ASSERT_EQUAL(dev.net.mem.n, 2);
+    CU_ASSERT_EQUAL(dev.net.mem.r[0].gpa, 0x40000000ull);
     /* The small one: its 4 bytes translate, the rest of its page does not. */
-    CU_ASSERT_PTR_NOT_NULL(vs_guest_mem_gpa_range(&dev.mem, 0x40003000ull, 4));
-    CU_ASSERT_PTR_NULL(vs_guest_mem_gpa_range(&dev.mem, 0x40003000ull, 5));
+    CU_ASSERT_PTR_NOT_NULL(vs_guest_mem_gpa_range(&dev.net.mem, 0x40003000ull, 4));
+    CU_ASSERT_PTR_NULL(vs_guest_mem_gpa_range(&dev.net.mem, 0x40003000ull, 5));
     tlb_drop(3);
     vs_vduse_iotlb_invalidate(&dev, 0x40003000ull, 0x40003000ull);
     CU_ASSERT_EQUAL(dev.err[VS_VDUSE_ERR_IOTLB], 2);
     /* Mapped once: a second refresh adds nothing (and counts the refusals again). */
     CU_ASSERT_EQUAL(vs_vduse_iotlb_refresh(&dev), 0);
-    CU_ASSERT_EQUAL(dev.mem.n, 1);
+    CU_ASSERT_EQUAL(dev.net.mem.n, 1);
     CU_ASSERT_EQUAL(dev.err[VS_VDUSE_ERR_IOTLB], 4);
     /* Over the address-space budget. */
     dev.max_map = 0x1000;
@@ -344,7 +344,7 @@ static void test_iotlb_entries_refused(void)
     tlb_add(2, 0x50000000ull, 0x2000, VDUSE_ACCESS_RW, 0);
     CU_ASSERT_EQUAL(vs_vduse_iotlb_refresh(&dev), 0);
     CU_ASSERT_EQUAL(dev.err[VS_VDUSE_ERR_IOTLB], 7); /* RO and offset again, and the room */
-    CU_ASSERT_EQUAL(dev.mem.n, 1);
+    CU_ASSERT_EQUAL(dev.net.mem.n, 1);
     dev_teardown();
 }
 
@@ -356,32 +356,32 @@ static void test_update_iotlb(void)
     bring_up(F_BASE);
     tlb_add(1, EXTRA, 0x4000, VDUSE_ACCESS_RW, 0);
     CU_ASSERT_EQUAL(vs_vduse_iotlb_refresh(&dev), 1);
-    CU_ASSERT_EQUAL(dev.mem.n, 2);
+    CU_ASSERT_EQUAL(dev.net.mem.n, 2);
 
     /* The buffer region goes: unmapped, the queues (rings elsewhere) run on. */
     tlb_drop(1);
     req.iova.start = EXTRA + 0x1000; /* any overlap drops the whole mapping */
     req.iova.last = EXTRA + 0x1fff;
     CU_ASSERT_EQUAL(request(&req), VDUSE_REQ_RESULT_OK);
-    CU_ASSERT_EQUAL(dev.mem.n, 1);
+    CU_ASSERT_EQUAL(dev.net.mem.n, 1);
     CU_ASSERT_EQUAL(dev.unmaps, 1);
     CU_ASSERT(vs_vduse_link_up(&dev));
-    CU_ASSERT_EQUAL(dev.q[0].starts, 2); /* paused and resumed around the change */
+    CU_ASSERT_EQUAL(dev.net.q[0].starts, 2); /* paused and resumed around the change */
 
     /* A range nothing overlaps changes nothing in the table. */
     req.iova.start = 0x7000000;
     req.iova.last = 0x7ffffff;
     CU_ASSERT_EQUAL(request(&req), VDUSE_REQ_RESULT_OK);
-    CU_ASSERT_EQUAL(dev.mem.n, 1);
+    CU_ASSERT_EQUAL(dev.net.mem.n, 1);
 
     /* The ring region goes: the queues stop and stay stopped. */
     tlb_drop(0);
     req.iova.start = REGION;
     req.iova.last = REGION;
     CU_ASSERT_EQUAL(request(&req), VDUSE_REQ_RESULT_OK);
-    CU_ASSERT_EQUAL(dev.mem.n, 0);
+    CU_ASSERT_EQUAL(dev.net.mem.n, 0);
     CU_ASSERT_FALSE(vs_vduse_link_up(&dev));
-    CU_ASSERT_EQUAL(vs_vduse_gate_get(&dev.q[1]), VS_VDUSE_GATE_STOPPED);
+    CU_ASSERT_EQUAL(vs_vnet_gate_get(&dev.net.q[1]), VS_VNET_GATE_STOPPED);
     dev_teardown();
 }
 
@@ -413,15 +413,15 @@ static void test_iotlb_miss_recovery(void)
      * appears with the first packet) and uses it at once. */
     extra = tlb_add(1, EXTRA, 0x4000, VDUSE_ACCESS_RW, 0);
     post_tx(EXTRA, extra->view, 0);
-    CU_ASSERT_EQUAL(vs_virtq_dequeue(&dev.q[1].vq, pool, p, 4), 0);
-    CU_ASSERT(dev.q[1].vq.broken);
+    CU_ASSERT_EQUAL(vs_virtq_dequeue(&dev.net.q[1].vq, pool, p, 4), 0);
+    CU_ASSERT(dev.net.q[1].vq.broken);
 
     CU_ASSERT_EQUAL(vs_vduse_recover(&dev), 1);
     CU_ASSERT_EQUAL(dev.iotlb_misses, 1);
-    CU_ASSERT_FALSE(dev.q[1].vq.broken);
-    CU_ASSERT_EQUAL(dev.mem.n, 2);
+    CU_ASSERT_FALSE(dev.net.q[1].vq.broken);
+    CU_ASSERT_EQUAL(dev.net.mem.n, 2);
     /* The chain it broke on was not consumed: the frame comes through now. */
-    CU_ASSERT_EQUAL_FATAL(vs_virtq_dequeue(&dev.q[1].vq, pool, p, 4), 1);
+    CU_ASSERT_EQUAL_FATAL(vs_virtq_dequeue(&dev.net.q[1].vq, pool, p, 4), 1);
     CU_ASSERT_EQUAL(p[0]->len, 60);
     CU_ASSERT_EQUAL(vs_pkt_data(p[0])[0], 0xab);
     vs_pkt_free(p[0]);
@@ -429,17 +429,17 @@ static void test_iotlb_miss_recovery(void)
     /* An address the driver never mapped: nothing new, the queue stays broken and
      * recovery does not spin on it. */
     post_tx(0x900000, extra->view, 1);
-    CU_ASSERT_EQUAL(vs_virtq_dequeue(&dev.q[1].vq, pool, p, 4), 0);
-    CU_ASSERT(dev.q[1].vq.broken);
+    CU_ASSERT_EQUAL(vs_virtq_dequeue(&dev.net.q[1].vq, pool, p, 4), 0);
+    CU_ASSERT(dev.net.q[1].vq.broken);
     CU_ASSERT_EQUAL(vs_vduse_recover(&dev), 0);
     CU_ASSERT_EQUAL(dev.iotlb_misses, 2);
-    CU_ASSERT_EQUAL(vs_vduse_gate_get(&dev.q[1]), VS_VDUSE_GATE_STOPPED);
+    CU_ASSERT_EQUAL(vs_vnet_gate_get(&dev.net.q[1]), VS_VNET_GATE_STOPPED);
     unsigned lookups = fk.get_fd_calls;
     CU_ASSERT_EQUAL(vs_vduse_recover(&dev), 0);
     CU_ASSERT_EQUAL(dev.iotlb_misses, 2);
     CU_ASSERT_EQUAL(fk.get_fd_calls, lookups);
     /* The other queue was paused around the refresh and runs again. */
-    CU_ASSERT_EQUAL(vs_vduse_gate_get(&dev.q[0]), VS_VDUSE_GATE_OPEN);
+    CU_ASSERT_EQUAL(vs_vnet_gate_get(&dev.net.q[0]), VS_VNET_GATE_OPEN);
     dev_teardown();
     vs_pool_destroy(pool);
 }
