@@ -117,7 +117,7 @@ void vs_vhu_dev_reset(struct vs_vhu_dev *dev)
     dev->owner = false;
     dev->status = 0;
     dev->mtu = 0;
-    __atomic_store_n(&dev->rarp, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&dev->net.rarp, 0, __ATOMIC_RELAXED);
     dev->msg_err_logged = false;
 }
 
@@ -644,15 +644,13 @@ static int h_set_vring_enable(struct ctx *c)
 
 static int h_send_rarp(struct ctx *c)
 {
-    uint64_t mac = 0;
     int rc;
 
     if ((rc = need_size(c, 8)) < 0 || (rc = need_fds(c, 0)) < 0)
         return rc;
-    memcpy(&mac, c->p->raw, 6);
     /* Picked up by rx queue 0 and sent into the switch as if the guest had sent it,
      * so that the FDB and the network learn where the migrated guest now is. */
-    __atomic_store_n(&c->dev->rarp, mac | BIT(63), __ATOMIC_RELEASE);
+    vs_vnet_rarp_request(&c->dev->net, c->p->raw);
     return 0;
 }
 

@@ -88,10 +88,6 @@ struct vs_vhu_dev {
 
     struct vs_vhu_vring vr[VS_VHU_MAX_VRINGS];
 
-    /* SEND_RARP: MAC in the low 48 bits, bit 63 set while a frame is pending. */
-    uint64_t rarp;
-    uint64_t rarps_sent;
-
     uint64_t msgs;
     uint64_t msg_err[VS_VHU_ERR__COUNT];
     bool msg_err_logged;   /* first refused message of a connection is logged loudly */
@@ -156,9 +152,5 @@ void vs_vhu_unmap(void *addr, uint64_t len, int peer_id);
 const char *vs_vhu_feature_name(unsigned bit);
 const char *vs_vhu_protocol_feature_name(unsigned bit);
 const char *vs_vhu_msg_error_name(enum vs_vhu_msg_error e);
-
-/* Builds a broadcast RARP frame announcing mac into buf (at least 60 bytes).
- * Returns the frame length. */
-unsigned vs_vhu_rarp_build(uint8_t *buf, const uint8_t mac[6]);
 
 #endif

@@ -12,6 +12,7 @@
  * REPLY_QUEUE_MAX it is disconnected (a well-behaved one has at most one reply
  * outstanding: it waits for each). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,7 @@
 #define VS_VHU_ARRAY_FDS (VS_VHU_MAX_FDS + 1)
 
 struct vhu_port {
-    struct vs_vhu_dev dev;
+    struct vs_vhu_dev dev; /* first: port->priv is also the struct vs_vnet_dev */
     struct vs_port *port;
     struct vs_vhu_args args;
 
@@ -62,6 +63,9 @@ struct vhu_port {
     bool refused_logged; /* per connection */
     bool reply_overflow_logged; /* per port: a reconnecting flooder logs once */
 };
+
+/* The shared data path finds the device at port->priv. */
+_Static_assert(offsetof(struct vhu_port, dev.net) == 0, "vs_vnet_dev first");
 
 static void close_fd(int *fd)
 {
@@ -509,148 +513,6 @@ static void vhu_close(struct vs_port *port)
     free(vp);
 }
 
-/* ---- data path -------------------------------------------------------------- */
-
-static uint16_t inject_rarp(struct vhu_port *vp, struct vs_pkt **pkts)
-{
-    uint64_t r = __atomic_exchange_n(&vp->dev.rarp, 0, __ATOMIC_ACQUIRE);
-    struct vs_pkt *p;
-    uint8_t mac[6];
-
-    if (!(r & (1ull << 63)))
-        return 0;
-    p = vs_pkt_alloc(vp->port->pool);
-    if (!p) {
-        /* Try again on the next burst. */
-        __atomic_store_n(&vp->dev.rarp, r, __ATOMIC_RELEASE);
-        return 0;
-    }
-    memcpy(mac, &r, 6);
-    p->len = (uint16_t)vs_vhu_rarp_build(vs_pkt_data(p), mac);
-    vp->dev.rarps_sent++;
-    pkts[0] = p;
-    return 1;
-}
-
-static uint16_t vhu_rx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n)
-{
-    struct vhu_port *vp = port->priv;
-    struct vs_vnet_queue *vr;
-    uint16_t got = 0;
-    int gate;
-
-    if (vs_unlikely(q >= vp->dev.net.n_qp || n == 0))
-        return 0;
-    vr = &vp->dev.net.q[2 * q + 1];
-    gate = vs_vnet_gate_get(vr);
-    if (gate == VS_VNET_GATE_STOPPED)
-        return 0;
-    if (vs_unlikely(gate == VS_VNET_GATE_DISABLED)) {
-        /* A disabled ring is still drained, and what the guest sent is dropped. */
-        got = vs_virtq_dequeue(&vr->vq, port->pool, pkts, n);
-        vs_pkt_free_bulk(pkts, got);
-        if (got)
-            vs_virtq_notify(&vr->vq);
-        return 0;
-    }
-    if (q == 0 && vs_unlikely(VS_READ_ONCE(vp->dev.rarp)))
-        got = inject_rarp(vp, pkts);
-    /* Frames in one guest buffer are lent, not copied: a vhost-user destination then
-     * copies straight from this guest's memory. They go back in vhu_rx_done. */
-    uint16_t k = vs_virtq_dequeue_lend(&vr->vq, port->pool, pkts + got, n - got);
-    /* Dropped frames may have completed buffers without any frame to forward (no
-     * rx_done follows then): the guest may be waiting for them. */
-    if (!k)
-        vs_virtq_notify(&vr->vq);
-    return got + k;
-}
-
-/* The switch is done with the burst: return the lent TX buffers and, when the guest
- * asked (Linux stops a nearly full TX queue and waits), interrupt it once. Runs in
- * the same poller iteration as rx_burst, so the ring cannot have changed since (a
- * stop waits for the grace period), whatever the gate says now. */
-static void vhu_rx_done(struct vs_port *port, uint16_t q)
-{
-    struct vhu_port *vp = port->priv;
-    struct vs_vnet_queue *vr;
-
-    if (vs_unlikely(q >= vp->dev.net.n_qp))
-        return;
-    vr = &vp->dev.net.q[2 * q + 1];
-    vs_virtq_dequeue_done(&vr->vq);
-    vs_virtq_notify(&vr->vq);
-}
-
-/* Our tx queue q is the guest's RX queue q; when the guest enabled fewer queue
- * pairs than we offered, spread over the ones it did enable. */
-static struct vs_vnet_queue *tx_ring(struct vhu_port *vp, uint16_t q)
-{
-    unsigned n = vp->dev.net.n_qp;
-
-    for (unsigned i = 0; i < n; i++) {
-        struct vs_vnet_queue *vr = &vp->dev.net.q[2 * ((q + i) % n)];
-
-        if (vs_vnet_gate_get(vr) == VS_VNET_GATE_OPEN)
-            return vr;
-    }
-    return NULL;
-}
-
-static uint16_t vhu_tx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n)
-{
-    struct vhu_port *vp = port->priv;
-    struct vs_vnet_queue *vr;
-    uint16_t sent;
-
-    if (vs_unlikely(n == 0))
-        return 0;
-    vr = tx_ring(vp, q);
-    if (!vr)
-        return 0;
-    /* Several of our tx queues can land on one guest ring: one lock per burst. */
-    while (__atomic_exchange_n(&vr->tx_lock, 1, __ATOMIC_ACQUIRE))
-        __builtin_ia32_pause();
-    sent = vs_virtq_enqueue(&vr->vq, pkts, n);
-    vs_virtq_notify(&vr->vq);
-    __atomic_store_n(&vr->tx_lock, 0, __ATOMIC_RELEASE);
-    vs_pkt_free_bulk(pkts, sent);
-    return sent;
-}
-
-/* Adaptive pollers sleep on the guest's kick eventfd of the ring, or, while the ring
- * is stopped, on our wake fd, which a starting ring writes. A ring in polling mode
- * (no kick fd) keeps its poller awake. */
-static int vhu_rx_wait_fd(struct vs_port *port, uint16_t q)
-{
-    struct vhu_port *vp = port->priv;
-    struct vs_vnet_queue *vr;
-
-    if (q >= vp->dev.net.n_qp)
-        return -1;
-    vr = &vp->dev.net.q[2 * q + 1];
-    if (vs_vnet_gate_get(vr) == VS_VNET_GATE_STOPPED)
-        return vp->dev.net.wake_fd;
-    return vr->vq.kickfd;
-}
-
-static void vhu_rx_notify(struct vs_port *port, uint16_t q, bool enable)
-{
-    struct vhu_port *vp = port->priv;
-    struct vs_vnet_queue *vr;
-
-    if (q >= vp->dev.net.n_qp)
-        return;
-    vr = &vp->dev.net.q[2 * q + 1];
-    if (!enable)
-        vs_eventfd_drain(vp->dev.net.wake_fd);
-    if (vs_vnet_gate_get(vr) == VS_VNET_GATE_STOPPED)
-        return;
-    vs_virtq_set_kick_suppression(&vr->vq, !enable);
-    /* Kicks that arrived while we were awake anyway must not wake the next sleep. */
-    if (!enable)
-        vs_eventfd_drain(vr->vq.kickfd);
-}
-
 /* ---- show ------------------------------------------------------------------- */
 
 static json_t *feature_list(uint64_t f, const char *(*name)(unsigned))
@@ -672,44 +534,15 @@ static json_t *feature_list(uint64_t f, const char *(*name)(unsigned))
     return a;
 }
 
-static json_t *vring_json(const struct vs_vhu_dev *dev, unsigned i)
-{
-    const struct vs_vnet_queue *vr = &dev->net.q[i];
-    const struct vs_virtq *vq = &vr->vq;
-    int gate = vs_vnet_gate_get(vr);
-    const char *state = vq->broken                        ? "broken"
-                        : gate == VS_VNET_GATE_OPEN        ? "enabled"
-                        : gate == VS_VNET_GATE_DISABLED    ? "disabled"
-                                                          : "stopped";
-    json_t *errs = json_object();
-
-    for (unsigned e = 0; e < VS_VQ_ERR__COUNT; e++)
-        json_object_set_new(errs, vs_virtq_error_name(e),
-                            json_integer((json_int_t)vq->stats.err[e]));
-    return json_pack("{s:s, s:i, s:i, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                     "s:o}",
-                     "direction", (i & 1) ? "rx" : "tx", "queue", (int)(i / 2), "vring", (int)i,
-                     "state", state, "ring", vq->packed ? "packed" : "split", "size",
-                     (int)vr->num, "kick", vr->kickfd >= 0 ? "eventfd" : "none", "packets",
-                     (json_int_t)vq->stats.packets, "bytes", (json_int_t)vq->stats.bytes,
-                     "no_buffers", (json_int_t)vq->stats.no_buffers, "no_mbufs",
-                     (json_int_t)vq->stats.no_mbufs, "walk_cut", (json_int_t)vq->stats.walk_cut,
-                     "kicks", (json_int_t)vq->stats.kicks_sent, "kicks_failed",
-                     (json_int_t)vq->stats.kicks_failed,
-                     "starts", (json_int_t)vr->starts, "errors", errs);
-}
-
 static void vhu_show(struct vs_port *port, json_t *out)
 {
     struct vhu_port *vp = port->priv;
     const struct vs_vhu_dev *dev = &vp->dev;
-    json_t *msg_errs = json_object(), *queues = json_array();
+    json_t *msg_errs = json_object();
 
     for (unsigned e = 0; e < VS_VHU_ERR__COUNT; e++)
         json_object_set_new(msg_errs, vs_vhu_msg_error_name(e),
                             json_integer((json_int_t)dev->msg_err[e]));
-    for (unsigned i = 0; i < 2 * dev->net.n_qp; i++)
-        json_array_append_new(queues, vring_json(dev, i));
 
     json_object_set_new(out, "path", json_string(vp->args.path));
     json_object_set_new(out, "mode", json_string(vp->args.server ? "server" : "client"));
@@ -732,8 +565,8 @@ static void vhu_show(struct vs_port *port, json_t *out)
     json_object_set_new(out, "dirty_log", json_boolean(dev->log.bitmap != NULL));
     json_object_set_new(out, "messages", json_integer((json_int_t)dev->msgs));
     json_object_set_new(out, "message_errors", msg_errs);
-    json_object_set_new(out, "rarp_sent", json_integer((json_int_t)dev->rarps_sent));
-    json_object_set_new(out, "queues", queues);
+    json_object_set_new(out, "rarp_sent", json_integer((json_int_t)dev->net.rarps_sent));
+    json_object_set_new(out, "queues", vs_vnet_queues_json(&dev->net));
 }
 
 const struct vs_port_ops vs_port_vhost_user_ops = {
@@ -742,10 +575,10 @@ const struct vs_port_ops vs_port_vhost_user_ops = {
     .validate = vhu_validate,
     .open = vhu_open,
     .close = vhu_close,
-    .rx_burst = vhu_rx_burst,
-    .tx_burst = vhu_tx_burst,
+    .rx_burst = vs_vnet_rx_burst,
+    .tx_burst = vs_vnet_tx_burst,
     .show = vhu_show,
-    .rx_done = vhu_rx_done,
-    .rx_wait_fd = vhu_rx_wait_fd,
-    .rx_notify = vhu_rx_notify,
+    .rx_done = vs_vnet_rx_done,
+    .rx_wait_fd = vs_vnet_rx_wait_fd,
+    .rx_notify = vs_vnet_rx_notify,
 };

@@ -7,7 +7,9 @@
  * its control channel says (features, guest memory, each queue's size, ring
  * addresses, base index, kick fd, enable) and calls vs_vnet_queues_pause() before it
  * changes anything a started queue uses and vs_vnet_queues_resume() afterwards. What
- * differs between transports goes through struct vs_vnet_ops.
+ * differs between transports goes through struct vs_vnet_ops. The transport's port
+ * ops table takes the data path from here (vs_vnet_rx_burst, ...): its port->priv
+ * points at the struct vs_vnet_dev (the first member of its port struct).
  *
  * Threads: everything here runs on the main thread except the data path (the
  * pollers). A poller reads a queue only after seeing its gate open (acquire load);
@@ -27,6 +29,7 @@
 #include "ports/virtio/dirty_log.h"
 #include "ports/virtio/guest_mem.h"
 #include "ports/virtio/virtq.h"
+#include "vswitch/port.h"
 
 #define VS_VNET_MAX_QUEUE_PAIRS 8
 #define VS_VNET_MAX_QUEUES (2 * VS_VNET_MAX_QUEUE_PAIRS)
@@ -85,6 +88,11 @@ struct vs_vnet_dev {
                                  taken by queues when they start */
 
     struct vs_vnet_queue q[VS_VNET_MAX_QUEUES];
+
+    /* A RARP announcement to send from rx queue 0 (vs_vnet_rarp_request): MAC in the
+     * low 48 bits, bit 63 set while a frame is pending. */
+    uint64_t rarp;
+    uint64_t rarps_sent;
 
     /* Written when a queue starts, so that a poller sleeping on a stopped queue's
      * behalf (rx_wait_fd) wakes up and finds it. -1 when nobody sleeps. */
@@ -145,5 +153,25 @@ int vs_vnet_ring_translate(const struct vs_vnet_dev *dev, uint64_t desc, uint64_
                            unsigned why_len);
 /* Is at least one queue pair open in both directions? (link state) */
 bool vs_vnet_link_up(const struct vs_vnet_dev *dev);
+
+/* Data path (net_rxtx.c): the port ops of a virtio-net port, port->priv being the
+ * struct vs_vnet_dev. Rx queue q is the driver's TX queue q (dev->q[2q + 1]), tx
+ * queue q its RX queue q (dev->q[2q], or another open one when the driver enabled
+ * fewer pairs). Pollers only. */
+uint16_t vs_vnet_rx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n);
+void vs_vnet_rx_done(struct vs_port *port, uint16_t q);
+uint16_t vs_vnet_tx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n);
+int vs_vnet_rx_wait_fd(struct vs_port *port, uint16_t q);
+void vs_vnet_rx_notify(struct vs_port *port, uint16_t q, bool enable);
+
+/* RARP announcements (rarp.c). Main thread: have rx queue 0 send one from mac into
+ * the switch, as if the driver had sent it (a migrated guest's new location). */
+void vs_vnet_rarp_request(struct vs_vnet_dev *dev, const uint8_t mac[6]);
+/* Rx queue 0's poller: the pending announcement into pkts[0] (a buffer of pool).
+ * Returns 1, or 0 when none is pending or the pool is empty (it stays pending). */
+uint16_t vs_vnet_rarp_take(struct vs_vnet_dev *dev, struct vs_pool *pool, struct vs_pkt **pkts);
+
+/* The per-queue part of `show` (net_show.c): an array with one object per queue. */
+json_t *vs_vnet_queues_json(const struct vs_vnet_dev *dev);
 
 #endif

@@ -1,7 +1,8 @@
 /* The virtio-net device over a fake transport: no vhost-user, no VDUSE, just the
  * ops table and the test driver's rings in guest memory whose guest-physical
  * addresses are the ring addresses (as VDUSE's IOVAs are). Gates, pause and resume
- * keep the ring index, enable/disable, link state, queues that cannot start. */
+ * keep the ring index, enable/disable, link state, queues that cannot start, the
+ * data path through the port ops, RARP, show. */
 #include <CUnit/Basic.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -198,6 +199,92 @@ static void test_start_failures(void)
     fixture_teardown(&f);
 }
 
+/* The data path through the port ops, as a transport's table uses them: port->priv
+ * is the device. Frames both ways, a disabled queue drained, RARP first on rx queue
+ * 0, where a poller sleeps, and the queues in show. */
+static void test_data_path(void)
+{
+    for (unsigned packed = 0; packed < 2; packed++) {
+        struct fixture f;
+        struct vs_port port = {.pool = pool};
+        struct vs_pkt *pkts[4];
+        uint8_t frame[60], got[128];
+        char why[200];
+        int wake = eventfd(0, EFD_NONBLOCK), kick = eventfd(0, EFD_NONBLOCK);
+        static const uint8_t mac[6] = {0x52, 0x54, 0, 0x12, 0x34, 0x56};
+
+        fixture_setup(&f, packed ? VS_VDRV_PACKED : 0);
+        port.priv = &f.dev;
+        f.dev.wake_fd = wake;
+        CU_ASSERT_EQUAL(vs_vnet_rx_wait_fd(&port, 0), wake); /* stopped: our wake fd */
+        CU_ASSERT_EQUAL(vs_vnet_rx_burst(&port, 0, pkts, 4), 0);
+        hand_over(&f, 0);
+        hand_over(&f, 1);
+        f.dev.q[1].kickfd = kick;
+        CU_ASSERT_EQUAL(vs_vnet_queues_resume(&f.dev, 3, why, sizeof(why)), 0);
+        CU_ASSERT_EQUAL(vs_vnet_rx_wait_fd(&port, 0), kick);
+        CU_ASSERT_EQUAL(vs_vnet_rx_wait_fd(&port, 1), -1); /* no such queue */
+
+        /* Driver TX -> rx_burst (RARP first) -> tx_burst -> driver RX. */
+        memset(frame, 0xab, sizeof(frame));
+        CU_ASSERT(vs_vdrv_post_tx(&f.drv[1], frame, sizeof(frame), 1, false) >= 0);
+        CU_ASSERT(vs_vdrv_post_rx(&f.drv[0], 2048, 1, false) >= 0);
+        CU_ASSERT(vs_vdrv_post_rx(&f.drv[0], 2048, 1, false) >= 0);
+        vs_vnet_rarp_request(&f.dev, mac);
+        CU_ASSERT_EQUAL_FATAL(vs_vnet_rx_burst(&port, 0, pkts, 4), 2);
+        CU_ASSERT_EQUAL(pkts[0]->len, 60);
+        CU_ASSERT(!memcmp(vs_pkt_data(pkts[0]) + 6, mac, 6));
+        CU_ASSERT_EQUAL(vs_pkt_data(pkts[0])[12], 0x80);
+        CU_ASSERT_EQUAL(vs_pkt_data(pkts[0])[13], 0x35);
+        CU_ASSERT_EQUAL(f.dev.rarps_sent, 1);
+        CU_ASSERT_EQUAL(pkts[1]->len, sizeof(frame));
+        CU_ASSERT_EQUAL(vs_vnet_tx_burst(&port, 0, pkts, 2), 2);
+        vs_vnet_rx_done(&port, 0);
+        CU_ASSERT_EQUAL(vs_vdrv_reap(&f.drv[1]), 1); /* the lent TX buffer came back */
+        CU_ASSERT_EQUAL(vs_vdrv_recv(&f.drv[0], got, sizeof(got), NULL), 60);
+        CU_ASSERT(!memcmp(got + 6, mac, 6));
+        CU_ASSERT_EQUAL(vs_vdrv_recv(&f.drv[0], got, sizeof(got), NULL), (int)sizeof(frame));
+        CU_ASSERT(!memcmp(got, frame, sizeof(frame)));
+        CU_ASSERT_EQUAL(vs_vnet_rx_burst(&port, 0, pkts, 4), 0); /* RARP sent once */
+
+        /* Kick suppression follows the poller's sleep; pending kicks are dropped. */
+        vs_vnet_rx_notify(&port, 0, true);
+        CU_ASSERT_FALSE(f.dev.q[1].vq.kick_suppressed);
+        CU_ASSERT_EQUAL(write(kick, &(uint64_t){1}, 8), 8);
+        vs_vnet_rx_notify(&port, 0, false);
+        CU_ASSERT_TRUE(f.dev.q[1].vq.kick_suppressed);
+        CU_ASSERT_EQUAL(vs_eventfd_drain(kick), 0);
+
+        /* Disabled: the driver's TX is drained and dropped, its RX gets nothing. */
+        vs_vnet_queue_enable(&f.dev, 1, false);
+        vs_vnet_queue_enable(&f.dev, 0, false);
+        CU_ASSERT(vs_vdrv_post_tx(&f.drv[1], frame, sizeof(frame), 1, false) >= 0);
+        CU_ASSERT_EQUAL(vs_vnet_rx_burst(&port, 0, pkts, 4), 0);
+        CU_ASSERT_EQUAL(vs_vdrv_reap(&f.drv[1]), 1);
+        CU_ASSERT_EQUAL(f.dev.q[1].vq.stats.packets, 2);
+        pkts[0] = vs_pkt_alloc(pool);
+        CU_ASSERT_FATAL(pkts[0] != NULL);
+        pkts[0]->len = 60;
+        CU_ASSERT_EQUAL(vs_vnet_tx_burst(&port, 0, pkts, 1), 0);
+        vs_pkt_free_bulk(pkts, 1);
+
+        json_t *qs = vs_vnet_queues_json(&f.dev);
+        CU_ASSERT_EQUAL(json_array_size(qs), 2);
+        CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(qs, 1), "state")),
+                               "disabled");
+        CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(qs, 1), "kick")),
+                               "eventfd");
+        CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(qs, 0), "packets")), 2);
+        CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(qs, 0), "ring")),
+                               packed ? "packed" : "split");
+        json_decref(qs);
+
+        fixture_teardown(&f);
+        close(kick);
+        close(wake);
+    }
+}
+
 int main(void)
 {
     if (vs_pool_create(1024, VS_PAGES_NONE, &pool) != 0)
@@ -207,6 +294,7 @@ int main(void)
     CU_add_test(s, "pause and resume", test_pause_resume);
     CU_add_test(s, "enable", test_enable);
     CU_add_test(s, "start failures", test_start_failures);
+    CU_add_test(s, "data path", test_data_path);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
