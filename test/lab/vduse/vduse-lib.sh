@@ -88,6 +88,7 @@ vd_iperf() {
 		[ $n -gt 0 ] || { echo "iperf3 server did not listen"; cat /tmp/iperf3-server.log; return 1; }
 		sleep 0.2
 	done
+	# shellcheck disable=SC2086 # $5: an optional iperf3 option, or nothing
 	ip netns exec "$3" timeout $(($4 + 30)) iperf3 -c "$2" -t "$4" -f m $5
 	rc=$?
 	kill "$spid" 2>/dev/null
