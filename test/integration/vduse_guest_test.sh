@@ -237,7 +237,7 @@ grep -qx chardev "$LAB_RUN/g.out" || fail "v1: /dev/$SHOW_VHOST_DEV is not a cha
 [ "$(sed -n 3p "$LAB_RUN/g.out")" = 0 ] || fail "v1: vs-v1 got a virtio device (a netdev) although bound to vhost_vdpa"
 pass "v1: vs-v1 bound to vhost_vdpa, /dev/$SHOW_VHOST_DEV, no netdev"
 g 60 "vswitchctl del-port v1; vd_leftovers; [ ! -e /dev/$SHOW_VHOST_DEV ] && echo vhost-dev-gone"
-grep -q '^VDPA-DEVICES .*vs-v1' "$LAB_RUN/g.out" && fail "del-port v1 left vs-v1 on the vDPA bus"
+! grep -q '^VDPA-DEVICES .*vs-v1' "$LAB_RUN/g.out" || fail "del-port v1 left vs-v1 on the vDPA bus"
 grep -qx vhost-dev-gone "$LAB_RUN/g.out" || fail "del-port v1 left /dev/$SHOW_VHOST_DEV"
 pass "del-port v1 removed vs-v1 and /dev/$SHOW_VHOST_DEV"
 
