@@ -34,7 +34,18 @@ lab_require_cmd cpio modinfo xz ip vdpa iperf3
 vs_require_binaries
 lab_kernel 6.12
 lab_setup
-trap vs_guest_cleanup EXIT
+# On failure, what the guest knows first: vswitchd's log and the kernel's.
+cleanup() {
+	local rc=$?
+	if [ $rc -ne 0 ] && lab_guest_running vd; then
+		echo "---- guest: vswitchd log and dmesg ----"
+		lab_guest_exec vd 15 "tail -n 60 /tmp/vswitchd.log; dmesg | tail -n 40" || true
+	fi
+	set +e
+	(exit $rc)
+	vs_guest_cleanup # keeps $? as the exit status
+}
+trap cleanup EXIT
 
 t=$SECONDS
 mods=()
