@@ -7,7 +7,7 @@
 #   2. vswitchd in the guest with two TAP ports, each TAP's netdev in its own
 #      namespace: 20/20 pings and an iperf3 run through the switch, SIGTERM
 #      exits 0 and takes both TAPs with it;
-#   3. vswitchd with a TAP port and `vswitchctl add-port c1 vduse name=vs-c1`:
+#   3. vswitchd with a TAP port and a VDUSE port vs-c1 from its config:
 #      show names the netdev (checked against sysfs), DRIVER_OK, VERSION_1 and
 #      ACCESS_PLATFORM, both queues started, IOTLB mappings; the netdev moved
 #      into a namespace pings the TAP's namespace 20/20 each way, iperf3 both
@@ -15,10 +15,9 @@
 #   4. del-port leaves nothing in /sys/bus/vdpa/devices or /dev/vduse (but
 #      control), and a second add-port of the same name forwards again;
 #   5. vswitchd killed with SIGKILL leaves the device in the kernel; started
-#      again with the same config and add-port, it takes the device over and
-#      forwards again;
-#   6. a second VDUSE port: the two netdevs, each in its own namespace, ping
-#      each other 20/20 through the switch;
+#      again with the same config, it takes the device over and forwards again;
+#   6. `vswitchctl add-port c2 vduse name=vs-c2`: the two netdevs, each in
+#      its own namespace, ping each other 20/20 through the switch;
 #   7. driver=vhost_vdpa gives a /dev/vhost-vdpa-N and no netdev, del-port
 #      removes both; SIGTERM exits 0 and leaves no device behind.
 set -euo pipefail
@@ -149,14 +148,12 @@ vd_show() {
 		{ cat "$LAB_RUN/show-$1.json"; fail "show $1: not the JSON of a VDUSE port"; }
 }
 
-# vd_add PORT DEVICE NS ADDR: add-port PORT vduse name=DEVICE, wait until the
-# kernel's driver set DRIVER_OK and show names the host netdev, check it against
-# sysfs and the negotiated features, and move the netdev into namespace NS with
-# ADDR. Sets $IFNAME.
-vd_add() {
-	local port=$1 dev=$2 ns=$3 addr=$4 deadline
-	g 60 "vswitchctl add-port $port vduse name=$dev"
-	deadline=$((SECONDS + 60))
+# vd_attach PORT DEVICE NS ADDR: wait until the kernel's driver set DRIVER_OK on
+# VDUSE port PORT and show names the host netdev, check it against sysfs, the
+# negotiated features, the queues and the IOTLB, then move the netdev into
+# namespace NS with ADDR. Sets $IFNAME.
+vd_attach() {
+	local port=$1 dev=$2 ns=$3 addr=$4 deadline=$((SECONDS + 60))
 	while :; do
 		vd_show "$port"
 		[[ -n $SHOW_IFNAME && $SHOW_STATUS == *DRIVER_OK* ]] && break
@@ -165,7 +162,7 @@ vd_add() {
 		sleep 1
 	done
 	IFNAME=$SHOW_IFNAME
-	g 10 "vd_netdev $dev; readlink /sys/bus/vdpa/devices/$dev/driver; ls /dev/vduse"
+	g 10 "vd_netdev $dev; readlink /sys/bus/vdpa/devices/$dev/driver; ls -1 /dev/vduse"
 	[ "$(sed -n 1p "$LAB_RUN/g.out")" = "$IFNAME" ] ||
 		fail "$port: show says ifname $IFNAME, sysfs says '$(sed -n 1p "$LAB_RUN/g.out")'"
 	[[ $(sed -n 2p "$LAB_RUN/g.out") == */virtio_vdpa ]] || fail "$port: $dev is not bound to virtio_vdpa"
@@ -188,31 +185,33 @@ no_leftovers() {
 	pass "$1: no vDPA device, /dev/vduse holds only control"
 }
 
+# The config has the TAP and the VDUSE port vs-c1 (the device takes the name).
 g 90 "vd_start /etc/vduse/vswitch-vduse.yaml 80"
 g 20 "vd_ns tapv vs-tv 10.78.0.10/24"
-vd_add c1 vs-c1 c1 10.78.0.1/24
+vd_attach vs-c1 vs-c1 c1 10.78.0.1/24
 guest_ping20 c1 10.78.0.10
 guest_ping20 tapv 10.78.0.1
 guest_iperf VDUSE-IPERF3 tapv 10.78.0.10 c1
 pass "iperf3 VDUSE -> TAP: $mbps Mbit/s"
 guest_iperf VDUSE-IPERF3-REVERSE tapv 10.78.0.10 c1 -R
 pass "iperf3 TAP -> VDUSE: $mbps Mbit/s"
-vd_show c1
+vd_show vs-c1
 read -r q0 q1 <<<"$SHOW_QPACKETS"
 [ "${q0:-0}" -ge 40 ] && [ "${q1:-0}" -ge 40 ] ||
-	fail "c1: queue packet counters '$SHOW_QPACKETS' do not account for 40 pings and iperf3"
-pass "c1: queue packets $SHOW_QPACKETS"
+	fail "vs-c1: queue packet counters '$SHOW_QPACKETS' do not account for 40 pings and iperf3"
+pass "vs-c1: queue packets $SHOW_QPACKETS"
 
 # --- 4. del-port removes the device; the same name comes back ---------------------------
-g 60 "vswitchctl del-port c1"
-no_leftovers "after del-port c1"
+g 60 "vswitchctl del-port vs-c1"
+no_leftovers "after del-port vs-c1"
 g 10 "ip -n c1 -o link"
 ! grep -q "$IFNAME" "$LAB_RUN/g.out" || fail "netdev $IFNAME is still in namespace c1 after del-port"
-vd_add c1 vs-c1 c1 10.78.0.1/24
+g 60 "vswitchctl add-port vs-c1 vduse name=vs-c1"
+vd_attach vs-c1 vs-c1 c1 10.78.0.1/24
 guest_ping20 c1 10.78.0.10
 pass "a second add-port of vs-c1 works"
 
-# --- 5. SIGKILL, then the same config and add-port recover the port ---------------------
+# --- 5. SIGKILL, then the same config recovers the port ---------------------------------
 g 30 "vd_stop KILL 20"
 grep -qx 'VSWITCHD-EXIT rc=137' "$LAB_RUN/g.out" || fail "vswitchd did not die of SIGKILL"
 g 10 vd_leftovers
@@ -222,15 +221,16 @@ pass "after SIGKILL the kernel still holds VDUSE device vs-c1"
 g 90 "vd_start /etc/vduse/vswitch-vduse.yaml 80"
 # The TAP died with the old process: the new one is back in the root namespace.
 g 20 "vd_ns tapv vs-tv 10.78.0.10/24"
-vd_add c1 vs-c1 c1 10.78.0.1/24
-[ "$SHOW_LEFTOVER" = yes ] || fail "c1: show does not report the recovered leftover device"
+vd_attach vs-c1 vs-c1 c1 10.78.0.1/24
+[ "$SHOW_LEFTOVER" = yes ] || fail "vs-c1: show does not report the recovered leftover device"
 g 10 vd_leftovers
 grep -qx 'VDPA-DEVICES vs-c1 ' "$LAB_RUN/g.out" || fail "after the restart: $(cat "$LAB_RUN/g.out")"
 guest_ping20 c1 10.78.0.10
 pass "restarted vswitchd took over vs-c1 and forwards again"
 
 # --- 6. two VDUSE ports, each netdev in its own namespace ------------------------------
-vd_add c2 vs-c2 c2 10.78.0.2/24
+g 60 "vswitchctl add-port c2 vduse name=vs-c2"
+vd_attach c2 vs-c2 c2 10.78.0.2/24
 guest_ping20 c1 10.78.0.2
 guest_ping20 c2 10.78.0.1
 pass "two VDUSE netdevs in two namespaces ping each other through the switch"

@@ -105,5 +105,5 @@ vd_leftovers() {
 # vd_netdev VDPA_NAME: the netdev that virtio_net made of the vDPA device, as
 # seen from this namespace (empty once it moved elsewhere).
 vd_netdev() {
-	ls /sys/bus/vdpa/devices/"$1"/virtio*/net 2>/dev/null
+	ls -1 /sys/bus/vdpa/devices/"$1"/virtio*/net 2>/dev/null
 }
