@@ -149,6 +149,9 @@ done
 copy_path() {
 	local src=$1 dst=$2
 	mkdir -p "$root/$(dirname "$dst")"
+	# A busybox applet link already there (sbin/ip -> /bin/busybox) must be
+	# replaced, not written through: cp would follow it to the host's busybox.
+	rm -f "$root/$dst"
 	cp -L "$src" "$root/$dst"
 }
 
