@@ -55,7 +55,8 @@ static void close_fd(int *fd)
 /* ---- device ----------------------------------------------------------------- */
 
 /* Ring addresses are the front-end's virtual addresses (descriptors carry
- * guest-physical ones). */
+ * guest-physical ones). Interrupts signal the call eventfd of SET_VRING_CALL, the
+ * default (.interrupt NULL, vs_vnet_queue.call). */
 static const struct vs_vnet_ops vhu_vnet_ops = {
     .ring_map = vs_guest_mem_uva_range,
 };

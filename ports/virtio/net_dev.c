@@ -28,6 +28,8 @@ void vs_vnet_queue_reset(struct vs_vnet_dev *dev, unsigned i)
     q->vq.kickfd = -1;
     q->kickfd = -1;
     q->gate = VS_VNET_GATE_STOPPED;
+    q->dev = dev;
+    q->index = i;
     snprintf(q->name, sizeof(q->name), "%s %s%u", dev->name, (i & 1) ? "rxq" : "txq", i / 2);
     q->vq.name = q->name;
 }
@@ -173,6 +175,9 @@ static int queue_try_start(struct vs_vnet_dev *dev, unsigned i, char *why, unsig
         vq->mem = &dev->mem;
         vq->log = dev->log;
         vq->call = q->call;
+        vq->interrupt = dev->ops->interrupt ? dev->ops->interrupt
+                        : q->call           ? vs_virtq_signal_call
+                                            : NULL;
         vq->kickfd = q->kickfd;
         vq->name = q->name;
         /* Enabling is our gate's business: a disabled queue is still drained. */

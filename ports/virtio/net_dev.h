@@ -57,25 +57,44 @@ struct vs_vnet_queue {
                               since the last stop): it may start */
     bool enabled;          /* the driver enabled it (vhost-user: SET_VRING_ENABLE) */
     int kickfd;            /* the driver's kick eventfd (the transport's), -1 when none */
-    struct vs_eventfd_signal *call; /* the driver's interrupt eventfd, NULL when none */
+    struct vs_eventfd_signal *call; /* the driver's interrupt eventfd, NULL when none
+                                       (with ops->interrupt NULL: no interrupts) */
 
     /* Pollers. */
     int gate;              /* enum vs_vnet_gate, atomic */
     int tx_lock;           /* driver RX queues: serialises tx_burst callers sharing it */
 
     uint64_t starts, start_failures;
+    struct vs_vnet_dev *dev;  /* the device and our index in dev->q[] */
+    unsigned index;
     char name[64];
 };
 
+/* The queue of a vs_virtq that a vs_vnet_dev started (for ops->interrupt). */
+static inline struct vs_vnet_queue *vs_vnet_queue_of(struct vs_virtq *vq)
+{
+    return vs_container_of(vq, struct vs_vnet_queue, vq);
+}
+
 struct vs_vnet_dev;
 
-/* What differs between transports. */
+/* What differs between transports. Both learn of kicks through an eventfd the
+ * transport puts in vs_vnet_queue.kickfd (vhost-user: SET_VRING_KICK; VDUSE: the one
+ * it gives the kernel with VDUSE_VQ_SETUP_KICKFD): an adaptive poller sleeps on it
+ * (vs_vnet_rx_wait_fd), and on dev->wake_fd while the queue is stopped. */
 struct vs_vnet_ops {
     /* Maps len bytes of a ring at addr (an address as the transport gives ring
      * addresses) to our pointer, or returns NULL when the range is not inside one
      * region of mem. Main thread, when a queue starts. vhost-user: the front-end's
      * virtual addresses; VDUSE: IOVAs, the space descriptors use too. */
     void *(*ring_map)(const struct vs_guest_mem *mem, uint64_t addr, uint64_t len);
+    /* Interrupts the driver for the queue of vq (vs_vnet_queue_of). Poller thread,
+     * hot path: vs_virtq_notify calls it only when the driver's event suppression
+     * (flags or event idx) asks for an interrupt. Must not wait; 0, or -errno when
+     * none was given (counted in the queue's kicks_failed). VDUSE:
+     * VDUSE_VQ_INJECT_IRQ. NULL: signal the queue's call eventfd (vhost-user's
+     * SET_VRING_CALL; no interrupts while it has none). */
+    int (*interrupt)(struct vs_virtq *vq);
 };
 
 struct vs_vnet_dev {

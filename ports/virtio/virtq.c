@@ -288,7 +288,7 @@ static bool packed_want_interrupt(struct vs_virtq *vq)
 
 void vs_virtq_notify(struct vs_virtq *vq)
 {
-    if (!vq->used_pending || !vq->call || !vq->started || vq->broken)
+    if (!vq->used_pending || !vq->interrupt || !vq->started || vq->broken)
         return;
     /* Our used-ring stores (used idx / used descriptor flags) must be visible to the
      * driver before we read its interrupt request: the driver writes used_event (or
@@ -302,12 +302,18 @@ void vs_virtq_notify(struct vs_virtq *vq)
     vq->signalled_used_valid = true;
     if (!want)
         return;
-    /* Never waits, whatever the guest's side did to its eventfd. A failure (a full
-     * counter: an interrupt is pending anyway) is counted, not retried. */
-    if (vs_eventfd_signal(vq->call) == 0)
+    /* The transport's interrupt never waits. A failure (an eventfd's full counter:
+     * an interrupt is pending anyway) is counted, not retried. */
+    if (vq->interrupt(vq) == 0)
         vq->stats.kicks_sent++;
     else
         vq->stats.kicks_failed++;
+}
+
+int vs_virtq_signal_call(struct vs_virtq *vq)
+{
+    /* Never waits, whatever the guest's side did to its eventfd. */
+    return vs_eventfd_signal(vq->call);
 }
 
 static void apply_kick_suppression(struct vs_virtq *vq)

@@ -67,7 +67,12 @@ struct vs_virtq {
     uint64_t used_gpa;         /* for dirty logging of used-ring writes */
     const struct vs_guest_mem *mem;
     struct vs_dirty_log *log;  /* NULL when not logging */
-    struct vs_eventfd_signal *call; /* NULL: no interrupts */
+    /* How the driver is interrupted: the transport's way (an eventfd, an ioctl),
+     * called by vs_virtq_notify on the poller only once the driver's event
+     * suppression asks for an interrupt. Must not wait. 0, or -errno when none was
+     * given (counted in kicks_failed, not retried). NULL: no interrupts. */
+    int (*interrupt)(struct vs_virtq *vq);
+    struct vs_eventfd_signal *call; /* the driver's eventfd, for vs_virtq_signal_call */
     int kickfd;                /* -1: none (polled) */
 
     /* Ring state (the poller's). */
@@ -144,8 +149,10 @@ void vs_virtq_dequeue_done(struct vs_virtq *vq);
  * ran out of the per-burst descriptor budget (also counted in walk_cut). */
 uint16_t vs_virtq_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, uint16_t n);
 /* Interrupts the guest if it asked to be (flags / event idx) and anything was used
- * since the last call. One eventfd write at most. */
+ * since the last call: one vq->interrupt call at most. */
 void vs_virtq_notify(struct vs_virtq *vq);
+/* An interrupt that signals vq->call (an eventfd; never waits). */
+int vs_virtq_signal_call(struct vs_virtq *vq);
 /* Tell the driver whether we want kicks (polling: no). */
 void vs_virtq_set_kick_suppression(struct vs_virtq *vq, bool suppress);
 /* Does the ring have available buffers we have not consumed? */

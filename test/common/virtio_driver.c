@@ -134,6 +134,7 @@ void vs_vdrv_attach(const struct vs_vdrv *d, struct vs_virtq *vq)
     vq->used_gpa = vq->packed ? 0 : d->used_gpa;
     vq->mem = &d->mem->gm;
     vq->call = NULL;
+    vq->interrupt = NULL;
     vq->kickfd = -1;
     vq->enabled = true;
     vq->name = "test vq";

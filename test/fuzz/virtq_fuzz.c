@@ -263,6 +263,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vq.used = r0 + (size_t)data[6] * 64;
     vq.mem = &mem;
     vq.call = &call;
+    vq.interrupt = vs_virtq_signal_call;
     vq.kickfd = -1;
     vq.enabled = true;
     vq.name = "fuzz";

@@ -359,6 +359,7 @@ static void test_notify(void)
         CU_ASSERT_FATAL(fd >= 0);
         CU_ASSERT_EQUAL_FATAL(vs_eventfd_signal_open(&call, dup(fd), why, sizeof(why)), 0);
         e.vq.call = &call;
+        e.vq.interrupt = vs_virtq_signal_call;
         vs_virtq_notify(&e.vq); /* nothing used */
         CU_ASSERT_EQUAL(read_eventfd(fd), 0);
         vs_vdrv_want_interrupts(&e.drv, true);

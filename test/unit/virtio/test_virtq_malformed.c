@@ -60,6 +60,7 @@ static void expect_broken(struct env *e, enum vs_virtq_error err)
     char why[100];
     CU_ASSERT_EQUAL_FATAL(vs_eventfd_signal_open(&call, dup(fd), why, sizeof(why)), 0);
     e->vq.call = &call;
+    e->vq.interrupt = vs_virtq_signal_call;
     vs_vdrv_want_interrupts(&e->drv, true);
     dequeue_none(e);
     enqueue_none(e);
@@ -77,6 +78,7 @@ static void expect_broken(struct env *e, enum vs_virtq_error err)
     vs_eventfd_signal_close(&call);
     close(fd);
     e->vq.call = NULL;
+    e->vq.interrupt = NULL;
 }
 
 /* The frame was dropped, its buffer returned used, the queue still works. */

@@ -4,6 +4,7 @@
  * keep the ring index, enable/disable, link state, queues that cannot start, the
  * data path through the port ops, RARP, show. */
 #include <CUnit/Basic.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -19,6 +20,24 @@ static struct vs_pool *pool;
 
 static const struct vs_vnet_ops fake_ops = {
     .ring_map = vs_guest_mem_gpa_range,
+};
+
+/* The transport seam: interrupts counted per queue instead of given. */
+static unsigned irqs[VS_VNET_MAX_QUEUES];
+static int irq_rc;
+
+static int count_irq(struct vs_virtq *vq)
+{
+    struct vs_vnet_queue *q = vs_vnet_queue_of(vq);
+
+    CU_ASSERT_PTR_EQUAL(&q->dev->q[q->index], q);
+    irqs[q->index]++;
+    return irq_rc;
+}
+
+static const struct vs_vnet_ops counting_ops = {
+    .ring_map = vs_guest_mem_gpa_range,
+    .interrupt = count_irq,
 };
 
 /* One queue pair: driver rings for our rx queue 0 (its TX) and tx queue 0 (its RX). */
@@ -42,17 +61,22 @@ static void hand_over(struct fixture *f, unsigned i)
     q->enabled = true;
 }
 
-static void fixture_setup(struct fixture *f, unsigned flags)
+static void fixture_setup_ops(struct fixture *f, unsigned flags, const struct vs_vnet_ops *ops)
 {
     memset(f, 0, sizeof(*f));
     CU_ASSERT_FATAL(vs_vdrv_mem_init(&f->mem, 1, 4u << 20) == 0);
     for (unsigned i = 0; i < 2; i++)
         CU_ASSERT_FATAL(vs_vdrv_init(&f->drv[i], &f->mem, 64, flags) == 0);
-    vs_vnet_dev_init(&f->dev, "fake", 1, &fake_ops);
+    vs_vnet_dev_init(&f->dev, "fake", 1, ops);
     f->dev.features = (1ull << VIRTIO_F_VERSION_1) |
                       ((flags & VS_VDRV_PACKED) ? 1ull << VIRTIO_F_RING_PACKED : 0) |
                       ((flags & VS_VDRV_EVENT_IDX) ? 1ull << VIRTIO_RING_F_EVENT_IDX : 0);
     f->dev.mem = f->mem.gm;
+}
+
+static void fixture_setup(struct fixture *f, unsigned flags)
+{
+    fixture_setup_ops(f, flags, &fake_ops);
 }
 
 static void fixture_teardown(struct fixture *f)
@@ -285,6 +309,113 @@ static void test_data_path(void)
     }
 }
 
+/* One frame from the driver through rx_burst and rx_done: one used entry. */
+static void tx_frame(struct fixture *f, struct vs_port *port)
+{
+    uint8_t frame[60] = {0};
+    struct vs_pkt *p[1];
+
+    CU_ASSERT(vs_vdrv_post_tx(&f->drv[1], frame, sizeof(frame), 1, false) >= 0);
+    CU_ASSERT_EQUAL_FATAL(vs_vnet_rx_burst(port, 0, p, 1), 1);
+    vs_pkt_free_bulk(p, 1);
+    vs_vnet_rx_done(port, 0);
+}
+
+/* Interrupts go through the transport's op exactly when the driver asked for one:
+ * flags on/off without event idx, the used event crossed with it; never for nothing
+ * new; a failed one is counted. */
+static void test_interrupt_op(void)
+{
+    for (unsigned m = 0; m < 4; m++) {
+        unsigned flags = ((m & 1) ? VS_VDRV_PACKED : 0) | ((m & 2) ? VS_VDRV_EVENT_IDX : 0);
+        struct fixture f;
+        struct vs_port port = {.pool = pool};
+        char why[200];
+
+        memset(irqs, 0, sizeof(irqs));
+        irq_rc = 0;
+        fixture_setup_ops(&f, flags, &counting_ops);
+        port.priv = &f.dev;
+        hand_over(&f, 0);
+        hand_over(&f, 1);
+        CU_ASSERT_EQUAL(vs_vnet_queues_resume(&f.dev, 3, why, sizeof(why)), 0);
+        CU_ASSERT_PTR_EQUAL(f.dev.q[1].vq.interrupt, count_irq);
+
+        vs_vnet_rx_done(&port, 0); /* nothing used */
+        CU_ASSERT_EQUAL(irqs[1], 0);
+        vs_vdrv_want_interrupts(&f.drv[1], true);
+        tx_frame(&f, &port);
+        CU_ASSERT_EQUAL(irqs[1], 1);
+        vs_vnet_rx_done(&port, 0); /* nothing new */
+        CU_ASSERT_EQUAL(irqs[1], 1);
+        vs_vdrv_reap(&f.drv[1]);
+        vs_vdrv_want_interrupts(&f.drv[1], false);
+        tx_frame(&f, &port);
+        CU_ASSERT_EQUAL(irqs[1], 1);
+        vs_vdrv_reap(&f.drv[1]);
+        if (flags & VS_VDRV_EVENT_IDX) {
+            /* Interrupt once the used index passes two more entries. */
+            uint16_t at = (flags & VS_VDRV_PACKED) ? (uint16_t)(f.drv[1].used_pos + 2)
+                                                   : (uint16_t)(f.drv[1].used_idx + 2);
+            vs_vdrv_set_used_event(&f.drv[1], (uint16_t)(at - 1));
+            tx_frame(&f, &port);
+            CU_ASSERT_EQUAL(irqs[1], 1); /* not crossed yet */
+            tx_frame(&f, &port);
+            CU_ASSERT_EQUAL(irqs[1], 2);
+            tx_frame(&f, &port);
+            CU_ASSERT_EQUAL(irqs[1], 2); /* already passed */
+            vs_vdrv_reap(&f.drv[1]);
+        }
+        /* The other direction's queue has its own interrupts. */
+        CU_ASSERT(vs_vdrv_post_rx(&f.drv[0], 2048, 1, false) >= 0);
+        vs_vdrv_want_interrupts(&f.drv[0], true);
+        struct vs_pkt *p = vs_pkt_alloc(pool);
+        CU_ASSERT_FATAL(p != NULL);
+        p->len = 60;
+        memset(vs_pkt_data(p), 0, 60);
+        irq_rc = -EAGAIN;
+        CU_ASSERT_EQUAL(vs_vnet_tx_burst(&port, 0, &p, 1), 1);
+        CU_ASSERT_EQUAL(irqs[0], 1);
+        CU_ASSERT_EQUAL(f.dev.q[0].vq.stats.kicks_failed, 1);
+        CU_ASSERT_EQUAL(f.dev.q[0].vq.stats.kicks_sent, 0);
+        CU_ASSERT_EQUAL(f.dev.q[1].vq.stats.kicks_sent, irqs[1]);
+        CU_ASSERT_EQUAL(f.dev.q[1].vq.stats.kicks_failed, 0);
+        fixture_teardown(&f);
+    }
+}
+
+/* Without an interrupt op, a queue signals its call eventfd, and has no interrupts
+ * while it has none. */
+static void test_interrupt_default(void)
+{
+    struct fixture f;
+    struct vs_port port = {.pool = pool};
+    struct vs_eventfd_signal call;
+    char why[200];
+    int fd = eventfd(0, EFD_NONBLOCK);
+
+    CU_ASSERT_FATAL(fd >= 0);
+    CU_ASSERT_EQUAL_FATAL(vs_eventfd_signal_open(&call, dup(fd), why, sizeof(why)), 0);
+    fixture_setup(&f, 0);
+    port.priv = &f.dev;
+    hand_over(&f, 0);
+    hand_over(&f, 1);
+    CU_ASSERT_EQUAL(vs_vnet_queues_resume(&f.dev, 3, why, sizeof(why)), 0);
+    CU_ASSERT_PTR_NULL(f.dev.q[1].vq.interrupt);
+    vs_vdrv_want_interrupts(&f.drv[1], true);
+    tx_frame(&f, &port);
+    CU_ASSERT_EQUAL(f.dev.q[1].vq.stats.kicks_sent, 0);
+    vs_vnet_queues_pause(&f.dev, 2);
+    f.dev.q[1].call = &call;
+    CU_ASSERT_EQUAL(vs_vnet_queues_resume(&f.dev, 2, why, sizeof(why)), 0);
+    tx_frame(&f, &port);
+    CU_ASSERT_EQUAL(vs_eventfd_drain(fd), 1);
+    CU_ASSERT_EQUAL(f.dev.q[1].vq.stats.kicks_sent, 1);
+    fixture_teardown(&f);
+    vs_eventfd_signal_close(&call);
+    close(fd);
+}
+
 int main(void)
 {
     if (vs_pool_create(1024, VS_PAGES_NONE, &pool) != 0)
@@ -295,6 +426,8 @@ int main(void)
     CU_add_test(s, "enable", test_enable);
     CU_add_test(s, "start failures", test_start_failures);
     CU_add_test(s, "data path", test_data_path);
+    CU_add_test(s, "interrupt op", test_interrupt_op);
+    CU_add_test(s, "interrupt default", test_interrupt_default);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
