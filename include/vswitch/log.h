@@ -4,6 +4,7 @@
 #define VSWITCH_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 enum vs_log_level { VS_LOG_ERR, VS_LOG_WARN, VS_LOG_INFO, VS_LOG_DEBUG };
 
@@ -27,5 +28,18 @@ void vs_log(enum vs_log_level level, const char *fmt, ...) __attribute__((format
         if (!__atomic_exchange_n((flag), true, __ATOMIC_RELAXED))                        \
             vs_log((level), __VA_ARGS__);                                                \
     } while (0)
+
+/* Lines about one source of repeated events (a front-end reconnecting in a loop,
+ * sending one bad request per connection): at most VS_LOG_LIMIT_LINES per
+ * VS_LOG_LIMIT_WINDOW_S seconds; the first line of a later window says how many
+ * were left out. Zero-initialise; one thread at a time (not atomic). */
+#define VS_LOG_LIMIT_LINES 5
+#define VS_LOG_LIMIT_WINDOW_S 10
+struct vs_log_limit {
+    uint64_t window_start_ms;
+    unsigned lines, left_out;
+};
+void vs_log_limited(struct vs_log_limit *l, enum vs_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

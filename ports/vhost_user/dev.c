@@ -856,12 +856,14 @@ int vs_vhost_user_handle_msg(struct vs_vhu_dev *dev, const struct vs_vhu_hdr *hd
     bool answer = (c.replied || need_reply) && !has_own_reply(hdr->request);
     if (!answer) {
         /* The front-end would carry on as if it had worked: stop talking to it. */
-        vs_warn("port %s: %s: %s; closing the connection", dev->net.name, name, c.why);
+        vs_log_limited(&dev->refuse_log, VS_LOG_WARN, "port %s: %s: %s; closing the connection",
+                       dev->net.name, name, c.why);
         return rc;
     }
     if (!dev->msg_err_logged) {
         dev->msg_err_logged = true;
-        vs_warn("port %s: %s: %s (refused)", dev->net.name, name, c.why);
+        vs_log_limited(&dev->refuse_log, VS_LOG_WARN, "port %s: %s: %s (refused)", dev->net.name,
+                       name, c.why);
     } else {
         vs_debug("port %s: %s: %s (refused)", dev->net.name, name, c.why);
     }

@@ -24,6 +24,7 @@
 #include "ports/virtio/dirty_log.h"
 #include "ports/virtio/guest_mem.h"
 #include "ports/virtio/net_dev.h"
+#include "vswitch/log.h"
 #include "vswitch/peer_mem.h"
 
 #define VS_VHU_MAX_QUEUE_PAIRS 8 /* also in port_args.h */
@@ -91,6 +92,10 @@ struct vs_vhu_dev {
     uint64_t msgs;
     uint64_t msg_err[VS_VHU_ERR__COUNT];
     bool msg_err_logged;   /* first refused message of a connection is logged loudly */
+    /* Lines logged once per connection: a front-end that reconnects in a loop must
+     * not flood the log. conn_log: connected, disconnected; refuse_log: the first
+     * refused message of a connection, and the one that ends a connection. */
+    struct vs_log_limit conn_log, refuse_log;
 };
 
 /* Offered feature sets (the features: all a device may offer; see vs_vhu_dev.offered). */

@@ -102,7 +102,8 @@ static void conn_drop(struct vhu_port *vp, const char *why)
     vp->disconnects++;
     update_link(vp);
     if (why) /* NULL: the reason was logged already */
-        vs_info("port %s: front-end %s on %s", vp->port->name, why, vp->args.path);
+        vs_log_limited(&vp->dev.conn_log, VS_LOG_INFO, "port %s: front-end %s on %s",
+                       vp->port->name, why, vp->args.path);
     if (!vp->args.server) {
         vp->backoff_ms = RECONNECT_FIRST_MS;
         vp->connect_fail_logged = false;
@@ -316,7 +317,8 @@ static void conn_attach(struct vhu_port *vp, int fd)
     vp->refused_logged = false;
     vp->backoff_ms = RECONNECT_FIRST_MS;
     vp->connect_fail_logged = false;
-    vs_info("port %s: front-end connected on %s", vp->port->name, vp->args.path);
+    vs_log_limited(&vp->dev.conn_log, VS_LOG_INFO, "port %s: front-end connected on %s",
+                   vp->port->name, vp->args.path);
 }
 
 static void accept_cb(int fd, uint32_t events, void *arg)
