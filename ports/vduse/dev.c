@@ -60,7 +60,19 @@ static void *iova_ring_map(const struct vs_guest_mem *mem, uint64_t iova, uint64
     return vs_guest_mem_gpa_range(mem, iova, len);
 }
 
-static const struct vs_vnet_ops vduse_vnet_ops = {.ring_map = iova_ring_map};
+/* A poller's interrupt for the driver: VDUSE injects it into the vDPA device (the
+ * kernel defers the delivery; the ioctl does not wait for the driver). */
+static int vduse_interrupt(struct vs_virtq *vq)
+{
+    struct vs_vnet_queue *nq = vs_vnet_queue_of(vq);
+    struct vs_vduse_dev *dev = vs_container_of(nq->dev, struct vs_vduse_dev, net);
+    uint32_t index = nq->index;
+
+    return dev->sys->ioctl(dev->fd, VDUSE_VQ_INJECT_IRQ, &index) < 0 ? -errno : 0;
+}
+
+static const struct vs_vnet_ops vduse_vnet_ops = {.ring_map = iova_ring_map,
+                                                  .interrupt = vduse_interrupt};
 
 int vs_vduse_dev_init(struct vs_vduse_dev *dev, const char *name, const struct vs_vduse_sys *sys)
 {
@@ -75,22 +87,16 @@ int vs_vduse_dev_init(struct vs_vduse_dev *dev, const char *name, const struct v
     vs_vnet_dev_init(&dev->net, name, 1, &vduse_vnet_ops);
     for (unsigned i = 0; i < VS_VDUSE_N_VQ; i++) {
         dev->q[i].index = i;
-        dev->q[i].kickfd = dev->q[i].irqfd = -1;
-        vs_eventfd_signal_init(&dev->q[i].irq);
+        dev->q[i].kickfd = -1;
     }
     for (unsigned i = 0; i < VS_VDUSE_N_VQ; i++) {
         struct vs_vduse_queue *q = &dev->q[i];
-        char why[96];
-        int dup_fd;
 
         q->kickfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        q->irqfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (q->kickfd < 0 || q->irqfd < 0 || (dup_fd = fcntl(q->irqfd, F_DUPFD_CLOEXEC, 0)) < 0) {
+        if (q->kickfd < 0) {
             rc = -errno;
             goto fail;
         }
-        if ((rc = vs_eventfd_signal_open(&q->irq, dup_fd, why, sizeof(why))) < 0)
-            goto fail;
     }
     dev->net.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (dev->net.wake_fd < 0) {
@@ -120,8 +126,6 @@ void vs_vduse_dev_fini(struct vs_vduse_dev *dev)
     vs_vduse_dev_reset(dev);
     for (unsigned i = 0; i < VS_VDUSE_N_VQ; i++) {
         close_fd(&dev->q[i].kickfd);
-        close_fd(&dev->q[i].irqfd);
-        vs_eventfd_signal_close(&dev->q[i].irq);
     }
     close_fd(&dev->net.wake_fd);
 }
@@ -207,7 +211,6 @@ static int driver_ok(struct vs_vduse_dev *dev)
                                     (q->info.packed.last_avail_counter ? 0x8000 : 0))
                        : q->info.split.avail_index;
         nq->kickfd = q->kickfd;
-        nq->call = &q->irq;
         nq->ready = nq->enabled = true;
     }
     dev->net.features = dev->features;

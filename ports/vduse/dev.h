@@ -61,11 +61,7 @@ enum vs_vduse_error {
 struct vs_vduse_queue {
     uint32_t index; /* in vs_vduse_dev.q[] and net.q[] */
     int kickfd;     /* our eventfd, handed to the kernel: the driver's kicks */
-    int irqfd;      /* our eventfd that vs_virtq_notify signals; the main loop
-                       turns it into VDUSE_VQ_INJECT_IRQ */
-    struct vs_eventfd_signal irq;
     struct vduse_vq_info info; /* VDUSE_VQ_GET_INFO at DRIVER_OK */
-    uint64_t irqs, irq_failures;
 };
 
 /* Where one IOTLB entry is mapped (the region itself is in vs_vduse_dev.mem). */
@@ -75,6 +71,10 @@ struct vs_vduse_map_info {
 };
 
 struct vs_vduse_dev {
+    /* The queues, and in net.mem the IOTLB: IOVA → our mapping (gpa holds the IOVA).
+     * First, so that a port whose priv starts with this struct takes the shared data
+     * path (net_dev.h). */
+    struct vs_vnet_dev net;
     const char *name; /* port name for log lines */
     int fd;           /* /dev/vduse/NAME, -1 when none */
     const struct vs_vduse_sys *sys;
@@ -83,8 +83,6 @@ struct vs_vduse_dev {
     uint64_t features; /* VDUSE_DEV_GET_FEATURES after FEATURES_OK */
     uint8_t status;    /* last SET_STATUS we accepted */
 
-    /* The queues, and in net.mem the IOTLB: IOVA → our mapping (gpa holds the IOVA). */
-    struct vs_vnet_dev net;
     struct vs_vduse_map_info map[VS_GUEST_MEM_MAX_REGIONS];
     uint64_t max_map;
 

@@ -7,6 +7,7 @@
  * eventfd in the loop. Removal is the same with the port's close() serving the
  * device itself until the kernel let go. */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -92,21 +93,6 @@ static void serve_requests(struct vduse_port *vp)
 }
 
 static void dev_cb(int fd, uint32_t events, void *arg) { serve_requests(arg); }
-
-/* vs_virtq_notify signalled our eventfd: the driver asked for an interrupt. */
-static void irq_cb(int fd, uint32_t events, void *arg)
-{
-    struct vs_vduse_queue *q = arg;
-    struct vs_vduse_dev *dev = vs_container_of(q - q->index, struct vs_vduse_dev, q);
-    uint32_t index = q->index;
-
-    if (!vs_eventfd_drain(fd))
-        return;
-    if (dev->sys->ioctl(dev->fd, VDUSE_VQ_INJECT_IRQ, &index) < 0)
-        q->irq_failures++;
-    else
-        q->irqs++;
-}
 
 /* Serves the devices until vp's worker call returns (close, and the leftover
  * cleanup at open, which cannot wait for the loop). */
@@ -294,8 +280,6 @@ static int remove_leftover(struct vduse_port *vp, struct vs_port_err *err)
  * deleting one that was never added does nothing). */
 static void unwatch(struct vduse_port *vp)
 {
-    for (unsigned i = 0; i < VS_VDUSE_N_VQ; i++)
-        vs_loop_del_fd(vp->dev.q[i].irqfd);
     vs_loop_del_fd(vp->dev.fd);
     if (vp->worker.running)
         vs_loop_del_fd(vp->worker.done_fd);
@@ -365,9 +349,6 @@ static int vduse_open(struct vs_port *port, const struct vs_port_args *args,
     port->priv = vp;
     if ((rc = vs_loop_add_fd(vp->dev.fd, EPOLLIN, dev_cb, vp)) < 0)
         goto fail;
-    for (unsigned i = 0; i < VS_VDUSE_N_VQ; i++)
-        if ((rc = vs_loop_add_fd(vp->dev.q[i].irqfd, EPOLLIN, irq_cb, &vp->dev.q[i])) < 0)
-            goto fail;
     if ((rc = vs_loop_add_timer(CHECK_MS, CHECK_MS, check_cb, vp)) < 0)
         goto fail;
     vp->timer = rc;
@@ -405,70 +386,9 @@ static void vduse_close(struct vs_port *port)
 
 /* ---- data path ------------------------------------------------------------------ */
 
-/* Our rx queue 0 is the driver's transmit queue (vq 1), our tx queue 0 its receive
- * queue (vq 0). */
-static uint16_t vduse_rx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n)
-{
-    struct vduse_port *vp = port->priv;
-    struct vs_vnet_queue *dq = &vp->dev.net.q[1];
-    uint16_t got;
-
-    if (vs_unlikely(q != 0 || vs_vnet_gate_get(dq) != VS_VNET_GATE_OPEN))
-        return 0;
-    got = vs_virtq_dequeue(&dq->vq, port->pool, pkts, n);
-    /* Completions (copied and dropped frames alike) may be what the driver waits
-     * for to restart a full transmit queue. */
-    vs_virtq_notify(&dq->vq);
-    return got;
-}
-
-static uint16_t vduse_tx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n)
-{
-    struct vduse_port *vp = port->priv;
-    struct vs_vnet_queue *dq = &vp->dev.net.q[0];
-    uint16_t sent;
-
-    if (vs_unlikely(n == 0 || vs_vnet_gate_get(dq) != VS_VNET_GATE_OPEN))
-        return 0;
-    /* Several pollers' tx queues land on the one receive queue: one lock per burst. */
-    while (__atomic_exchange_n(&dq->tx_lock, 1, __ATOMIC_ACQUIRE))
-        vs_cpu_relax();
-    sent = vs_virtq_enqueue(&dq->vq, pkts, n);
-    vs_virtq_notify(&dq->vq);
-    __atomic_store_n(&dq->tx_lock, 0, __ATOMIC_RELEASE);
-    vs_pkt_free_bulk(pkts, sent);
-    return sent;
-}
-
-/* Adaptive pollers sleep on the driver's kicks, or, while the queue is stopped, on
- * the device's wake fd, which a starting queue writes. */
-static int vduse_rx_wait_fd(struct vs_port *port, uint16_t q)
-{
-    struct vduse_port *vp = port->priv;
-
-    if (q != 0)
-        return -1;
-    if (vs_vnet_gate_get(&vp->dev.net.q[1]) != VS_VNET_GATE_OPEN)
-        return vp->dev.net.wake_fd;
-    return vp->dev.net.q[1].kickfd;
-}
-
-static void vduse_rx_notify(struct vs_port *port, uint16_t q, bool enable)
-{
-    struct vduse_port *vp = port->priv;
-    struct vs_vnet_queue *dq = &vp->dev.net.q[1];
-
-    if (q != 0)
-        return;
-    if (!enable)
-        vs_eventfd_drain(vp->dev.net.wake_fd);
-    if (vs_vnet_gate_get(dq) != VS_VNET_GATE_OPEN)
-        return;
-    vs_virtq_set_kick_suppression(&dq->vq, !enable);
-    /* Kicks that arrived while we were awake anyway must not wake the next sleep. */
-    if (!enable)
-        vs_eventfd_drain(dq->kickfd);
-}
+/* The shared virtio-net data path (ports/virtio/net_rxtx.c) takes port->priv as the
+ * device: our port struct starts with it. */
+_Static_assert(offsetof(struct vduse_port, dev.net) == 0, "priv must start with the vnet device");
 
 /* ---- show ----------------------------------------------------------------------- */
 
@@ -502,7 +422,7 @@ static json_t *queue_json(const struct vs_vduse_dev *dev, unsigned i)
     for (unsigned e = 0; e < VS_VQ_ERR__COUNT; e++)
         json_object_set_new(errs, vs_virtq_error_name(e),
                             json_integer((json_int_t)vq->stats.err[e]));
-    return json_pack("{s:i, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "vq",
+    return json_pack("{s:i, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "vq",
                      (int)q->index, "direction", q->index == 0 ? "rx" : "tx", "state",
                      vq->broken ? "broken"
                      : open     ? "started"
@@ -510,9 +430,8 @@ static json_t *queue_json(const struct vs_vduse_dev *dev, unsigned i)
                      "ring", vq->packed ? "packed" : "split", "size", (int)q->info.num, "packets",
                      (json_int_t)vq->stats.packets, "bytes", (json_int_t)vq->stats.bytes,
                      "no_buffers", (json_int_t)vq->stats.no_buffers, "no_mbufs",
-                     (json_int_t)vq->stats.no_mbufs, "interrupts", (json_int_t)q->irqs,
-                     "interrupt_failures", (json_int_t)q->irq_failures, "interrupt_requests",
-                     (json_int_t)vq->stats.kicks_sent, "starts", (json_int_t)nq->starts, "errors",
+                     (json_int_t)vq->stats.no_mbufs, "interrupts", (json_int_t)vq->stats.kicks_sent,
+                     "interrupt_failures", (json_int_t)vq->stats.kicks_failed, "starts", (json_int_t)nq->starts, "errors",
                      errs);
 }
 
@@ -575,9 +494,10 @@ const struct vs_port_ops vs_port_vduse_ops = {
     .validate = vduse_validate,
     .open = vduse_open,
     .close = vduse_close,
-    .rx_burst = vduse_rx_burst,
-    .tx_burst = vduse_tx_burst,
+    .rx_burst = vs_vnet_rx_burst,
+    .rx_done = vs_vnet_rx_done,
+    .tx_burst = vs_vnet_tx_burst,
     .show = vduse_show,
-    .rx_wait_fd = vduse_rx_wait_fd,
-    .rx_notify = vduse_rx_notify,
+    .rx_wait_fd = vs_vnet_rx_wait_fd,
+    .rx_notify = vs_vnet_rx_notify,
 };

@@ -425,10 +425,27 @@ static void test_iotlb_miss_recovery(void)
     CU_ASSERT_EQUAL(p[0]->len, 60);
     CU_ASSERT_EQUAL(vs_pkt_data(p[0])[0], 0xab);
     vs_pkt_free(p[0]);
+    /* The buffer went back and the driver (flags 0: interrupts wanted) is interrupted
+     * through VDUSE_VQ_INJECT_IRQ on that queue, from the caller's thread, once. */
+    CU_ASSERT_EQUAL(fk.irqs[1], 0);
+    vs_virtq_notify(&dev.net.q[1].vq);
+    CU_ASSERT_EQUAL(fk.irqs[1], 1);
+    CU_ASSERT_EQUAL(fk.irqs[0], 0);
+    CU_ASSERT_EQUAL(dev.net.q[1].vq.stats.kicks_sent, 1);
+    vs_virtq_notify(&dev.net.q[1].vq); /* nothing new used: no interrupt */
+    CU_ASSERT_EQUAL(fk.irqs[1], 1);
+    /* An ioctl the kernel refuses is counted, not retried. */
+    post_tx(EXTRA, extra->view, 1);
+    CU_ASSERT_EQUAL_FATAL(vs_virtq_dequeue(&dev.net.q[1].vq, pool, p, 4), 1);
+    vs_pkt_free(p[0]);
+    fk.fail_req = VDUSE_VQ_INJECT_IRQ;
+    vs_virtq_notify(&dev.net.q[1].vq);
+    fk.fail_req = 0;
+    CU_ASSERT_EQUAL(dev.net.q[1].vq.stats.kicks_failed, 1);
 
     /* An address the driver never mapped: nothing new, the queue stays broken and
      * recovery does not spin on it. */
-    post_tx(0x900000, extra->view, 1);
+    post_tx(0x900000, extra->view, 2);
     CU_ASSERT_EQUAL(vs_virtq_dequeue(&dev.net.q[1].vq, pool, p, 4), 0);
     CU_ASSERT(dev.net.q[1].vq.broken);
     CU_ASSERT_EQUAL(vs_vduse_recover(&dev), 0);
