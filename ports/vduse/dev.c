@@ -71,8 +71,8 @@ static int vduse_interrupt(struct vs_virtq *vq)
     return dev->sys->ioctl(dev->fd, VDUSE_VQ_INJECT_IRQ, &index) < 0 ? -errno : 0;
 }
 
-static const struct vs_vnet_ops vduse_vnet_ops = {.ring_map = iova_ring_map,
-                                                  .interrupt = vduse_interrupt};
+static const struct vs_vnet_ops vduse_vnet_ops = {
+    .ring_map = iova_ring_map, .interrupt = vduse_interrupt, .late_mappings = true};
 
 int vs_vduse_dev_init(struct vs_vduse_dev *dev, const char *name, const struct vs_vduse_sys *sys)
 {
@@ -362,9 +362,14 @@ unsigned vs_vduse_recover(struct vs_vduse_dev *dev)
     dev->iotlb_misses++;
     running = vs_vnet_queues_pause(&dev->net, vs_vnet_all_queues(&dev->net));
     /* Nothing new in the IOTLB: the driver really used an address it never mapped;
-     * that queue stays stopped and broken (the ring code counted and logged it). */
-    if (vs_vduse_iotlb_refresh(dev) <= 0)
+     * that queue stays stopped and broken (the ring code counted it). */
+    if (vs_vduse_iotlb_refresh(dev) <= 0) {
         running &= ~broken;
+        vs_vduse_refuse(dev, VS_VDUSE_ERR_RING,
+                        "the driver used a buffer address outside every IOTLB entry; queue "
+                        "mask 0x%x stopped until the device is reset",
+                        (unsigned)broken);
+    }
     /* A broken queue consumed nothing of the chain it failed on: it starts again at
      * that chain (pause saved its index). */
     if (vs_vnet_queues_resume(&dev->net, running, why, sizeof(why)) < 0)

@@ -179,6 +179,7 @@ static int queue_try_start(struct vs_vnet_dev *dev, unsigned i, char *why, unsig
                         : q->call           ? vs_virtq_signal_call
                                             : NULL;
         vq->kickfd = q->kickfd;
+        vq->late_mappings = dev->ops->late_mappings;
         vq->name = q->name;
         /* Enabling is our gate's business: a disabled queue is still drained. */
         vq->enabled = true;

@@ -95,6 +95,12 @@ struct vs_vnet_ops {
      * VDUSE_VQ_INJECT_IRQ. NULL: signal the queue's call eventfd (vhost-user's
      * SET_VRING_CALL; no interrupts while it has none). */
     int (*interrupt)(struct vs_virtq *vq);
+    /* Buffer addresses may become mappable after the queues started (VDUSE: the
+     * kernel's bounce buffer appears with the first frame). A buffer outside mem
+     * then stops the queue quietly (vs_virtq.late_mappings); the transport maps
+     * the new range and restarts it, or says why it cannot. false: vhost-user,
+     * whose memory table is complete before any queue starts. */
+    bool late_mappings;
 };
 
 struct vs_vnet_dev {

@@ -38,8 +38,12 @@ static void count_and_log(struct vs_virtq *vq, enum vs_virtq_error e, bool *logg
 void vs_vq_fail(struct vs_virtq *vq, enum vs_virtq_error e, const char *fmt, ...)
 {
     va_list ap;
+    /* With late mappings, an address outside mem is usually one the owner has yet
+     * to map: it maps it and restarts the queue, or logs why not. */
+    bool later = vq->late_mappings && (e == VS_VQ_ERR_DESC_ADDR || e == VS_VQ_ERR_INDIRECT);
     va_start(ap, fmt);
-    count_and_log(vq, e, &vq->broken_logged, VS_LOG_ERR, "queue stopped", fmt, ap);
+    count_and_log(vq, e, &vq->broken_logged, later ? VS_LOG_INFO : VS_LOG_ERR,
+                  later ? "queue paused until the address is mapped" : "queue stopped", fmt, ap);
     va_end(ap);
     vq->broken = true;
 }

@@ -74,6 +74,8 @@ struct vs_virtq {
     int (*interrupt)(struct vs_virtq *vq);
     struct vs_eventfd_signal *call; /* the driver's eventfd, for vs_virtq_signal_call */
     int kickfd;                /* -1: none (polled) */
+    bool late_mappings;        /* a buffer outside mem may be mapped later: that stop is
+                                  logged at info level, the owner reports real failures */
 
     /* Ring state (the poller's). */
     uint16_t last_avail_idx;

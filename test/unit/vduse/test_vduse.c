@@ -448,8 +448,11 @@ static void test_iotlb_miss_recovery(void)
     post_tx(0x900000, extra->view, 2);
     CU_ASSERT_EQUAL(vs_virtq_dequeue(&dev.net.q[1].vq, pool, p, 4), 0);
     CU_ASSERT(dev.net.q[1].vq.broken);
+    CU_ASSERT(dev.net.q[1].vq.late_mappings); /* the miss itself was logged as a pause */
+    CU_ASSERT_EQUAL(dev.err[VS_VDUSE_ERR_RING], 0);
     CU_ASSERT_EQUAL(vs_vduse_recover(&dev), 0);
     CU_ASSERT_EQUAL(dev.iotlb_misses, 2);
+    CU_ASSERT_EQUAL(dev.err[VS_VDUSE_ERR_RING], 1); /* ... and this one as a refusal */
     CU_ASSERT_EQUAL(vs_vnet_gate_get(&dev.net.q[1]), VS_VNET_GATE_STOPPED);
     unsigned lookups = fk.get_fd_calls;
     CU_ASSERT_EQUAL(vs_vduse_recover(&dev), 0);
