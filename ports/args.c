@@ -99,6 +99,17 @@ int vs_port_args_uint(const struct vs_port_args *args, const char *key, unsigned
     return 0;
 }
 
+int vs_port_args_mtu(const struct vs_port_args *args, unsigned max, uint16_t *out,
+                     struct vs_port_err *err)
+{
+    unsigned v;
+    int rc = vs_port_args_uint(args, "mtu", 68, max, VS_PORT_MTU_DEFAULT, &v, err);
+
+    if (rc == 0)
+        *out = (uint16_t)v;
+    return rc;
+}
+
 /* "64G" for a multiple of 1 GiB, and so on: error messages quote sizes the way the
  * user may write them. */
 static void size_str(uint64_t v, char *buf, size_t len)

@@ -2,6 +2,9 @@
  *
  * A buffer is one metadata cache line, VS_PKT_HEADROOM bytes of headroom and
  * VS_PKT_DATA_ROOM bytes of frame data, in hugepage memory, with a known IOVA.
+ * A pool may have a companion of large buffers (VS_PKT_LARGE_DATA_ROOM: a 64 KB
+ * TCP segment with its headers, or a jumbo frame) for the frames that do not fit;
+ * the 64-byte path never touches it.
  * Buffers come from a pool with per-thread caches: allocation and free touch
  * no lock and no shared cache line in the common case (a cache refill or flush
  * moves VS_POOL_CACHE_BATCH buffers under one lock).
@@ -21,7 +24,10 @@
 #define VS_BURST 32
 #define VS_PKT_HEADROOM 128
 #define VS_PKT_DATA_ROOM 2048
-#define VS_PKT_MAX_FRAME (VS_PKT_DATA_ROOM) /* without FCS */
+#define VS_PKT_MAX_FRAME (VS_PKT_DATA_ROOM) /* in one small buffer, without FCS */
+/* A large buffer: an IPv4/IPv6 packet of 64 KiB (the most a GSO frame carries)
+ * behind Ethernet and two VLAN tags, rounded up to cache lines. */
+#define VS_PKT_LARGE_DATA_ROOM (65536 + 64)
 
 struct vs_pool;
 
@@ -39,24 +45,50 @@ struct vs_pool;
  * what reading those bytes for the decision cost anyway. */
 #define VS_PKT_LEND_HEAD 64
 
+/* Offload requests a frame carries (ol_flags), with the virtio-net header's meaning:
+ * the sender left work to whoever can do it, a NIC, the receiving guest's stack or
+ * the switch's software fallback (include/vswitch/offload.h). A port's tx_offloads
+ * (port.h) names the requests it takes as they are. */
+#define VS_OL_CSUM 0x01      /* L4 checksum to complete: the 16-bit ones' complement
+                                sum from csum_start to the end, stored at csum_start +
+                                csum_offset (which holds the pseudo-header sum) */
+#define VS_OL_TSO4 0x02      /* TCP over IPv4, cut into gso_size payloads */
+#define VS_OL_TSO6 0x04      /* TCP over IPv6, likewise */
+#define VS_OL_USO 0x08       /* UDP, cut into gso_size datagrams */
+#define VS_OL_ECN 0x10       /* with TSO: the first segment carries CWR */
+#define VS_OL_REQUESTS 0x1f
+#define VS_OL_GSO (VS_OL_TSO4 | VS_OL_TSO6 | VS_OL_USO)
+/* Not a request: the sender vouches that the checksums are right (virtio's
+ * DATA_VALID); a receiver may pass it on or ignore it. */
+#define VS_OL_CSUM_VALID 0x80
+
 struct vs_pkt {
     uint64_t iova;         /* IOVA of buf[0] */
     struct vs_pool *pool;
     uint8_t *data;         /* frame start: buf + data_off (a lent frame's private head) */
+    const uint8_t *ext;    /* VS_PKT_F_EXTERNAL: the whole frame in the peer's memory */
+    uint32_t len;          /* frame length in bytes */
+    uint32_t index;        /* buffer number in its pool */
+    uint32_t room;         /* bytes of buf after the headroom (fixed by the pool) */
     uint16_t data_off;     /* frame start, from buf[0] */
-    uint16_t len;          /* frame length in bytes */
     uint16_t refcnt;       /* 1 when one owner; see vs_pkt_ref() */
     uint16_t in_port;      /* ingress port id, set by the dataplane */
     uint16_t vlan;         /* VLAN id parsed by the dataplane, 0 when untagged */
     uint16_t flags;
-    uint32_t index;        /* buffer number in its pool */
-    const uint8_t *ext;    /* VS_PKT_F_EXTERNAL: the whole frame in the peer's memory */
-    uint8_t pad[VS_CACHE_LINE - 48];
-    uint8_t buf[VS_PKT_HEADROOM + VS_PKT_DATA_ROOM];
+    uint8_t ol_flags;      /* VS_OL_*; 0 for a plain frame (reset on allocation) */
+    uint8_t pad;
+    /* Meaningful only with the matching ol_flags; offsets from the frame start. */
+    uint16_t csum_start, csum_offset; /* VS_OL_CSUM */
+    uint16_t gso_size;     /* VS_OL_GSO: payload bytes per segment */
+    uint16_t hdr_len;      /* VS_OL_GSO: bytes of headers (Ethernet to L4) per segment */
+    uint8_t buf[];         /* VS_PKT_HEADROOM + room bytes */
 } vs_cache_aligned;
 
+_Static_assert(sizeof(struct vs_pkt) == VS_CACHE_LINE, "packet metadata must be one cache line");
 _Static_assert(__builtin_offsetof(struct vs_pkt, buf) == VS_CACHE_LINE,
                "packet metadata must be one cache line");
+/* Bytes a small buffer takes in its pool. */
+#define VS_PKT_SIZE (VS_CACHE_LINE + VS_PKT_HEADROOM + VS_PKT_DATA_ROOM)
 _Static_assert((VS_CACHE_LINE + VS_PKT_HEADROOM) % VS_CACHE_LINE == 0,
                "a lent frame's head is one aligned cache line");
 
@@ -67,7 +99,7 @@ static inline uint8_t *vs_pkt_data(struct vs_pkt *p) { return p->data; }
 static inline uint64_t vs_pkt_data_iova(const struct vs_pkt *p) { return p->iova + p->data_off; }
 
 /* Bytes of the frame at vs_pkt_data: all of them unless the frame is lent. */
-static inline uint16_t vs_pkt_head_len(const struct vs_pkt *p)
+static inline uint32_t vs_pkt_head_len(const struct vs_pkt *p)
 {
     if (vs_likely(!(p->flags & VS_PKT_F_EXTERNAL)) || p->len < VS_PKT_LEND_HEAD)
         return p->len;
@@ -82,7 +114,7 @@ static inline const uint8_t *vs_pkt_tail(const struct vs_pkt *p)
 /* Copies the whole frame (p->len bytes) to dst: what a destination sends. */
 static inline void vs_pkt_copy_out(const struct vs_pkt *p, uint8_t *dst)
 {
-    uint16_t head = vs_pkt_head_len(p);
+    uint32_t head = vs_pkt_head_len(p);
 
     vs_copy(dst, p->data, head);
     vs_copy(dst + head, vs_pkt_tail(p), p->len - head);
@@ -90,7 +122,7 @@ static inline void vs_pkt_copy_out(const struct vs_pkt *p, uint8_t *dst)
 /* Lends the len bytes of a peer's memory at frame to p, whose frame is still in buf
  * (a fresh buffer): its head is copied into buf here, once, and never read again
  * from the peer. */
-static inline void vs_pkt_set_external(struct vs_pkt *p, const uint8_t *frame, uint16_t len)
+static inline void vs_pkt_set_external(struct vs_pkt *p, const uint8_t *frame, uint32_t len)
 {
     p->ext = frame;
     p->len = len;
@@ -103,11 +135,16 @@ static inline void vs_pkt_set_external(struct vs_pkt *p, const uint8_t *frame, u
 /* Bytes available from the frame start to the end of the buffer. */
 static inline uint32_t vs_pkt_tailroom(const struct vs_pkt *p)
 {
-    return (uint32_t)sizeof(p->buf) - p->data_off;
+    return VS_PKT_HEADROOM + p->room - p->data_off;
 }
 
 /* Creates the pool with n buffers. Returns 0 or -errno. */
 int vs_pool_create(unsigned n, enum vs_page_kind kind, struct vs_pool **out);
+/* Gives pool a companion of n large buffers (VS_PKT_LARGE_DATA_ROOM each), where
+ * vs_pkt_alloc_len finds room for long frames; destroyed with pool. 0 or -errno. */
+int vs_pool_add_large(struct vs_pool *pool, unsigned n, enum vs_page_kind kind);
+/* The companion, or NULL (VFIO maps its region for DMA too). */
+struct vs_pool *vs_pool_large(const struct vs_pool *pool);
 void vs_pool_destroy(struct vs_pool *pool);
 
 /* Buffers not held by anyone (global free list plus every thread cache). */
@@ -119,6 +156,10 @@ const struct vs_mem_region *vs_pool_region(const struct vs_pool *pool);
  * Returns how many were allocated (fewer when the pool runs dry). */
 unsigned vs_pkt_alloc_bulk(struct vs_pool *pool, struct vs_pkt **pkts, unsigned n);
 struct vs_pkt *vs_pkt_alloc(struct vs_pool *pool);
+/* A buffer with room for a frame of len bytes: a small one, or a large one from the
+ * pool's companion. NULL when that pool ran dry, there is no companion, or len is
+ * beyond VS_PKT_LARGE_DATA_ROOM. */
+struct vs_pkt *vs_pkt_alloc_len(struct vs_pool *pool, uint32_t len);
 
 /* Adds n references (caller owns the buffer; no other thread sees it yet). */
 static inline void vs_pkt_ref(struct vs_pkt *p, uint16_t n) { p->refcnt += n; }

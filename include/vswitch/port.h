@@ -24,6 +24,8 @@
 #define VS_PORT_NAME_MAX 32 /* including the NUL */
 #define VS_PORT_MAX_QUEUES 16
 #define VS_MAX_PORTS 256
+#define VS_PORT_MTU_DEFAULT 1500
+#define VS_ETH_OVERHEAD 18 /* Ethernet header and one VLAN tag, no FCS */
 
 /* One key=value option of a port, from the YAML file or from vswitchctl. line/col
  * are 1-based positions in the config file of the value, or 0 when not from a file. */
@@ -90,6 +92,13 @@ struct vs_port {
     int link_up;          /* written by the port, read by anyone (VS_READ_ONCE) */
     int failed;           /* set (VS_WRITE_ONCE) by the port when it can never work again,
                              e.g. its device was unbound: the switch then removes it */
+    uint8_t tx_offloads;  /* VS_OL_* requests tx_burst takes as they are (the peer
+                             negotiated them); the dataplane completes the others in
+                             software first. Written by the port (VS_WRITE_ONCE: a
+                             guest renegotiates), read by pollers (VS_READ_ONCE) */
+    uint16_t mtu;         /* largest L3 packet the port carries, set by open(): frames
+                             up to mtu + 18 (Ethernet and one VLAN tag) pass, longer
+                             ones without a GSO request are dropped as oversize */
     struct vs_pool *pool; /* where rx_burst takes buffers, set before open() */
     void *priv;           /* the type's own state */
 };
@@ -111,6 +120,9 @@ int vs_port_args_uint(const struct vs_port_args *args, const char *key, unsigned
  * 64 GiB), within [min, max]; absent → def. 0 or -EINVAL with err. */
 int vs_port_args_size(const struct vs_port_args *args, const char *key, uint64_t min,
                       uint64_t max, uint64_t def, uint64_t *out, struct vs_port_err *err);
+/* The `mtu` option every type takes: 68..max, absent → 1500. 0 or -EINVAL with err. */
+int vs_port_args_mtu(const struct vs_port_args *args, unsigned max, uint16_t *out,
+                     struct vs_port_err *err);
 /* Parses a yes/no option (true/false, yes/no, on/off, 1/0); absent → def. 0 or -EINVAL
  * with err. */
 int vs_port_args_bool(const struct vs_port_args *args, const char *key, bool def, bool *out,

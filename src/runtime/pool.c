@@ -1,6 +1,9 @@
 /* The packet-buffer pool: one hugepage region cut into fixed buffers, a global
  * free stack under a spinlock, and per-thread caches so that pollers allocate and
- * free without touching shared memory except to move a batch of buffers at once. */
+ * free without touching shared memory except to move a batch of buffers at once.
+ * A pool's large companion is a pool of its own with bigger buffers; a thread's
+ * cache serves the small pool, so large buffers go through the global stack (one
+ * lock per 64 KB frame is noise next to copying it). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -21,8 +24,10 @@ struct thread_cache {
 
 struct vs_pool {
     struct vs_mem_region region;
-    struct vs_pkt *bufs;
+    uint8_t *bufs;
+    size_t elt_size;           /* bytes per buffer, metadata included */
     unsigned size;
+    struct vs_pool *large;     /* companion of large buffers, or NULL */
     pthread_spinlock_t lock; /* protects free_n/free_stack; taken once per batch */
     unsigned free_n;
     struct vs_pkt **free_stack;
@@ -34,9 +39,10 @@ static __thread struct thread_cache tcache;
 unsigned vs_pool_size(const struct vs_pool *pool) { return pool->size; }
 const struct vs_mem_region *vs_pool_region(const struct vs_pool *pool) { return &pool->region; }
 
-int vs_pool_create(unsigned n, enum vs_page_kind kind, struct vs_pool **out)
+static int pool_create(unsigned n, uint32_t room, enum vs_page_kind kind, struct vs_pool **out)
 {
     struct vs_pool *pool;
+    size_t elt = VS_CACHE_LINE + VS_PKT_HEADROOM + (size_t)room;
     int rc;
 
     if (n == 0 || n > (1u << 24))
@@ -49,22 +55,24 @@ int vs_pool_create(unsigned n, enum vs_page_kind kind, struct vs_pool **out)
         free(pool);
         return -ENOMEM;
     }
-    rc = vs_mem_alloc((size_t)n * sizeof(struct vs_pkt), kind, &pool->region);
+    rc = vs_mem_alloc((size_t)n * elt, kind, &pool->region);
     if (rc < 0) {
         free(pool->free_stack);
         free(pool);
         return rc;
     }
     pool->bufs = pool->region.va;
+    pool->elt_size = elt;
     pool->size = n;
     pthread_spin_init(&pool->lock, PTHREAD_PROCESS_PRIVATE);
     pthread_mutex_init(&pool->caches_lock, NULL);
     for (unsigned i = 0; i < n; i++) {
-        struct vs_pkt *p = &pool->bufs[n - 1 - i];
+        struct vs_pkt *p = (struct vs_pkt *)(pool->bufs + (size_t)(n - 1 - i) * elt);
 
         memset(p, 0, VS_CACHE_LINE);
         p->pool = pool;
         p->index = n - 1 - i;
+        p->room = room;
         p->iova = (uint64_t)(uintptr_t)p->buf; /* IOVA == VA, as VFIO maps it */
         p->refcnt = 1;
         pool->free_stack[i] = p;
@@ -74,10 +82,25 @@ int vs_pool_create(unsigned n, enum vs_page_kind kind, struct vs_pool **out)
     return 0;
 }
 
+int vs_pool_create(unsigned n, enum vs_page_kind kind, struct vs_pool **out)
+{
+    return pool_create(n, VS_PKT_DATA_ROOM, kind, out);
+}
+
+int vs_pool_add_large(struct vs_pool *pool, unsigned n, enum vs_page_kind kind)
+{
+    if (pool->large)
+        return -EEXIST;
+    return pool_create(n, VS_PKT_LARGE_DATA_ROOM, kind, &pool->large);
+}
+
+struct vs_pool *vs_pool_large(const struct vs_pool *pool) { return pool->large; }
+
 void vs_pool_destroy(struct vs_pool *pool)
 {
     if (!pool)
         return;
+    vs_pool_destroy(pool->large);
     if (tcache.pool == pool)
         vs_pool_thread_flush();
     vs_mem_free(&pool->region);
@@ -126,7 +149,7 @@ static struct thread_cache *cache_for(struct vs_pool *pool)
 {
     if (vs_likely(tcache.pool == pool))
         return &tcache;
-    if (tcache.pool)
+    if (tcache.pool || pool->elt_size != VS_PKT_SIZE) /* large buffers: no cache */
         return NULL;
     pthread_mutex_lock(&pool->caches_lock);
     for (int i = 0; i < MAX_THREADS; i++) {
@@ -163,6 +186,7 @@ static inline void reset(struct vs_pkt *p)
     p->data = p->buf + VS_PKT_HEADROOM;
     p->len = 0;
     p->flags = 0;
+    p->ol_flags = 0;
     p->vlan = 0;
 }
 
@@ -193,6 +217,15 @@ struct vs_pkt *vs_pkt_alloc(struct vs_pool *pool)
     struct vs_pkt *p;
 
     return vs_pkt_alloc_bulk(pool, &p, 1) ? p : NULL;
+}
+
+struct vs_pkt *vs_pkt_alloc_len(struct vs_pool *pool, uint32_t len)
+{
+    if (vs_likely(len <= VS_PKT_DATA_ROOM))
+        return vs_pkt_alloc(pool);
+    if (!pool->large || len > VS_PKT_LARGE_DATA_ROOM)
+        return NULL;
+    return vs_pkt_alloc(pool->large);
 }
 
 static inline bool drop_ref(struct vs_pkt *p)

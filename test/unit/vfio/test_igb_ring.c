@@ -358,7 +358,7 @@ static void test_tx_split_at_page(void)
 
         CU_ASSERT_PTR_NOT_NULL_FATAL(c);
         off = (uint32_t)((4096 - 100 - c->iova % 4096) % 4096);
-        if (off + 200 <= sizeof(c->buf)) {
+        if (off + 200 <= VS_PKT_HEADROOM + c->room) {
             set_data_off(c, (uint16_t)off);
             p = c;
         } else {
