@@ -362,7 +362,12 @@ static int memory_pair(struct loader *ld, const char *path, const yaml_node_t *k
         ld->cfg->buffers = (unsigned)n;
         return ret;
     }
-    return fail(ld, k, key, "unknown key; use hugepage_size or buffers");
+    if (scalar_is(k, "large_buffers")) {
+        ret = get_uint(ld, v, key, 0, 65536, "", &n);
+        ld->cfg->large_buffers = (unsigned)n;
+        return ret;
+    }
+    return fail(ld, k, key, "unknown key; use hugepage_size, buffers or large_buffers");
 }
 
 static int get_mode(struct loader *ld, const yaml_node_t *v, const char *key, unsigned *out)
@@ -653,7 +658,7 @@ static int top_pair(struct loader *ld, const char *path, const yaml_node_t *k, c
         pair_cb cb;
     } sections[] = {
         {"pollers", "a mapping with cpus and mode", pollers_pair},
-        {"memory", "a mapping with hugepage_size and buffers", memory_pair},
+        {"memory", "a mapping with hugepage_size, buffers and large_buffers", memory_pair},
         {"control", "a mapping with socket, mode and group", control_pair},
         {"fdb", "a mapping with size and aging", fdb_pair},
         {"log", "a mapping with level", log_pair},
@@ -686,6 +691,7 @@ static void set_defaults(struct vs_config *cfg)
     cfg->poll_mode = VS_POLL_ADAPTIVE;
     cfg->hugepage_size = VS_PAGES_2M;
     cfg->buffers = 16384;
+    cfg->large_buffers = 512;
     snprintf(cfg->socket, sizeof(cfg->socket), "/run/vswitch/vswitchd.sock");
     cfg->socket_mode = 0660;
     cfg->socket_group[0] = '\0';

@@ -15,7 +15,7 @@
  * Sections (configs/default.yaml documents each key):
  *   pollers: cpus (list, 1..64 distinct CPUs this process may use; default [1], or the
  *            lowest CPU this process may use when 1 is not one), mode busy|adaptive
- *   memory:  hugepage_size 2M|1G|none, buffers 1024..4194304
+ *   memory:  hugepage_size 2M|1G|none, buffers 1024..4194304, large_buffers 0..65536
  *   control: socket (path), mode (octal permissions), group (optional),
  *            idle_timeout 0..86400 seconds (0 = never)
  *   fdb:     size 1024..16777216, aging 0..86400 seconds (0 = never)
@@ -53,6 +53,7 @@ struct vs_config {
 
     enum vs_page_kind hugepage_size;
     unsigned buffers;
+    unsigned large_buffers; /* 64 KiB buffers for jumbo frames and GSO segments */
 
     char socket[108];
     unsigned socket_mode;

@@ -147,6 +147,13 @@ int main(int argc, char **argv)
         vs_err("cannot allocate %u packet buffers: %s", cfg.buffers, strerror(-rc));
         goto out;
     }
+    if (cfg.large_buffers &&
+        (rc = vs_pool_add_large(pool, cfg.large_buffers, cfg.hugepage_size)) < 0) {
+        vs_err("cannot allocate %u large packet buffers (64 KiB each): %s; lower "
+               "memory.large_buffers, or set it to 0 to carry no frame over 2 KiB",
+               cfg.large_buffers, strerror(-rc));
+        goto out;
+    }
 
     params.n_pollers = cfg.n_cpus;
     memcpy(params.cpus, cfg.cpus, sizeof(int) * cfg.n_cpus);

@@ -26,7 +26,9 @@ struct vfio_port {
     bool sync_failed_logged;
 };
 
-static const char *const vfio_keys[] = {"pci", "queues", NULL};
+static const char *const vfio_keys[] = {"pci", "queues", "mtu", NULL};
+/* Receive buffers are one small packet buffer: no jumbo frames on the NICs yet. */
+#define VFIO_MTU_MAX 1500
 
 static const struct {
     uint16_t vendor, device;
@@ -60,6 +62,9 @@ static int vfio_validate(const struct vs_port_args *args, struct vs_port_err *er
                         pci);
         return -EINVAL;
     }
+    uint16_t mtu;
+    if ((rc = vs_port_args_mtu(args, VFIO_MTU_MAX, &mtu, err)) < 0)
+        return rc;
     return vs_port_args_uint(args, "queues", 1, MAX_QUEUES, 1, &q, err);
 }
 
@@ -151,6 +156,7 @@ static int vfio_open(struct vs_port *port, const struct vs_port_args *args, stru
     if ((rc = vfio_validate(args, err)) < 0)
         return rc;
     vs_port_args_uint(args, "queues", 1, MAX_QUEUES, 1, &queues, err);
+    vs_port_args_mtu(args, VFIO_MTU_MAX, &port->mtu, err);
     if (!(vp = calloc(1, sizeof(*vp))))
         return -ENOMEM;
     vp->port = port;

@@ -152,6 +152,7 @@ static void assert_defaults(const struct vs_config *c)
     CU_ASSERT_EQUAL(c->poll_mode, VS_POLL_ADAPTIVE);
     CU_ASSERT_EQUAL(c->hugepage_size, VS_PAGES_2M);
     CU_ASSERT_EQUAL(c->buffers, 16384);
+    CU_ASSERT_EQUAL(c->large_buffers, 512);
     CU_ASSERT_STRING_EQUAL(c->socket, "/run/vswitch/vswitchd.sock");
     CU_ASSERT_EQUAL(c->socket_mode, 0660);
     CU_ASSERT_STRING_EQUAL(c->socket_group, "");
@@ -302,6 +303,8 @@ static void test_strings(void)
          "t:1:19: memory.buffers: expected a number in 1024..4194304, not a list"},
         {"memory: {buffers: }", "t:1:19: memory.buffers: missing value; expected a number in "
                                 "1024..4194304"},
+        {"memory: {large_buffers: 70000}",
+         "t:1:25: memory.large_buffers: '70000' is out of range; use 0..65536"},
         {"ports: [{name: a, type: tap, ifname: x, ifname: y}]",
          "t:1:41: ports[0].ifname: duplicate key (first at line 1); give each key once"},
         {"ports: [{type: tap}]",
