@@ -16,28 +16,44 @@
 /* Why a frame's requests were refused (for counters and the one log line). */
 enum vs_offload_error {
     VS_OL_ERR_NONE = 0,
-    VS_OL_ERR_CSUM_RANGE,   /* csum_start + csum_offset + 2 beyond the frame */
-    VS_OL_ERR_HDR_LEN,      /* hdr_len beyond the frame, or not the headers' real length */
-    VS_OL_ERR_GSO_SIZE,     /* gso_size 0, or larger than the payload can hold */
-    VS_OL_ERR_GSO_TYPE,     /* GSO type does not match the headers present (no IPv4/IPv6,
-                               not TCP/UDP, IP options/extension headers we cannot
-                               segment, several GSO types at once) */
-    VS_OL_ERR_SEGS,         /* more than VS_OFFLOAD_MAX_SEGS segments */
+    /* csum_start + csum_offset + 2 beyond the frame, or (with GSO) not the L4 checksum */
+    VS_OL_ERR_CSUM_RANGE,
+    /* hdr_len beyond the frame */
+    VS_OL_ERR_HDR_LEN,
+    /* gso_size 0, a segment of gso_size not fitting in an IP packet, or no payload */
+    VS_OL_ERR_GSO_SIZE,
+    /* GSO type does not match the headers present (no IPv4/IPv6, not TCP/UDP, an IPv4
+     * fragment, IPv6 extension headers we cannot segment, several GSO types at once) */
+    VS_OL_ERR_GSO_TYPE,
+    /* more than VS_OFFLOAD_MAX_SEGS segments */
+    VS_OL_ERR_SEGS,
+    /* GSO frame with headers cut off or inconsistent: IPv4 IHL below 5, IP total or
+     * payload length not the frame's, TCP data offset below 5 or beyond the frame (or
+     * a lent frame, which no port may hand over with requests) */
+    VS_OL_ERR_HEADERS,
     VS_OL_ERR__COUNT
 };
 
-#define VS_OFFLOAD_MAX_SEGS 64 /* a 64 KB frame cut at MSS 1024 or more */
+/* A 64 KB frame cut at MSS 536 (IPv4's minimum MTU of 576 less the headers) or more:
+ * a guest whose TCP peer announced that MSS still sends 64 KB GSO frames. */
+#define VS_OFFLOAD_MAX_SEGS 128
 
-/* Checks p's requests against its headers (Ethernet, up to two VLAN tags, IPv4 or
- * IPv6, TCP or UDP). On success it may normalise the metadata (hdr_len set to the
- * real header length for GSO; csum_start/offset filled for a GSO frame that had no
- * VS_OL_CSUM, since every segment needs its checksum) and returns VS_OL_ERR_NONE;
- * otherwise the frame must be dropped. A frame without requests is always fine. */
+/* Checks p's requests against its headers (Ethernet, up to two VLAN tags, IPv4 with
+ * or without options or IPv6 without extension headers, TCP with or without options
+ * or UDP). Plain VS_OL_CSUM may sum any range inside the frame (the virtio spec
+ * allows it); with GSO it must be the L4 checksum. On success it may normalise the
+ * metadata (hdr_len set to the real header length for GSO; a GSO frame that had no
+ * VS_OL_CSUM gets csum_start/offset filled, the pseudo header's sum written in its
+ * checksum field and VS_OL_CSUM set, since every segment needs its checksum) and
+ * returns VS_OL_ERR_NONE; otherwise the frame must be dropped. A frame without
+ * requests is always fine. Reads nothing beyond p->len. */
 enum vs_offload_error vs_offload_check(struct vs_pkt *p);
 const char *vs_offload_error_name(enum vs_offload_error e);
 
-/* Completes the checksum VS_OL_CSUM asks for, in place, and clears VS_OL_CSUM.
- * p must be checked, not lent and not shared (refcnt 1). */
+/* Completes the checksum VS_OL_CSUM asks for, in place, and clears VS_OL_CSUM: the
+ * field (holding the pseudo header's sum) becomes ~fold(sum from csum_start to the
+ * end), 0 written as 0xffff (for UDP 0 means "no checksum"; for TCP both are the
+ * same value). p must be checked, not lent and not shared (refcnt 1). */
 void vs_offload_csum(struct vs_pkt *p);
 
 /* Cuts the checked GSO frame p into segments of at most gso_size payload bytes,
@@ -48,12 +64,21 @@ void vs_offload_csum(struct vs_pkt *p);
  * large, by segment size: vs_pkt_alloc_len). Writes up to max segments to segs;
  * p itself is left as it was (the caller frees it). Returns the number of
  * segments, or -ENOBUFS when the pool ran dry or max is too small (nothing left
- * allocated). The segments carry no requests (ol_flags 0) but VS_OL_CSUM_VALID. */
+ * allocated), or -EINVAL for a frame vs_offload_check() did not accept as GSO.
+ * The segments carry no requests (ol_flags 0) but VS_OL_CSUM_VALID. */
 int vs_offload_segment(const struct vs_pkt *p, struct vs_pool *pool, struct vs_pkt **segs,
                        unsigned max);
 
 /* The 16-bit ones' complement sum of len bytes at data, added to sum (not folded,
- * not inverted): building block for the above and for tests. */
+ * not inverted): building block for the above and for tests.
+ * Byte order: words are summed as the CPU loads them (little-endian), so the sum
+ * is the byte swap of the RFC 1071 network-order sum, and the folded, inverted
+ * result stored as a native uint16_t is the right checksum on the wire; values
+ * from outside the frame (pseudo-header length, protocol) are added as htons()/
+ * htonl() of them. data starts a 16-bit word (an odd len is padded with a zero
+ * byte): to add bytes that start at an odd offset of the checksummed range, sum
+ * them separately and swap the bytes of that sum's fold (or sum contiguous bytes
+ * in one call). */
 uint32_t vs_csum_add(uint32_t sum, const void *data, uint32_t len);
 /* Folds a 32-bit sum into 16 bits (not inverted). */
 uint16_t vs_csum_fold(uint32_t sum);
