@@ -107,10 +107,11 @@ uint32_t vs_csum_add(uint32_t sum, const void *data, uint32_t len)
     c0 += __builtin_add_overflow(a0, a1, &a0);
     c0 += __builtin_add_overflow(a0, a2, &a0);
     c0 += __builtin_add_overflow(a0, a3, &a0);
-    /* Carries: fewer than 2^32 of them for any frame, so this cannot carry twice. */
-    c0 = c0 + c1 + c2 + c3;
-    c0 += __builtin_add_overflow(a0, c0, &a0);
-    return fold64(a0 + c0);
+    /* The carries (fewer than 2^32 for any frame): adding them can carry once
+     * more, and that carry into a wrapped-around a0 cannot carry again. */
+    if (__builtin_add_overflow(a0, c0 + c1 + c2 + c3, &a0))
+        a0++;
+    return fold64(a0);
 }
 
 uint16_t vs_csum_fold(uint32_t sum)
