@@ -22,6 +22,7 @@ struct vs_dp_port {
     struct vs_txq_lock txq_lock[VS_PORT_MAX_QUEUES];
     struct vs_port_counters base; /* counters of the slot when this port took it */
     bool reap_tried;              /* it failed, and removing it did not work yet */
+    bool bad_offload_logged;      /* a frame with bad offload requests was logged */
 };
 
 struct vs_rxq_ref {
@@ -37,6 +38,7 @@ struct vs_poll_list {
 
 struct vs_tx_batch {
     uint16_t n;
+    uint8_t slow; /* a frame of the batch needs vs_offload_tx (requests, or long) */
     struct vs_pkt *pkts[VS_BURST];
 };
 
@@ -82,6 +84,27 @@ struct vs_switch {
 void vs_forward_burst(struct vs_poller *p, struct vs_dp_port *in, struct vs_pkt **pkts,
                       uint16_t n, uint32_t now);
 void vs_forward_flush(struct vs_poller *p);
+/* Sends pkts[0..n) through dp's tx queue q (locked when shared), counts what went
+ * and drops (and frees) what the port did not take. */
+void vs_forward_send(struct vs_poller *p, struct vs_dp_port *dp, uint16_t q, struct vs_pkt **pkts,
+                     uint16_t n);
+
+/* offload_path.c. A standard frame: 1500 bytes of IP behind Ethernet and a VLAN
+ * tag. Longer frames and frames with offload requests take the functions below. */
+#define VS_STD_FRAME (VS_PORT_MTU_DEFAULT + VS_ETH_OVERHEAD)
+static inline bool vs_offload_slow(const struct vs_pkt *pkt)
+{
+    return (pkt->ol_flags & VS_OL_REQUESTS) | (pkt->len > VS_STD_FRAME);
+}
+/* Ingress: checks pkt's offload requests (vs_offload_check) and its length against
+ * in's MTU. Returns true when it may be forwarded; otherwise it was counted on in
+ * and freed. */
+bool vs_offload_rx(struct vs_poller *p, struct vs_dp_port *in, struct vs_pkt *pkt);
+/* Egress: sends pkts[0..n) to dp's queue q (vs_forward_send), first doing in
+ * software what dp does not take: segmenting GSO frames, completing checksums;
+ * frames longer than dp's MTU without GSO are dropped as oversize. */
+void vs_offload_tx(struct vs_poller *p, struct vs_dp_port *dp, uint16_t q, struct vs_pkt **pkts,
+                   uint16_t n);
 
 /* poller.c */
 int vs_poller_start(struct vs_poller *p);

@@ -24,6 +24,7 @@ static inline void batch_add(struct vs_poller *p, uint16_t port, struct vs_pkt *
 
     if (b->n == 0)
         p->pending[p->n_pending++] = port;
+    b->slow |= vs_offload_slow(pkt);
     b->pkts[b->n++] = pkt;
 }
 
@@ -96,6 +97,8 @@ void vs_forward_burst(struct vs_poller *p, struct vs_dp_port *in, struct vs_pkt 
             drop(p, in_id, VS_DROP_RUNT, pkt);
             continue;
         }
+        if (vs_unlikely(vs_offload_slow(pkt)) && !vs_offload_rx(p, in, pkt))
+            continue;
         if (vs_unlikely(vs_mac_is_group(eth + 6))) {
             drop(p, in_id, VS_DROP_BAD_SRC, pkt);
             continue;
@@ -151,6 +154,31 @@ static inline void txq_lock(struct vs_txq_lock *l)
 
 static inline void txq_unlock(struct vs_txq_lock *l) { __atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE); }
 
+void vs_forward_send(struct vs_poller *p, struct vs_dp_port *dp, uint16_t q, struct vs_pkt **pkts,
+                     uint16_t n)
+{
+    struct vs_port_counters *c = &p->counters[dp->port.id];
+    uint32_t bytes[VS_BURST + 1];
+    uint16_t sent;
+
+    /* Lengths first: the port may free (and reuse) what it sends. */
+    bytes[0] = 0;
+    for (uint16_t k = 0; k < n; k++)
+        bytes[k + 1] = bytes[k] + pkts[k]->len;
+    if (dp->txq_shared)
+        txq_lock(&dp->txq_lock[q]);
+    sent = dp->port.ops->tx_burst(&dp->port, q, pkts, n);
+    if (dp->txq_shared)
+        txq_unlock(&dp->txq_lock[q]);
+    c->tx_packets += sent;
+    c->tx_bytes += bytes[sent];
+    if (sent < n) {
+        bool down = !VS_READ_ONCE(dp->port.link_up);
+        c->drops[down ? VS_DROP_LINK_DOWN : VS_DROP_TX_FULL] += (uint64_t)(n - sent);
+        vs_pkt_free_bulk(&pkts[sent], n - sent);
+    }
+}
+
 void vs_forward_flush(struct vs_poller *p)
 {
     struct vs_switch *sw = p->sw;
@@ -159,30 +187,20 @@ void vs_forward_flush(struct vs_poller *p)
         uint16_t id = p->pending[i];
         struct vs_tx_batch *b = &p->tx[id];
         struct vs_dp_port *dp = vs_rcu_deref(sw->ports[id]);
-        struct vs_port_counters *c = &p->counters[id];
-        uint32_t bytes[VS_BURST + 1];
-        uint16_t sent = 0, q;
 
         if (vs_likely(dp)) {
-            /* Lengths first: the port may free (and reuse) what it sends. */
-            bytes[0] = 0;
-            for (uint16_t k = 0; k < b->n; k++)
-                bytes[k + 1] = bytes[k] + b->pkts[k]->len;
-            q = (uint16_t)(p->id % dp->port.n_txq);
-            if (dp->txq_shared)
-                txq_lock(&dp->txq_lock[q]);
-            sent = dp->port.ops->tx_burst(&dp->port, q, b->pkts, b->n);
-            if (dp->txq_shared)
-                txq_unlock(&dp->txq_lock[q]);
-            c->tx_packets += sent;
-            c->tx_bytes += bytes[sent];
-        }
-        if (sent < b->n) {
-            bool down = !dp || !VS_READ_ONCE(dp->port.link_up);
-            c->drops[down ? VS_DROP_LINK_DOWN : VS_DROP_TX_FULL] += (uint64_t)(b->n - sent);
-            vs_pkt_free_bulk(&b->pkts[sent], b->n - sent);
+            uint16_t q = (uint16_t)(p->id % dp->port.n_txq);
+
+            if (vs_unlikely(b->slow))
+                vs_offload_tx(p, dp, q, b->pkts, b->n);
+            else
+                vs_forward_send(p, dp, q, b->pkts, b->n);
+        } else {
+            p->counters[id].drops[VS_DROP_LINK_DOWN] += b->n;
+            vs_pkt_free_bulk(b->pkts, b->n);
         }
         b->n = 0;
+        b->slow = 0;
     }
     p->n_pending = 0;
 }

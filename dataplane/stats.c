@@ -9,6 +9,8 @@ const char *vs_drop_name(enum vs_drop d)
         [VS_DROP_RUNT] = "runt",           [VS_DROP_BAD_SRC] = "bad_source_mac",
         [VS_DROP_FILTERED] = "filtered",   [VS_DROP_NO_DEST] = "no_destination",
         [VS_DROP_TX_FULL] = "tx_queue_full", [VS_DROP_LINK_DOWN] = "link_down",
+        [VS_DROP_BAD_OFFLOAD] = "bad_offload", [VS_DROP_OVERSIZE] = "oversize",
+        [VS_DROP_NO_BUFFERS] = "no_buffers",
     };
     return d < VS_DROP__COUNT ? names[d] : "unknown";
 }
@@ -27,6 +29,8 @@ void vs_stats_sum(const struct vs_switch *sw, uint16_t port_id, struct vs_port_c
         out->tx_bytes += VS_READ_ONCE(c->tx_bytes);
         for (int d = 0; d < VS_DROP__COUNT; d++)
             out->drops[d] += VS_READ_ONCE(c->drops[d]);
+        out->sw_segmented += VS_READ_ONCE(c->sw_segmented);
+        out->sw_csum += VS_READ_ONCE(c->sw_csum);
     }
 }
 
@@ -38,6 +42,8 @@ void vs_stats_sub(struct vs_port_counters *a, const struct vs_port_counters *b)
     a->tx_bytes -= b->tx_bytes;
     for (int d = 0; d < VS_DROP__COUNT; d++)
         a->drops[d] -= b->drops[d];
+    a->sw_segmented -= b->sw_segmented;
+    a->sw_csum -= b->sw_csum;
 }
 
 uint64_t vs_stats_drops_total(const struct vs_port_counters *c)

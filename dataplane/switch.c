@@ -203,6 +203,7 @@ int vs_switch_add_port(struct vs_switch *sw, const char *name, const char *type,
     dp->port.ops = ops;
     dp->port.id = (uint16_t)id;
     dp->port.pool = sw->params.pool;
+    dp->port.mtu = VS_PORT_MTU_DEFAULT; /* a type without the option carries standard frames */
     dp->options = json_object();
     for (unsigned i = 0; i < args->n; i++)
         json_object_set_new(dp->options, args->v[i].key, json_string(args->v[i].value));
@@ -343,6 +344,22 @@ json_t *vs_switch_list_ports(struct vs_switch *sw)
     return json_pack("{s:o}", "ports", arr);
 }
 
+/* The requests a port takes as they are, by name. */
+static json_t *offload_names(uint8_t ol)
+{
+    static const struct {
+        uint8_t bit;
+        const char *name;
+    } names[] = {{VS_OL_CSUM, "csum"}, {VS_OL_TSO4, "tso4"}, {VS_OL_TSO6, "tso6"},
+                 {VS_OL_USO, "uso"},   {VS_OL_ECN, "ecn"}};
+    json_t *a = json_array();
+
+    for (unsigned i = 0; i < VS_ARRAY_SIZE(names); i++)
+        if (ol & names[i].bit)
+            json_array_append_new(a, json_string(names[i].name));
+    return a;
+}
+
 json_t *vs_switch_port_show(struct vs_switch *sw, const char *name)
 {
     struct vs_dp_port *dp = find_port(sw, name);
@@ -356,10 +373,14 @@ json_t *vs_switch_port_show(struct vs_switch *sw, const char *name)
     for (int d = 0; d < VS_DROP__COUNT; d++)
         json_object_set_new(drops, vs_drop_name(d), JINT(c.drops[d]));
     json_object_set_new(o, "counters",
-                        json_pack("{s:I, s:I, s:I, s:I, s:o}", "rx_packets",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "rx_packets",
                                   (json_int_t)c.rx_packets, "rx_bytes", (json_int_t)c.rx_bytes,
                                   "tx_packets", (json_int_t)c.tx_packets, "tx_bytes",
-                                  (json_int_t)c.tx_bytes, "drops", drops));
+                                  (json_int_t)c.tx_bytes, "sw_segmented",
+                                  (json_int_t)c.sw_segmented, "sw_csum", (json_int_t)c.sw_csum,
+                                  "drops", drops));
+    json_object_set_new(o, "mtu", json_integer(dp->port.mtu));
+    json_object_set_new(o, "tx_offloads", offload_names(VS_READ_ONCE(dp->port.tx_offloads)));
     json_object_set(o, "options", dp->options);
     json_object_set_new(o, "tx_queues_shared", json_boolean(dp->txq_shared));
     details = json_object();

@@ -23,7 +23,8 @@ static inline const char *vs_poll_mode_name(enum vs_poll_mode mode)
 }
 
 /* Why the dataplane dropped a frame (ports count their own reasons in show()).
- * The first four are counted on the ingress port, the others on the egress port. */
+ * The first four are counted on the ingress port, the others on the egress port
+ * unless they say otherwise. */
 enum vs_drop {
     VS_DROP_RUNT,         /* shorter than an Ethernet header */
     VS_DROP_BAD_SRC,      /* group (multicast/broadcast) source MAC */
@@ -31,6 +32,10 @@ enum vs_drop {
     VS_DROP_NO_DEST,      /* flood with no other port to go to */
     VS_DROP_TX_FULL,      /* the destination queue took fewer frames than offered */
     VS_DROP_LINK_DOWN,    /* the destination had no peer (link down) or was removed */
+    VS_DROP_BAD_OFFLOAD,  /* offload requests that do not match the frame (ingress) */
+    VS_DROP_OVERSIZE,     /* longer than the port's MTU allows, with no GSO request to
+                             cut it (ingress or egress) */
+    VS_DROP_NO_BUFFERS,   /* the software fallback found no buffer for its work */
     VS_DROP__COUNT
 };
 const char *vs_drop_name(enum vs_drop d);
@@ -39,6 +44,9 @@ struct vs_port_counters {
     uint64_t rx_packets, rx_bytes;
     uint64_t tx_packets, tx_bytes;
     uint64_t drops[VS_DROP__COUNT];
+    /* Egress work done in software for a port that did not take the request. */
+    uint64_t sw_segmented; /* GSO frames cut into segments */
+    uint64_t sw_csum;      /* checksums completed */
 };
 
 struct vs_switch_params {
