@@ -16,7 +16,9 @@
  * completes a checksum that verifies (with an even csum_offset) and clears the
  * request; for GSO, vs_offload_segment gives ceil(payload / gso_size) segments of
  * at most hdr_len + gso_size bytes each, whose payloads put together are the
- * original's, with IP lengths of their own; every buffer goes back to the pool. */
+ * original's, with IP lengths of their own and IPv4 header and L4 checksums that
+ * verify (by a plain RFC 1071 sum); every buffer goes back to the pool. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +104,48 @@ static uint32_t ip_len_field(const uint8_t *d, uint32_t *l3)
     return type == 0x0800 ? rd16(d + off + 2) : (uint32_t)rd16(d + off + 4) + 40;
 }
 
+/* RFC 1071 as written (network-order byte pairs), apart from vs_csum_add. */
+static uint32_t ref_sum(uint32_t acc, const uint8_t *b, uint32_t len)
+{
+    for (; len > 1; len -= 2, b += 2)
+        acc += (uint32_t)(b[0] << 8 | b[1]);
+    if (len)
+        acc += (uint32_t)b[0] << 8;
+    return acc;
+}
+
+static uint16_t ref_fold(uint32_t acc)
+{
+    while (acc >> 16)
+        acc = (acc & 0xffff) + (acc >> 16);
+    return (uint16_t)acc;
+}
+
+/* A segment's IPv4 header checksum and L4 checksum (over its own pseudo header)
+ * verify. */
+static bool checksums_ok(const uint8_t *d, uint32_t len, uint32_t l3)
+{
+    uint32_t l4, l4len, pseudo;
+    uint8_t proto;
+
+    if ((d[l3] >> 4) == 4) {
+        l4 = l3 + (d[l3] & 0xfu) * 4;
+        proto = d[l3 + 9];
+        if (ref_fold(ref_sum(0, d + l3, l4 - l3)) != 0xffff)
+            return false;
+        pseudo = ref_sum(0, d + l3 + 12, 8);
+    } else {
+        l4 = l3 + 40;
+        proto = d[l3 + 6];
+        pseudo = ref_sum(0, d + l3 + 8, 32);
+    }
+    l4len = len - l4;
+    pseudo += proto + (l4len >> 16) + (l4len & 0xffff);
+    if (proto == 17 && rd16(d + l4 + 6) == 0)
+        return false; /* 0 is "no checksum": a computed 0 goes out as 0xffff */
+    return ref_fold(ref_sum(pseudo, d + l4, l4len)) == 0xffff;
+}
+
 static void run_segment(const struct vs_pkt *p)
 {
     struct vs_pkt *segs[VS_OFFLOAD_MAX_SEGS];
@@ -119,7 +163,7 @@ static void run_segment(const struct vs_pkt *p)
         if ((i + 1 < n && plen != p->gso_size) ||
             memcmp(s->data + hdr, p->data + hdr + got, plen) != 0)
             abort();
-        if (ip_len_field(s->data, &l3) != s->len - l3)
+        if (ip_len_field(s->data, &l3) != s->len - l3 || !checksums_ok(s->data, s->len, l3))
             abort();
         got += plen;
     }
