@@ -4,7 +4,11 @@
 #   bash bench/run.sh [--smoke] [--rounds N] [--seconds S] [--sizes 64,1518]
 #                     [--backends vswitchd,testpmd,ovs-p2p,ovs-normal,vswitchd-adaptive]
 #                     [--build DIR] [--no-deps] [--keep] ...
+#   bash bench/run.sh --guest-tcp [--reverse] [--rounds N] [--seconds S]
+#                     [--backends vswitchd,testpmd-tso,ovs-dpdk,ovs-dpdk-tso] ...
 #
+# --guest-tcp is the guest TCP row: two QEMU guests (test/lab/) on each
+# switch's vhost-user ports, iperf3 between them.
 # Installs the peers (bench/lib/deps.sh: OVS-DPDK, testpmd, gnuplot) unless
 # --no-deps, reserves 2 MiB hugepages, builds vswitchd/vswitchctl/fdb_bench
 # when the build directory lacks them, then runs bench/lib/run.py (every

@@ -12,7 +12,6 @@ import os
 import platform
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,15 +20,14 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import backends  # noqa: E402
+import guests  # noqa: E402
 import latency  # noqa: E402
 import procs  # noqa: E402
+import tcp  # noqa: E402
 import testpmd  # noqa: E402
+from report import fmt_spread, log, spread  # noqa: E402
 
 EXIT_MISSING = 3  # a peer program is not installed
-
-
-def log(msg):
-    print("[bench %s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
 
 
 def parse_args():
@@ -37,8 +35,25 @@ def parse_args():
     ap.add_argument("--smoke", action="store_true",
                     help="CI mode: 1 round, 64 B, a few seconds; only checks that every backend "
                          "forwarded traffic (and that vswitchd learnt both MACs), never a speed")
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--seconds", type=float, default=5.0, help="measuring window per run")
+    ap.add_argument("--guest-tcp", action="store_true",
+                    help="the guest TCP row instead of the frame rows: two QEMU guests (TCG, "
+                         "Linux 6.1 virtio-net with its default offloads) on two vhost-user "
+                         "ports of each switch, iperf3 Gbit/s and TCP retransmissions; backends "
+                         "%s by default (also testpmd, vswitchd-adaptive)" % tcp.DEFAULT_BACKENDS)
+    ap.add_argument("--reverse", action="store_true",
+                    help="--guest-tcp: also measure guest b -> guest a (iperf3 -R)")
+    ap.add_argument("--guest-cpus", default="",
+                    help="--guest-tcp: taskset CPU list for both QEMU processes (default: "
+                         "wherever the scheduler puts them; the switch stays on cpu 1)")
+    ap.add_argument("--guest-mem", type=int, default=256, help="--guest-tcp: MiB per guest")
+    ap.add_argument("--guest-kernel", default="6.1", help="--guest-tcp: test/lab kernel")
+    ap.add_argument("--boot-timeout", type=float, default=120.0,
+                    help="--guest-tcp: seconds for both guests to boot")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="interleaved rounds (default 5; 3 with --guest-tcp)")
+    ap.add_argument("--seconds", type=float, default=None,
+                    help="measuring window per run (default 5; with --guest-tcp the iperf3 "
+                         "time, default 8)")
     ap.add_argument("--warmup", type=float, default=2.0)
     ap.add_argument("--windows", type=int, default=3,
                     help="measuring windows per run at most: another is taken while the "
@@ -46,7 +61,9 @@ def parse_args():
                          "programs; the least disturbed one counts")
     ap.add_argument("--max-lost", type=float, default=0.05)
     ap.add_argument("--sizes", default="64,1518", help="frame lengths (bytes, without FCS)")
-    ap.add_argument("--backends", default="vswitchd,testpmd,ovs-p2p,ovs-normal,vswitchd-adaptive")
+    ap.add_argument("--backends", default=None,
+                    help="default: vswitchd,testpmd,ovs-p2p,ovs-normal,vswitchd-adaptive "
+                         "(--guest-tcp: %s; vswitchd only with --smoke)" % tcp.DEFAULT_BACKENDS)
     ap.add_argument("--inflight", type=int, default=256,
                     help="frames injected per direction (>= 128)")
     ap.add_argument("--ring", type=int, default=1024, help="virtqueue size (queue_size=)")
@@ -73,6 +90,13 @@ def parse_args():
     ap.add_argument("--no-hugepages", dest="hugepages", action="store_false")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
     a = ap.parse_args()
+    if a.rounds is None:
+        a.rounds = 3 if a.guest_tcp else 5
+    if a.seconds is None:
+        a.seconds = 8.0 if a.guest_tcp else 5.0
+    if a.backends is None:
+        a.backends = ("vswitchd" if a.smoke else tcp.DEFAULT_BACKENDS) if a.guest_tcp else \
+            "vswitchd,testpmd,ovs-p2p,ovs-normal,vswitchd-adaptive"
     if a.smoke:
         a.rounds = 1
         a.seconds = min(a.seconds, 2.0)
@@ -120,7 +144,11 @@ BENCH_OVS_TOOLS = ("ovs-vswitchd", "ovsdb-server", "ovsdb-tool", "ovs-vsctl", "o
 
 
 def missing_tools(names, args):
-    need = dict.fromkeys(BENCH_TOOLS, True)
+    need = {}
+    if not args.guest_tcp or any(n.startswith("testpmd") for n in names):
+        need.update(dict.fromkeys(BENCH_TOOLS, True))
+    if args.guest_tcp:
+        need.update(dict.fromkeys(tcp.BENCH_GUEST_TOOLS, True))
     if any(n.startswith("ovs") for n in names):
         need.update(dict.fromkeys(BENCH_OVS_TOOLS, True))
     miss = [t for t in need if not shutil.which(t)]
@@ -131,6 +159,12 @@ def missing_tools(names, args):
                             "ovs-vswitchd /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk)")
         except Exception as e:
             miss.append("a working ovs-vswitchd (%s)" % e)
+    if args.guest_tcp and "qemu-system-x86_64" not in miss:
+        v = guests.qemu_major()
+        # 7.2 segfaults with vhost-user and MSI-X under TCG (test/lab/README.md).
+        if v is None or v < 8:
+            miss.append("QEMU >= 8 (have %s; bash scripts/deps.sh installs 10 from "
+                        "bookworm-backports)" % v)
     if any(n.startswith("vswitchd") for n in names):
         for p in (args.vswitchd, args.vswitchctl):
             if not os.access(p, os.X_OK):
@@ -306,13 +340,6 @@ def fdb_bench(args):
         return {"error": str(e)}
 
 
-def spread(vals):
-    vals = [v for v in vals if v is not None]
-    if not vals:
-        return None
-    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "n": len(vals)}
-
-
 def summarize(runs, names, sizes):
     summ = {}
     for size in sizes:
@@ -399,12 +426,6 @@ def check_targets(summ, idle, lat, fdb):
         v = fdb["ns_per_lookup_with_learner"]
         out.append(("fdb ns/lookup, 1M entries, while learning", v, "< 20", v < 20))
     return out
-
-
-def fmt_spread(sp, f="%.2f"):
-    if not sp:
-        return "-"
-    return (f + " [" + f + "-" + f + "]") % (sp["median"], sp["min"], sp["max"])
 
 
 def print_table(summ, names):
@@ -514,6 +535,8 @@ def main():
                                    os.path.join(os.path.dirname(os.path.dirname(
                                        os.path.abspath(__file__))), "results"))
     os.makedirs(results_dir, exist_ok=True)
+    if args.guest_tcp:
+        return tcp.main(args, workdir, results_dir, stamp, facts)
     stem = ("smoke-" if args.smoke else "bench-") + stamp
     runs, errors = [], []
     idle = lat = None

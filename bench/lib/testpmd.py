@@ -19,6 +19,8 @@ _PORT_RE = re.compile(r"NIC statistics for port (\d+)\s+#+\s+RX-packets:\s+(\d+)
 
 
 class TestPmd:
+    mhz = None  # the cycle counter's rate, as testpmd reports it with the cycles
+
     def __init__(self, name, workdir, eal, app, prefix):
         self.name = name
         self.prefix = prefix
@@ -94,6 +96,8 @@ class TestPmd:
         m = _CYC_RE.search(out)
         if not m:
             return None
+        if m.group(4):
+            self.mhz = int(m.group(4))
         return int(m.group(2)), int(m.group(3))
 
     def stop(self):
@@ -157,12 +161,15 @@ class Generator(TestPmd):
 
 class TestPmdVhost(TestPmd):
     """Backend 2: two net_vhost ports (DPDK's vhost library, servers) in
-    io-forward, no lookup at all."""
+    io-forward, no lookup at all. `vdev_opts` go to both vdevs (e.g. "tso=1":
+    TSO offered to guests)."""
 
-    def __init__(self, workdir, prefix, socks, lcore=1, hugepages=True, mbufs=16384):
+    def __init__(self, workdir, prefix, socks, lcore=1, hugepages=True, mbufs=16384,
+                 vdev_opts=""):
         vdevs = []
         for i, s in enumerate(socks):
-            vdevs += ["--vdev", "net_vhost%d,iface=%s,queues=1" % (i, s)]
+            vdevs += ["--vdev", "net_vhost%d,iface=%s,queues=1%s" % (
+                i, s, "," + vdev_opts if vdev_opts else "")]
         main = 1 - lcore
         app = ["--total-num-mbufs=%d" % mbufs, "--forward-mode=io", "--record-core-cycles"]
         super().__init__("testpmd-vhost", workdir, eal_args(main, hugepages) + vdevs, app, prefix)
