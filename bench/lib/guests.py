@@ -119,9 +119,9 @@ class Guest:
         while True:
             line = self._line(deadline)
             if line is None:
-                raise RuntimeError("guest %s: %s within %.0fs; console %s:\n%s" % (
+                raise RuntimeError("guest %s: %s within %.0fs (console %s)" % (
                     self.name, "QEMU exited" if not self.proc.alive() else "no agent",
-                    timeout, self.console, self.console_tail()))
+                    timeout, self.console))
             if line == "LAB-AGENT-READY":
                 return
 

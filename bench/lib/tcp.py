@@ -185,6 +185,8 @@ def backend_round(name, rd, image, initrd, workdir, args):
             for g in gs:
                 g.wait_agent(args.boot_timeout)
         except RuntimeError as e:
+            for g in gs:
+                log("guest %s console, last lines:\n%s" % (g.name, g.console_tail()))
             raise Failed("the guests did not boot: %s" % e)
         boot_s = time.monotonic() - t0
         feats = {"ab"[i]: g.features() for i, g in enumerate(gs)}
