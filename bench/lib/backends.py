@@ -202,10 +202,14 @@ class Ovs(Backend):
 
     kind = "ovs"
 
-    def __init__(self, workdir, args, flows, tso=None, name=None):
+    def __init__(self, workdir, args, flows, tso=None, name=None, vhost_client=False):
         self.name = name or "ovs-" + flows
         self.flows = flows
         self.tso = tso  # other_config:userspace-tso-enable (None: OVS's default, off)
+        # dpdkvhostuserclient ports: the front-ends listen, OVS connects (and
+        # reconnects), the mode OVS recommends; else dpdkvhostuser (OVS listens).
+        self.vhost_client = vhost_client
+        self.gen_is_client = not vhost_client
         super().__init__(workdir, args)
         self.run_dir = os.path.join(self.dir, "run")
         self.socks = (os.path.join(self.run_dir, "p0"), os.path.join(self.run_dir, "p1"))
@@ -282,8 +286,12 @@ class Ovs(Backend):
                                                                         "ovs-vswitchd.log")))
         self.vsctl("add-br", "br0", "--", "set", "bridge", "br0", "datapath_type=netdev")
         for i in (0, 1):
+            if self.vhost_client:
+                iface = ["type=dpdkvhostuserclient", "options:vhost-server-path=" + self.socks[i]]
+            else:
+                iface = ["type=dpdkvhostuser"]
             self.vsctl("add-port", "br0", "p%d" % i, "--", "set", "Interface", "p%d" % i,
-                       "type=dpdkvhostuser", "ofport_request=%d" % (i + 1))
+                       *iface, "ofport_request=%d" % (i + 1))
         br = "unix:" + os.path.join(self.run_dir, "br0.mgmt")
         self.ofctl("del-flows", br)
         if self.flows == "p2p":
@@ -291,7 +299,8 @@ class Ovs(Backend):
             self.ofctl("add-flow", br, "in_port=2,actions=output:1")
         else:
             self.ofctl("add-flow", br, "actions=NORMAL")
-        self.wait_socks(self.vsd)
+        if not self.vhost_client:
+            self.wait_socks(self.vsd)
 
     def settle(self):
         def up():

@@ -64,10 +64,12 @@ def prepare(workdir, kernel="6.1"):
 
 class Guest:
     """One guest: eth0 on the vhost-user socket `sock` (QEMU connects to the
-    switch, retrying every second), address `ip`, an iperf3 server running,
-    the lab agent on ttyS1."""
+    switch, retrying every second; with server=True QEMU listens on it and
+    the switch connects), address `ip`, an iperf3 server running, the lab
+    agent on ttyS1."""
 
-    def __init__(self, name, workdir, kernel, initrd, sock, mac, ip, cpus="", mem=256):
+    def __init__(self, name, workdir, kernel, initrd, sock, mac, ip, cpus="", mem=256,
+                 server=False):
         self.name = name
         base = os.path.join(workdir, "guest-" + name)
         self.console = base + ".console"
@@ -83,7 +85,8 @@ class Guest:
                 "-append", "console=ttyS0 quiet panic=-1 vs_ip=%s vs_mode=agent vs_iperf3=1" % ip,
                 "-monitor", "none", "-serial", "file:" + self.console,
                 "-chardev", "pipe,id=ctl0,path=" + ctl, "-serial", "chardev:ctl0",
-                "-chardev", "socket,id=vhu0,path=%s,reconnect-ms=1000" % sock,
+                "-chardev", "socket,id=vhu0,path=%s,%s" % (
+                    sock, "server=on,wait=off" if server else "reconnect-ms=1000"),
                 "-netdev", "vhost-user,id=net0,chardev=vhu0,queues=1",
                 # QEMU's defaults: csum, guest_csum, host/guest_tso4/6, mrg_rxbuf...
                 # on; the switch's offer decides what the guest's driver gets.
