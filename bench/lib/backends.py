@@ -195,7 +195,8 @@ class Ovs(Backend):
     """Open vSwitch with DPDK, run by hand with a private run/db/log
     directory: ovsdb-server, then ovs-vswitchd with dpdk-init, one PMD thread
     on cpu 1, a netdev bridge with two dpdkvhostuser ports (OVS is the
-    server, like the other backends). flows: "p2p" (in_port=1 -> 2 and back)
+    server, like the other backends; vhost_client=True: dpdkvhostuserclient
+    ports, the front-ends listen). flows: "p2p" (in_port=1 -> 2 and back)
     or "normal" (the NORMAL action: MAC learning). tso: True/False sets
     other_config:userspace-tso-enable before ovs-vswitchd starts (it reads
     it once, at start-up)."""

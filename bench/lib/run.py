@@ -39,7 +39,8 @@ def parse_args():
                     help="the guest TCP row instead of the frame rows: two QEMU guests (TCG, "
                          "Linux 6.1 virtio-net with its default offloads) on two vhost-user "
                          "ports of each switch, iperf3 Gbit/s and TCP retransmissions; backends "
-                         "%s by default (also testpmd, vswitchd-adaptive)" % tcp.DEFAULT_BACKENDS)
+                         "%s by default (also testpmd, vswitchd-adaptive, ovs-dpdk-server, "
+                         "ovs-dpdk-tso-server)" % tcp.DEFAULT_BACKENDS)
     ap.add_argument("--reverse", action="store_true",
                     help="--guest-tcp: also measure guest b -> guest a (iperf3 -R)")
     ap.add_argument("--guest-cpus", default="",
