@@ -16,6 +16,8 @@ BASE_PKGS=(
 	zstd
 	# python3: host-side frame generators of the VFIO and testpmd tests
 	python3
+	# ethtool, tcpdump: what the kernel says about TAP offloads, frames on the wire
+	ethtool tcpdump
 )
 BACKPORTS_PKGS=(qemu-system-x86)
 BACKPORTS_FILE=/etc/apt/sources.list.d/bookworm-backports.sources
