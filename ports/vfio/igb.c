@@ -22,6 +22,7 @@
 #define ICR 0x00c0
 #define IMC 0x00d8
 #define RCTL 0x0100
+#define RLPML 0x5004
 #define TCTL 0x0400
 #define RXCSUM 0x5000
 #define MTA 0x5200
@@ -61,6 +62,7 @@
 #define RCTL_EN (1u << 1)
 #define RCTL_UPE (1u << 3)
 #define RCTL_MPE (1u << 4)
+#define RCTL_LPE (1u << 5)
 #define RCTL_BAM (1u << 15)
 #define RCTL_SECRC (1u << 26)
 #define TCTL_EN (1u << 1)
@@ -219,6 +221,14 @@ static int igb_init(struct vs_nic *nic, struct vs_port_err *err)
         vs_port_err_set(err, -1, "igb: at most %d queues are supported", MAX_QUEUES);
         return -EINVAL;
     }
+    /* Frames longer than one receive buffer are gathered into large ones. */
+    if ((uint32_t)nic->mtu + VS_ETH_OVERHEAD > VS_IGB_RX_BUF && !vs_pool_large(nic->pool)) {
+        vs_port_err_set(err, -1,
+                        "igb: mtu %u needs large buffers for frames over %u bytes, and there are "
+                        "none (memory.large_buffers is 0)",
+                        nic->mtu, VS_IGB_RX_BUF);
+        return -EINVAL;
+    }
     if ((rc = vs_vfio_map_bar(dev, 0, err)) < 0)
         return rc;
     if (!(g = calloc(1, sizeof(*g))))
@@ -278,8 +288,8 @@ static int igb_init(struct vs_nic *nic, struct vs_port_err *err)
         wr(g, MTA + 4 * i, 0);
 
     /* Descriptor rings, DMA-mapped before the NIC learns their address. */
-    if ((rc = vs_vfio_dma_alloc(dev, ring_bytes * (nrx + ntx), "igb descriptor rings",
-                                &g->rings, err)) < 0)
+    if ((rc = vs_vfio_dma_alloc(dev, ring_bytes * (nrx + ntx), "igb descriptor rings", &g->rings,
+                                err)) < 0)
         return rc;
 
     /* §4.5.9 receive initialisation, per queue. */
@@ -310,7 +320,14 @@ static int igb_init(struct vs_nic *nic, struct vs_port_err *err)
     if (nrx > 1)
         setup_rss(g, nrx);
     setup_irqs(nic, g, nrx);
-    wr(g, RCTL, RCTL_EN | RCTL_UPE | RCTL_MPE | RCTL_BAM | RCTL_SECRC);
+    /* §8.10.1, §8.10.5: frames longer than 1518 bytes (1522 tagged) only with LPE,
+     * up to RLPML bytes with the CRC; they span several 2 KiB descriptors. */
+    uint32_t rctl = RCTL_EN | RCTL_UPE | RCTL_MPE | RCTL_BAM | RCTL_SECRC;
+    if (nic->mtu > VS_PORT_MTU_DEFAULT) {
+        wr(g, RLPML, (uint32_t)nic->mtu + VS_ETH_OVERHEAD + 4);
+        rctl |= RCTL_LPE;
+    }
+    wr(g, RCTL, rctl);
 
     /* §4.5.10 transmit initialisation. */
     for (unsigned q = 0; q < ntx; q++) {
@@ -332,6 +349,9 @@ static int igb_init(struct vs_nic *nic, struct vs_port_err *err)
     wr(g, TCTL, TCTL_EN | TCTL_PSP | TCTL_CT | TCTL_COLD);
     nic->n_rxq = (uint16_t)nrx;
     nic->n_txq = (uint16_t)ntx;
+    /* Checksums through the context descriptor (or in software when the NIC cannot);
+     * no TSO here: the dataplane segments for this NIC. */
+    nic->tx_offloads = VS_OL_CSUM;
     g->status = rd(g, STATUS);
     return 0;
 }
@@ -448,6 +468,7 @@ static void igb_show(struct vs_nic *nic, json_t *out)
             json_object_set_new(o, "rx_bytes", json_integer((json_int_t)s->bytes));
             json_object_set_new(o, "rx_errors", json_integer((json_int_t)s->errors));
             json_object_set_new(o, "rx_no_mbufs", json_integer((json_int_t)s->no_mbufs));
+            json_object_set_new(o, "rx_no_large_buffers", json_integer((json_int_t)s->no_large));
             json_object_set_new(o, "interrupts", json_integer((json_int_t)g->interrupts[q]));
         }
         if (q < nic->n_txq) {
@@ -455,6 +476,9 @@ static void igb_show(struct vs_nic *nic, json_t *out)
             json_object_set_new(o, "tx_packets", json_integer((json_int_t)s->packets));
             json_object_set_new(o, "tx_bytes", json_integer((json_int_t)s->bytes));
             json_object_set_new(o, "tx_ring_full", json_integer((json_int_t)s->full));
+            json_object_set_new(o, "tx_errors", json_integer((json_int_t)s->errors));
+            json_object_set_new(o, "tx_csum_hw", json_integer((json_int_t)s->csum_hw));
+            json_object_set_new(o, "tx_csum_sw", json_integer((json_int_t)s->csum_sw));
             json_object_set_new(o, "tx_in_flight", json_integer(g->txq[q].in_flight));
         }
         json_array_append_new(queues, o);

@@ -71,8 +71,40 @@ int vs_igb_rxq_init(struct vs_igb_rxq *q, void *ring, uint16_t size, volatile ui
     return 0;
 }
 
+static void drop_frags(struct vs_igb_rxq *q)
+{
+    vs_pkt_free_bulk(q->frags, q->n_frags);
+    q->n_frags = 0;
+    q->frags_len = 0;
+}
+
+/* The long frame whose last piece is p (len bytes): gathered into one large
+ * buffer, the pieces freed. NULL (frame dropped, counted) when there is none. */
+static struct vs_pkt *gather(struct vs_igb_rxq *q, struct vs_pkt *p, uint16_t len)
+{
+    uint32_t total = q->frags_len + len, off = 0;
+    struct vs_pkt *big = vs_pkt_alloc_len(q->pool, total);
+
+    if (vs_unlikely(!big)) {
+        q->stats.no_large++;
+        drop_frags(q);
+        vs_pkt_free(p);
+        return NULL;
+    }
+    for (uint8_t i = 0; i < q->n_frags; i++) {
+        vs_copy(vs_pkt_data(big) + off, vs_pkt_data(q->frags[i]), q->frags[i]->len);
+        off += q->frags[i]->len;
+    }
+    vs_copy(vs_pkt_data(big) + off, vs_pkt_data(p), len);
+    big->len = total;
+    drop_frags(q);
+    vs_pkt_free(p);
+    return big;
+}
+
 void vs_igb_rxq_fini(struct vs_igb_rxq *q)
 {
+    drop_frags(q);
     vs_pkt_free_bulk(q->unusable, q->n_unusable);
     q->n_unusable = 0;
     if (!q->bufs)
@@ -122,22 +154,36 @@ uint16_t vs_igb_rx_burst(struct vs_igb_rxq *q, struct vs_pkt **pkts, uint16_t n)
         idx = (idx + 1) & q->mask;
 
         if (vs_unlikely(!(status & VS_IGB_RXD_STAT_EOP))) {
-            /* Longer than one buffer: cannot happen with LPE off; drop it whole. */
-            q->discard = true;
-            q->stats.errors++;
-            vs_pkt_free(p);
+            /* A piece of a long frame: every piece but the last fills its buffer. */
+            if (q->discard || len != VS_IGB_RX_BUF || q->n_frags == VS_IGB_MAX_FRAGS - 1) {
+                if (!q->discard)
+                    q->stats.errors++;
+                q->discard = true;
+                drop_frags(q);
+                vs_pkt_free(p);
+                continue;
+            }
+            p->len = len;
+            q->frags[q->n_frags++] = p;
+            q->frags_len += len;
             continue;
         }
-        if (vs_unlikely(q->discard || (status & VS_IGB_RXD_ERR_MASK) || len < 14 ||
-                        len > VS_IGB_RX_BUF)) {
+        if (vs_unlikely(q->discard || (status & VS_IGB_RXD_ERR_MASK) || len == 0 ||
+                        len > VS_IGB_RX_BUF || q->frags_len + len < 14)) {
             if (!q->discard)
                 q->stats.errors++;
             q->discard = false;
+            drop_frags(q);
             vs_pkt_free(p);
             continue;
         }
-        p->len = len;
-        q->stats.bytes += len;
+        if (vs_unlikely(q->n_frags)) {
+            if (!(p = gather(q, p, len)))
+                continue;
+        } else {
+            p->len = len;
+        }
+        q->stats.bytes += p->len;
         pkts[rx++] = p;
         if (rx == n)
             break;
@@ -165,8 +211,14 @@ int vs_igb_txq_init(struct vs_igb_txq *q, void *ring, uint16_t size, volatile ui
     q->size = size;
     q->mask = size - 1;
     q->bufs = calloc(size, sizeof(*q->bufs));
-    if (!q->bufs)
+    q->last = calloc(size, sizeof(*q->last));
+    if (!q->bufs || !q->last) {
+        free(q->bufs);
+        free(q->last);
+        q->bufs = NULL;
+        q->last = NULL;
         return -ENOMEM;
+    }
     memset(ring, 0, (size_t)size * sizeof(union vs_igb_tx_desc));
     *q->tdt = 0;
     return 0;
@@ -184,7 +236,9 @@ void vs_igb_txq_fini(struct vs_igb_txq *q)
         q->in_flight--;
     }
     free(q->bufs);
+    free(q->last);
     q->bufs = NULL;
+    q->last = NULL;
 }
 
 uint16_t vs_igb_tx_reclaim(struct vs_igb_txq *q)
@@ -193,15 +247,15 @@ uint16_t vs_igb_tx_reclaim(struct vs_igb_txq *q)
     uint16_t n = 0, total = 0;
 
     while (q->in_flight) {
-        uint32_t status = VS_READ_ONCE(q->ring[q->clean].wb.status);
+        uint16_t last = q->last[q->clean];
+        uint32_t status = VS_READ_ONCE(q->ring[last].wb.status);
 
         if (!(status & VS_IGB_TXD_STAT_DD))
             break;
-        if (q->bufs[q->clean])
-            done[n++] = q->bufs[q->clean];
-        q->bufs[q->clean] = NULL;
-        q->clean = (q->clean + 1) & q->mask;
-        q->in_flight--;
+        done[n++] = q->bufs[last];
+        q->bufs[last] = NULL;
+        q->in_flight -= (uint16_t)(((last - q->clean) & q->mask) + 1);
+        q->clean = (last + 1) & q->mask;
         if (n == VS_BURST) {
             vs_pkt_free_bulk(done, n);
             total += n;
@@ -213,16 +267,86 @@ uint16_t vs_igb_tx_reclaim(struct vs_igb_txq *q)
     return total + n;
 }
 
-/* Fills one data descriptor: len bytes at addr of a frame of frame_len bytes; eop
- * on its last. RS on every one, so that each gets DD and reclaim walks them in
- * order. */
-static inline void tx_desc(volatile union vs_igb_tx_desc *d, uint64_t addr, uint32_t len,
-                           uint32_t frame_len, bool eop)
+/* What the NIC's checksum offload needs of a VS_OL_CSUM frame: TCP (offset 16) or
+ * UDP (offset 6) right behind an IPv4 header or a plain IPv6 header (no extension
+ * headers), behind Ethernet and up to two VLAN tags. Fills the context's lens and
+ * TUCMD and returns true; false when the NIC cannot do it. */
+static bool csum_ctx(const struct vs_pkt *p, uint32_t *lens, uint32_t *tucmd)
 {
-    d->read.buffer_addr = addr;
-    d->read.cmd_type_len = len | VS_IGB_TXD_DTYP_DATA | VS_IGB_TXD_CMD_DEXT | VS_IGB_TXD_CMD_IFCS |
-                           VS_IGB_TXD_CMD_RS | (eop ? VS_IGB_TXD_CMD_EOP : 0);
-    d->read.olinfo_status = frame_len << VS_IGB_TXD_PAYLEN_SHIFT;
+    const uint8_t *d = p->data;
+    uint32_t l2 = 14, l3, proto;
+    uint16_t et;
+
+    if (p->len < 14)
+        return false;
+    et = (uint16_t)(d[12] << 8 | d[13]);
+    for (int tags = 0; tags < 2 && (et == 0x8100 || et == 0x88a8); tags++) {
+        if (p->len < l2 + 4)
+            return false;
+        et = (uint16_t)(d[l2 + 2] << 8 | d[l2 + 3]);
+        l2 += 4;
+    }
+    if (et == 0x0800 && p->len >= l2 + 20 && d[l2] >> 4 == 4) {
+        l3 = (d[l2] & 0xfu) * 4u;
+        proto = d[l2 + 9];
+        *tucmd = VS_IGB_CTX_TUCMD_IPV4;
+    } else if (et == 0x86dd && p->len >= l2 + 40 && d[l2] >> 4 == 6) {
+        l3 = 40;
+        proto = d[l2 + 6];
+        *tucmd = 0;
+    } else {
+        return false;
+    }
+    if (l3 < 20 || p->csum_start != l2 + l3)
+        return false;
+    if (proto == 6 && p->csum_offset == 16)
+        *tucmd |= VS_IGB_CTX_TUCMD_L4T_TCP;
+    else if (!(proto == 17 && p->csum_offset == 6))
+        return false;
+    *lens = l3 | l2 << VS_IGB_CTX_MACLEN_SHIFT;
+    return true;
+}
+
+/* Completes p's checksum request in software: the ones' complement sum from
+ * csum_start to the end (the field holds the pseudo-header sum), stored at
+ * csum_start + csum_offset. A frame shared with other ports is copied first (they
+ * may send it with the request still open). Returns the frame to send, or NULL
+ * (dropped: no buffer for the copy). */
+static struct vs_pkt *csum_sw(struct vs_pkt *p)
+{
+    uint32_t sum = 0, i;
+    uint8_t *d;
+    uint16_t c;
+
+    if (p->refcnt != 1) {
+        struct vs_pkt *cp = vs_pkt_alloc(p->pool); /* same kind: the frame fits */
+
+        if (!cp)
+            return NULL;
+        vs_copy(vs_pkt_data(cp), vs_pkt_data(p), p->len);
+        cp->len = p->len;
+        cp->vlan = p->vlan;
+        cp->in_port = p->in_port;
+        cp->ol_flags = p->ol_flags;
+        cp->csum_start = p->csum_start;
+        cp->csum_offset = p->csum_offset;
+        vs_pkt_free(p);
+        p = cp;
+    }
+    d = vs_pkt_data(p);
+    for (i = p->csum_start; i + 1 < p->len; i += 2)
+        sum += (uint32_t)(d[i] << 8 | d[i + 1]);
+    if (i < p->len)
+        sum += (uint32_t)d[i] << 8;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    c = (uint16_t)~sum;
+    if (!c)
+        c = 0xffff; /* UDP: 0 would mean "no checksum"; the same value for TCP */
+    d[p->csum_start + p->csum_offset] = (uint8_t)(c >> 8);
+    d[p->csum_start + p->csum_offset + 1] = (uint8_t)c;
+    p->ol_flags = (uint8_t)((p->ol_flags & ~VS_OL_CSUM) | VS_OL_CSUM_VALID);
+    return p;
 }
 
 uint16_t vs_igb_tx_burst(struct vs_igb_txq *q, struct vs_pkt **pkts, uint16_t n)
@@ -236,32 +360,82 @@ uint16_t vs_igb_tx_burst(struct vs_igb_txq *q, struct vs_pkt **pkts, uint16_t n)
     for (; tx < n; tx++) {
         struct vs_pkt *p = pkts[tx];
         uint64_t addr = buf_dma(q->dev, p, p->len);
-        /* A buffer that crosses a 4 KiB boundary goes out as two descriptors, each
-         * within one page: a device (QEMU's igb, for one) may translate each
-         * descriptor's buffer through the IOMMU in one piece and drop the frame
-         * when it spans two translations; 4 KiB is the smallest IOMMU page. */
-        uint32_t first = VS_MIN(p->len, VS_IGB_TX_PAGE - (uint32_t)(addr & (VS_IGB_TX_PAGE - 1)));
-        uint16_t descs = first < p->len ? 2 : 1;
+        uint32_t olinfo = p->len << VS_IGB_TXD_PAYLEN_SHIFT, lens = 0, tucmd = 0, left, off;
+        uint8_t req = p->ol_flags & VS_OL_REQUESTS;
+        bool ctx = false;
+        /* A buffer that crosses a 4 KiB boundary goes out as one descriptor per page:
+         * a device (QEMU's igb, for one) may translate each descriptor's buffer
+         * through the IOMMU in one piece and drop the frame when it spans two
+         * translations; 4 KiB is the smallest IOMMU page. */
+        uint16_t descs =
+            (uint16_t)((addr + p->len - 1) / VS_IGB_TX_PAGE - addr / VS_IGB_TX_PAGE + 1);
 
-        if (vs_unlikely(!addr || p->len == 0 || p->len > VS_PKT_DATA_ROOM)) {
+        if (vs_unlikely(!addr || p->len == 0 || p->len > p->room || p->len > VS_IGB_MAX_FRAME ||
+                        (req & (uint8_t)~VS_OL_CSUM) ||
+                        (req && (uint32_t)p->csum_start + p->csum_offset + 2 > p->len))) {
             /* Taken and dropped: the caller only frees what we refuse at the end. */
             q->stats.errors++;
             vs_pkt_free(p);
             continue;
         }
-        if (descs > space)
-            break;
-        if (descs == 2) {
-            tx_desc(&q->ring[idx], addr, first, p->len, false);
-            q->bufs[idx] = NULL; /* the frame is freed with its last descriptor */
-            idx = (idx + 1) & q->mask;
-            addr += first;
+        if (vs_unlikely(req)) {
+            if (csum_ctx(p, &lens, &tucmd)) {
+                olinfo |= VS_IGB_TXD_POPTS_TXSM;
+                ctx = !q->ctx_valid || q->ctx_lens != lens || q->ctx_tucmd != tucmd;
+            } else if (descs <= space) {
+                if (!(pkts[tx] = p = csum_sw(p))) {
+                    q->stats.errors++;
+                    continue;
+                }
+                addr = buf_dma(q->dev, p, p->len);
+                descs =
+                    (uint16_t)((addr + p->len - 1) / VS_IGB_TX_PAGE - addr / VS_IGB_TX_PAGE + 1);
+                if (vs_unlikely(!addr)) {
+                    q->stats.errors++;
+                    vs_pkt_free(p);
+                    continue;
+                }
+                q->stats.csum_sw++;
+            }
         }
-        tx_desc(&q->ring[idx], addr, descs == 2 ? p->len - first : p->len, p->len, true);
-        q->bufs[idx] = p;
+        if (descs + ctx > space)
+            break;
+        uint16_t first = idx;
+        if (ctx) {
+            volatile union vs_igb_tx_desc *c = &q->ring[idx];
+
+            c->ctx.vlan_macip_lens = lens;
+            c->ctx.seqnum_seed = 0;
+            c->ctx.type_tucmd_mlhl = tucmd | VS_IGB_TXD_DTYP_CTXT | VS_IGB_TXD_CMD_DEXT;
+            c->ctx.mss_l4len_idx = 0; /* slot 0 */
+            q->bufs[idx] = NULL;
+            q->ctx_valid = true;
+            q->ctx_lens = lens;
+            q->ctx_tucmd = tucmd;
+            idx = (idx + 1) & q->mask;
+        }
+        if (olinfo & VS_IGB_TXD_POPTS_TXSM)
+            q->stats.csum_hw++;
+        for (left = p->len, off = 0; left;) {
+            uint32_t chunk =
+                VS_MIN(left, VS_IGB_TX_PAGE - (uint32_t)((addr + off) & (VS_IGB_TX_PAGE - 1)));
+            volatile union vs_igb_tx_desc *d = &q->ring[idx];
+
+            left -= chunk;
+            d->read.buffer_addr = addr + off;
+            d->read.cmd_type_len = chunk | VS_IGB_TXD_DTYP_DATA | VS_IGB_TXD_CMD_DEXT |
+                                   VS_IGB_TXD_CMD_IFCS |
+                                   (left ? 0 : VS_IGB_TXD_CMD_EOP | VS_IGB_TXD_CMD_RS);
+            d->read.olinfo_status = olinfo; /* the NIC reads POPTS from the first */
+            q->bufs[idx] = left ? NULL : p; /* the frame is freed with its last descriptor */
+            off += chunk;
+            if (left)
+                idx = (idx + 1) & q->mask;
+        }
+        q->last[first] = idx;
         idx = (idx + 1) & q->mask;
-        space -= descs;
-        q->in_flight += descs;
+        space -= descs + ctx;
+        q->in_flight += descs + ctx;
         q->stats.bytes += p->len;
         q->stats.packets++;
     }

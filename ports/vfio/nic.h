@@ -48,6 +48,12 @@ struct vs_nic {
     struct vs_pool *pool;
     const char *name;      /* port name, for log lines */
     uint16_t n_rxq, n_txq; /* asked by the port, set to what the driver provides */
+    /* Largest L3 packet (the port's mtu): frames up to mtu + VS_ETH_OVERHEAD must be
+     * received whole. A driver may lower it to what the device allows when the user
+     * did not ask for it (mtu_set false); when the user did, it refuses instead. */
+    uint16_t mtu;
+    bool mtu_set;
+    uint8_t tx_offloads; /* set by init: VS_OL_* requests tx_burst takes as they are */
     uint8_t mac[6];
     void *priv;
 };

@@ -27,8 +27,11 @@ struct vfio_port {
 };
 
 static const char *const vfio_keys[] = {"pci", "queues", "mtu", NULL};
-/* Receive buffers are one small packet buffer: no jumbo frames on the NICs yet. */
-#define VFIO_MTU_MAX 1500
+/* Jumbo frames: 9000 bytes of L3 packet on both drivers (igb: frames over a small
+ * buffer span several receive descriptors and are gathered into a large buffer;
+ * virtio-net: large receive buffers). Longer frames than a small buffer holds need
+ * memory.large_buffers. */
+#define VFIO_MTU_MAX 9000
 
 static const struct {
     uint16_t vendor, device;
@@ -184,10 +187,14 @@ static int vfio_open(struct vs_port *port, const struct vs_port_args *args, stru
     vp->nic.pool = port->pool;
     vp->nic.name = port->name;
     vp->nic.n_rxq = vp->nic.n_txq = (uint16_t)queues;
+    vp->nic.mtu = port->mtu;
+    vp->nic.mtu_set = vs_port_args_get(args, "mtu", NULL) != NULL;
     if ((rc = vp->nic.ops->init(&vp->nic, err)) < 0)
         goto fail;
     port->n_rxq = vp->nic.n_rxq;
     port->n_txq = vp->nic.n_txq;
+    port->mtu = vp->nic.mtu;
+    VS_WRITE_ONCE(port->tx_offloads, vp->nic.tx_offloads);
 
     rc = vs_vfio_request_eventfd(&vp->dev);
     if (rc >= 0) {
@@ -204,10 +211,16 @@ static int vfio_open(struct vs_port *port, const struct vs_port_args *args, stru
     vp->timer = vs_loop_add_timer(POLL_MS, POLL_MS, on_timer, vp);
     rc = vp->nic.ops->poll(&vp->nic);
     VS_WRITE_ONCE(port->link_up, rc > 0);
-    vs_info("port %s: %s %s (%04x:%04x), %u queue%s, MAC %02x:%02x:%02x:%02x:%02x:%02x%s",
+    vs_info("port %s: %s %s (%04x:%04x), %u queue%s, MAC %02x:%02x:%02x:%02x:%02x:%02x, mtu %u, "
+            "offloads%s%s%s%s%s%s%s",
             port->name, vp->nic.ops->name, vp->dev.bdf, vp->dev.vendor, vp->dev.device, port->n_rxq,
             port->n_rxq > 1 ? "s" : "", vp->nic.mac[0], vp->nic.mac[1], vp->nic.mac[2],
-            vp->nic.mac[3], vp->nic.mac[4], vp->nic.mac[5],
+            vp->nic.mac[3], vp->nic.mac[4], vp->nic.mac[5], port->mtu,
+            port->tx_offloads ? "" : " none", (port->tx_offloads & VS_OL_CSUM) ? " csum" : "",
+            (port->tx_offloads & VS_OL_TSO4) ? " tso4" : "",
+            (port->tx_offloads & VS_OL_TSO6) ? " tso6" : "",
+            (port->tx_offloads & VS_OL_USO) ? " uso" : "",
+            (port->tx_offloads & VS_OL_ECN) ? " ecn" : "",
             vp->dev.noiommu ? ", no-IOMMU mode" : "");
     return 0;
 fail:
@@ -226,7 +239,8 @@ static uint16_t vfio_rx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **
 
 /* The NIC keeps frames until it has sent them, and reads them by DMA. A frame lent
  * from a guest's memory (VS_PKT_F_EXTERNAL) is ours only until the end of the burst
- * and is not DMA-mapped: it goes out from a copy in a pool buffer. Returns how many
+ * and is not DMA-mapped: it goes out from a copy in a pool buffer (a large one when
+ * it is longer than a small one holds), with its offload requests. Returns how many
  * of pkts can be sent (fewer when the pool runs dry; the caller drops the rest). */
 static uint16_t own_frames(struct vs_port *port, struct vs_pkt **pkts, uint16_t n)
 {
@@ -235,12 +249,17 @@ static uint16_t own_frames(struct vs_port *port, struct vs_pkt **pkts, uint16_t 
 
         if (vs_likely(!(p->flags & VS_PKT_F_EXTERNAL)))
             continue;
-        if (!(c = vs_pkt_alloc(port->pool)))
+        if (!(c = vs_pkt_alloc_len(port->pool, p->len)))
             return i;
         vs_pkt_copy_out(p, vs_pkt_data(c));
         c->len = p->len;
         c->vlan = p->vlan;
         c->in_port = p->in_port;
+        c->ol_flags = p->ol_flags;
+        c->csum_start = p->csum_start;
+        c->csum_offset = p->csum_offset;
+        c->gso_size = p->gso_size;
+        c->hdr_len = p->hdr_len;
         vs_pkt_free(p);
         pkts[i] = c;
     }

@@ -19,6 +19,18 @@
 #include "vswitch/mem.h"
 
 #define HDR_LEN 12 /* struct virtio_net_hdr_v1: VERSION_1 makes num_buffers present */
+_Static_assert(sizeof(struct virtio_net_hdr_v1) == HDR_LEN, "virtio-net header layout");
+/* Newer than some systems' linux/virtio_net.h (Linux 6.2). */
+#ifndef VIRTIO_NET_F_HOST_USO
+#define VIRTIO_NET_F_HOST_USO 56
+#endif
+#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
+#define VIRTIO_NET_HDR_GSO_UDP_L4 5
+#endif
+#define F(bit) (1ull << (bit))
+/* Receive buffers of the large pool, at most this many per queue: they are 64 KiB
+ * each and the switch needs the rest for TSO segments and jumbo frames in flight. */
+#define RX_LARGE_MAX 64
 _Static_assert(VS_PKT_HEADROOM >= HDR_LEN, "the virtio-net header goes in the headroom");
 #define MAX_QSIZE 256
 #define TX_RECLAIM 32
@@ -72,8 +84,92 @@ int vs_virtio_pci_parse_caps(const uint8_t cfg[256], struct vs_virtio_caps *caps
     return caps->common.present && caps->notify.present && caps->device.present ? 0 : -ENODEV;
 }
 
+uint64_t vs_virtio_net_offload_features(uint64_t offered)
+{
+    uint64_t f = offered & (F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_GUEST_CSUM));
+
+    if (f & F(VIRTIO_NET_F_CSUM))
+        f |= offered &
+             (F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6) | F(VIRTIO_NET_F_HOST_USO));
+    if (f & (F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6)))
+        f |= offered & F(VIRTIO_NET_F_HOST_ECN);
+    return f;
+}
+
+uint8_t vs_virtio_net_tx_offloads(uint64_t features)
+{
+    uint8_t ol = 0;
+
+    if (features & F(VIRTIO_NET_F_CSUM))
+        ol |= VS_OL_CSUM;
+    if (features & F(VIRTIO_NET_F_HOST_TSO4))
+        ol |= VS_OL_TSO4;
+    if (features & F(VIRTIO_NET_F_HOST_TSO6))
+        ol |= VS_OL_TSO6;
+    if (features & F(VIRTIO_NET_F_HOST_USO))
+        ol |= VS_OL_USO;
+    if (features & F(VIRTIO_NET_F_HOST_ECN))
+        ol |= VS_OL_ECN;
+    return ol;
+}
+
+static inline void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); } /* virtio 1.x: LE */
+static inline uint16_t get16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+int vs_virtio_net_hdr_put(const struct vs_pkt *p, uint8_t take, uint8_t hdr[HDR_LEN])
+{
+    uint8_t req = p->ol_flags & VS_OL_REQUESTS, gso = req & VS_OL_GSO, type;
+
+    memset(hdr, 0, HDR_LEN);
+    if (!req)
+        return 0;
+    if ((req & (uint8_t)~take) || (gso & (gso - 1)) || ((req & VS_OL_ECN) && !gso))
+        return -EINVAL;
+    /* A GSO frame's segments all need their checksum: NEEDS_CSUM goes with it. */
+    hdr[offsetof(struct virtio_net_hdr_v1, flags)] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    put16(hdr + offsetof(struct virtio_net_hdr_v1, csum_start), p->csum_start);
+    put16(hdr + offsetof(struct virtio_net_hdr_v1, csum_offset), p->csum_offset);
+    if (!gso)
+        return 0;
+    type = gso == VS_OL_TSO4   ? VIRTIO_NET_HDR_GSO_TCPV4
+           : gso == VS_OL_TSO6 ? VIRTIO_NET_HDR_GSO_TCPV6
+                               : VIRTIO_NET_HDR_GSO_UDP_L4;
+    if (req & VS_OL_ECN)
+        type |= VIRTIO_NET_HDR_GSO_ECN;
+    hdr[offsetof(struct virtio_net_hdr_v1, gso_type)] = type;
+    put16(hdr + offsetof(struct virtio_net_hdr_v1, hdr_len), p->hdr_len);
+    put16(hdr + offsetof(struct virtio_net_hdr_v1, gso_size), p->gso_size);
+    return 0;
+}
+
+int vs_virtio_net_hdr_get(const uint8_t hdr[HDR_LEN], uint64_t features, struct vs_pkt *p)
+{
+    uint8_t flags = hdr[offsetof(struct virtio_net_hdr_v1, flags)];
+
+    if (hdr[offsetof(struct virtio_net_hdr_v1, gso_type)] != VIRTIO_NET_HDR_GSO_NONE)
+        return -EINVAL; /* no GUEST_TSO/UFO/USO negotiated */
+    if (!(flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)))
+        return 0;
+    if (!(features & F(VIRTIO_NET_F_GUEST_CSUM)))
+        return -EINVAL;
+    if (flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+        p->ol_flags |= VS_OL_CSUM;
+        p->csum_start = get16(hdr + offsetof(struct virtio_net_hdr_v1, csum_start));
+        p->csum_offset = get16(hdr + offsetof(struct virtio_net_hdr_v1, csum_offset));
+    } else {
+        p->ol_flags |= VS_OL_CSUM_VALID;
+    }
+    return 0;
+}
+
 struct vq_stats {
     uint64_t packets, bytes, errors, no_mbufs, full, kicks, stalls;
+    uint64_t offloaded; /* RX: frames with NEEDS_CSUM/DATA_VALID; TX: frames with requests */
 };
 
 struct vqueue {
@@ -86,7 +182,9 @@ struct vqueue {
      * of the pool (which would hand them straight back) until fini. */
     uint16_t n_unusable;
     struct vs_pkt *unusable[16];
-    int irq_fd; /* RX: eventfd of the queue's MSI-X vector, or -1 */
+    int irq_fd;              /* RX: eventfd of the queue's MSI-X vector, or -1 */
+    struct vs_pool *rx_pool; /* RX: where buffers come from (the large pool for jumbo frames) */
+    uint16_t rx_max;         /* RX: most buffers posted at once */
     uint64_t interrupts;
 };
 
@@ -94,6 +192,8 @@ struct vnet {
     volatile uint8_t *common, *devcfg, *isr, *notify_base;
     uint32_t notify_mult, notify_len;
     uint64_t features;
+    uint8_t tx_offloads; /* VS_OL_* the device takes (from features) */
+    bool rx_offloads;    /* GUEST_CSUM: received headers may carry flags */
     struct vs_mem_region mem;
     uint16_t pairs; /* queue pairs in use */
     struct vqueue rxq[MAX_PAIRS], txq[MAX_PAIRS];
@@ -222,11 +322,14 @@ static void kick(struct vqueue *q)
 static void rx_refill(struct vs_nic *nic, struct vqueue *q)
 {
     struct vs_pkt *fresh[VS_BURST];
-    unsigned want = VS_MIN(vs_virtq_drv_free_slots(&q->vq), VS_BURST), got;
+    uint16_t free_slots = vs_virtq_drv_free_slots(&q->vq), posted = q->vq.size - free_slots;
+    unsigned want =
+        posted >= q->rx_max ? 0 : VS_MIN(VS_MIN(free_slots, VS_BURST), q->rx_max - posted);
+    unsigned got;
 
     if (!want)
         return;
-    got = vs_pkt_alloc_bulk(nic->pool, fresh, want);
+    got = vs_pkt_alloc_bulk(q->rx_pool, fresh, want);
     if (got < want)
         q->st.no_mbufs++;
     for (unsigned i = 0; i < got; i++) {
@@ -370,6 +473,9 @@ static int vnet_init(struct vs_nic *nic, struct vs_port_err *err)
                     "pair (on QEMU: mq=on and a netdev with queues=N)",
                     nic->name, dev->bdf);
     }
+    /* Checksum and segmentation offloads where the device has them, so that a TSO
+     * segment leaves the NIC in one piece; the device's MTU when it states one. */
+    v->features |= vs_virtio_net_offload_features(offered) | (offered & F(VIRTIO_NET_F_MTU));
     w32(v, VIRTIO_PCI_COMMON_GFSELECT, 0);
     w32(v, VIRTIO_PCI_COMMON_GF, (uint32_t)v->features);
     w32(v, VIRTIO_PCI_COMMON_GFSELECT, 1);
@@ -389,6 +495,42 @@ static int vnet_init(struct vs_nic *nic, struct vs_port_err *err)
             for (int i = 0; i < 6; i++)
                 nic->mac[i] = v->devcfg[offsetof(struct virtio_net_config, mac) + i];
         } while (gen != c8(v, VIRTIO_PCI_COMMON_CFGGENERATION));
+    }
+
+    /* §5.1.4.1: with VIRTIO_NET_F_MTU the device says the largest packet it takes. */
+    if (v->features & F(VIRTIO_NET_F_MTU)) {
+        uint16_t dev_mtu =
+            *(volatile uint16_t *)(v->devcfg + offsetof(struct virtio_net_config, mtu));
+
+        if (dev_mtu < nic->mtu) {
+            if (nic->mtu_set || dev_mtu < 68) {
+                vs_port_err_set(err, -1,
+                                "virtio %s: mtu %u is more than the device's %u (on QEMU: "
+                                "virtio-net-pci,host_mtu=%u)",
+                                dev->bdf, nic->mtu, dev_mtu, nic->mtu);
+                return -EINVAL;
+            }
+            vs_info("port %s: virtio %s: mtu %u, the device's (VIRTIO_NET_F_MTU)", nic->name,
+                    dev->bdf, dev_mtu);
+            nic->mtu = dev_mtu;
+        }
+    }
+    v->tx_offloads = vs_virtio_net_tx_offloads(v->features);
+    v->rx_offloads = v->features & F(VIRTIO_NET_F_GUEST_CSUM);
+    nic->tx_offloads = v->tx_offloads;
+    /* One buffer per received frame (no MRG_RXBUF): longer frames than a small
+     * buffer holds need large ones. */
+    struct vs_pool *rx_pool = nic->pool;
+    uint16_t rx_max = MAX_QSIZE;
+    if ((uint32_t)nic->mtu + VS_ETH_OVERHEAD > VS_PKT_DATA_ROOM) {
+        if (!(rx_pool = vs_pool_large(nic->pool))) {
+            vs_port_err_set(err, -1,
+                            "virtio %s: mtu %u needs large receive buffers, and there are none "
+                            "(memory.large_buffers is 0)",
+                            dev->bdf, nic->mtu);
+            return -EINVAL;
+        }
+        rx_max = RX_LARGE_MAX;
     }
 
     /* Rings: queue 2k receives and 2k+1 transmits for pair k; the control queue
@@ -467,6 +609,8 @@ static int vnet_init(struct vs_nic *nic, struct vs_port_err *err)
     if (v->pairs > 1 && (rc = set_pairs(nic, v, err)) < 0)
         return rc;
     for (uint16_t p = 0; p < v->pairs; p++) {
+        v->rxq[p].rx_pool = rx_pool;
+        v->rxq[p].rx_max = rx_max;
         while (vs_virtq_drv_free_slots(&v->rxq[p].vq)) {
             unsigned before = vs_virtq_drv_free_slots(&v->rxq[p].vq);
             rx_refill(nic, &v->rxq[p]);
@@ -533,7 +677,19 @@ static uint16_t vnet_rx(struct vs_nic *nic, uint16_t qi, struct vs_pkt **pkts, u
             vs_pkt_free(p);
             continue;
         }
-        p->len = (uint16_t)(len - HDR_LEN);
+        if (v->rx_offloads) {
+            const uint8_t *hdr = vs_pkt_data(p) - HDR_LEN;
+
+            if (vs_unlikely(hdr[0] | hdr[1])) { /* flags, gso_type */
+                if (vs_virtio_net_hdr_get(hdr, v->features, p) < 0) {
+                    q->st.errors++;
+                    vs_pkt_free(p);
+                    continue;
+                }
+                q->st.offloaded++;
+            }
+        }
+        p->len = len - HDR_LEN;
         q->st.bytes += p->len;
         pkts[rx++] = p;
     }
@@ -560,7 +716,8 @@ static uint16_t tx_reclaim(struct vqueue *q)
 
 /* Queues as many of pkts as fit and notifies the device; returns how many it
  * took (sent or dropped as unmappable). */
-static uint16_t tx_add(struct vs_nic *nic, struct vqueue *q, struct vs_pkt **pkts, uint16_t n)
+static uint16_t tx_add(struct vs_nic *nic, struct vnet *v, struct vqueue *q, struct vs_pkt **pkts,
+                       uint16_t n)
 {
     uint16_t tx = 0;
 
@@ -568,9 +725,10 @@ static uint16_t tx_add(struct vs_nic *nic, struct vqueue *q, struct vs_pkt **pkt
         struct vs_pkt *p = pkts[tx];
         /* One descriptor per frame, so a queue holds as many frames as it has
          * entries: VERSION_1 lets the header share the frame's buffer (§2.6.4), and
-         * the headroom has room for it. It is all zeros (no offloads; num_buffers
-         * is for RX), so a frame flooded to several virtio NICs gets the same bytes
-         * from each, and no device can read a half-written header. */
+         * the headroom has room for it. It depends on the frame's offload metadata
+         * only (num_buffers is for RX), so a frame flooded to several virtio NICs
+         * gets the same bytes from each, and no device can read a half-written
+         * header. */
         uint8_t *hdr = vs_pkt_data(p) - HDR_LEN;
         uint64_t addr = vs_vfio_dma_addr(nic->dev, hdr, HDR_LEN + p->len);
 
@@ -579,7 +737,15 @@ static uint16_t tx_add(struct vs_nic *nic, struct vqueue *q, struct vs_pkt **pkt
             vs_pkt_free(p);
             continue;
         }
-        memset(hdr, 0, HDR_LEN);
+        if (vs_likely(!(p->ol_flags & VS_OL_REQUESTS))) {
+            memset(hdr, 0, HDR_LEN);
+        } else if (vs_virtio_net_hdr_put(p, v->tx_offloads, hdr) < 0) {
+            q->st.errors++; /* a request the device did not take: cannot go out as it is */
+            vs_pkt_free(p);
+            continue;
+        } else {
+            q->st.offloaded++;
+        }
         if (vs_virtq_drv_add(&q->vq, addr, HDR_LEN + p->len, false, p) < 0)
             break;
         q->st.packets++;
@@ -599,7 +765,7 @@ static uint16_t vnet_tx(struct vs_nic *nic, uint16_t qi, struct vs_pkt **pkts, u
     if (slots - vs_virtq_drv_free_slots(&q->vq) >= TX_RECLAIM ||
         vs_virtq_drv_free_slots(&q->vq) < n)
         tx_reclaim(q);
-    tx = tx_add(nic, q, pkts, n);
+    tx = tx_add(nic, v, q, pkts, n);
     /* The ring is full: the device is behind, as a virtio device is after a
      * burst (QEMU, for one, empties the ring from its main loop, in batches).
      * Rather than drop, wait for room, up to TX_WAIT_NS. A device that sends
@@ -613,7 +779,7 @@ static uint16_t vnet_tx(struct vs_nic *nic, uint16_t qi, struct vs_pkt **pkts, u
         while (tx < n) {
             if (tx_reclaim(q)) {
                 progress = true;
-                tx += tx_add(nic, q, pkts + tx, n - tx);
+                tx += tx_add(nic, v, q, pkts + tx, n - tx);
             } else if (vs_now_ns() > deadline) {
                 break;
             } else {
@@ -686,6 +852,7 @@ static void show_q(json_t *arr, const char *dir, unsigned pair, const struct vqu
     json_object_set_new(o, "no_mbufs", json_integer((json_int_t)q->st.no_mbufs));
     json_object_set_new(o, "ring_full", json_integer((json_int_t)q->st.full));
     json_object_set_new(o, "notifications", json_integer((json_int_t)q->st.kicks));
+    json_object_set_new(o, "offloaded", json_integer((json_int_t)q->st.offloaded));
     if (!strcmp(dir, "tx"))
         json_object_set_new(o, "stalls", json_integer((json_int_t)q->st.stalls));
     json_object_set_new(o, "broken", json_boolean(q->vq.broken));
@@ -704,6 +871,16 @@ static void vnet_show(struct vs_nic *nic, json_t *out)
         return;
     snprintf(feat, sizeof(feat), "0x%llx", (unsigned long long)v->features);
     json_object_set_new(out, "features", json_string(feat));
+    json_object_set_new(
+        out, "offloads",
+        json_pack(
+            "{s:b,s:b,s:b,s:b,s:b,s:b}", "csum", (int)!!(v->features & F(VIRTIO_NET_F_CSUM)),
+            "guest_csum", (int)v->rx_offloads, "host_tso4", (int)!!(v->tx_offloads & VS_OL_TSO4),
+            "host_tso6", (int)!!(v->tx_offloads & VS_OL_TSO6), "host_ecn",
+            (int)!!(v->tx_offloads & VS_OL_ECN), "host_uso", (int)!!(v->tx_offloads & VS_OL_USO)));
+    json_object_set_new(
+        out, "rx_buffers",
+        json_string(v->pairs && v->rxq[0].rx_pool != nic->pool ? "large" : "small"));
     for (unsigned p = 0; p < v->pairs; p++) {
         show_q(qs, "rx", p, &v->rxq[p]);
         show_q(qs, "tx", p, &v->txq[p]);

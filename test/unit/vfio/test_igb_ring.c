@@ -232,14 +232,37 @@ struct model_tx {
     uint16_t tdh;
     uint32_t sent;   /* descriptors */
     uint32_t frames; /* frames completed (EOP seen) */
+    uint32_t ctxs;   /* context descriptors */
     uint32_t last_seq;
     uint32_t frame_len; /* bytes of the frame being gathered */
-    uint8_t frame[2048];
+    uint32_t first_olinfo;
+    bool in_frame;
+    uint32_t ctx_lens, ctx_tucmd; /* context slot 0 */
+    uint8_t frame[VS_IGB_MAX_FRAME];
+    uint32_t last_len; /* the last frame sent, as it left the NIC */
+    uint8_t last[VS_IGB_MAX_FRAME];
 };
 
-/* Transmits up to max descriptors between TDH and TDT, writing DD back. A frame
- * may span descriptors (EOP on its last); no descriptor's buffer may cross a
- * 4 KiB page. */
+/* The NIC's checksum offload (§7.2.4): the ones' complement sum from MACLEN + IPLEN
+ * to the end, the field's contents (the pseudo-header sum) included, stored at the
+ * offset the L4 type gives. */
+static void nic_csum(struct model_tx *m)
+{
+    uint32_t start = (m->ctx_lens & 0x1ff) + ((m->ctx_lens >> VS_IGB_CTX_MACLEN_SHIFT) & 0x7f);
+    uint32_t at = start + ((m->ctx_tucmd & VS_IGB_CTX_TUCMD_L4T_TCP) ? 16 : 6), sum = 0;
+
+    CU_ASSERT_FATAL(at + 2 <= m->frame_len);
+    for (uint32_t i = start; i < m->frame_len; i += 2)
+        sum += (uint32_t)(m->frame[i] << 8 | (i + 1 < m->frame_len ? m->frame[i + 1] : 0));
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    m->frame[at] = (uint8_t)(~sum >> 8);
+    m->frame[at + 1] = (uint8_t)~sum;
+}
+
+/* Transmits up to max descriptors between TDH and TDT, writing DD back where RS
+ * asks for it. A frame may span descriptors (EOP on its last) behind a context
+ * descriptor; no descriptor's buffer may cross a 4 KiB page. */
 static int nic_transmit(struct model_tx *m, int max)
 {
     int n = 0;
@@ -249,22 +272,42 @@ static int nic_transmit(struct model_tx *m, int max)
         uint32_t cmd = d->read.cmd_type_len, len = cmd & 0xffff;
         uint64_t addr = d->read.buffer_addr;
 
-        CU_ASSERT((cmd & VS_IGB_TXD_CMD_RS) && (cmd & VS_IGB_TXD_CMD_DEXT) &&
-                  (cmd & VS_IGB_TXD_CMD_IFCS));
-        CU_ASSERT_EQUAL(cmd & (0xfu << 20), VS_IGB_TXD_DTYP_DATA);
-        CU_ASSERT(len > 0 && addr / 4096 == (addr + len - 1) / 4096);
-        CU_ASSERT_FATAL(m->frame_len + len <= sizeof(m->frame));
-        memcpy(m->frame + m->frame_len, (void *)(uintptr_t)addr, len);
-        m->frame_len += len;
-        if (cmd & VS_IGB_TXD_CMD_EOP) {
-            CU_ASSERT_EQUAL(d->read.olinfo_status >> VS_IGB_TXD_PAYLEN_SHIFT, m->frame_len);
-            memcpy(&m->last_seq, m->frame, 4);
-            m->frames++;
-            m->frame_len = 0;
+        CU_ASSERT(cmd & VS_IGB_TXD_CMD_DEXT);
+        if ((cmd & (0xfu << 20)) == VS_IGB_TXD_DTYP_CTXT) {
+            CU_ASSERT_FALSE(m->in_frame); /* between frames only */
+            m->ctx_lens = d->ctx.vlan_macip_lens;
+            m->ctx_tucmd = d->ctx.type_tucmd_mlhl & (0x7ffu << 9);
+            CU_ASSERT_EQUAL(d->ctx.mss_l4len_idx & (7u << 4), 0); /* slot 0 */
+            m->ctxs++;
+        } else {
+            CU_ASSERT_EQUAL(cmd & (0xfu << 20), VS_IGB_TXD_DTYP_DATA);
+            CU_ASSERT(cmd & VS_IGB_TXD_CMD_IFCS);
+            /* RS only where reclaim looks: each frame's last descriptor. */
+            CU_ASSERT_EQUAL(!!(cmd & VS_IGB_TXD_CMD_RS), !!(cmd & VS_IGB_TXD_CMD_EOP));
+            CU_ASSERT(len > 0 && addr / 4096 == (addr + len - 1) / 4096);
+            CU_ASSERT_FATAL(m->frame_len + len <= sizeof(m->frame));
+            if (!m->in_frame)
+                m->first_olinfo = d->read.olinfo_status;
+            m->in_frame = true;
+            memcpy(m->frame + m->frame_len, (void *)(uintptr_t)addr, len);
+            m->frame_len += len;
+            if (cmd & VS_IGB_TXD_CMD_EOP) {
+                CU_ASSERT_EQUAL(m->first_olinfo >> VS_IGB_TXD_PAYLEN_SHIFT, m->frame_len);
+                if (m->first_olinfo & VS_IGB_TXD_POPTS_TXSM)
+                    nic_csum(m);
+                memcpy(&m->last_seq, m->frame, 4);
+                memcpy(m->last, m->frame, m->frame_len);
+                m->last_len = m->frame_len;
+                m->frames++;
+                m->frame_len = 0;
+                m->in_frame = false;
+            }
         }
-        d->wb.rsvd = 0;
-        d->wb.nxtseq_seed = 0;
-        d->wb.status = VS_IGB_TXD_STAT_DD;
+        if (cmd & VS_IGB_TXD_CMD_RS) {
+            d->wb.rsvd = 0;
+            d->wb.nxtseq_seed = 0;
+            d->wb.status = VS_IGB_TXD_STAT_DD;
+        }
         m->tdh = (m->tdh + 1) & m->q->mask;
         m->sent++;
         n++;
