@@ -20,11 +20,20 @@ one per line, answering each with one line on stdout:
   cross SRC DST N       N unicast frames (ethertype 0x88b5) from SRC's host
                         MAC to DST's host MAC, counted at DST
                         -> "CROSS src=A dst=B sent=N received=M dup=D stray=S"
-  burst SRC DST N SIZE  like cross, but N frames of SIZE bytes written back to
+  burst SRC DST N SIZE  like cross, but N frames of SIZE bytes (64..9018: jumbo
+                        frames too) written back to
                         back (not paced: the rings between us fill up), each
                         checked byte for byte at DST
                         -> "BURST src=A dst=B size=S sent=N received=M dup=D
                             stray=S bad=K"
+  csum SRC DST N        N TCP/IPv4 frames from SRC's host MAC to DST's, each
+                        leaving SRC with its TCP checksum not done (a vnet
+                        header with NEEDS_CSUM on an AF_PACKET socket: SRC must
+                        be a packet: NIC whose QEMU backend is a TAP with vnet
+                        headers, so the guest NIC gets the request); at DST
+                        each must carry the right checksum and payload
+                        -> "CSUM src=A dst=B sent=N received=M dup=D stray=S
+                            bad=K"
   flood SRC N           N frames from SRC to a MAC nobody has (flooded by the
                         switch), counted at every other NIC
                         -> "FLOOD src=A sent=N B=n C=n ... dup=D back=K"
@@ -336,15 +345,18 @@ def cmd_cross(nics, src, dst, count):
         src.name, dst.name, sent, len(got), dup, stray)
 
 
+FILL = bytes(range(256)) * 37
+
+
 def burst_frame(src, dst, tag, seq, size):
-    fill = bytes(range(256)) * 12
+    fill = FILL
     k = seq % 256
     return dst.mac + src.mac + struct.pack("!H4sI", ETH_P_TEST, tag, seq) + fill[k : k + size - 22]
 
 
 def cmd_burst(nics, src, dst, count, size):
-    if not 64 <= size <= 1514:
-        return "ERROR burst size %d is not an Ethernet frame size (64..1514)" % size
+    if not 64 <= size <= 9018:
+        return "ERROR burst size %d is not an Ethernet frame size (64..9018)" % size
     tag = os.urandom(4)
     learn(nics, src, dst)
     # All frames in one write stream: QEMU takes them as fast as the guest NIC's
@@ -396,6 +408,92 @@ def cmd_burst(nics, src, dst, count, size):
         drain()
     return "BURST src=%s dst=%s size=%d sent=%d received=%d dup=%d stray=%d bad=%d" % (
         src.name, dst.name, size, count, len(got), dup, stray, bad)
+
+
+PACKET_VNET_HDR = 15
+VIRTIO_NET_HDR_F_NEEDS_CSUM = 1
+
+
+def tcp_frame(src, dst, tag, seq):
+    """A TCP/IPv4 frame whose checksum field holds only the pseudo-header sum (what
+    a stack with checksum offload hands its NIC); csum_start 34, csum_offset 16."""
+    payload = tag + struct.pack("!I", seq) + bytes((seq + i) & 0xFF for i in range(400))
+    tcp = struct.pack("!HHIIBBHHH", 40000 + seq % 1000, 5001, seq, 0, 5 << 4, 0x18, 65535, 0, 0)
+    seg = tcp + payload
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(seg), seq & 0xFFFF, 0x4000, 64, 6, 0,
+                     src.ip, dst.guest_ip)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    pseudo = src.ip + dst.guest_ip + struct.pack("!BBH", 0, 6, len(seg))
+    s = sum(struct.unpack("!6H", pseudo))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    seg = seg[:16] + struct.pack("!H", s) + seg[18:]
+    return dst.mac + src.mac + struct.pack("!H", ETH_P_IP) + ip + seg
+
+
+def tcp_seq_ok(f, tag):
+    """(seq, checksum right and payload intact) of a tcp_frame carrying tag, else None."""
+    if len(f) < 54 + 8 or struct.unpack("!H", f[12:14])[0] != ETH_P_IP or f[23] != 6:
+        return None
+    seg = f[34 : 14 + struct.unpack("!H", f[16:18])[0]]
+    if seg[20:24] != tag:
+        return None
+    seq = struct.unpack("!I", seg[24:28])[0]
+    pseudo = f[26:34] + struct.pack("!BBH", 0, 6, len(seg))
+    ok = csum(pseudo + seg) == 0 and seg[28:] == bytes((seq + i) & 0xFF for i in range(400))
+    return seq, ok
+
+
+def cmd_csum(nics, src, dst, count):
+    if not src.packet:
+        return "ERROR csum needs a packet: source NIC (a TAP backend with vnet headers)"
+    tag = os.urandom(4)
+    learn(nics, src, dst)
+    if not hasattr(src, "vnet_sock"):
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+        s.setsockopt(socket.SOL_PACKET, PACKET_VNET_HDR, 1)
+        s.bind((src.path[len("packet:"):], 0))
+        src.vnet_sock = s
+    vhdr = struct.pack("=BBHHHH", VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 0, 0, 34, 16)
+    got = set()
+    dup = stray = bad = sent = 0
+    last_progress = time.time()
+
+    def drain():
+        nonlocal dup, stray, bad
+        for n in nics:
+            for f in n.rx:
+                r = tcp_seq_ok(f, tag)
+                if r is None:
+                    continue
+                s, ok = r
+                if n is not dst:
+                    stray += 1
+                elif not ok or s >= count:
+                    bad += 1
+                elif s in got:
+                    dup += 1
+                else:
+                    got.add(s)
+            n.rx = []
+
+    while len(got) + bad < count:
+        while sent < count and sent - len(got) - bad < 32:
+            src.vnet_sock.send(vhdr + tcp_frame(src, dst, tag, sent))
+            sent += 1
+        before = len(got) + bad
+        pump(nics, 0.05)
+        drain()
+        if len(got) + bad != before:
+            last_progress = time.time()
+        elif time.time() - last_progress > 5:
+            break
+    end = time.time() + 0.5
+    while time.time() < end:
+        pump(nics, 0.05)
+        drain()
+    return "CSUM src=%s dst=%s sent=%d received=%d dup=%d stray=%d bad=%d" % (
+        src.name, dst.name, sent, len(got), dup, stray, bad)
 
 
 def cmd_flood(nics, src, count):
@@ -488,6 +586,8 @@ def main():
                     out = cmd_flood(nics, by_name[w[1]], int(w[2]))
                 elif w[0] == "burst":
                     out = cmd_burst(nics, by_name[w[1]], by_name[w[2]], int(w[3]), int(w[4]))
+                elif w[0] == "csum":
+                    out = cmd_csum(nics, by_name[w[1]], by_name[w[2]], int(w[3]))
                 elif w[0] == "cross":
                     out = cmd_cross(nics, by_name[w[1]], by_name[w[2]], int(w[3]))
                 else:
