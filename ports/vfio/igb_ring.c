@@ -5,6 +5,7 @@
 
 #include "ports/vfio/igb_ring.h"
 #include "vswitch/compiler.h"
+#include "vswitch/offload.h"
 
 /* Bus address of a buffer's data room; 0 when not DMA-able in one piece (only in
  * no-IOMMU mode, when a buffer straddles two non-adjacent hugepages). */
@@ -307,17 +308,11 @@ static bool csum_ctx(const struct vs_pkt *p, uint32_t *lens, uint32_t *tucmd)
     return true;
 }
 
-/* Completes p's checksum request in software: the ones' complement sum from
- * csum_start to the end (the field holds the pseudo-header sum), stored at
- * csum_start + csum_offset. A frame shared with other ports is copied first (they
- * may send it with the request still open). Returns the frame to send, or NULL
- * (dropped: no buffer for the copy). */
+/* Completes p's checksum request in software (vs_offload_csum). A frame shared
+ * with other ports is copied first: they may send it with the request still open.
+ * Returns the frame to send, or NULL (dropped: no buffer for the copy). */
 static struct vs_pkt *csum_sw(struct vs_pkt *p)
 {
-    uint32_t sum = 0, i;
-    uint8_t *d;
-    uint16_t c;
-
     if (p->refcnt != 1) {
         struct vs_pkt *cp = vs_pkt_alloc(p->pool); /* same kind: the frame fits */
 
@@ -333,19 +328,8 @@ static struct vs_pkt *csum_sw(struct vs_pkt *p)
         vs_pkt_free(p);
         p = cp;
     }
-    d = vs_pkt_data(p);
-    for (i = p->csum_start; i + 1 < p->len; i += 2)
-        sum += (uint32_t)(d[i] << 8 | d[i + 1]);
-    if (i < p->len)
-        sum += (uint32_t)d[i] << 8;
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    c = (uint16_t)~sum;
-    if (!c)
-        c = 0xffff; /* UDP: 0 would mean "no checksum"; the same value for TCP */
-    d[p->csum_start + p->csum_offset] = (uint8_t)(c >> 8);
-    d[p->csum_start + p->csum_offset + 1] = (uint8_t)c;
-    p->ol_flags = (uint8_t)((p->ol_flags & ~VS_OL_CSUM) | VS_OL_CSUM_VALID);
+    vs_offload_csum(p);
+    p->ol_flags |= VS_OL_CSUM_VALID;
     return p;
 }
 

@@ -410,6 +410,7 @@ def cmd_burst(nics, src, dst, count, size):
         src.name, dst.name, size, count, len(got), dup, stray, bad)
 
 
+SOL_PACKET = 263
 PACKET_VNET_HDR = 15
 VIRTIO_NET_HDR_F_NEEDS_CSUM = 1
 
@@ -451,7 +452,7 @@ def cmd_csum(nics, src, dst, count):
     learn(nics, src, dst)
     if not hasattr(src, "vnet_sock"):
         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
-        s.setsockopt(socket.SOL_PACKET, PACKET_VNET_HDR, 1)
+        s.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
         s.bind((src.path[len("packet:"):], 0))
         src.vnet_sock = s
     vhdr = struct.pack("=BBHHHH", VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 0, 0, 34, 16)
