@@ -22,7 +22,10 @@
 #      NIC come out of each other NIC exactly N times (flood, shared buffers);
 #      N 9014-byte jumbo frames each way between igb and virtio (mtu 9000); N
 #      TCP frames with their checksum left undone from the multiqueue NIC's TAP
-#      (NEEDS_CSUM) out of the igb, completed by its checksum offload;
+#      (NEEDS_CSUM) out of the igb (completed by its checksum offload), out of a
+#      TAP-backed virtio NIC at 00:07.0 (the request passed on in the virtio-net
+#      header) and out of the virtio NIC without offloads (completed by the
+#      switch);
 #   4. `vswitchctl show` reports driver, link, MAC and NIC counters;
 #   5. the igb is unbound from vfio-pci while vswitchd runs: the unbind
 #      completes, vswitchd logs the error and keeps running, and the virtio NIC
@@ -44,6 +47,8 @@ G1=0000:00:08.0
 G2=0000:00:08.1
 NS=vsvfio$$
 MQTAP=vsvfq$$
+VTTAP=vsvft$$
+VT=0000:00:07.0
 VS_GUEST_LOG=/tmp/vswitchd.log
 
 lab_require_root
@@ -95,6 +100,9 @@ lab_guest_start vf --initrd "$LAB_RUN/vfio.cpio.gz" --ctl --machine q35 --cpu ma
 	--qemu -netdev --qemu "tap,id=nc,ifname=$MQTAP,script=no,downscript=no,queues=2,vhost=off" \
 	--qemu -device \
 	--qemu "virtio-net-pci,netdev=nc,addr=06.0,mq=on,vectors=6,disable-legacy=on,iommu_platform=on,mac=52:54:00:00:0c:01" \
+	--qemu -netdev --qemu "tap,id=nt,ifname=$VTTAP,script=no,downscript=no,vhost=off" \
+	--qemu -device \
+	--qemu "virtio-net-pci,netdev=nt,addr=07.0,disable-legacy=on,iommu_platform=on,mac=52:54:00:00:0f:01" \
 	--qemu -netdev --qemu "stream,id=ng1,server=on,addr.type=unix,addr.path=$LAB_RUN/g1.sock" \
 	--qemu -device \
 	--qemu "virtio-net-pci,netdev=ng1,addr=08.0,multifunction=on,disable-legacy=on,iommu_platform=on,mac=52:54:00:00:0d:01" \
@@ -103,17 +111,19 @@ lab_guest_start vf --initrd "$LAB_RUN/vfio.cpio.gz" --ctl --machine q35 --cpu ma
 	--qemu "virtio-net-pci,netdev=ng2,addr=08.1,disable-legacy=on,iommu_platform=on,mac=52:54:00:00:0e:01"
 # The multiqueue NIC's host end: QEMU's TAP, moved out of the host's way.
 deadline=$((SECONDS + 20))
-until ip link show "$MQTAP" >/dev/null 2>&1; do
-	[ $SECONDS -lt $deadline ] || fail "QEMU created no TAP $MQTAP"
+until ip link show "$MQTAP" >/dev/null 2>&1 && ip link show "$VTTAP" >/dev/null 2>&1; do
+	[ $SECONDS -lt $deadline ] || fail "QEMU created no TAP $MQTAP or $VTTAP"
 	sleep 0.2
 done
 ip netns add "$NS"
-ip link set "$MQTAP" netns "$NS"
-ip netns exec "$NS" sh -c "echo 1 >/proc/sys/net/ipv6/conf/$MQTAP/disable_ipv6" 2>/dev/null || true
-ip -n "$NS" link set "$MQTAP" up
+for tap in $MQTAP $VTTAP; do
+	ip link set "$tap" netns "$NS"
+	ip netns exec "$NS" sh -c "echo 1 >/proc/sys/net/ipv6/conf/$tap/disable_ipv6" 2>/dev/null || true
+	ip -n "$NS" link set "$tap" up
+done
 lab_guest_agent vf 120 || fail "guest did not boot (or its agent did not start)"
 say "guest booted in $((SECONDS - t))s"
-for bdf in $IGB $VIRTIO $MQ $G1 $G2; do
+for bdf in $IGB $VIRTIO $MQ $G1 $G2 $VT; do
 	line=$(grep -a "VFIO-NIC $bdf" "$LAB_RUN/vf.console" | tr -d '\r' | sed 's/.*VFIO-NIC/VFIO-NIC/' || true)
 	[[ $line == *driver=vfio-pci* ]] || fail "$bdf not bound to vfio-pci in the guest: '${line:-no VFIO-NIC line}'"
 	pass "$line"
@@ -127,7 +137,7 @@ pass "$G1 and $G2 share IOMMU group $g1grp"
 mkfifo "$LAB_RUN/fp.in" "$LAB_RUN/fp.out"
 ip netns exec "$NS" python3 "$VS_LAB/vfio/framepipe.py" --nic "igb=$LAB_RUN/igb.sock" \
 	--nic "virtio=$LAB_RUN/virtio.sock" --nic "mq=packet:$MQTAP" \
-	--nic "g1=$LAB_RUN/g1.sock" --nic "g2=$LAB_RUN/g2.sock" \
+	--nic "g1=$LAB_RUN/g1.sock" --nic "g2=$LAB_RUN/g2.sock" --nic "vt=vnet:$VTTAP" \
 	<"$LAB_RUN/fp.in" >"$LAB_RUN/fp.out" 2>"$LAB_RUN/framepipe.err" &
 fp_pid=$!
 exec {fp_w}>"$LAB_RUN/fp.in"
@@ -301,13 +311,29 @@ print(hw, sw, find(igb, "sw_csum") or 0, off)'
 }
 read -r hw0 drvsw0 dpsw0 off0 <<<"$(csum_counters)"
 fp "csum mq igb $N" 120
-[ "$FP" = "CSUM src=mq dst=igb sent=$N received=$N dup=0 stray=0 bad=0" ] || fail "mq -> igb, checksum offload: $FP"
+[ "$FP" = "CSUM src=mq dst=igb sent=$N received=$N dup=0 stray=0 bad=0 partial=0" ] || fail "mq -> igb, checksum offload: $FP"
 read -r hw1 drvsw1 dpsw1 off1 <<<"$(csum_counters)"
 say "nic-mq rx with NEEDS_CSUM $off0 -> $off1; nic-igb tx checksums by the NIC $hw0 -> $hw1, in its driver $drvsw0 -> $drvsw1, in the dataplane $dpsw0 -> $dpsw1"
 [ $((off1 - off0)) -ge "$N" ] || fail "nic-mq: the frames did not arrive with NEEDS_CSUM ($off0 -> $off1)"
 [ $((hw1 - hw0)) -ge "$N" ] || fail "nic-igb: the NIC completed $((hw1 - hw0)) checksums, expected $N"
 [ "$dpsw1" = "$dpsw0" ] && [ "$drvsw1" = "$drvsw0" ] || fail "nic-igb: checksums completed in software"
 pass "$N TCP frames with checksum requests mq -> igb, completed by the igb's checksum offload, all right"
+# The same into a virtio NIC that negotiated CSUM (its TAP backend has vnet
+# headers): the request leaves in the virtio-net header the driver writes from
+# the frame's metadata (NEEDS_CSUM, csum_start/offset), reaches the host's TAP
+# unfinished, and completed there by those offsets the checksum is right. Into
+# the virtio NIC without offloads (stream backend) the switch completes it.
+fp "csum mq vt $N" 120
+[ "$FP" = "CSUM src=mq dst=vt sent=$N received=$N dup=0 stray=0 bad=0 partial=$N" ] ||
+	fail "mq -> vt, the checksum request through the virtio-net header: $FP"
+pass "$N TCP frames mq -> vt left with NEEDS_CSUM in the header, completed by its offsets, all right"
+sw0=$(lab_guest_exec vf 10 "vswitchctl --json show nic-virtio" | python3 -c 'import json,re,sys; print(re.search(r"\"sw_csum\": *([0-9]+)", sys.stdin.read()).group(1))')
+fp "csum mq virtio $N" 120
+[ "$FP" = "CSUM src=mq dst=virtio sent=$N received=$N dup=0 stray=0 bad=0 partial=0" ] ||
+	fail "mq -> virtio (no offloads), checksums completed by the switch: $FP"
+sw1=$(lab_guest_exec vf 10 "vswitchctl --json show nic-virtio" | python3 -c 'import json,re,sys; print(re.search(r"\"sw_csum\": *([0-9]+)", sys.stdin.read()).group(1))')
+[ $((sw1 - sw0)) -ge "$N" ] || fail "nic-virtio: the switch completed $((sw1 - sw0)) checksums, expected $N"
+pass "$N TCP frames mq -> virtio (no offloads): checksums completed by the switch ($sw0 -> $sw1), all right"
 fp "cross g1 g2 $N" 120
 [ "$FP" = "CROSS src=g1 dst=g2 sent=$N received=$N dup=0 stray=0" ] || fail "g1 -> g2: $FP"
 fp "cross g2 g1 $N" 120
@@ -318,12 +344,12 @@ pass "$N frames each way between the two NICs of IOMMU group $g1grp, exact"
 for src in igb virtio; do
 	fp "flood $src $N" 180
 	others=""
-	for nic in igb virtio mq g1 g2; do
+	for nic in igb virtio mq g1 g2 vt; do
 		[ $nic = $src ] || others+=" $nic=$N"
 	done
 	[ "$FP" = "FLOOD src=$src sent=$N${others} dup=0 back=0" ] || fail "flood from $src: $FP"
 done
-pass "$N flooded frames from each of igb and virtio reached each of the 4 other NICs exactly once"
+pass "$N flooded frames from each of igb and virtio reached each of the 5 other NICs exactly once"
 say "cross phase in $((SECONDS - t))s"
 
 # --- 4. show ------------------------------------------------------------------

@@ -4,7 +4,10 @@
 big-endian length, then the frame; no virtio-net header, no FCS).
 
 A NIC can also be a host network device (QEMU `-netdev tap`), opened with an
-AF_PACKET socket: --nic NAME=packet:IFNAME.
+AF_PACKET socket: --nic NAME=packet:IFNAME; or NAME=vnet:IFNAME, the same with a
+virtio-net header on every frame (PACKET_VNET_HDR): a frame that arrives with
+NEEDS_CSUM (its checksum left to the receiver) has it completed here, as a NIC
+would, and is counted as partial.
 
 It connects to one socket per guest NIC, then runs commands read from stdin,
 one per line, answering each with one line on stdout:
@@ -33,7 +36,8 @@ one per line, answering each with one line on stdout:
                         headers, so the guest NIC gets the request); at DST
                         each must carry the right checksum and payload
                         -> "CSUM src=A dst=B sent=N received=M dup=D stray=S
-                            bad=K"
+                            bad=K partial=P" (P: of those received, how many
+                            reached a vnet: DST with NEEDS_CSUM)
   flood SRC N           N frames from SRC to a MAC nobody has (flooded by the
                         switch), counted at every other NIC
                         -> "FLOOD src=A sent=N B=n C=n ... dup=D back=K"
@@ -56,6 +60,10 @@ ETH_P_IP = 0x0800
 ETH_P_ARP = 0x0806
 ETH_P_TEST = 0x88B5
 BCAST = b"\xff" * 6
+SOL_PACKET = 263  # not in Python's socket module
+PACKET_VNET_HDR = 15
+VNET_HDR_LEN = 10  # struct virtio_net_hdr (no num_buffers)
+VIRTIO_NET_HDR_F_NEEDS_CSUM = 1
 
 
 def csum(data):
@@ -85,11 +93,16 @@ class Nic:
         self.rx = []  # frames received and not yet consumed by a command
         self.arp_answered = 0
         self.packet = False
+        self.vnet = False
+        self.partial = 0  # frames received with NEEDS_CSUM (vnet: only)
 
     def connect(self, timeout):
-        if self.path.startswith("packet:"):
+        if self.path.startswith(("packet:", "vnet:")):
+            self.vnet = self.path.startswith("vnet:")
             s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
-            s.bind((self.path[len("packet:"):], 0))
+            if self.vnet:
+                s.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
+            s.bind((self.path.split(":", 1)[1], 0))
             s.setblocking(False)
             self.sock = s
             self.packet = True
@@ -110,6 +123,8 @@ class Nic:
 
     def send(self, frame):
         if self.packet:
+            if self.vnet:
+                frame = bytes(VNET_HDR_LEN) + frame
             while True:
                 try:
                     self.sock.send(frame)
@@ -134,6 +149,8 @@ class Nic:
                     return
                 if addr[2] == socket.PACKET_OUTGOING:
                     continue  # our own frames, seen on the way out
+                if self.vnet:
+                    frame = self.complete_csum(frame)
                 if not self.answer_arp(frame):
                     self.rx.append(frame)
         try:
@@ -151,6 +168,17 @@ class Nic:
             self.buf = self.buf[4 + n :]
             if not self.answer_arp(frame):
                 self.rx.append(frame)
+
+    def complete_csum(self, data):
+        """The frame behind a virtio_net_hdr, its checksum completed if it was left
+        to us (what a NIC does with NEEDS_CSUM)."""
+        flags, _, _, _, start, off = struct.unpack("=BBHHHH", data[:VNET_HDR_LEN])
+        frame = data[VNET_HDR_LEN:]
+        if flags & VIRTIO_NET_HDR_F_NEEDS_CSUM and start + off + 2 <= len(frame):
+            self.partial += 1
+            c = csum(frame[start:])
+            frame = frame[: start + off] + struct.pack("!H", c or 0xFFFF) + frame[start + off + 2 :]
+        return frame
 
     def is_host_ip(self, ip):
         return ip == self.ip or (ip[:3] == self.net and 101 <= ip[3] <= 163)
@@ -410,9 +438,6 @@ def cmd_burst(nics, src, dst, count, size):
         src.name, dst.name, size, count, len(got), dup, stray, bad)
 
 
-SOL_PACKET = 263
-PACKET_VNET_HDR = 15
-VIRTIO_NET_HDR_F_NEEDS_CSUM = 1
 
 
 def tcp_frame(src, dst, tag, seq):
@@ -447,13 +472,14 @@ def tcp_seq_ok(f, tag):
 
 def cmd_csum(nics, src, dst, count):
     if not src.packet:
-        return "ERROR csum needs a packet: source NIC (a TAP backend with vnet headers)"
+        return "ERROR csum needs a packet: or vnet: source NIC (a TAP backend with vnet headers)"
     tag = os.urandom(4)
     learn(nics, src, dst)
+    partial0 = dst.partial
     if not hasattr(src, "vnet_sock"):
         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
         s.setsockopt(SOL_PACKET, PACKET_VNET_HDR, 1)
-        s.bind((src.path[len("packet:"):], 0))
+        s.bind((src.path.split(":", 1)[1], 0))
         src.vnet_sock = s
     vhdr = struct.pack("=BBHHHH", VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 0, 0, 34, 16)
     got = set()
@@ -493,8 +519,8 @@ def cmd_csum(nics, src, dst, count):
     while time.time() < end:
         pump(nics, 0.05)
         drain()
-    return "CSUM src=%s dst=%s sent=%d received=%d dup=%d stray=%d bad=%d" % (
-        src.name, dst.name, sent, len(got), dup, stray, bad)
+    return "CSUM src=%s dst=%s sent=%d received=%d dup=%d stray=%d bad=%d partial=%d" % (
+        src.name, dst.name, sent, len(got), dup, stray, bad, dst.partial - partial0)
 
 
 def cmd_flood(nics, src, count):
