@@ -354,8 +354,8 @@ uint16_t vs_igb_tx_burst(struct vs_igb_txq *q, struct vs_pkt **pkts, uint16_t n)
         uint16_t descs =
             (uint16_t)((addr + p->len - 1) / VS_IGB_TX_PAGE - addr / VS_IGB_TX_PAGE + 1);
 
-        if (vs_unlikely(!addr || p->len == 0 || p->len > p->room || p->len > VS_IGB_MAX_FRAME ||
-                        (req & (uint8_t)~VS_OL_CSUM) ||
+        if (vs_unlikely(!addr || p->len == 0 || p->len > vs_pkt_tailroom(p) ||
+                        p->len > VS_IGB_MAX_FRAME || (req & (uint8_t)~VS_OL_CSUM) ||
                         (req && (uint32_t)p->csum_start + p->csum_offset + 2 > p->len))) {
             /* Taken and dropped: the caller only frees what we refuse at the end. */
             q->stats.errors++;
