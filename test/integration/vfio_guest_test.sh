@@ -102,7 +102,7 @@ lab_guest_start vf --initrd "$LAB_RUN/vfio.cpio.gz" --ctl --machine q35 --cpu ma
 	--qemu "virtio-net-pci,netdev=nc,addr=06.0,mq=on,vectors=6,disable-legacy=on,iommu_platform=on,mac=52:54:00:00:0c:01" \
 	--qemu -netdev --qemu "tap,id=nt,ifname=$VTTAP,script=no,downscript=no,vhost=off" \
 	--qemu -device \
-	--qemu "virtio-net-pci,netdev=nt,addr=07.0,disable-legacy=on,iommu_platform=on,mac=52:54:00:00:0f:01" \
+	--qemu "virtio-net-pci,netdev=nt,addr=07.0,disable-legacy=on,iommu_platform=on,host_mtu=1400,mac=52:54:00:00:0f:01" \
 	--qemu -netdev --qemu "stream,id=ng1,server=on,addr.type=unix,addr.path=$LAB_RUN/g1.sock" \
 	--qemu -device \
 	--qemu "virtio-net-pci,netdev=ng1,addr=08.0,multifunction=on,disable-legacy=on,iommu_platform=on,mac=52:54:00:00:0d:01" \
@@ -327,6 +327,25 @@ fp "csum mq vt $N" 120
 [ "$FP" = "CSUM src=mq dst=vt sent=$N received=$N dup=0 stray=0 bad=0 partial=$N" ] ||
 	fail "mq -> vt, the checksum request through the virtio-net header: $FP"
 pass "$N TCP frames mq -> vt left with NEEDS_CSUM in the header, completed by its offsets, all right"
+# That device states its MTU (VIRTIO_NET_F_MTU, QEMU host_mtu=1400): the port,
+# configured without one, takes it.
+lab_guest_exec vf 10 "vswitchctl --json show nic-vt" >"$LAB_RUN/show-vt" || fail "show nic-vt"
+python3 - "$LAB_RUN/show-vt" <<'EOF' || fail "nic-vt: the port did not take the device's MTU"
+import json, sys
+d = json.load(open(sys.argv[1]))
+def find(o, k):
+    if isinstance(o, dict):
+        if k in o:
+            return o[k]
+        for v in o.values():
+            r = find(v, k)
+            if r is not None:
+                return r
+    return None
+print("nic-vt: mtu", find(d, "mtu"), "offloads", find(d, "offloads"), "tx_offloads", find(d, "tx_offloads"))
+sys.exit(0 if find(d, "mtu") == 1400 and find(d, "offloads")["csum"] else 1)
+EOF
+pass "nic-vt: mtu 1400 from the device (VIRTIO_NET_F_MTU), checksum offload negotiated"
 sw0=$(lab_guest_exec vf 10 "vswitchctl --json show nic-virtio" | python3 -c 'import json,re,sys; print(re.search(r"\"sw_csum\": *([0-9]+)", sys.stdin.read()).group(1))')
 fp "csum mq virtio $N" 120
 [ "$FP" = "CSUM src=mq dst=virtio sent=$N received=$N dup=0 stray=0 bad=0 partial=0" ] ||
