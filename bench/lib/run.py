@@ -528,8 +528,8 @@ def main():
     if stale:
         log("removed leftovers of killed runs: %s" % ", ".join(stale))
     facts = machine_facts()
-    log("work directory %s; machine: %s, %s cpus, kernel %s, load %.2f" % (
-        workdir, facts.get("cpu_model"), facts["cpus"], facts["kernel"], facts["loadavg"][0]))
+    log("work directory %s; hugepage prefix %s; machine: %s, %s cpus, kernel %s, load %.2f" % (
+        workdir, args.prefix, facts.get("cpu_model"), facts["cpus"], facts["kernel"], facts["loadavg"][0]))
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     # A smoke run (CI) writes nothing into the source tree unless asked to.
     results_dir = args.results or (workdir if args.smoke else

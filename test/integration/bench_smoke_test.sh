@@ -66,8 +66,11 @@ no_leftovers() { # RUN-OUTPUT
 }
 no_leftovers "$out/run.txt"
 pass "no benchmark process left running"
-if ls /dev/hugepages/vsbench* >/dev/null 2>&1; then
-	fail "hugepage files left: $(ls /dev/hugepages/vsbench*)"
+# Likewise only this run's hugepage files (named after its DPDK file prefix).
+prefix=$(sed -n 's/.*hugepage prefix \([^;]*\);.*/\1/p' "$out/run.txt" | head -n1)
+[ -n "$prefix" ] || fail "bench/run.sh did not print its hugepage prefix"
+if ls /dev/hugepages/"$prefix"-* >/dev/null 2>&1; then
+	fail "hugepage files left: $(ls /dev/hugepages/"$prefix"-*)"
 fi
 pass "no hugepage files left"
 
