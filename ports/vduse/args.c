@@ -1,12 +1,13 @@
 /* Option checking for VDUSE ports. No side effects. */
 #include "ports/vduse/args.h"
+#include "ports/virtio/net_dev.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-const char *const vs_vduse_keys[] = {"name", "mac", "mtu", "queues", "driver", NULL};
+const char *const vs_vduse_keys[] = {"name", "mac", "mtu", "queues", "driver", "offloads", NULL};
 
 static bool name_ok(const char *s)
 {
@@ -87,9 +88,11 @@ int vs_vduse_parse_args(const struct vs_port_args *args, const char *port_name,
     } else {
         mac_from_name(out->name, out->mac);
     }
-    /* 68: the IPv4 minimum; 9000: jumbo frames still fit the switch's buffers
-     * through merged receive buffers. */
-    if ((rc = vs_port_args_uint(args, "mtu", 68, 9000, 1500, &out->mtu, err)) < 0)
+    /* Jumbo frames travel in the pool's large buffers, and to the driver over
+     * merged receive buffers. */
+    if ((rc = vs_port_args_mtu(args, VS_VNET_MTU_MAX, &out->mtu, err)) < 0)
+        return rc;
+    if ((rc = vs_port_args_bool(args, "offloads", true, &out->offloads, err)) < 0)
         return rc;
     if ((rc = vs_port_args_uint(args, "queues", 1, VS_PORT_MAX_QUEUES, 1, &out->queues, err)) < 0)
         return rc;

@@ -1,5 +1,5 @@
 /* Parsed options of a VDUSE port: name (the vDPA device; the port's name when
- * absent), mac, mtu, queues, driver. */
+ * absent), mac, mtu, queues, driver, offloads. */
 #ifndef VS_PORTS_VDUSE_ARGS_H
 #define VS_PORTS_VDUSE_ARGS_H
 
@@ -22,7 +22,8 @@ struct vs_vduse_args {
     char name[VS_VDUSE_NAME_MAX];
     uint8_t mac[6];
     bool mac_set; /* false: derived from name, so a restart keeps it */
-    unsigned mtu;
+    uint16_t mtu;   /* 68..VS_VNET_MTU_MAX, default 1500 */
+    bool offloads;  /* offer the checksum and segmentation offloads (default) */
     unsigned queues;
     enum vs_vduse_driver driver;
 };

@@ -15,6 +15,7 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 
+#include "ports/virtio/net_hdr.h"
 #include "vswitch/compiler.h"
 #include "vswitch/log.h"
 
@@ -26,8 +27,11 @@ const struct vs_vduse_sys vs_vduse_sys_kernel = {.ioctl = kernel_ioctl};
 
 uint64_t vs_vduse_features_offered(void)
 {
-    /* No checksum or segmentation offloads: every frame we hand over is complete. */
-    return BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_ACCESS_PLATFORM) | BIT(VIRTIO_F_RING_PACKED) |
+    /* The checksum and segmentation offloads as on vhost-user: the kernel (6.10 on,
+     * vduse_dev.c features_is_valid) checks a virtio-net device's features against a
+     * deny list, not an allow list: it requires VERSION_1 and ACCESS_PLATFORM and
+     * refuses CTRL_VQ only, so all of them pass. */
+    return VS_VNET_OFFLOAD_FEATURES | BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_ACCESS_PLATFORM) | BIT(VIRTIO_F_RING_PACKED) |
            BIT(VIRTIO_F_IN_ORDER) | BIT(VIRTIO_RING_F_EVENT_IDX) |
            BIT(VIRTIO_RING_F_INDIRECT_DESC) | BIT(VIRTIO_NET_F_MRG_RXBUF) | BIT(VIRTIO_NET_F_MTU) |
            BIT(VIRTIO_NET_F_STATUS) | BIT(VIRTIO_NET_F_MAC);
@@ -118,6 +122,7 @@ void vs_vduse_dev_reset(struct vs_vduse_dev *dev)
     }
     vs_vduse_iotlb_unmap_all(dev);
     dev->features = dev->net.features = 0;
+    vs_vnet_offloads_publish(&dev->net);
     dev->status = 0;
 }
 
@@ -214,6 +219,7 @@ static int driver_ok(struct vs_vduse_dev *dev)
         nq->ready = nq->enabled = true;
     }
     dev->net.features = dev->features;
+    vs_vnet_offloads_publish(&dev->net);
     if ((rc = vs_vnet_queues_resume(&dev->net, vs_vnet_all_queues(&dev->net), why, sizeof(why))) <
         0) {
         vs_vduse_refuse(dev, VS_VDUSE_ERR_RING, "%s", why);

@@ -7,9 +7,21 @@
 #include <linux/virtio_ring.h>
 
 #include "ports/vduse/dev.h"
+#include "ports/virtio/net_hdr.h"
 #include "vswitch/compiler.h"
 
 static const char *const feature_names[64] = {
+    [VIRTIO_NET_F_CSUM] = "CSUM",
+    [VIRTIO_NET_F_GUEST_CSUM] = "GUEST_CSUM",
+    [VIRTIO_NET_F_GUEST_TSO4] = "GUEST_TSO4",
+    [VIRTIO_NET_F_GUEST_TSO6] = "GUEST_TSO6",
+    [VIRTIO_NET_F_GUEST_ECN] = "GUEST_ECN",
+    [VIRTIO_NET_F_HOST_TSO4] = "HOST_TSO4",
+    [VIRTIO_NET_F_HOST_TSO6] = "HOST_TSO6",
+    [VIRTIO_NET_F_HOST_ECN] = "HOST_ECN",
+    [VS_VIRTIO_NET_F_GUEST_USO4] = "GUEST_USO4",
+    [VS_VIRTIO_NET_F_GUEST_USO6] = "GUEST_USO6",
+    [VS_VIRTIO_NET_F_HOST_USO] = "HOST_USO",
     [VIRTIO_NET_F_MTU] = "MTU",
     [VIRTIO_NET_F_MAC] = "MAC",
     [VIRTIO_NET_F_MRG_RXBUF] = "MRG_RXBUF",

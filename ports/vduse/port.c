@@ -25,6 +25,7 @@
 #include "ports/vduse/control.h"
 #include "ports/vduse/dev.h"
 #include "ports/vduse/vduse.h"
+#include "ports/virtio/net_hdr.h"
 #include "vswitch/compiler.h"
 #include "vswitch/eventfd.h"
 #include "vswitch/log.h"
@@ -337,6 +338,12 @@ static int vduse_open(struct vs_port *port, const struct vs_port_args *args,
         vduse_free(vp);
         return rc;
     }
+    if (!vp->args.offloads)
+        vp->dev.offered &= ~VS_VNET_OFFLOAD_FEATURES;
+    vp->dev.net.mtu = vp->args.mtu;
+    vp->dev.net.tx_offloads = &port->tx_offloads;
+    port->mtu = vp->args.mtu;
+    port->tx_offloads = 0;
     rc = vs_vduse_create(&vp->args, vp->dev.offered, why, sizeof(why));
     if (rc < 0) {
         vs_port_err_set(err, -1, "%s", why);
@@ -476,6 +483,8 @@ static void vduse_show(struct vs_port *port, json_t *out)
                         json_string(vs_vduse_status_str(dev->status, status, sizeof(status))));
     json_object_set_new(out, "features_offered", feature_list(dev->offered));
     json_object_set_new(out, "features", feature_list(dev->features));
+    json_object_set_new(out, "offloads", vs_vnet_offloads_json(dev->features));
+    json_object_set_new(out, "offloads_offered", vs_vnet_offloads_json(dev->offered));
     json_object_set_new(out, "queues", queues);
     json_object_set_new(out, "iotlb", iotlb);
     json_object_set_new(out, "iotlb_mapped", json_integer((json_int_t)vs_vduse_iotlb_mapped(dev)));

@@ -1,4 +1,5 @@
-/* Option checking for vhost-user ports: path, mode, queues, max_memory, in_order.
+/* Option checking for vhost-user ports: path, mode, queues, max_memory, in_order,
+ * offloads, mtu.
  * No side effects. */
 #include <errno.h>
 #include <limits.h>
@@ -9,8 +10,10 @@
 #include <unistd.h>
 
 #include "ports/vhost_user/port_args.h"
+#include "ports/virtio/net_dev.h"
 
-const char *const vs_vhu_keys[] = {"path", "mode", "queues", "max_memory", "in_order", NULL};
+const char *const vs_vhu_keys[] = {"path",     "mode",     "queues", "max_memory",
+                                   "in_order", "offloads", "mtu",    NULL};
 
 /* Finds the deepest existing ancestor of path's parent and checks that we could
  * create the missing directories below it (server mode creates them). */
@@ -103,6 +106,10 @@ int vs_vhu_parse_args(const struct vs_port_args *args, struct vs_vhu_args *out,
                                 VS_VHU_MAX_MEMORY_DEFAULT, &out->max_memory, err)) < 0)
         return rc;
     if ((rc = vs_port_args_bool(args, "in_order", true, &out->in_order, err)) < 0)
+        return rc;
+    if ((rc = vs_port_args_bool(args, "offloads", true, &out->offloads, err)) < 0)
+        return rc;
+    if ((rc = vs_port_args_mtu(args, VS_VNET_MTU_MAX, &out->mtu, err)) < 0)
         return rc;
 
     if (out->server) {

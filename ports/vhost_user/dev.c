@@ -22,6 +22,7 @@
 
 #include "ports/vhost_user/dev.h"
 #include "ports/vhost_user/port_args.h"
+#include "ports/virtio/net_hdr.h"
 #include "vswitch/eventfd.h"
 #include "vswitch/log.h"
 #include "vswitch/rcu.h"
@@ -30,8 +31,10 @@
 
 uint64_t vs_vhu_features_offered(void)
 {
-    /* No checksum or segmentation offloads: every frame we hand over is complete. */
-    return BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_RING_PACKED) | BIT(VIRTIO_F_IN_ORDER) |
+    /* Checksum and segmentation offloads both ways (VS_VNET_OFFLOAD_FEATURES): frames
+     * keep their requests through the switch, which completes in software what an
+     * egress port did not negotiate. */
+    return VS_VNET_OFFLOAD_FEATURES | BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_F_RING_PACKED) | BIT(VIRTIO_F_IN_ORDER) |
            BIT(VIRTIO_RING_F_EVENT_IDX) |
            BIT(VIRTIO_RING_F_INDIRECT_DESC) | BIT(VIRTIO_NET_F_MRG_RXBUF) |
            BIT(VIRTIO_NET_F_MQ) | BIT(VIRTIO_NET_F_MTU) | BIT(VIRTIO_NET_F_STATUS) |
@@ -112,6 +115,7 @@ void vs_vhu_dev_reset(struct vs_vhu_dev *dev)
     vs_vhu_mem_unmap_all(&dev->net.mem);
     dev->mem_file_valid = false;
     dev->net.features = 0;
+    vs_vnet_offloads_publish(&dev->net);
     log_unmap(dev);
     dev->features_set = false;
     dev->protocol_features = 0;
@@ -228,6 +232,7 @@ static int h_set_features(struct ctx *c)
     dev->net.features = f;
     dev->features_set = true;
     log_attach(dev);
+    vs_vnet_offloads_publish(&dev->net);
     vs_vnet_queues_resume_all(&dev->net);
     return 0;
 }
@@ -659,14 +664,19 @@ static int h_net_set_mtu(struct ctx *c)
 {
     int rc;
     uint64_t mtu;
+    unsigned max;
 
     if ((rc = need_size(c, 8)) < 0 || (rc = need_fds(c, 0)) < 0)
         return rc;
     mtu = c->p->u64;
-    /* A frame must fit one packet buffer: MTU + Ethernet header + one VLAN tag. */
-    if (mtu < 68 || mtu > VS_PKT_MAX_FRAME - 18)
-        return fail(c, VS_VHU_ERR_VALUE, -EINVAL, "MTU %llu not in 68..%u",
-                    (unsigned long long)mtu, VS_PKT_MAX_FRAME - 18);
+    /* The guest's MTU (QEMU's host_mtu) may be anything up to the port's: longer
+     * frames would be dropped as oversize. Refused, QEMU says so and leaves the NIC
+     * down, which beats a link that drops every large frame. */
+    max = vs_vhu_mtu_max(c->dev);
+    if (mtu < 68 || mtu > max)
+        return fail(c, VS_VHU_ERR_VALUE, -EINVAL,
+                    "MTU %llu not in 68..%u (raise the port's mtu option for more)",
+                    (unsigned long long)mtu, max);
     c->dev->mtu = (uint16_t)mtu;
     return 0;
 }
@@ -717,7 +727,7 @@ static int h_get_config(struct ctx *c)
     memset(&cfg, 0, sizeof(cfg));
     cfg.status = VIRTIO_NET_S_LINK_UP;
     cfg.max_virtqueue_pairs = (uint16_t)c->dev->net.n_qp;
-    cfg.mtu = c->dev->mtu ? c->dev->mtu : 1500;
+    cfg.mtu = c->dev->mtu ? c->dev->mtu : (uint16_t)vs_vhu_mtu_max(c->dev);
     c->reply->p.config.offset = in->offset;
     c->reply->p.config.size = in->size;
     c->reply->p.config.flags = in->flags;

@@ -118,6 +118,13 @@ int vs_vhost_user_handle_msg(struct vs_vhu_dev *dev, const struct vs_vhu_hdr *hd
                              const void *payload, int *fds, unsigned nfds,
                              struct vs_vhu_msg *reply);
 
+/* The largest MTU the front-end may set (NET_SET_MTU): the port's mtu, or what one
+ * small buffer carries when none was given (a device without a port). */
+static inline unsigned vs_vhu_mtu_max(const struct vs_vhu_dev *dev)
+{
+    return dev->net.mtu ? dev->net.mtu : VS_PKT_MAX_FRAME - VS_ETH_OVERHEAD;
+}
+
 static inline bool vs_vhu_has_feature(const struct vs_vhu_dev *dev, unsigned bit)
 {
     return vs_vnet_has_feature(&dev->net, bit);

@@ -5,6 +5,7 @@
 #include <linux/virtio_ring.h>
 
 #include "ports/vhost_user/dev.h"
+#include "ports/virtio/net_hdr.h"
 
 const char *vs_vhu_request_name(uint32_t request)
 {
@@ -56,6 +57,15 @@ const char *vs_vhu_feature_name(unsigned bit)
     case VIRTIO_NET_F_CSUM: return "CSUM";
     case VIRTIO_NET_F_GUEST_CSUM: return "GUEST_CSUM";
     case VIRTIO_NET_F_MTU: return "MTU";
+    case VIRTIO_NET_F_GUEST_TSO4: return "GUEST_TSO4";
+    case VIRTIO_NET_F_GUEST_TSO6: return "GUEST_TSO6";
+    case VIRTIO_NET_F_GUEST_ECN: return "GUEST_ECN";
+    case VIRTIO_NET_F_HOST_TSO4: return "HOST_TSO4";
+    case VIRTIO_NET_F_HOST_TSO6: return "HOST_TSO6";
+    case VIRTIO_NET_F_HOST_ECN: return "HOST_ECN";
+    case VS_VIRTIO_NET_F_GUEST_USO4: return "GUEST_USO4";
+    case VS_VIRTIO_NET_F_GUEST_USO6: return "GUEST_USO6";
+    case VS_VIRTIO_NET_F_HOST_USO: return "HOST_USO";
     case VIRTIO_NET_F_MAC: return "MAC";
     case VIRTIO_NET_F_MRG_RXBUF: return "MRG_RXBUF";
     case VIRTIO_NET_F_STATUS: return "STATUS";

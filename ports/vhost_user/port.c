@@ -25,6 +25,7 @@
 #include "ports/vhost_user/dev.h"
 #include "ports/vhost_user/port_args.h"
 #include "ports/vhost_user/vhost_user.h"
+#include "ports/virtio/net_hdr.h"
 #include "vswitch/eventfd.h"
 #include "vswitch/listen.h"
 #include "vswitch/log.h"
@@ -468,6 +469,12 @@ static int vhu_open(struct vs_port *port, const struct vs_port_args *args, struc
     vp->dev.fault_arg = vp;
     if (!vp->args.in_order)
         vp->dev.offered &= ~(1ull << VIRTIO_F_IN_ORDER);
+    if (!vp->args.offloads)
+        vp->dev.offered &= ~VS_VNET_OFFLOAD_FEATURES;
+    port->mtu = vp->args.mtu;
+    port->tx_offloads = 0;
+    vp->dev.net.mtu = vp->args.mtu;
+    vp->dev.net.tx_offloads = &port->tx_offloads;
     vp->dev.net.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (vp->dev.net.wake_fd < 0) {
         rc = -errno;
@@ -558,7 +565,10 @@ static void vhu_show(struct vs_port *port, json_t *out)
     json_object_set_new(out, "features", feature_list(dev->net.features, vs_vhu_feature_name));
     json_object_set_new(out, "protocol_features",
                         feature_list(dev->protocol_features, vs_vhu_protocol_feature_name));
-    json_object_set_new(out, "mtu", json_integer(dev->mtu));
+    json_object_set_new(out, "offloads", vs_vnet_offloads_json(dev->net.features));
+    json_object_set_new(out, "offloads_offered", vs_vnet_offloads_json(dev->offered));
+    json_object_set_new(out, "mtu", json_integer(vp->port->mtu));
+    json_object_set_new(out, "guest_mtu", json_integer(dev->mtu));
     json_object_set_new(out, "device_status", json_integer(dev->status));
     json_object_set_new(out, "memory_regions", json_integer(dev->net.mem.n));
     json_object_set_new(out, "memory_mapped",

@@ -23,11 +23,14 @@ struct vs_vhu_args {
     unsigned queues;
     uint64_t max_memory; /* bytes */
     bool in_order;  /* offer VIRTIO_F_IN_ORDER (default) */
+    bool offloads;  /* offer the checksum and segmentation offloads (default) */
+    uint16_t mtu;   /* the port's MTU: 68..VS_VNET_MTU_MAX, default 1500 */
 };
 
 extern const char *const vs_vhu_keys[];
 
-/* Checks and parses path, mode, queues, max_memory and in_order without side effects.
+/* Checks and parses path, mode, queues, max_memory, in_order, offloads and mtu without
+ * side effects.
  * 0 or -errno with err. */
 int vs_vhu_parse_args(const struct vs_port_args *args, struct vs_vhu_args *out,
                       struct vs_port_err *err);

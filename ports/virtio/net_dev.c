@@ -11,6 +11,7 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 
+#include "ports/virtio/net_hdr.h"
 #include "vswitch/eventfd.h"
 #include "vswitch/log.h"
 #include "vswitch/rcu.h"
@@ -164,6 +165,9 @@ static int queue_try_start(struct vs_vnet_dev *dev, unsigned i, char *why, unsig
         vq->indirect = vs_vnet_has_feature(dev, VIRTIO_RING_F_INDIRECT_DESC);
         vq->mrg_rxbuf = vs_vnet_has_feature(dev, VIRTIO_NET_F_MRG_RXBUF);
         vq->in_order = vs_vnet_has_feature(dev, VIRTIO_F_IN_ORDER);
+        vq->tx_ol = vs_vnet_host_offloads(dev->features);
+        vq->guest_csum = vs_vnet_has_feature(dev, VIRTIO_NET_F_GUEST_CSUM);
+        vq->max_frame = dev->mtu ? (uint32_t)dev->mtu + VS_ETH_OVERHEAD : 0;
         vq->hdr_len = (vs_vnet_has_feature(dev, VIRTIO_F_VERSION_1) ||
                        vs_vnet_has_feature(dev, VIRTIO_NET_F_MRG_RXBUF))
                           ? sizeof(struct virtio_net_hdr_mrg_rxbuf)
@@ -254,4 +258,10 @@ bool vs_vnet_link_up(const struct vs_vnet_dev *dev)
             vs_vnet_gate_get(&dev->q[2 * p + 1]) == VS_VNET_GATE_OPEN)
             return true;
     return false;
+}
+
+void vs_vnet_offloads_publish(struct vs_vnet_dev *dev)
+{
+    if (dev->tx_offloads)
+        VS_WRITE_ONCE(*dev->tx_offloads, vs_vnet_guest_offloads(dev->features));
 }

@@ -34,6 +34,10 @@
 #define VS_VNET_MAX_QUEUE_PAIRS 8
 #define VS_VNET_MAX_QUEUES (2 * VS_VNET_MAX_QUEUE_PAIRS)
 #define VS_VNET_MAX_RING_SIZE 32768u
+/* The largest MTU a virtio-net port takes: a 9216-byte jumbo frame with its Ethernet
+ * header and one VLAN tag. Such frames travel in the pool's large buffers, and to
+ * a guest over several merged receive buffers. */
+#define VS_VNET_MTU_MAX (9216u - VS_ETH_OVERHEAD)
 
 /* What a poller may do with a queue (vs_vnet_queue.gate). */
 enum vs_vnet_gate {
@@ -108,6 +112,10 @@ struct vs_vnet_dev {
     const struct vs_vnet_ops *ops;
     unsigned n_qp;         /* queue pairs offered, 1..VS_VNET_MAX_QUEUE_PAIRS */
     uint64_t features;     /* negotiated; queues take what they need when they start */
+    uint16_t mtu;          /* the port's: the driver's TX frames without a GSO request
+                              longer than mtu + 18 are dropped (0: VS_PKT_MAX_FRAME) */
+    uint8_t *tx_offloads;  /* where vs_vnet_offloads_publish() writes the offloads the
+                              driver takes on RX (&port->tx_offloads), or NULL */
     struct vs_guest_mem mem; /* filled by the transport with every queue paused */
     struct vs_dirty_log *log; /* the transport's dirty log while logging, else NULL;
                                  taken by queues when they start */
@@ -176,6 +184,15 @@ int vs_vnet_ring_translate(const struct vs_vnet_dev *dev, uint64_t desc, uint64_
                            uint64_t used, uint32_t num, bool packed, bool event_idx,
                            void **desc_p, void **avail_p, void **used_p, char *why,
                            unsigned why_len);
+/* Publishes the receive offloads of dev->features (vs_vnet_guest_offloads) at
+ * dev->tx_offloads for the pollers (VS_WRITE_ONCE). A transport calls it after its
+ * features changed and before it resumes the queues; with features 0 on a reset.
+ * Requests in flight stay safe either way: a frame reaches a queue only through an
+ * open gate, and the pause before the change waited for the pollers. */
+void vs_vnet_offloads_publish(struct vs_vnet_dev *dev);
+/* The offload features of f as a JSON array of names (show), csum, guest_csum, ... */
+json_t *vs_vnet_offloads_json(uint64_t f);
+
 /* Is at least one queue pair open in both directions? (link state) */
 bool vs_vnet_link_up(const struct vs_vnet_dev *dev);
 

@@ -1,6 +1,38 @@
-/* The queues part of a virtio-net port's `show`: each queue's state, ring type,
- * size, kick fd and counters. Main thread. */
+/* The virtio-net part of a port's `show`: the offloads negotiated, and each queue's
+ * state, ring type, size, kick fd and counters. Main thread. */
 #include "ports/virtio/net_dev.h"
+#include "ports/virtio/net_hdr.h"
+
+const char *vs_vnet_offload_name(unsigned bit)
+{
+    switch (bit) {
+    case VIRTIO_NET_F_CSUM: return "csum";
+    case VIRTIO_NET_F_GUEST_CSUM: return "guest_csum";
+    case VIRTIO_NET_F_GUEST_TSO4: return "guest_tso4";
+    case VIRTIO_NET_F_GUEST_TSO6: return "guest_tso6";
+    case VIRTIO_NET_F_GUEST_ECN: return "guest_ecn";
+    case VIRTIO_NET_F_HOST_TSO4: return "host_tso4";
+    case VIRTIO_NET_F_HOST_TSO6: return "host_tso6";
+    case VIRTIO_NET_F_HOST_ECN: return "host_ecn";
+    case VS_VIRTIO_NET_F_GUEST_USO4: return "guest_uso4";
+    case VS_VIRTIO_NET_F_GUEST_USO6: return "guest_uso6";
+    case VS_VIRTIO_NET_F_HOST_USO: return "host_uso";
+    default: return NULL;
+    }
+}
+
+json_t *vs_vnet_offloads_json(uint64_t f)
+{
+    json_t *a = json_array();
+
+    for (unsigned b = 0; b < 64; b++) {
+        const char *name = vs_vnet_offload_name(b);
+
+        if ((f & VS_VNET_BIT(b)) && name)
+            json_array_append_new(a, json_string(name));
+    }
+    return a;
+}
 
 static json_t *queue_json(const struct vs_vnet_dev *dev, unsigned i)
 {

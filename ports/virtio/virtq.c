@@ -16,6 +16,7 @@ static const char *const error_names[VS_VQ_ERR__COUNT] = {
     [VS_VQ_ERR_DESC_ADDR] = "desc_addr",   [VS_VQ_ERR_DESC_LOOP] = "desc_loop",
     [VS_VQ_ERR_INDIRECT] = "indirect",     [VS_VQ_ERR_LEN] = "len",
     [VS_VQ_ERR_DIRECTION] = "direction",   [VS_VQ_ERR_RING_ADDR] = "ring_addr",
+    [VS_VQ_ERR_OFFLOAD] = "offload",       [VS_VQ_ERR_OVERSIZE] = "oversize",
 };
 
 const char *vs_virtq_error_name(enum vs_virtq_error e)
@@ -68,6 +69,12 @@ static inline unsigned rx_piece(const uint32_t left[3], unsigned s)
 void vs_vq_rx_write(struct vs_virtq *vq, const struct vs_vq_rx *r, uint32_t hdr_len,
                     uint16_t num_buffers, const struct vs_pkt *p)
 {
+    /* Bytes 0..7 of the header and csum_offset (bytes 8..9, little-endian): zero for a
+     * frame without offload metadata, the usual case. */
+    uint64_t lo = 0;
+    uint16_t csum_offset = 0;
+    if (vs_unlikely(p->ol_flags != 0))
+        lo = vs_vnet_hdr_build(p, vq->guest_csum, &csum_offset);
     if (vs_likely(r->seg[0].len >= hdr_len + p->len)) {
         /* The usual case: one guest buffer holds it all. The header is stored from
          * registers: loading it from a buffer just written with narrower stores would
@@ -75,8 +82,7 @@ void vs_vq_rx_write(struct vs_virtq *vq, const struct vs_vq_rx *r, uint32_t hdr_
          * into lines the driver's core still holds among them. Bytes 8..11 are
          * csum_offset and num_buffers (little-endian). */
         uint8_t *d = r->seg[0].hva;
-        uint64_t lo = 0;
-        uint32_t hi = (uint32_t)num_buffers << 16;
+        uint32_t hi = (uint32_t)num_buffers << 16 | csum_offset;
         memcpy(d, &lo, 8);
         if (hdr_len == 12)
             memcpy(d + 8, &hi, 4);
@@ -86,11 +92,13 @@ void vs_vq_rx_write(struct vs_virtq *vq, const struct vs_vq_rx *r, uint32_t hdr_
         vs_vq_log(vq, r->seg[0].gpa, hdr_len + p->len);
         return;
     }
-    uint8_t hdr[12] = {0};
+    uint8_t hdr[12];
+    memcpy(hdr, &lo, 8);
+    memcpy(hdr + 8, &csum_offset, 2);
     memcpy(hdr + 10, &num_buffers, 2);
-    uint16_t head = vs_pkt_head_len(p);
+    uint32_t head = vs_pkt_head_len(p);
     const uint8_t *src[3] = {hdr, p->data, vs_pkt_tail(p)};
-    uint32_t left[3] = {hdr_len, head, (uint32_t)(p->len - head)};
+    uint32_t left[3] = {hdr_len, head, p->len - head};
     unsigned s = rx_piece(left, 0);
     for (unsigned i = 0; i < r->nseg && s < 3; i++) {
         uint8_t *dst = r->seg[i].hva;
@@ -134,6 +142,9 @@ int vs_virtq_start(struct vs_virtq *vq, uint16_t base)
     vq->drop_logged = false;
     vq->mem_hint = 0;
     vq->lend_consumed = 0;
+    if (vq->max_frame == 0 || vq->max_frame > VS_PKT_LARGE_DATA_ROOM)
+        vq->max_frame = VS_PKT_MAX_FRAME;
+    vq->lend_max = VS_MIN(vq->max_frame, (uint32_t)VS_PKT_DATA_ROOM);
     uint32_t size = vq->size;
     if (!vq->mem || size == 0 || size > VS_VQ_MAX_SIZE ||
         (!vq->packed && (size & (size - 1)))) {

@@ -31,6 +31,8 @@ enum vs_virtq_error {
     VS_VQ_ERR_LEN,           /* length overflow or frame too large/small */
     VS_VQ_ERR_DIRECTION,     /* write-only descriptor on TX or read-only on RX */
     VS_VQ_ERR_RING_ADDR,     /* ring not inside guest memory */
+    VS_VQ_ERR_OFFLOAD,       /* TX header asks for an offload not negotiated (or unknown) */
+    VS_VQ_ERR_OVERSIZE,      /* TX frame longer than max_frame without a GSO request */
     VS_VQ_ERR__COUNT
 };
 
@@ -63,6 +65,11 @@ struct vs_virtq {
     bool in_order;             /* VIRTIO_F_IN_ORDER negotiated: one used entry may stand
                                   for a batch (guest TX only; we always use in order) */
     uint16_t hdr_len;          /* 12 with VERSION_1 or MRG_RXBUF, else 10 */
+    uint8_t tx_ol;             /* VS_OL_* requests the driver may make in its TX headers
+                                  (vs_vnet_host_offloads); others drop the frame */
+    bool guest_csum;           /* VIRTIO_NET_F_GUEST_CSUM: RX headers may say DATA_VALID */
+    uint32_t max_frame;        /* longest TX frame without a GSO request (the port's mtu
+                                  + 18), 0: VS_PKT_MAX_FRAME */
     void *desc, *avail, *used; /* host pointers (packed: desc, driver event, device event) */
     uint64_t used_gpa;         /* for dirty logging of used-ring writes */
     const struct vs_guest_mem *mem;
@@ -98,6 +105,7 @@ struct vs_virtq {
     bool kick_suppressed;      /* vs_virtq_set_kick_suppression(true) is in force */
     bool used_pending;         /* something was used since the last notify */
     bool drop_logged;          /* a dropped frame (VS_VQ_ERR_LEN) was logged once */
+    uint32_t lend_max;         /* longest frame a lending dequeue lends (from max_frame) */
     uint16_t avail_event_shadow; /* split + event idx: last avail_event we wrote */
     unsigned mem_hint;         /* region of the last translation (guest_mem.h) */
     uint64_t desc_gpa, avail_gpa, used_ring_gpa; /* of the rings, found by start */
@@ -121,15 +129,19 @@ int vs_virtq_start(struct vs_virtq *vq, uint16_t base);
 uint16_t vs_virtq_stop(struct vs_virtq *vq);
 
 /* Guest TX → switch: copies up to n (at most VS_BURST per call) frames out of the
- * guest's buffers into pool buffers (the virtio-net header is stripped). Returns the
- * count. A frame of a bad size is dropped (err[VS_VQ_ERR_LEN]) and its buffer
+ * guest's buffers into pool buffers (the virtio-net header is stripped, its offload
+ * requests go to the packet's metadata). A frame longer than a small buffer goes to
+ * a large one of the pool's companion (vs_pkt_alloc_len): up to max_frame bytes, or
+ * VS_PKT_LARGE_DATA_ROOM with a GSO request. Returns the count. A frame of a bad size
+ * is dropped (err[VS_VQ_ERR_LEN], or VS_VQ_ERR_OVERSIZE beyond max_frame), one whose
+ * header asks for what was not negotiated too (VS_VQ_ERR_OFFLOAD), and its buffer
  * returned to the guest; call vs_virtq_notify after a burst even when this returns
  * 0, since dropped frames are completions too. */
 uint16_t vs_virtq_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct vs_pkt **pkts,
                           uint16_t n);
 /* Like vs_virtq_dequeue, but a frame that sits whole in one guest buffer after its
- * header (one descriptor: what Linux and DPDK drivers post for linear frames) is
- * lent instead of copied: its packet buffer is marked VS_PKT_F_EXTERNAL and points
+ * header (one descriptor: what Linux and DPDK drivers post for linear frames), fits a
+ * small buffer and carries no offload request is lent instead of copied: its packet buffer is marked VS_PKT_F_EXTERNAL and points
  * into guest memory, so a switch → guest copy reads it straight from the source
  * guest (one copy instead of two). No buffer of the burst goes back to the guest
  * until vs_virtq_dequeue_done(), which the caller must call after it is done with
@@ -143,8 +155,10 @@ uint16_t vs_virtq_dequeue_lend(struct vs_virtq *vq, struct vs_pool *pool, struct
  * when nothing is pending, and on a queue that was stopped meanwhile. */
 void vs_virtq_dequeue_done(struct vs_virtq *vq);
 
-/* Switch → guest RX: copies frames into the guest's buffers (with a virtio-net header,
- * merged buffers when negotiated). Returns how many were delivered; the caller still
+/* Switch → guest RX: copies frames into the guest's buffers (with a virtio-net header
+ * written from the packet's offload metadata, merged buffers when negotiated: a large
+ * frame spreads over up to VS_VQ_RX_MAX_SEGS buffers, or needs one chain that holds
+ * it all without MRG_RXBUF). Returns how many were delivered; the caller still
  * owns (and frees) all n buffers. Frames not delivered are a suffix of pkts, counted
  * in no_buffers: the burst stops at the first frame the next buffers cannot hold (the
  * ring ran dry, the chain is too small without MRG_RXBUF) or whose search for buffers

@@ -16,6 +16,7 @@
 #include <linux/virtio_ring.h>
 
 #include "ports/virtio/dirty_log.h"
+#include "ports/virtio/net_hdr.h"
 #include "ports/virtio/virtq.h"
 #include "vswitch/compiler.h"
 #include "vswitch/pkt.h"
@@ -109,13 +110,54 @@ static inline bool vs_vq_buf_wraps(struct vs_virtq *vq, uint64_t addr, uint32_t 
     return true;
 }
 
-/* Guest TX → packet buffer, one descriptor at a time. */
+/* Guest TX → packet buffer, one descriptor at a time. The frame goes into the
+ * small buffer it was given; one that outgrows it moves to a large buffer of the
+ * pool's companion on the way (a 2 KB copy, only for long frames: the walk reads
+ * each descriptor once and cannot know the length before the end). */
 struct vs_vq_tx {
-    uint8_t *dst;      /* frame data in the packet buffer */
-    uint32_t skip;     /* header bytes still to skip */
-    uint32_t copied;   /* frame bytes copied (at most VS_PKT_DATA_ROOM) */
-    uint64_t total;    /* bytes of the chain, header included (64 bits: no wrap) */
+    struct vs_pkt **pp;  /* the frame's buffer (replaced when it moves) */
+    struct vs_pool *pool;
+    uint8_t *dst;        /* frame data in *pp */
+    uint32_t room;       /* bytes dst holds */
+    uint32_t skip;       /* header bytes still to skip */
+    uint32_t hdr_len;
+    uint32_t copied;     /* frame bytes copied (at most room) */
+    uint64_t total;      /* bytes of the chain, header included (64 bits: no wrap) */
+    bool no_room;        /* the frame outgrew its buffer and no large one was free */
+    uint8_t hdr[12];     /* the driver's virtio-net header */
 };
+
+static inline void vs_vq_tx_init(struct vs_vq_tx *t, const struct vs_virtq *vq,
+                                 struct vs_pool *pool, struct vs_pkt **pp)
+{
+    t->pp = pp;
+    t->pool = pool;
+    t->dst = vs_pkt_data(*pp);
+    t->room = VS_PKT_DATA_ROOM;
+    t->skip = t->hdr_len = vq->hdr_len;
+    t->copied = 0;
+    t->total = 0;
+    t->no_room = false;
+}
+
+/* The frame does not fit *t->pp: move what was copied to a large buffer. false when
+ * there is none (already large, no companion, or it ran dry). Cold: long frames. */
+static inline __attribute__((cold)) bool vs_vq_tx_grow(struct vs_vq_tx *t)
+{
+    if (t->room != VS_PKT_DATA_ROOM || t->no_room)
+        return false;
+    struct vs_pkt *big = vs_pkt_alloc_len(t->pool, VS_PKT_LARGE_DATA_ROOM);
+    if (!big) {
+        t->no_room = true;
+        return false;
+    }
+    vs_copy(vs_pkt_data(big), t->dst, t->copied);
+    vs_pkt_free(*t->pp);
+    *t->pp = big;
+    t->dst = vs_pkt_data(big);
+    t->room = VS_PKT_LARGE_DATA_ROOM;
+    return true;
+}
 
 /* Copies a device-readable buffer into t. Returns 0, or -1 with the queue broken. */
 static inline int vs_vq_tx_buf(struct vs_virtq *vq, struct vs_vq_tx *t, uint64_t addr,
@@ -136,8 +178,14 @@ static inline int vs_vq_tx_buf(struct vs_virtq *vq, struct vs_vq_tx *t, uint64_t
         }
         uint32_t chunk = (uint32_t)l;
         uint32_t s = VS_MIN(t->skip, chunk);
-        t->skip -= s;
-        uint32_t c = VS_MIN(chunk - s, (uint32_t)VS_PKT_DATA_ROOM - t->copied);
+        if (s) {
+            memcpy(t->hdr + (t->hdr_len - t->skip), p, s);
+            t->skip -= s;
+        }
+        uint32_t want = chunk - s;
+        if (vs_unlikely(want > t->room - t->copied))
+            vs_vq_tx_grow(t);
+        uint32_t c = VS_MIN(want, t->room - t->copied);
         if (c) {
             vs_copy(t->dst + t->copied, p + s, c);
             t->copied += c;
@@ -146,6 +194,43 @@ static inline int vs_vq_tx_buf(struct vs_virtq *vq, struct vs_vq_tx *t, uint64_t
         len -= (uint32_t)l;
     }
     return 0;
+}
+
+/* After the walk: the frame's size and header decide. Returns 1 (frame in *t->pp,
+ * metadata set) or 0 (dropped and counted; *t->pp is still the caller's to free). */
+static inline int vs_vq_tx_finish(struct vs_virtq *vq, struct vs_vq_tx *t, unsigned id)
+{
+    struct vs_pkt *pkt = *t->pp;
+
+    if (vs_unlikely(t->total < (uint64_t)t->hdr_len + VS_VQ_ETH_MIN ||
+                    t->total - t->hdr_len > VS_PKT_LARGE_DATA_ROOM)) {
+        vs_vq_drop(vq, VS_VQ_ERR_LEN, "TX buffer %u holds %llu bytes", id,
+                   (unsigned long long)t->total);
+        return 0;
+    }
+    /* A plain header (all but num_buffers zero) is the usual case: one branch. */
+    uint16_t req;
+    memcpy(&req, t->hdr, 2);
+    if (vs_unlikely(req != 0) &&
+        !vs_vnet_hdr_parse(t->hdr, vq->tx_ol, pkt)) {
+        vs_vq_drop(vq, VS_VQ_ERR_OFFLOAD,
+                   "TX buffer %u: header flags 0x%x gso_type 0x%x not negotiated", id,
+                   t->hdr[0], t->hdr[1]);
+        return 0;
+    }
+    uint64_t len = t->total - t->hdr_len;
+    if (vs_unlikely(len > vq->max_frame) && !(pkt->ol_flags & VS_OL_GSO)) {
+        vs_vq_drop(vq, VS_VQ_ERR_OVERSIZE,
+                   "TX buffer %u: %llu-byte frame above the %u the MTU allows", id,
+                   (unsigned long long)len, vq->max_frame);
+        return 0;
+    }
+    if (vs_unlikely(t->no_room)) {
+        vq->stats.no_mbufs++;
+        return 0;
+    }
+    pkt->len = t->copied;
+    return 1;
 }
 
 /* Guest RX buffers, collected before anything is written so that a frame that does
@@ -222,7 +307,8 @@ static inline void vs_vq_prefetch_buf(struct vs_virtq *vq, uint64_t addr, uint32
 }
 
 /* The fast path of a lending dequeue: a TX buffer of one descriptor (d, already
- * copied out of the ring) whose frame is contiguous in guest memory is lent to pkt.
+ * copied out of the ring) whose frame is contiguous in guest memory, no longer than
+ * lend_max and without offload requests in its header is lent to pkt.
  * Returns true when lent; false sends the chain down the ordinary copying walk,
  * which re-reads and fully validates it (so nothing is decided here that the walk
  * would refuse). */
@@ -231,16 +317,23 @@ static inline bool vs_vq_tx_lend(struct vs_virtq *vq, uint64_t addr, uint32_t le
 {
     if (flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT | VRING_DESC_F_WRITE))
         return false;
-    if (len < (uint32_t)vq->hdr_len + VS_VQ_ETH_MIN || len - vq->hdr_len > VS_PKT_DATA_ROOM)
+    if (len < (uint32_t)vq->hdr_len + VS_VQ_ETH_MIN || len - vq->hdr_len > vq->lend_max)
         return false;
     uint64_t l = len;
     uint8_t *p = vs_guest_mem_gpa_hint(vq->mem, addr, &l, &vq->mem_hint);
     if (!p || l != len)
         return false;
+    /* A frame with offload requests (flags, gso_type) is never lent: the walk copies
+     * it and takes the requests. Read once; a later change by the guest reaches only
+     * its header, which nobody reads again. */
+    uint16_t req;
+    memcpy(&req, p, 2);
+    if (vs_unlikely(req != 0))
+        return false;
     /* A destination's copy reads the rest soon after: start fetching the last line
      * while the head is copied. */
     vs_prefetch(p + len - 1);
-    vs_pkt_set_external(pkt, p + vq->hdr_len, (uint16_t)(len - vq->hdr_len));
+    vs_pkt_set_external(pkt, p + vq->hdr_len, len - vq->hdr_len);
     return true;
 }
 uint16_t vs_vq_packed_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, uint16_t n);

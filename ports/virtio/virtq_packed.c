@@ -102,12 +102,15 @@ static inline int packed_check_id(struct vs_virtq *vq, const struct packed_walk 
     return 0;
 }
 
-/* One TX chain into pkt: 1 (frame), 0 (dropped), -1 (broken). */
-static int packed_tx_chain(struct vs_virtq *vq, struct packed_walk *w, struct vs_pkt *pkt)
+/* One TX chain into *pp (a long frame moves it to a large buffer): 1 (frame), 0
+ * (dropped), -1 (broken). */
+static int packed_tx_chain(struct vs_virtq *vq, struct packed_walk *w, struct vs_pool *pool,
+                           struct vs_pkt **pp)
 {
-    struct vs_vq_tx t = { .dst = vs_pkt_data(pkt), .skip = vq->hdr_len };
+    struct vs_vq_tx t;
     struct vring_packed_desc d;
     int rc;
+    vs_vq_tx_init(&t, vq, pool, pp);
     while ((rc = packed_next(vq, w, &d)) == 0) {
         if (vs_unlikely(d.flags & VRING_DESC_F_WRITE)) {
             vs_vq_fail(vq, VS_VQ_ERR_DIRECTION, "device-writable descriptor in TX buffer %u",
@@ -119,14 +122,7 @@ static int packed_tx_chain(struct vs_virtq *vq, struct packed_walk *w, struct vs
     }
     if (rc < 0 || packed_check_id(vq, w))
         return -1;
-    if (vs_unlikely(t.total < (uint64_t)vq->hdr_len + VS_VQ_ETH_MIN ||
-                    t.total - vq->hdr_len > VS_PKT_DATA_ROOM)) {
-        vs_vq_drop(vq, VS_VQ_ERR_LEN, "TX buffer %u holds %llu bytes", w->id,
-                   (unsigned long long)t.total);
-        return 0;
-    }
-    pkt->len = (uint16_t)t.copied;
-    return 1;
+    return vs_vq_tx_finish(vq, &t, w->id);
 }
 
 /* One RX chain: collects writable buffers into rx up to need bytes, but walks the
@@ -279,7 +275,8 @@ uint16_t vs_vq_packed_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct 
         if (lend && packed_tx_lend(vq, &w, p))
             lent++;
         else
-            rc = packed_tx_chain(vq, &w, p);
+            rc = packed_tx_chain(vq, &w, pool, &pkts[i]);
+        p = pkts[i];
         if (vs_unlikely(rc < 0)) {
             vs_pkt_free_bulk(pkts, out);
             vs_pkt_free_bulk(pkts + i, got - i);

@@ -50,13 +50,15 @@ static inline int split_load(struct vs_virtq *vq, struct split_walk *w, struct v
     }
 }
 
-/* One TX chain into pkt. Returns 1 (frame in pkt), 0 (frame dropped, chain fine) or
- * -1 (queue broken). */
-static int split_tx_chain(struct vs_virtq *vq, uint16_t head, struct vs_pkt *pkt)
+/* One TX chain into *pp (a long frame moves it to a large buffer). Returns 1 (frame
+ * in *pp), 0 (frame dropped, chain fine) or -1 (queue broken). */
+static int split_tx_chain(struct vs_virtq *vq, uint16_t head, struct vs_pool *pool,
+                          struct vs_pkt **pp)
 {
     struct split_walk w = { .table = vq->desc, .max = vq->size, .idx = head };
-    struct vs_vq_tx t = { .dst = vs_pkt_data(pkt), .skip = vq->hdr_len };
+    struct vs_vq_tx t;
     struct vring_desc d;
+    vs_vq_tx_init(&t, vq, pool, pp);
     if (split_load(vq, &w, &d))
         return -1;
     for (;;) {
@@ -73,14 +75,7 @@ static int split_tx_chain(struct vs_virtq *vq, uint16_t head, struct vs_pkt *pkt
         if (split_load(vq, &w, &d))
             return -1;
     }
-    if (vs_unlikely(t.total < (uint64_t)vq->hdr_len + VS_VQ_ETH_MIN ||
-                    t.total - vq->hdr_len > VS_PKT_DATA_ROOM)) {
-        vs_vq_drop(vq, VS_VQ_ERR_LEN, "TX chain %u holds %llu bytes", head,
-                   (unsigned long long)t.total);
-        return 0;
-    }
-    pkt->len = (uint16_t)t.copied;
-    return 1;
+    return vs_vq_tx_finish(vq, &t, head);
 }
 
 /* Collects the writable buffers of an RX chain into rx until it holds need bytes,
@@ -272,7 +267,8 @@ uint16_t vs_vq_split_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct v
         if (lend && split_tx_lend(vq, u[i].id, p))
             lent++;
         else
-            rc = split_tx_chain(vq, u[i].id, p);
+            rc = split_tx_chain(vq, u[i].id, pool, &pkts[i]);
+        p = pkts[i];
         if (vs_unlikely(rc < 0)) {
             /* Broken: nothing of this burst reaches the used ring or the switch. */
             vs_pkt_free_bulk(pkts, out);

@@ -14,9 +14,12 @@
 #include <linux/virtio_net.h>
 #include <linux/virtio_ring.h>
 
+#include "ports/virtio/net_hdr.h"
+
 #include "ports/vduse/args.h"
 #include "ports/vduse/control.h"
 #include "ports/vduse/dev.h"
+#include "ports/virtio/net_hdr.h"
 #include "vswitch/pkt.h"
 
 #define BIT(b) (1ull << (b))
@@ -214,9 +217,9 @@ static void test_offered_features(void)
     CU_ASSERT((f & BIT(VIRTIO_NET_F_MAC)) != 0);
     CU_ASSERT_FALSE(f & BIT(VIRTIO_NET_F_CTRL_VQ));
     CU_ASSERT_FALSE(f & BIT(VIRTIO_NET_F_MQ));
-    /* No offloads: the switch hands over complete frames only. */
-    CU_ASSERT_FALSE(
-        f & (BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) | BIT(VIRTIO_NET_F_GUEST_CSUM)));
+    /* The offloads (the kernel has no allow list for them), never UFO. */
+    CU_ASSERT_EQUAL(f & VS_VNET_OFFLOAD_FEATURES, VS_VNET_OFFLOAD_FEATURES);
+    CU_ASSERT_FALSE(f & (BIT(VIRTIO_NET_F_GUEST_UFO) | BIT(VIRTIO_NET_F_HOST_UFO)));
 }
 
 static void test_bad_requests(void)
@@ -508,8 +511,18 @@ static void test_args(void)
     const char *noname[] = {"mtu", "1500"};
     CU_ASSERT_EQUAL(parse(noname, 1, &a, &err), 0);
     CU_ASSERT_STRING_EQUAL(a.name, "port1");
+    CU_ASSERT_TRUE(a.offloads);
+    CU_ASSERT_EQUAL(a.mtu, 1500);
     const char *badname[] = {"name", "../x"};
     CU_ASSERT_EQUAL(parse(badname, 1, &a, &err), -EINVAL);
+    /* Jumbo frames up to 9216 bytes: MTU 9198 at most; offloads on unless switched off. */
+    const char *jumbo[] = {"name", "x", "mtu", "9198", "offloads", "off"};
+    CU_ASSERT_EQUAL(parse(jumbo, 3, &a, &err), 0);
+    CU_ASSERT_EQUAL(a.mtu, 9198);
+    CU_ASSERT_FALSE(a.offloads);
+    const char *toobig[] = {"name", "x", "mtu", "9199"};
+    CU_ASSERT_EQUAL(parse(toobig, 2, &a, &err), -EINVAL);
+    CU_ASSERT_EQUAL(err.arg, 1);
     const char *mcast[] = {"name", "x", "mac", "03:00:00:00:00:01"};
     CU_ASSERT_EQUAL(parse(mcast, 2, &a, &err), -EINVAL);
     const char *drv[] = {"name", "x", "driver", "vfio"};

@@ -230,7 +230,8 @@ static void test_ind_outside(void) { split_tx_case(16, VS_VDRV_INDIRECT, b_ind_o
 static void test_ind_entry_range(void) { split_tx_case(16, VS_VDRV_INDIRECT, b_ind_entry_range, VS_VQ_ERR_DESC_INDEX, false); }
 static void test_ind_loop(void) { split_tx_case(16, VS_VDRV_INDIRECT, b_ind_loop, VS_VQ_ERR_DESC_LOOP, false); }
 static void test_tx_writable(void) { split_tx_case(16, 0, b_tx_writable, VS_VQ_ERR_DIRECTION, false); }
-static void test_too_large(void) { split_tx_case(16, 0, b_too_large, VS_VQ_ERR_LEN, true); }
+/* One byte beyond max_frame (the queue's default: VS_PKT_MAX_FRAME), no GSO request. */
+static void test_too_large(void) { split_tx_case(16, 0, b_too_large, VS_VQ_ERR_OVERSIZE, true); }
 static void test_too_short(void) { split_tx_case(16, 0, b_too_short, VS_VQ_ERR_LEN, true); }
 
 /* A chain whose lengths add up past 2^32: two 4 GiB - 1 buffers in a sparse 9 GiB
@@ -471,7 +472,7 @@ static void test_p_ind_big(void) { packed_case(VS_VDRV_INDIRECT, p_ind_big, VS_V
 static void test_p_ind_next(void) { packed_case(VS_VDRV_INDIRECT, p_ind_next, VS_VQ_ERR_INDIRECT, false); }
 static void test_p_writable(void) { packed_case(VS_VDRV_INDIRECT, p_writable, VS_VQ_ERR_DIRECTION, false); }
 static void test_p_addr(void) { packed_case(0, p_addr, VS_VQ_ERR_DESC_ADDR, false); }
-static void test_p_too_large(void) { packed_case(0, p_too_large, VS_VQ_ERR_LEN, true); }
+static void test_p_too_large(void) { packed_case(0, p_too_large, VS_VQ_ERR_OVERSIZE, true); }
 
 static void test_p_bad_base(void)
 {
