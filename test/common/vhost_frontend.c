@@ -328,6 +328,9 @@ int fe_negotiate(struct fe *fe, const struct fe_opts *opts)
     }
     if (opts->nqp > 1)
         fe->features |= BIT(VIRTIO_NET_F_MQ);
+    if ((f & opts->extra_features) != opts->extra_features)
+        return 16;
+    fe->features |= opts->extra_features;
     if ((f & fe->features) != fe->features)
         return 8;
     if (fe_ack_u64(fe, VS_VHU_SET_FEATURES, fe->features) != 0)

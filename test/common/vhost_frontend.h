@@ -24,6 +24,7 @@ struct fe_opts {
     bool two_regions;     /* the memfd as two regions (second at mmap_offset FE_MEM_SIZE/2) */
     bool hugetlb;         /* memfd on 2 MiB hugepages (MFD_HUGETLB) */
     bool in_order;        /* VIRTIO_F_IN_ORDER, rings driven in order */
+    uint64_t extra_features; /* also negotiated (offloads); must have been offered */
 };
 
 struct fe {

@@ -399,6 +399,12 @@ uint32_t vs_vdrv_read_buf(const struct vs_vdrv *d, uint16_t id, uint32_t len, ui
 
 int vs_vdrv_recv(struct vs_vdrv *d, uint8_t *frame, uint32_t cap, uint16_t *num_buffers)
 {
+    return vs_vdrv_recv_hdr(d, frame, cap, num_buffers, NULL);
+}
+
+int vs_vdrv_recv_hdr(struct vs_vdrv *d, uint8_t *frame, uint32_t cap, uint16_t *num_buffers,
+                     uint8_t *hdr)
+{
     uint16_t id;
     uint32_t len;
     int rc = vs_vdrv_get_used(d, &id, &len);
@@ -408,7 +414,9 @@ int vs_vdrv_recv(struct vs_vdrv *d, uint8_t *frame, uint32_t cap, uint16_t *num_
     if (len < d->hdr_len || len > VS_VDRV_AREA)
         return -EPROTO;
     vs_vdrv_read_buf(d, id, len, tmp);
-    for (unsigned k = 0; k < 10; k++)
+    if (hdr)
+        memcpy(hdr, tmp, 10);
+    for (unsigned k = 0; k < 10 && !hdr; k++)
         if (tmp[k])
             return -EPROTO;
     uint16_t nb = 1;

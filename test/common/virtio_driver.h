@@ -116,6 +116,10 @@ uint32_t vs_vdrv_read_buf(const struct vs_vdrv *d, uint16_t id, uint32_t len, ui
  * Returns the frame length, 0 when nothing was used, -EPROTO on a bad header or
  * missing merged buffers. *num_buffers (may be NULL) gets the header's count. */
 int vs_vdrv_recv(struct vs_vdrv *d, uint8_t *frame, uint32_t cap, uint16_t *num_buffers);
+/* The same, with the header's first 10 bytes (flags .. csum_offset) copied to hdr
+ * instead of checked (hdr NULL: checked to be zero). */
+int vs_vdrv_recv_hdr(struct vs_vdrv *d, uint8_t *frame, uint32_t cap, uint16_t *num_buffers,
+                     uint8_t *hdr);
 /* Reads every used entry (TX completions). Returns how many. */
 unsigned vs_vdrv_reap(struct vs_vdrv *d);
 /* Free descriptors (split) or slots (packed). */

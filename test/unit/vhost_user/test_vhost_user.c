@@ -24,11 +24,15 @@
 #include <linux/virtio_ring.h>
 
 #include "test/common/vhost_frontend.h"
+#include "ports/vhost_user/port_args.h"
 #include "ports/vhost_user/vhost_user.h"
+#include "ports/virtio/net_hdr.h"
 #include "vswitch/log.h"
 #include "vswitch/loop.h"
 #include "vswitch/pkt.h"
 #include "vswitch/rcu.h"
+
+#define BIT(n) (1ull << (n))
 
 static const struct vs_port_ops *ops = &vs_port_vhost_user_ops;
 static struct vs_pool *pool;
@@ -125,6 +129,27 @@ static struct vs_port *port_open_args(const char *path, const char *mode, const 
         free(p);
         return NULL;
     }
+    return p;
+}
+
+/* A server port on sock_path with these options (key, value pairs) besides path. */
+static struct vs_port *port_open_kv(const char *const *kv, unsigned n)
+{
+    struct vs_port_arg a[8];
+    struct open_req r = {0};
+    struct vs_port *p = calloc(1, sizeof(*p));
+
+    snprintf(p->name, sizeof(p->name), "vm%d", rand() % 100);
+    p->ops = ops;
+    p->pool = pool;
+    a[0] = (struct vs_port_arg){.key = "path", .value = sock_path};
+    for (unsigned i = 0; i < n && i < 7; i++)
+        a[i + 1] = (struct vs_port_arg){.key = kv[2 * i], .value = kv[2 * i + 1]};
+    r.port = p;
+    r.args.n = n + 1;
+    r.args.v = a;
+    on_loop(open_fn, &r);
+    CU_ASSERT_EQUAL_FATAL(r.rc, 0);
     return p;
 }
 
@@ -842,6 +867,7 @@ static void test_rarp_mtu_status(void)
 
     CU_ASSERT_EQUAL(fe_ack_u64(&fe, VS_VHU_NET_SET_MTU, 1500), 0);
     CU_ASSERT_EQUAL(show_int(p, "mtu"), 1500);
+    CU_ASSERT_EQUAL(show_int(p, "guest_mtu"), 1500);
     CU_ASSERT_NOT_EQUAL(fe_ack_u64(&fe, VS_VHU_NET_SET_MTU, 9000), 0);
     CU_ASSERT_NOT_EQUAL(fe_ack_u64(&fe, VS_VHU_NET_SET_MTU, 10), 0);
     CU_ASSERT_EQUAL(fe_get_u64(&fe, VS_VHU_GET_STATUS, &st), 0);
@@ -850,6 +876,118 @@ static void test_rarp_mtu_status(void)
     fe_close(&fe);
     CU_ASSERT_TRUE(wait_disconnected(p));
     port_close(p);
+}
+
+static bool json_has(json_t *a, const char *s)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(a, i, v)
+        if (!strcmp(json_string_value(v), s))
+            return true;
+    return false;
+}
+
+/* Offloads offered by default and negotiated as the front-end chose: tx_offloads
+ * follows the GUEST_* features (and goes back to 0 on disconnect), a TX header's
+ * request reaches the packet, the RX header says DATA_VALID; the port's mtu bounds
+ * NET_SET_MTU; offloads=off offers none. */
+static void test_offloads_mtu(void)
+{
+    const char *kv[] = {"mtu", "9000"};
+    struct vs_port *p = port_open_kv(kv, 1);
+    struct fe_opts o = {.nqp = 1, .ring_size = 64};
+    struct fe fe;
+    uint64_t f = 0;
+    struct vs_pkt *pkts[VS_BURST];
+    uint8_t frame[200], h[10];
+
+    o.extra_features = BIT(VIRTIO_NET_F_CSUM) | BIT(VIRTIO_NET_F_HOST_TSO4) |
+                       BIT(VIRTIO_NET_F_GUEST_CSUM) | BIT(VIRTIO_NET_F_GUEST_TSO4) |
+                       BIT(VIRTIO_NET_F_GUEST_TSO6) | BIT(VIRTIO_NET_F_GUEST_ECN);
+    CU_ASSERT_EQUAL(p->mtu, 9000);
+    CU_ASSERT_EQUAL_FATAL(fe_connect(&fe, sock_path), 0);
+    CU_ASSERT_EQUAL(fe_get_u64(&fe, VS_VHU_GET_FEATURES, &f), 0);
+    CU_ASSERT_EQUAL(f & VS_VNET_OFFLOAD_FEATURES, VS_VNET_OFFLOAD_FEATURES);
+    CU_ASSERT_EQUAL(VS_READ_ONCE(p->tx_offloads), 0);
+    CU_ASSERT_EQUAL_FATAL(fe_negotiate(&fe, &o), 0);
+    CU_ASSERT_EQUAL(VS_READ_ONCE(p->tx_offloads), VS_OL_CSUM | VS_OL_TSO4 | VS_OL_TSO6 | VS_OL_ECN);
+    json_t *j = port_show(p);
+    json_t *ol = json_object_get(j, "offloads");
+    CU_ASSERT_TRUE(json_has(ol, "csum"));
+    CU_ASSERT_TRUE(json_has(ol, "host_tso4"));
+    CU_ASSERT_TRUE(json_has(ol, "guest_tso6"));
+    CU_ASSERT_TRUE(json_has(ol, "guest_ecn"));
+    CU_ASSERT_FALSE(json_has(ol, "host_tso6"));
+    CU_ASSERT_FALSE(json_has(ol, "host_uso"));
+    CU_ASSERT_EQUAL(json_array_size(ol), 6);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(j, "mtu")), 9000);
+    json_decref(j);
+
+    /* Guest TX: a checksum request reaches the switch with the frame, copied. */
+    struct vs_vdrv *d = &fe.ring[1];
+    make_frame(frame, sizeof(frame), 0x30, 0);
+    int id = vs_vdrv_post_tx(d, frame, sizeof(frame), 1, false);
+    CU_ASSERT_FATAL(id >= 0);
+    uint8_t *hdr = vs_vdrv_mem_hva(d->mem, d->bufs[id].area_gpa);
+    hdr[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    hdr[6] = 34;
+    hdr[8] = 16;
+    uint16_t k = ops->rx_burst(p, 0, pkts, VS_BURST);
+    CU_ASSERT_EQUAL(k, 1);
+    if (k == 1) {
+        CU_ASSERT_EQUAL(pkts[0]->ol_flags, VS_OL_CSUM);
+        CU_ASSERT_EQUAL(pkts[0]->csum_start, 34);
+        CU_ASSERT_EQUAL(pkts[0]->csum_offset, 16);
+        CU_ASSERT_FALSE(pkts[0]->flags & VS_PKT_F_EXTERNAL);
+        CU_ASSERT_EQUAL(memcmp(vs_pkt_data(pkts[0]), frame, sizeof(frame)), 0);
+    }
+    vs_pkt_free_bulk(pkts, k);
+    rx_done(p, 0, k);
+    vs_vdrv_reap(d);
+
+    /* Guest RX: a frame the switch vouches for arrives with DATA_VALID. */
+    d = &fe.ring[0];
+    CU_ASSERT_FATAL(vs_vdrv_post_rx(d, 2048, 1, false) >= 0);
+    pkts[0] = vs_pkt_alloc(pool);
+    make_frame(vs_pkt_data(pkts[0]), 100, 0x31, 0);
+    pkts[0]->len = 100;
+    pkts[0]->ol_flags = VS_OL_CSUM_VALID;
+    CU_ASSERT_EQUAL(ops->tx_burst(p, 0, pkts, 1), 1);
+    CU_ASSERT_EQUAL(vs_vdrv_recv_hdr(d, frame, sizeof(frame), NULL, h), 100);
+    CU_ASSERT_EQUAL(h[0], VIRTIO_NET_HDR_F_DATA_VALID);
+
+    CU_ASSERT_EQUAL(fe_ack_u64(&fe, VS_VHU_NET_SET_MTU, 9000), 0);
+    CU_ASSERT_EQUAL(show_int(p, "guest_mtu"), 9000);
+    CU_ASSERT_NOT_EQUAL(fe_ack_u64(&fe, VS_VHU_NET_SET_MTU, 9001), 0);
+    CU_ASSERT_EQUAL(show_int(p, "guest_mtu"), 9000);
+    fe_close(&fe);
+    CU_ASSERT_TRUE(wait_disconnected(p));
+    CU_ASSERT_EQUAL(VS_READ_ONCE(p->tx_offloads), 0);
+    port_close(p);
+
+    const char *off[] = {"offloads", "off"};
+    p = port_open_kv(off, 1);
+    CU_ASSERT_EQUAL(p->mtu, 1500);
+    CU_ASSERT_EQUAL_FATAL(fe_connect(&fe, sock_path), 0);
+    CU_ASSERT_EQUAL(fe_get_u64(&fe, VS_VHU_GET_FEATURES, &f), 0);
+    CU_ASSERT_EQUAL(f & VS_VNET_OFFLOAD_FEATURES, 0);
+    CU_ASSERT((f & BIT(VIRTIO_NET_F_MRG_RXBUF)) != 0);
+    fe_close(&fe);
+    CU_ASSERT_TRUE(wait_disconnected(p));
+    port_close(p);
+
+    /* The mtu option: 68..9198. */
+    struct vs_vhu_args va;
+    struct vs_port_err err;
+    struct vs_port_arg bad[2] = {{.key = "path", .value = sock_path}, {.key = "mtu", .value = "9199"}};
+    struct vs_port_args ba = {.n = 2, .v = bad};
+    CU_ASSERT_EQUAL(vs_vhu_parse_args(&ba, &va, &err), -EINVAL);
+    CU_ASSERT_EQUAL(err.arg, 1);
+    bad[1].value = "9198";
+    CU_ASSERT_EQUAL(vs_vhu_parse_args(&ba, &va, &err), 0);
+    CU_ASSERT_EQUAL(va.mtu, 9198);
 }
 
 static bool log_bit(const uint8_t *log, uint64_t gpa)
@@ -1381,6 +1519,7 @@ int main(void)
     CU_add_test(s, "memory slots under running rings", test_mem_slots_live);
     CU_add_test(s, "ring waits for its setup", test_ring_waits_for_setup);
     CU_add_test(s, "rarp mtu status", test_rarp_mtu_status);
+    CU_add_test(s, "offloads and mtu", test_offloads_mtu);
     CU_add_test(s, "dirty log", test_dirty_log);
     CU_add_test(s, "live changes under a poller", test_live_changes_under_poller);
     CU_add_test(s, "bad messages", test_bad_messages);

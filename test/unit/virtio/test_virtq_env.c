@@ -84,7 +84,7 @@ bool dequeue_expect(struct env *e, uint32_t len, uint32_t seed)
 
 bool recv_expect(struct env *e, uint32_t len, uint32_t seed, uint16_t *num_buffers)
 {
-    static uint8_t got[VS_VDRV_AREA * 4], want[VS_PKT_DATA_ROOM];
+    static uint8_t got[VS_VDRV_AREA * 4], want[VS_VDRV_AREA * 4];
     int n = vs_vdrv_recv(&e->drv, got, sizeof(got), num_buffers);
     if (n != (int)len)
         return false;
