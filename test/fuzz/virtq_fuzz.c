@@ -9,14 +9,20 @@
  *   u16 base    start base (packed: wrap counter in bit 15)
  *   u8  desc, avail, used   ring offsets in region 0, in 64-byte units
  *   u8  nops    length of the op script that follows
- *   ops[nops]   script, see run_ops(): dequeue, enqueue, notify, kick suppression,
- *               poll, guest memory write, restart (which may switch VIRTIO_F_IN_ORDER
- *               on or off, as a new negotiation would), driver posts k buffers
+ *   ops[nops]   script, see run_ops(): dequeue, enqueue (frames up to 64 KB with
+ *               offload metadata), notify, kick suppression, poll, guest memory
+ *               write, restart (which may switch VIRTIO_F_IN_ORDER on or off, and
+ *               change the offloads negotiated and max_frame, as a new negotiation
+ *               would), driver posts k buffers
  *   rest        guest memory image: region 0 (32 KiB at gpa 0x1000), then region 1
  *               (4 KiB right after it in guest-physical space)
- * Checks: frames handed to the switch are 14..VS_PKT_DATA_ROOM bytes, no packet
- * buffer leaks, a broken queue does nothing more, a split ring's used idx counts
- * every buffer consumed (also when IN_ORDER lets one entry stand for a burst). */
+ * The driver's TX headers are whatever the guest memory holds: offload requests
+ * and long chains (into the pool's large buffers) come from the input.
+ * Checks: frames handed to the switch are 14..max_frame bytes (up to a large
+ * buffer with a GSO request) and fit their buffer, carry only requests that were
+ * negotiated and are never lent with one, no packet buffer (small or large) leaks,
+ * a broken queue does nothing more, a split ring's used idx counts every buffer
+ * consumed (also when IN_ORDER lets one entry stand for a burst). */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,7 +44,7 @@
 #define GPA0 0x1000ull
 
 static struct vs_pool *pool;
-static unsigned pool_free;
+static unsigned pool_free, large_free;
 static int callfd = -1;
 static struct vs_eventfd_signal call;
 
@@ -48,9 +54,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     vs_log_set_level(VS_LOG_ERR);
-    if (vs_pool_create(512, VS_PAGES_NONE, &pool) < 0)
+    if (vs_pool_create(512, VS_PAGES_NONE, &pool) < 0 ||
+        vs_pool_add_large(pool, 48, VS_PAGES_NONE) < 0)
         abort();
     pool_free = vs_pool_free_count(pool);
+    large_free = vs_pool_free_count(vs_pool_large(pool));
     char why[100];
     callfd = eventfd(0, EFD_NONBLOCK);
     if (callfd < 0 || vs_eventfd_signal_open(&call, dup(callfd), why, sizeof(why)) < 0)
@@ -128,6 +136,49 @@ static void check_used_idx(const struct vs_virtq *vq, uint16_t used_before)
         abort();
 }
 
+/* What a frame handed to the switch may be (see the checks above). */
+static void check_frame(const struct vs_virtq *vq, const struct vs_pkt *p)
+{
+    uint32_t max = (p->ol_flags & VS_OL_GSO) ? VS_PKT_LARGE_DATA_ROOM : vq->max_frame;
+    if (p->len < 14 || p->len > max || p->len > vs_pkt_tailroom(p))
+        abort();
+    if ((p->ol_flags & VS_OL_REQUESTS & ~vq->tx_ol) || (p->ol_flags & ~VS_OL_REQUESTS))
+        abort();
+    if ((p->ol_flags & VS_OL_REQUESTS) && (p->flags & VS_PKT_F_EXTERNAL))
+        abort();
+    if ((p->flags & VS_PKT_F_EXTERNAL) && p->len > VS_PKT_DATA_ROOM)
+        abort();
+}
+
+/* A frame for the guest: small, or (bit 6 of op) large with offload metadata. */
+static struct vs_pkt *rx_frame(struct script *s, uint8_t op)
+{
+    struct vs_pkt *p;
+    uint32_t len;
+    if (op & 64) {
+        len = 14 + next(s) * 256u;
+        p = vs_pkt_alloc_len(pool, len);
+        if (!p)
+            return NULL;
+        uint8_t ol = next(s);
+        p->ol_flags = ol & (VS_OL_REQUESTS | VS_OL_CSUM_VALID);
+        p->csum_start = next(s);
+        p->csum_offset = next(s);
+        p->gso_size = (uint16_t)(next(s) * 8u);
+        p->hdr_len = next(s);
+    } else {
+        p = vs_pkt_alloc(pool);
+        if (!p)
+            return NULL;
+        len = 14 + next(s) * 8u;
+        if (len > VS_PKT_DATA_ROOM)
+            len = VS_PKT_DATA_ROOM;
+    }
+    p->len = len;
+    memset(vs_pkt_data(p), 0xab, len);
+    return p;
+}
+
 static void run_ops(struct vs_virtq *vq, struct script *s, uint8_t *r0, uint8_t *r1)
 {
     struct vs_pkt *pkts[VS_BURST];
@@ -140,21 +191,16 @@ static void run_ops(struct vs_virtq *vq, struct script *s, uint8_t *r0, uint8_t 
         case 0: { /* guest TX → switch */
             uint16_t n = vs_virtq_dequeue(vq, pool, pkts, (uint16_t)(op >> 3) + 1);
             for (uint16_t i = 0; i < n; i++)
-                if (pkts[i]->len < 14 || pkts[i]->len > VS_PKT_DATA_ROOM)
-                    abort();
+                check_frame(vq, pkts[i]);
             vs_pkt_free_bulk(pkts, n);
             break;
         }
         case 1: { /* switch → guest RX */
             unsigned k = (op >> 3) % 8 + 1, got = 0;
             for (unsigned i = 0; i < k; i++) {
-                struct vs_pkt *p = vs_pkt_alloc(pool);
+                struct vs_pkt *p = rx_frame(s, op);
                 if (!p)
                     break;
-                p->len = (uint16_t)(14 + next(s) * 8u);
-                if (p->len > VS_PKT_DATA_ROOM)
-                    p->len = VS_PKT_DATA_ROOM;
-                memset(vs_pkt_data(p), 0xab, p->len);
                 pkts[got++] = p;
             }
             if (vs_virtq_enqueue(vq, pkts, (uint16_t)got) > got)
@@ -174,11 +220,10 @@ static void run_ops(struct vs_virtq *vq, struct script *s, uint8_t *r0, uint8_t 
                 uint16_t n = lend ? vs_virtq_dequeue_lend(vq, pool, pkts, VS_BURST)
                                   : vs_virtq_dequeue(vq, pool, pkts, VS_BURST);
                 /* A lent frame must lie inside guest memory: read all of it. */
-                uint8_t frame[VS_PKT_DATA_ROOM];
+                static uint8_t frame[VS_PKT_LARGE_DATA_ROOM];
                 unsigned sum = 0;
                 for (uint16_t i = 0; i < n; i++) {
-                    if (pkts[i]->len < 14 || pkts[i]->len > VS_PKT_DATA_ROOM)
-                        abort();
+                    check_frame(vq, pkts[i]);
                     vs_pkt_copy_out(pkts[i], frame);
                     sum += frame[0] + frame[pkts[i]->len - 1];
                 }
@@ -198,12 +243,19 @@ static void run_ops(struct vs_virtq *vq, struct script *s, uint8_t *r0, uint8_t 
                 r1[off - R0_SIZE] = v;
             break;
         }
-        case 6: { /* the owner restarts the queue, IN_ORDER switched with op bit 4 */
+        case 6: { /* the owner restarts the queue, IN_ORDER switched with op bit 4, the
+                     offloads and max_frame (mtu + 18) taken from the script with bit 5 */
             uint16_t base = vs_virtq_stop(vq);
             if (op & 8)
                 base = (uint16_t)(next(s) | next(s) << 8);
             if (op & 16)
                 vq->in_order = !vq->in_order;
+            if (op & 32) {
+                uint8_t ol = next(s);
+                vq->tx_ol = ol & VS_OL_REQUESTS;
+                vq->guest_csum = ol & 0x80;
+                vq->max_frame = next(s) * 64u;
+            }
             (void)vs_virtq_start(vq, base);
             was_broken = false;
             used_before = vq->last_used_idx; /* a new start, nothing used yet */
@@ -257,6 +309,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vq.indirect = flags & 4;
     vq.mrg_rxbuf = flags & 8;
     vq.hdr_len = (flags & 16) ? 10 : 12;
+    vq.tx_ol = VS_OL_REQUESTS; /* until a restart op negotiates otherwise */
+    vq.guest_csum = true;
     vq.log = (flags & 32) ? &log : NULL;
     vq.desc = r0 + (size_t)data[4] * 64;
     vq.avail = r0 + (size_t)data[5] * 64;
@@ -275,21 +329,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vs_virtq_stop(&vq);
     if (getenv("VIRTQ_FUZZ_VERBOSE")) /* to check what a seed exercises */
         fprintf(stderr, "virtq_fuzz: started %d broken %d packets %llu no_buffers %llu "
-                "kicks %llu errors %llu/%llu/%llu/%llu/%llu/%llu/%llu/%llu\n",
+                "kicks %llu errors %llu/%llu/%llu/%llu/%llu/%llu/%llu/%llu/%llu/%llu\n",
                 vq.started, vq.broken, (unsigned long long)vq.stats.packets,
                 (unsigned long long)vq.stats.no_buffers,
                 (unsigned long long)vq.stats.kicks_sent,
                 (unsigned long long)vq.stats.err[0], (unsigned long long)vq.stats.err[1],
                 (unsigned long long)vq.stats.err[2], (unsigned long long)vq.stats.err[3],
                 (unsigned long long)vq.stats.err[4], (unsigned long long)vq.stats.err[5],
-                (unsigned long long)vq.stats.err[6], (unsigned long long)vq.stats.err[7]);
+                (unsigned long long)vq.stats.err[6], (unsigned long long)vq.stats.err[7],
+                (unsigned long long)vq.stats.err[8], (unsigned long long)vq.stats.err[9]);
 
     uint64_t v;
     while (read(callfd, &v, sizeof(v)) == sizeof(v))
         ;
     free(r0);
     free(r1);
-    if (vs_pool_free_count(pool) != pool_free)
+    if (vs_pool_free_count(pool) != pool_free ||
+        vs_pool_free_count(vs_pool_large(pool)) != large_free)
         abort(); /* a packet buffer leaked */
     return 0;
 }
