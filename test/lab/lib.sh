@@ -142,9 +142,11 @@ lab_initramfs() {
 #   --smp N          default 1
 #   --cpu MODEL      e.g. max (needed for host-built binaries using SSE4.2+)
 #   --machine TYPE   default pc (q35 for an IOMMU)
-#   --vhost-user SOCK[,server][,mac=MAC][,queues=N][,reconnect=MS]
+#   --vhost-user SOCK[,server][,mac=MAC][,queues=N][,reconnect=MS][,dev=K=V]...
 #                    virtio-net-pci on a vhost-user chardev; without ",server"
-#                    QEMU connects to SOCK (the switch listens)
+#                    QEMU connects to SOCK (the switch listens); each dev=K=V
+#                    adds K=V to the virtio-net-pci device (csum=off,
+#                    host_mtu=9000, ...)
 #   --stream-server PATH | --stream-client PATH
 #                    virtio-net-pci on a -netdev stream UNIX socket
 #   --hubport HUB    virtio-net-pci on QEMU-internal hub HUB
@@ -210,13 +212,13 @@ lab_guest_start() {
 		args+=(-chardev "pipe,id=ctl0,path=$LAB_RUN/$name.ctl" -serial chardev:ctl0)
 	fi
 
-	local i=0 spec kind rest path opt mac server queues reconnect
+	local i=0 spec kind rest path opt mac server queues reconnect devopts
 	for spec in "${nics[@]}"; do
 		kind=${spec%%:*}
 		rest=${spec#*:}
 		path=${rest%%,*}
 		mac=$(printf '52:54:00:00:%02x:%02x' "$gidx" "$i")
-		server=0 queues=1 reconnect=""
+		server=0 queues=1 reconnect="" devopts=""
 		if [ "$rest" != "$path" ]; then
 			local opts=()
 			IFS=, read -ra opts <<<"${rest#*,}"
@@ -226,6 +228,7 @@ lab_guest_start() {
 				mac=*) mac=${opt#mac=} ;;
 				queues=*) queues=${opt#queues=} ;;
 				reconnect=*) reconnect=${opt#reconnect=} ;;
+				dev=*) devopts+=",${opt#dev=}" ;;
 				*) lab_log "unknown NIC option $opt"; return 2 ;;
 				esac
 			done
@@ -238,7 +241,7 @@ lab_guest_start() {
 			elif [ -n "$reconnect" ]; then
 				ch+=",reconnect-ms=$reconnect"
 			fi
-			local dev="virtio-net-pci,netdev=net$i,mac=$mac"
+			local dev="virtio-net-pci,netdev=net$i,mac=$mac$devopts"
 			[ "$queues" -gt 1 ] && dev+=",mq=on,vectors=$((2 * queues + 2))"
 			args+=(-chardev "$ch" -netdev "vhost-user,id=net$i,chardev=vhu$i,queues=$queues"
 				-device "$dev")
