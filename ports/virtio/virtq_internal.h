@@ -208,7 +208,7 @@ static inline int vs_vq_tx_finish(struct vs_virtq *vq, struct vs_vq_tx *t, unsig
                    (unsigned long long)t->total);
         return 0;
     }
-    /* A plain header (all but num_buffers zero) is the usual case: one branch. */
+    /* No request (flags and gso_type zero) is the usual case: one branch. */
     uint16_t req;
     memcpy(&req, t->hdr, 2);
     if (vs_unlikely(req != 0) &&
