@@ -295,8 +295,11 @@ void vs_vq_packed_dequeue_done(struct vs_virtq *vq);
  * state) ahead of a burst's copies. The driver's core holds most of the lines of its
  * buffers (it wrote the frame or the header, or read our last one); asked for all at
  * once, before the copies, the transfers overlap instead of stalling the copy loop
- * one frame at a time. A hint only: addr is not trusted or kept (the walk reads and
- * checks every descriptor again), and an address outside guest memory is ignored. */
+ * one frame at a time. For reading (TX, off the header length) the header's line
+ * too when it is another one (DPDK puts the header in the mbuf's headroom, the line
+ * before the frame): the lending dequeue reads its flags and gso_type. A hint only:
+ * addr is not trusted or kept (the walk reads and checks every descriptor again),
+ * and an address outside guest memory is ignored. */
 static inline void vs_vq_prefetch_buf(struct vs_virtq *vq, uint64_t addr, uint32_t off,
                                       bool write)
 {
@@ -304,10 +307,13 @@ static inline void vs_vq_prefetch_buf(struct vs_virtq *vq, uint64_t addr, uint32
     const uint8_t *p = vs_guest_mem_gpa_hint(vq->mem, addr, &len, &vq->mem_hint);
     if (!p || len <= off)
         return;
-    if (write)
+    if (write) {
         vs_prefetch_w(p + off);
-    else
-        vs_prefetch(p + off);
+        return;
+    }
+    vs_prefetch(p + off);
+    if (((uintptr_t)p ^ (uintptr_t)(p + off)) >= VS_CACHE_LINE)
+        vs_prefetch(p);
 }
 
 /* The fast path of a lending dequeue: a TX buffer of one descriptor (d, already
