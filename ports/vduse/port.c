@@ -338,12 +338,11 @@ static int vduse_open(struct vs_port *port, const struct vs_port_args *args,
         vduse_free(vp);
         return rc;
     }
-    if (!vp->args.offloads)
-        vp->dev.offered &= ~VS_VNET_OFFLOAD_FEATURES;
-    vp->dev.net.mtu = vp->args.mtu;
-    vp->dev.net.tx_offloads = &port->tx_offloads;
-    port->mtu = vp->args.mtu;
-    port->tx_offloads = 0;
+    if ((rc = vs_vnet_port_options(&vp->dev.net, port, vp->args.mtu, vp->args.offloads,
+                                   &vp->dev.offered, args, err)) < 0) {
+        vduse_free(vp);
+        return rc;
+    }
     rc = vs_vduse_create(&vp->args, vp->dev.offered, why, sizeof(why));
     if (rc < 0) {
         vs_port_err_set(err, -1, "%s", why);

@@ -469,12 +469,11 @@ static int vhu_open(struct vs_port *port, const struct vs_port_args *args, struc
     vp->dev.fault_arg = vp;
     if (!vp->args.in_order)
         vp->dev.offered &= ~(1ull << VIRTIO_F_IN_ORDER);
-    if (!vp->args.offloads)
-        vp->dev.offered &= ~VS_VNET_OFFLOAD_FEATURES;
-    port->mtu = vp->args.mtu;
-    port->tx_offloads = 0;
-    vp->dev.net.mtu = vp->args.mtu;
-    vp->dev.net.tx_offloads = &port->tx_offloads;
+    if ((rc = vs_vnet_port_options(&vp->dev.net, port, vp->args.mtu, vp->args.offloads,
+                                   &vp->dev.offered, args, err)) < 0) {
+        free(vp);
+        return rc;
+    }
     vp->dev.net.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (vp->dev.net.wake_fd < 0) {
         rc = -errno;

@@ -265,3 +265,34 @@ void vs_vnet_offloads_publish(struct vs_vnet_dev *dev)
     if (dev->tx_offloads)
         VS_WRITE_ONCE(*dev->tx_offloads, vs_vnet_guest_offloads(dev->features));
 }
+
+int vs_vnet_port_options(struct vs_vnet_dev *dev, struct vs_port *port, uint16_t mtu,
+                         bool offloads, uint64_t *offered, const struct vs_port_args *args,
+                         struct vs_port_err *err)
+{
+    bool large = port->pool && vs_pool_large(port->pool);
+
+    if (mtu > VS_VNET_MTU_MAX_SMALL && !large) {
+        int idx = -1;
+
+        vs_port_args_get(args, "mtu", &idx);
+        vs_port_err_set(err, idx,
+                        "mtu: %u needs large buffers (memory.large_buffers is 0); without them "
+                        "the largest is %u",
+                        mtu, VS_VNET_MTU_MAX_SMALL);
+        return -EINVAL;
+    }
+    if (!offloads) {
+        *offered &= ~VS_VNET_OFFLOAD_FEATURES;
+    } else if (!large) {
+        *offered &= ~(VS_VNET_OFFLOAD_FEATURES & ~VS_VNET_OFFLOAD_FEATURES_SMALL);
+        vs_info("port %s: no large buffers (memory.large_buffers is 0): checksum offloads "
+                "only, the driver segments TCP itself",
+                port->name);
+    }
+    port->mtu = mtu;
+    VS_WRITE_ONCE(port->tx_offloads, 0);
+    dev->mtu = mtu;
+    dev->tx_offloads = &port->tx_offloads;
+    return 0;
+}

@@ -38,6 +38,8 @@
  * header and one VLAN tag. Such frames travel in the pool's large buffers, and to
  * a guest over several merged receive buffers. */
 #define VS_VNET_MTU_MAX (9216u - VS_ETH_OVERHEAD)
+/* The largest without large buffers: a frame in one small buffer. */
+#define VS_VNET_MTU_MAX_SMALL (VS_PKT_MAX_FRAME - VS_ETH_OVERHEAD)
 
 /* What a poller may do with a queue (vs_vnet_queue.gate). */
 enum vs_vnet_gate {
@@ -184,6 +186,14 @@ int vs_vnet_ring_translate(const struct vs_vnet_dev *dev, uint64_t desc, uint64_
                            uint64_t used, uint32_t num, bool packed, bool event_idx,
                            void **desc_p, void **avail_p, void **used_p, char *why,
                            unsigned why_len);
+/* A transport's open(): applies the port's mtu and offloads options to dev, port
+ * (mtu, tx_offloads 0 until a driver negotiates) and the features the transport
+ * offers (*offered). Without large buffers in port->pool an mtu above
+ * VS_VNET_MTU_MAX_SMALL is refused (-EINVAL with err) and only the checksum
+ * offloads are offered. */
+int vs_vnet_port_options(struct vs_vnet_dev *dev, struct vs_port *port, uint16_t mtu,
+                         bool offloads, uint64_t *offered, const struct vs_port_args *args,
+                         struct vs_port_err *err);
 /* Publishes the receive offloads of dev->features (vs_vnet_guest_offloads) at
  * dev->tx_offloads for the pollers (VS_WRITE_ONCE). A transport calls it after its
  * features changed and before it resumes the queues; with features 0 on a reset.

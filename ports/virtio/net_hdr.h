@@ -34,6 +34,12 @@
      VS_VNET_BIT(VS_VIRTIO_NET_F_HOST_USO) | VS_VNET_BIT(VS_VIRTIO_NET_F_GUEST_USO4) |             \
      VS_VNET_BIT(VS_VIRTIO_NET_F_GUEST_USO6))
 
+/* What a device side offers with offloads=on but without large buffers
+ * (memory.large_buffers: 0): a segment could neither be taken from the driver nor
+ * handed to it, so the checksum offloads only. */
+#define VS_VNET_OFFLOAD_FEATURES_SMALL                                                            \
+    (VS_VNET_BIT(VIRTIO_NET_F_CSUM) | VS_VNET_BIT(VIRTIO_NET_F_GUEST_CSUM))
+
 /* The requests the driver may make on its TX queue with features negotiated. */
 static inline uint8_t vs_vnet_host_offloads(uint64_t f)
 {

@@ -132,8 +132,10 @@ static struct vs_port *port_open_args(const char *path, const char *mode, const 
     return p;
 }
 
-/* A server port on sock_path with these options (key, value pairs) besides path. */
-static struct vs_port *port_open_kv(const char *const *kv, unsigned n)
+/* A server port on sock_path with these options (key, value pairs) besides path,
+ * taking buffers from pl; NULL with *rc when open() refused it. */
+static struct vs_port *port_open_pool(const char *const *kv, unsigned n, struct vs_pool *pl,
+                                      int *rc)
 {
     struct vs_port_arg a[8];
     struct open_req r = {0};
@@ -141,7 +143,7 @@ static struct vs_port *port_open_kv(const char *const *kv, unsigned n)
 
     snprintf(p->name, sizeof(p->name), "vm%d", rand() % 100);
     p->ops = ops;
-    p->pool = pool;
+    p->pool = pl;
     a[0] = (struct vs_port_arg){.key = "path", .value = sock_path};
     for (unsigned i = 0; i < n && i < 7; i++)
         a[i + 1] = (struct vs_port_arg){.key = kv[2 * i], .value = kv[2 * i + 1]};
@@ -149,7 +151,20 @@ static struct vs_port *port_open_kv(const char *const *kv, unsigned n)
     r.args.n = n + 1;
     r.args.v = a;
     on_loop(open_fn, &r);
-    CU_ASSERT_EQUAL_FATAL(r.rc, 0);
+    *rc = r.rc;
+    if (r.rc < 0) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static struct vs_port *port_open_kv(const char *const *kv, unsigned n)
+{
+    int rc;
+    struct vs_port *p = port_open_pool(kv, n, pool, &rc);
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
     return p;
 }
 
@@ -353,7 +368,8 @@ static bool eventfd_fired(int fd)
 static int suite_init(void)
 {
     vs_log_set_level(VS_LOG_WARN);
-    if (vs_pool_create(4096, VS_PAGES_NONE, &pool) < 0)
+    if (vs_pool_create(4096, VS_PAGES_NONE, &pool) < 0 ||
+        vs_pool_add_large(pool, 16, VS_PAGES_NONE) < 0)
         return -1;
     snprintf(tmpdir, sizeof(tmpdir), "/tmp/vs-vhu-test.XXXXXX");
     if (!mkdtemp(tmpdir))
@@ -977,6 +993,24 @@ static void test_offloads_mtu(void)
     fe_close(&fe);
     CU_ASSERT_TRUE(wait_disconnected(p));
     port_close(p);
+
+    /* Without large buffers: the checksum offloads only, and no jumbo MTU. */
+    struct vs_pool *small;
+    int rc;
+    CU_ASSERT_FATAL(vs_pool_create(256, VS_PAGES_NONE, &small) == 0);
+    p = port_open_pool(kv, 1, small, &rc);
+    CU_ASSERT_PTR_NULL(p);
+    CU_ASSERT_EQUAL(rc, -EINVAL);
+    const char *mtu2030[] = {"mtu", "2030"};
+    p = port_open_pool(mtu2030, 1, small, &rc);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+    CU_ASSERT_EQUAL_FATAL(fe_connect(&fe, sock_path), 0);
+    CU_ASSERT_EQUAL(fe_get_u64(&fe, VS_VHU_GET_FEATURES, &f), 0);
+    CU_ASSERT_EQUAL(f & VS_VNET_OFFLOAD_FEATURES, VS_VNET_OFFLOAD_FEATURES_SMALL);
+    fe_close(&fe);
+    CU_ASSERT_TRUE(wait_disconnected(p));
+    port_close(p);
+    vs_pool_destroy(small);
 
     /* The mtu option: 68..9198. */
     struct vs_vhu_args va;
