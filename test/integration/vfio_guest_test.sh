@@ -20,7 +20,8 @@
 #      64- and 1514-byte frames, and between the two NICs of the shared IOMMU
 #      group: exact counts, none elsewhere; N frames to an unknown MAC from one
 #      NIC come out of each other NIC exactly N times (flood, shared buffers);
-#      N 9014-byte jumbo frames each way between igb and virtio (mtu 9000); N
+#      N 9014-byte jumbo frames each way between igb and virtio (mtu 9000, in
+#      bursts of 100 that cannot overrun QEMU's igb ring model); N
 #      TCP frames with their checksum left undone from the multiqueue NIC's TAP
 #      (NEEDS_CSUM) out of the igb (completed by its checksum offload), out of a
 #      TAP-backed virtio NIC at 00:07.0 (the request passed on in the virtio-net
@@ -270,15 +271,22 @@ done
 pass "$N back-to-back frames igb -> virtio and virtio -> igb at 64 and 1514 bytes, exact"
 # Jumbo frames (both ports have mtu 9000): igb gathers each from several RX
 # descriptors, virtio-net receives into large buffers; both send from them.
+# Back-to-back in bursts of 100: QEMU's igb model takes a frame from its backend
+# whenever one RX descriptor is free and drops it, uncounted, when the frame needs
+# more (5 for 9014 bytes) than are free; 100 frames fit the 1024-entry ring
+# whatever the poller does meanwhile, so every loss left is the switch's.
 for pair in igb:virtio virtio:igb; do
 	src=${pair%:*} dst=${pair#*:}
-	fp "burst $src $dst $N 9014" 180
-	if [ "$FP" != "BURST src=$src dst=$dst size=9014 sent=$N received=$N dup=0 stray=0 bad=0" ]; then
-		lab_guest_exec vf 10 "vswitchctl --json show nic-$src; vswitchctl --json show nic-$dst" || true
-		fail "$src -> $dst, $N back-to-back 9014-byte frames: $FP"
-	fi
+	for ((left = N; left > 0; left -= 100)); do
+		k=$((left < 100 ? left : 100))
+		fp "burst $src $dst $k 9014" 180
+		if [ "$FP" != "BURST src=$src dst=$dst size=9014 sent=$k received=$k dup=0 stray=0 bad=0" ]; then
+			lab_guest_exec vf 10 "vswitchctl --json show nic-$src; vswitchctl --json show nic-$dst" || true
+			fail "$src -> $dst, $k back-to-back 9014-byte frames: $FP"
+		fi
+	done
 done
-pass "$N back-to-back 9014-byte frames igb -> virtio and virtio -> igb, exact"
+pass "$N 9014-byte frames igb -> virtio and virtio -> igb in back-to-back bursts of 100, exact"
 # Checksum offload: TCP frames enter the multiqueue virtio NIC with their checksum
 # left undone (its TAP backend passes NEEDS_CSUM; the driver negotiated
 # GUEST_CSUM) and leave through the igb, whose context descriptor has the NIC
