@@ -66,19 +66,8 @@ static struct vs_pkt *private_copy(struct vs_pkt *pkt)
 
     if (pkt->refcnt == 1)
         return pkt;
-    c = vs_pkt_alloc_len(pkt->pool, pkt->len);
-    if (!c)
-        return NULL;
-    vs_pkt_copy_out(pkt, vs_pkt_data(c));
-    c->len = pkt->len;
-    c->in_port = pkt->in_port;
-    c->vlan = pkt->vlan;
-    c->ol_flags = pkt->ol_flags;
-    c->csum_start = pkt->csum_start;
-    c->csum_offset = pkt->csum_offset;
-    c->gso_size = pkt->gso_size;
-    c->hdr_len = pkt->hdr_len;
-    vs_pkt_free(pkt);
+    if ((c = vs_pkt_copy(pkt)))
+        vs_pkt_free(pkt);
     return c;
 }
 

@@ -161,6 +161,12 @@ struct vs_pkt *vs_pkt_alloc(struct vs_pool *pool);
  * beyond VS_PKT_LARGE_DATA_ROOM. */
 struct vs_pkt *vs_pkt_alloc_len(struct vs_pool *pool, uint32_t len);
 
+/* A private copy of p's frame (lent or not) and its metadata (length, VLAN, ingress
+ * port, offload requests), in a buffer of p's pool (its large companion when the
+ * frame is longer than a small buffer holds): for changing a frame others share, or
+ * keeping a lent one. NULL when no buffer is free. */
+struct vs_pkt *vs_pkt_copy(const struct vs_pkt *p);
+
 /* Adds n references (caller owns the buffer; no other thread sees it yet). */
 static inline void vs_pkt_ref(struct vs_pkt *p, uint16_t n) { p->refcnt += n; }
 

@@ -314,17 +314,10 @@ static bool csum_ctx(const struct vs_pkt *p, uint32_t *lens, uint32_t *tucmd)
 static struct vs_pkt *csum_sw(struct vs_pkt *p)
 {
     if (p->refcnt != 1) {
-        struct vs_pkt *cp = vs_pkt_alloc(p->pool); /* same kind: the frame fits */
+        struct vs_pkt *cp = vs_pkt_copy(p);
 
         if (!cp)
             return NULL;
-        vs_copy(vs_pkt_data(cp), vs_pkt_data(p), p->len);
-        cp->len = p->len;
-        cp->vlan = p->vlan;
-        cp->in_port = p->in_port;
-        cp->ol_flags = p->ol_flags;
-        cp->csum_start = p->csum_start;
-        cp->csum_offset = p->csum_offset;
         vs_pkt_free(p);
         p = cp;
     }

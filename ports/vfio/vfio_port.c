@@ -249,17 +249,8 @@ static uint16_t own_frames(struct vs_port *port, struct vs_pkt **pkts, uint16_t 
 
         if (vs_likely(!(p->flags & VS_PKT_F_EXTERNAL)))
             continue;
-        if (!(c = vs_pkt_alloc_len(port->pool, p->len)))
+        if (!(c = vs_pkt_copy(p)))
             return i;
-        vs_pkt_copy_out(p, vs_pkt_data(c));
-        c->len = p->len;
-        c->vlan = p->vlan;
-        c->in_port = p->in_port;
-        c->ol_flags = p->ol_flags;
-        c->csum_start = p->csum_start;
-        c->csum_offset = p->csum_offset;
-        c->gso_size = p->gso_size;
-        c->hdr_len = p->hdr_len;
         vs_pkt_free(p);
         pkts[i] = c;
     }

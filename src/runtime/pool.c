@@ -228,6 +228,24 @@ struct vs_pkt *vs_pkt_alloc_len(struct vs_pool *pool, uint32_t len)
     return vs_pkt_alloc(pool->large);
 }
 
+struct vs_pkt *vs_pkt_copy(const struct vs_pkt *p)
+{
+    struct vs_pkt *c = p->len <= p->room ? vs_pkt_alloc(p->pool) : vs_pkt_alloc_len(p->pool, p->len);
+
+    if (!c)
+        return NULL;
+    vs_pkt_copy_out(p, vs_pkt_data(c));
+    c->len = p->len;
+    c->vlan = p->vlan;
+    c->in_port = p->in_port;
+    c->ol_flags = p->ol_flags;
+    c->csum_start = p->csum_start;
+    c->csum_offset = p->csum_offset;
+    c->gso_size = p->gso_size;
+    c->hdr_len = p->hdr_len;
+    return c;
+}
+
 static inline bool drop_ref(struct vs_pkt *p)
 {
     /* The common single-owner case needs no atomic. Shared frames may be released

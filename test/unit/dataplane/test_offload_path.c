@@ -309,6 +309,25 @@ static void test_shared_frame_completed_on_a_copy(void)
     clear_out();
 }
 
+/* A jumbo frame in a large buffer, flooded from a: d (jumbo, no offloads) gets its
+ * checksum completed on a copy, which must come from the large buffers too. */
+static void test_shared_jumbo_completed_on_a_copy(void)
+{
+    struct frame f = tcp4(0, 3, 5000, VS_OL_CSUM, 0);
+    uint64_t nobuf = counters("d").drops[VS_DROP_NO_BUFFERS];
+
+    memset(f.data, 0xff, 6); /* broadcast */
+    inject(0, f);
+    settle();
+    CU_ASSERT_EQUAL_FATAL(mports[3].n_out, 1);
+    CU_ASSERT_EQUAL(mports[3].out[0].len, 54 + 5000);
+    CU_ASSERT(tcp_csum_ok(&mports[3].out[0]));
+    CU_ASSERT_EQUAL(counters("d").drops[VS_DROP_NO_BUFFERS], nobuf);
+    CU_ASSERT_EQUAL(mports[1].n_out, 0); /* b and c: over their MTU */
+    CU_ASSERT_EQUAL(mports[2].n_out, 0);
+    clear_out();
+}
+
 static void test_bad_requests_dropped(void)
 {
     uint64_t before = counters("a").drops[VS_DROP_BAD_OFFLOAD];
@@ -363,6 +382,7 @@ int main(void)
     CU_add_test(s, "gso segmented", test_gso_segmented_for_a_port_that_does_not);
     CU_add_test(s, "csum completed", test_csum_completed_in_software);
     CU_add_test(s, "shared frame copied", test_shared_frame_completed_on_a_copy);
+    CU_add_test(s, "shared jumbo frame copied", test_shared_jumbo_completed_on_a_copy);
     CU_add_test(s, "bad requests", test_bad_requests_dropped);
     CU_add_test(s, "oversize", test_oversize);
     CU_add_test(s, "teardown", test_teardown);
