@@ -13,7 +13,8 @@
 #include <unistd.h>
 
 #include "ports/tap/tap.h"
-#include "ports/tap/vnet_hdr.h"
+#include "ports/tap/tun_offload.h"
+#include "ports/virtio/net_hdr.h"
 #include "vswitch/log.h"
 #include "vswitch/offload.h"
 
@@ -32,7 +33,8 @@
 struct tap {
     int fd;
     char ifname[IFNAMSIZ];
-    uint8_t hdr_sz;        /* VS_TAP_VNET_HDR_LEN with offloads, else 0 */
+    uint8_t hdr_sz;        /* VS_VNET_HDR_LEN with offloads, else 0 */
+    uint8_t rx_allowed;    /* what the kernel's header may ask: tx_offloads + CSUM_VALID */
     struct vs_pool *large; /* the pool's companion of large buffers, or NULL */
     struct vs_pkt *spill;  /* a large buffer ready for the next long frame */
     uint8_t *scratch;      /* TAP_SCRATCH_LEN bytes: a long frame with no spill */
@@ -176,7 +178,7 @@ static void tap_free(struct tap *t)
 static int setup_offloads(struct vs_port *port, struct tap *t, struct vs_port_err *err)
 {
     uint8_t want = VS_OL_REQUESTS, got;
-    int sz = VS_TAP_VNET_HDR_LEN, rc;
+    int sz = VS_VNET_HDR_LEN, rc;
 
     if (ioctl(t->fd, TUNSETVNETHDRSZ, &sz) < 0) {
         rc = -errno;
@@ -193,7 +195,7 @@ static int setup_offloads(struct vs_port *port, struct tap *t, struct vs_port_er
         return rc;
     }
 #endif
-    t->hdr_sz = VS_TAP_VNET_HDR_LEN;
+    t->hdr_sz = VS_VNET_HDR_LEN;
     if (!t->large) {
         /* A segment the kernel leaves to us could not be read whole. */
         want = VS_OL_CSUM;
@@ -218,6 +220,8 @@ static int setup_offloads(struct vs_port *port, struct tap *t, struct vs_port_er
                 "Linux >= 5.19): %s; frames with more are dropped as bad_offload",
                 port->name, t->ifname, VS_OFFLOAD_MAX_SEGS, strerror(-rc));
     VS_WRITE_ONCE(port->tx_offloads, got);
+    /* The kernel's DATA_VALID is its word that it checked the checksums. */
+    t->rx_allowed = got | VS_OL_CSUM_VALID;
     return 0;
 }
 
@@ -352,15 +356,16 @@ static uint16_t tap_rx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **p
             continue;
         }
         if (t->hdr_sz) {
-            struct vs_tap_vnet_hdr h;
+            const uint8_t *h = vs_pkt_data(p) - t->hdr_sz;
 
-            memcpy(&h, vs_pkt_data(p) - t->hdr_sz, sizeof(h));
-            if (vs_unlikely(vs_tap_vnet_hdr_to_pkt(&h, p) < 0)) {
+            p->ol_flags = 0; /* a reused buffer keeps nothing of its last frame */
+            if (vs_unlikely((h[0] | h[1]) && !vs_vnet_hdr_parse(h, t->rx_allowed, p))) {
                 t->rx_bad_hdr++;
                 vs_log_once(&t->rx_hdr_logged, VS_LOG_WARN,
-                            "port %s: %s sent a frame with GSO type %u, which we never asked "
-                            "for: dropped (logged once, counted in rx_bad_hdr)",
-                            port->name, t->ifname, h.gso_type);
+                            "port %s: %s sent a frame whose virtio-net header (flags 0x%x, "
+                            "GSO type %u) asks for what we never enabled: dropped (logged "
+                            "once, counted in rx_bad_hdr)",
+                            port->name, t->ifname, h[0], h[1]);
                 continue;
             }
         }
@@ -396,14 +401,14 @@ static uint16_t tap_tx_burst(struct vs_port *port, uint16_t q, struct vs_pkt **p
     for (; tx < n; tx++) {
         struct vs_pkt *p = pkts[tx];
         uint32_t head = vs_pkt_head_len(p);
-        struct vs_tap_vnet_hdr h;
+        uint8_t h[VS_VNET_HDR_LEN];
         /* A lent frame goes out as its private head and the rest from its peer. */
         struct iovec v[3] = {
-            {&h, t->hdr_sz}, {p->data, head}, {(void *)vs_pkt_tail(p), p->len - head}};
+            {h, t->hdr_sz}, {p->data, head}, {(void *)vs_pkt_tail(p), p->len - head}};
         int skip = t->hdr_sz ? 0 : 1;
 
         if (t->hdr_sz)
-            vs_tap_vnet_hdr_from_pkt(p, &h);
+            vs_vnet_hdr_write(p, true, h);
         if (writev(t->fd, v + skip, (head < p->len ? 3 : 2) - skip) < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 break; /* the kernel queue is full: the caller drops and counts the rest */

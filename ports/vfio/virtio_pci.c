@@ -12,21 +12,15 @@
 
 #include "ports/vfio/nic.h"
 #include "ports/vfio/virtio_pci.h"
+#include "ports/virtio/net_hdr.h"
 #include "ports/virtio/virtq_driver.h"
 #include "vswitch/eventfd.h"
 #include "vswitch/log.h"
 #include "vswitch/loop.h"
 #include "vswitch/mem.h"
 
-#define HDR_LEN 12 /* struct virtio_net_hdr_v1: VERSION_1 makes num_buffers present */
+#define HDR_LEN VS_VNET_HDR_LEN /* VERSION_1 makes num_buffers present */
 _Static_assert(sizeof(struct virtio_net_hdr_v1) == HDR_LEN, "virtio-net header layout");
-/* Newer than some systems' linux/virtio_net.h (Linux 6.2). */
-#ifndef VIRTIO_NET_F_HOST_USO
-#define VIRTIO_NET_F_HOST_USO 56
-#endif
-#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
-#define VIRTIO_NET_HDR_GSO_UDP_L4 5
-#endif
 #define F(bit) (1ull << (bit))
 /* Receive buffers of the large pool, at most this many per queue: they are 64 KiB
  * each and the switch needs the rest for TSO segments and jumbo frames in flight. */
@@ -90,81 +84,10 @@ uint64_t vs_virtio_net_offload_features(uint64_t offered)
 
     if (f & F(VIRTIO_NET_F_CSUM))
         f |= offered &
-             (F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6) | F(VIRTIO_NET_F_HOST_USO));
+             (F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6) | F(VS_VIRTIO_NET_F_HOST_USO));
     if (f & (F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6)))
         f |= offered & F(VIRTIO_NET_F_HOST_ECN);
     return f;
-}
-
-uint8_t vs_virtio_net_tx_offloads(uint64_t features)
-{
-    uint8_t ol = 0;
-
-    if (features & F(VIRTIO_NET_F_CSUM))
-        ol |= VS_OL_CSUM;
-    if (features & F(VIRTIO_NET_F_HOST_TSO4))
-        ol |= VS_OL_TSO4;
-    if (features & F(VIRTIO_NET_F_HOST_TSO6))
-        ol |= VS_OL_TSO6;
-    if (features & F(VIRTIO_NET_F_HOST_USO))
-        ol |= VS_OL_USO;
-    if (features & F(VIRTIO_NET_F_HOST_ECN))
-        ol |= VS_OL_ECN;
-    return ol;
-}
-
-static inline void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); } /* virtio 1.x: LE */
-static inline uint16_t get16(const uint8_t *p)
-{
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
-
-int vs_virtio_net_hdr_put(const struct vs_pkt *p, uint8_t take, uint8_t hdr[HDR_LEN])
-{
-    uint8_t req = p->ol_flags & VS_OL_REQUESTS, gso = req & VS_OL_GSO, type;
-
-    memset(hdr, 0, HDR_LEN);
-    if (!req)
-        return 0;
-    if ((req & (uint8_t)~take) || (gso & (gso - 1)) || ((req & VS_OL_ECN) && !gso))
-        return -EINVAL;
-    /* A GSO frame's segments all need their checksum: NEEDS_CSUM goes with it. */
-    hdr[offsetof(struct virtio_net_hdr_v1, flags)] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-    put16(hdr + offsetof(struct virtio_net_hdr_v1, csum_start), p->csum_start);
-    put16(hdr + offsetof(struct virtio_net_hdr_v1, csum_offset), p->csum_offset);
-    if (!gso)
-        return 0;
-    type = gso == VS_OL_TSO4   ? VIRTIO_NET_HDR_GSO_TCPV4
-           : gso == VS_OL_TSO6 ? VIRTIO_NET_HDR_GSO_TCPV6
-                               : VIRTIO_NET_HDR_GSO_UDP_L4;
-    if (req & VS_OL_ECN)
-        type |= VIRTIO_NET_HDR_GSO_ECN;
-    hdr[offsetof(struct virtio_net_hdr_v1, gso_type)] = type;
-    put16(hdr + offsetof(struct virtio_net_hdr_v1, hdr_len), p->hdr_len);
-    put16(hdr + offsetof(struct virtio_net_hdr_v1, gso_size), p->gso_size);
-    return 0;
-}
-
-int vs_virtio_net_hdr_get(const uint8_t hdr[HDR_LEN], uint64_t features, struct vs_pkt *p)
-{
-    uint8_t flags = hdr[offsetof(struct virtio_net_hdr_v1, flags)];
-
-    if (hdr[offsetof(struct virtio_net_hdr_v1, gso_type)] != VIRTIO_NET_HDR_GSO_NONE)
-        return -EINVAL; /* no GUEST_TSO/UFO/USO negotiated */
-    if (!(flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)))
-        return 0;
-    if (!(features & F(VIRTIO_NET_F_GUEST_CSUM)))
-        return -EINVAL;
-    if (flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-        p->ol_flags |= VS_OL_CSUM;
-        p->csum_start = get16(hdr + offsetof(struct virtio_net_hdr_v1, csum_start));
-        p->csum_offset = get16(hdr + offsetof(struct virtio_net_hdr_v1, csum_offset));
-    } else {
-        p->ol_flags |= VS_OL_CSUM_VALID;
-    }
-    return 0;
 }
 
 struct vq_stats {
@@ -193,7 +116,7 @@ struct vnet {
     uint32_t notify_mult, notify_len;
     uint64_t features;
     uint8_t tx_offloads; /* VS_OL_* the device takes (from features) */
-    bool rx_offloads;    /* GUEST_CSUM: received headers may carry flags */
+    uint8_t rx_allowed;  /* GUEST_CSUM: received headers may carry NEEDS_CSUM, DATA_VALID */
     struct vs_mem_region mem;
     uint16_t pairs; /* queue pairs in use */
     struct vqueue rxq[MAX_PAIRS], txq[MAX_PAIRS];
@@ -515,8 +438,8 @@ static int vnet_init(struct vs_nic *nic, struct vs_port_err *err)
             nic->mtu = dev_mtu;
         }
     }
-    v->tx_offloads = vs_virtio_net_tx_offloads(v->features);
-    v->rx_offloads = v->features & F(VIRTIO_NET_F_GUEST_CSUM);
+    v->tx_offloads = vs_vnet_host_offloads(v->features);
+    v->rx_allowed = (v->features & F(VIRTIO_NET_F_GUEST_CSUM)) ? VS_OL_CSUM | VS_OL_CSUM_VALID : 0;
     nic->tx_offloads = v->tx_offloads;
     /* One buffer per received frame (no MRG_RXBUF): longer frames than a small
      * buffer holds need large ones. */
@@ -677,17 +600,16 @@ static uint16_t vnet_rx(struct vs_nic *nic, uint16_t qi, struct vs_pkt **pkts, u
             vs_pkt_free(p);
             continue;
         }
-        if (v->rx_offloads) {
-            const uint8_t *hdr = vs_pkt_data(p) - HDR_LEN;
-
-            if (vs_unlikely(hdr[0] | hdr[1])) { /* flags, gso_type */
-                if (vs_virtio_net_hdr_get(hdr, v->features, p) < 0) {
-                    q->st.errors++;
-                    vs_pkt_free(p);
-                    continue;
-                }
-                q->st.offloaded++;
+        const uint8_t *hdr = vs_pkt_data(p) - HDR_LEN;
+        if (vs_unlikely(hdr[0] | hdr[1])) { /* flags, gso_type */
+            /* The device's word, for what we negotiated only (no GUEST_TSO/UFO/USO;
+             * the dataplane checks the offsets against the frame). */
+            if (!vs_vnet_hdr_parse(hdr, v->rx_allowed, p)) {
+                q->st.errors++;
+                vs_pkt_free(p);
+                continue;
             }
+            q->st.offloaded++;
         }
         p->len = len - HDR_LEN;
         q->st.bytes += p->len;
@@ -739,11 +661,12 @@ static uint16_t tx_add(struct vs_nic *nic, struct vnet *v, struct vqueue *q, str
         }
         if (vs_likely(!(p->ol_flags & VS_OL_REQUESTS))) {
             memset(hdr, 0, HDR_LEN);
-        } else if (vs_virtio_net_hdr_put(p, v->tx_offloads, hdr) < 0) {
+        } else if (p->ol_flags & VS_OL_REQUESTS & ~v->tx_offloads) {
             q->st.errors++; /* a request the device did not take: cannot go out as it is */
             vs_pkt_free(p);
             continue;
         } else {
+            vs_vnet_hdr_write(p, false, hdr);
             q->st.offloaded++;
         }
         if (vs_virtq_drv_add(&q->vq, addr, HDR_LEN + p->len, false, p) < 0)
@@ -871,13 +794,14 @@ static void vnet_show(struct vs_nic *nic, json_t *out)
         return;
     snprintf(feat, sizeof(feat), "0x%llx", (unsigned long long)v->features);
     json_object_set_new(out, "features", json_string(feat));
-    json_object_set_new(
-        out, "offloads",
-        json_pack(
-            "{s:b,s:b,s:b,s:b,s:b,s:b}", "csum", (int)!!(v->features & F(VIRTIO_NET_F_CSUM)),
-            "guest_csum", (int)v->rx_offloads, "host_tso4", (int)!!(v->tx_offloads & VS_OL_TSO4),
-            "host_tso6", (int)!!(v->tx_offloads & VS_OL_TSO6), "host_ecn",
-            (int)!!(v->tx_offloads & VS_OL_ECN), "host_uso", (int)!!(v->tx_offloads & VS_OL_USO)));
+    json_object_set_new(out, "offloads",
+                        json_pack("{s:b,s:b,s:b,s:b,s:b,s:b}", "csum",
+                                  (int)!!(v->features & F(VIRTIO_NET_F_CSUM)), "guest_csum",
+                                  (int)(v->rx_allowed != 0), "host_tso4",
+                                  (int)!!(v->tx_offloads & VS_OL_TSO4), "host_tso6",
+                                  (int)!!(v->tx_offloads & VS_OL_TSO6), "host_ecn",
+                                  (int)!!(v->tx_offloads & VS_OL_ECN), "host_uso",
+                                  (int)!!(v->tx_offloads & VS_OL_USO)));
     json_object_set_new(
         out, "rx_buffers",
         json_string(v->pairs && v->rxq[0].rx_pool != nic->pool ? "large" : "small"));

@@ -32,18 +32,4 @@ int vs_virtio_pci_parse_caps(const uint8_t cfg[256], struct vs_virtio_caps *caps
  * carry NEEDS_CSUM / DATA_VALID); GUEST_TSO/UFO/USO never are: receive buffers
  * are one buffer each, without MRG_RXBUF. */
 uint64_t vs_virtio_net_offload_features(uint64_t offered);
-/* The VS_OL_* requests a device with these negotiated features takes on transmit. */
-uint8_t vs_virtio_net_tx_offloads(uint64_t features);
-/* Writes the 12-byte virtio_net_hdr_v1 for p from its offload metadata. take is
- * what was negotiated (vs_virtio_net_tx_offloads); a request outside it, or two
- * GSO types at once, is -EINVAL (the frame cannot go out as it is). The header is
- * a function of p's metadata alone: a frame flooded to several virtio NICs gets
- * the same bytes from each. */
-int vs_virtio_net_hdr_put(const struct vs_pkt *p, uint8_t take, uint8_t hdr[12]);
-/* Fills p's offload metadata from a received header (the device's word, checked
- * here for what we negotiated; the dataplane checks the offsets against the
- * frame). -EINVAL when the header asks for something not negotiated (a GSO frame,
- * NEEDS_CSUM without GUEST_CSUM): the frame is dropped. */
-int vs_virtio_net_hdr_get(const uint8_t hdr[12], uint64_t features, struct vs_pkt *p);
-
 #endif

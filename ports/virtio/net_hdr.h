@@ -37,7 +37,7 @@
 /* What a device side offers with offloads=on but without large buffers
  * (memory.large_buffers: 0): a segment could neither be taken from the driver nor
  * handed to it, so the checksum offloads only. */
-#define VS_VNET_OFFLOAD_FEATURES_SMALL                                                            \
+#define VS_VNET_OFFLOAD_FEATURES_SMALL                                                             \
     (VS_VNET_BIT(VIRTIO_NET_F_CSUM) | VS_VNET_BIT(VIRTIO_NET_F_GUEST_CSUM))
 
 /* The requests the driver may make on its TX queue with features negotiated. */
@@ -81,11 +81,18 @@ static inline uint8_t vs_vnet_guest_offloads(uint64_t f)
     return ol;
 }
 
-/* Fills p's offload metadata from the driver's header (hdr_len 10 or 12 bytes,
- * little-endian: VERSION_1, or a legacy driver on this little-endian host). allowed:
- * vs_vnet_host_offloads() of the negotiated features. Returns false when the header
- * asks for something not allowed or unknown (the frame must be dropped). DATA_VALID
- * is the device's to set, never the driver's (5.1.6.2.1): it is ignored. */
+/* The header every transport here uses: struct virtio_net_hdr_v1 (num_buffers
+ * present), little-endian. The device side also meets the 10-byte legacy one. */
+#define VS_VNET_HDR_LEN 12
+
+/* Fills p's offload metadata from a peer's header (hdr_len 10 or 12 bytes,
+ * little-endian: VERSION_1, or a legacy driver on this little-endian host): a
+ * driver's TX header on the device side, a device's RX header on the driver side, a
+ * TAP device's. allowed: the requests the peer may make (vs_vnet_host_offloads() of
+ * the negotiated features on the device side), plus VS_OL_CSUM_VALID when the peer's
+ * DATA_VALID counts: a device's or the kernel's does, a driver's never (it is the
+ * device's to set, 5.1.6.2.1), so there it is ignored. Returns false when the header
+ * asks for something not allowed or unknown (the frame must be dropped). */
 static inline bool vs_vnet_hdr_parse(const uint8_t *h, uint8_t allowed, struct vs_pkt *p)
 {
     uint8_t flags = h[0], gso = h[1];
@@ -97,6 +104,8 @@ static inline bool vs_vnet_hdr_parse(const uint8_t *h, uint8_t allowed, struct v
         ol |= VS_OL_CSUM;
         memcpy(&p->csum_start, h + 6, 2);
         memcpy(&p->csum_offset, h + 8, 2);
+    } else if ((flags & VIRTIO_NET_HDR_F_DATA_VALID) && (allowed & VS_OL_CSUM_VALID)) {
+        ol |= VS_OL_CSUM_VALID;
     }
     switch (gso & ~VIRTIO_NET_HDR_GSO_ECN) {
     case VIRTIO_NET_HDR_GSO_NONE: break;
@@ -151,6 +160,20 @@ static inline uint64_t vs_vnet_hdr_build(const struct vs_pkt *p, bool guest_csum
     }
     memcpy(&lo, h, 8);
     return lo;
+}
+
+/* The whole header for p with num_buffers 0 (a TAP device's, a virtio NIC's TX
+ * header): a function of p's metadata alone, so a frame flooded to several peers
+ * gets the same bytes from each. data_valid: the peer takes DATA_VALID. */
+static inline void vs_vnet_hdr_write(const struct vs_pkt *p, bool data_valid,
+                                     uint8_t h[VS_VNET_HDR_LEN])
+{
+    uint16_t csum_offset;
+    uint64_t lo = vs_vnet_hdr_build(p, data_valid, &csum_offset);
+
+    memcpy(h, &lo, 8);
+    memcpy(h + 8, &csum_offset, 2);
+    memset(h + 10, 0, 2);
 }
 
 /* Names of the offload features (show): the virtio feature names in lower case,

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "ports/tap/tap.h"
-#include "ports/tap/vnet_hdr.h"
+#include "ports/tap/tun_offload.h"
 #include "vswitch/offload.h"
 #include "vswitch/pkt.h"
 #include "vswitch/port.h"
@@ -392,112 +392,6 @@ static uint8_t all_offloads(void)
         fclose(f);
     }
     return (maj > 6 || (maj == 6 && min >= 2)) ? VS_OL_REQUESTS : VS_OL_REQUESTS & ~VS_OL_USO;
-}
-
-/* --- header translation ------------------------------------------------------------- */
-
-static void test_hdr_to_pkt(void)
-{
-    struct vs_pkt *p = vs_pkt_alloc(pool);
-    struct vs_tap_vnet_hdr h = {0};
-    static const struct {
-        uint8_t flags, gso_type, ol;
-    } cases[] = {
-        {0, VIRTIO_NET_HDR_GSO_NONE, 0},
-        {VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, VS_OL_CSUM},
-        {VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_GSO_NONE, VS_OL_CSUM_VALID},
-        {VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, VS_OL_CSUM | VS_OL_TSO4},
-        {VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV6, VS_OL_CSUM | VS_OL_TSO6},
-        {VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN,
-         VS_OL_CSUM | VS_OL_TSO4 | VS_OL_ECN},
-        {VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_UDP_L4, VS_OL_CSUM | VS_OL_USO},
-        /* ECN on a frame not to cut, or on UDP, means nothing */
-        {0, VIRTIO_NET_HDR_GSO_ECN, 0},
-        {VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_UDP_L4 | VIRTIO_NET_HDR_GSO_ECN,
-         VS_OL_CSUM | VS_OL_USO},
-    };
-
-    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-    for (unsigned i = 0; i < VS_ARRAY_SIZE(cases); i++) {
-        h.flags = cases[i].flags;
-        h.gso_type = cases[i].gso_type;
-        /* little-endian on the wire, whatever the host */
-        memcpy(&h.hdr_len, (uint8_t[]){0x36, 0x01}, 2);     /* 310 */
-        memcpy(&h.gso_size, (uint8_t[]){0xa8, 0x05}, 2);    /* 1448 */
-        memcpy(&h.csum_start, (uint8_t[]){0x22, 0x00}, 2);  /* 34 */
-        memcpy(&h.csum_offset, (uint8_t[]){0x10, 0x00}, 2); /* 16 */
-        p->ol_flags = 0xff; /* left over from the buffer's last frame */
-        CU_ASSERT_EQUAL(vs_tap_vnet_hdr_to_pkt(&h, p), 0);
-        CU_ASSERT_EQUAL(p->ol_flags, cases[i].ol);
-        CU_ASSERT_EQUAL(p->hdr_len, 310);
-        CU_ASSERT_EQUAL(p->gso_size, 1448);
-        CU_ASSERT_EQUAL(p->csum_start, 34);
-        CU_ASSERT_EQUAL(p->csum_offset, 16);
-    }
-    /* UFO (never asked for) and types virtio does not define */
-    static const uint8_t bad[] = {VIRTIO_NET_HDR_GSO_UDP, 2, 6, 0x7f,
-                                  VIRTIO_NET_HDR_GSO_UDP | VIRTIO_NET_HDR_GSO_ECN};
-    for (unsigned i = 0; i < VS_ARRAY_SIZE(bad); i++) {
-        h.gso_type = bad[i];
-        CU_ASSERT_EQUAL(vs_tap_vnet_hdr_to_pkt(&h, p), -EPROTO);
-    }
-    vs_pkt_free(p);
-}
-
-static void test_hdr_from_pkt(void)
-{
-    struct vs_pkt *p = vs_pkt_alloc(pool);
-    struct vs_tap_vnet_hdr h;
-    static const struct {
-        uint8_t ol, flags, gso_type;
-    } cases[] = {
-        {0, 0, VIRTIO_NET_HDR_GSO_NONE},
-        {VS_OL_CSUM, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE},
-        {VS_OL_CSUM_VALID, VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_GSO_NONE},
-        /* a checksum still to compute is not valid yet */
-        {VS_OL_CSUM | VS_OL_CSUM_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE},
-        {VS_OL_CSUM | VS_OL_TSO4, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4},
-        {VS_OL_CSUM | VS_OL_TSO6 | VS_OL_ECN, VIRTIO_NET_HDR_F_NEEDS_CSUM,
-         VIRTIO_NET_HDR_GSO_TCPV6 | VIRTIO_NET_HDR_GSO_ECN},
-        {VS_OL_CSUM | VS_OL_USO, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_UDP_L4},
-        {VS_OL_TSO4, 0, VIRTIO_NET_HDR_GSO_TCPV4},
-    };
-
-    CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-    p->csum_start = 54;
-    p->csum_offset = 6;
-    p->gso_size = 8948;
-    p->hdr_len = 0x1234;
-    for (unsigned i = 0; i < VS_ARRAY_SIZE(cases); i++) {
-        uint8_t *b = (uint8_t *)&h;
-        bool csum = cases[i].ol & VS_OL_CSUM, gso = cases[i].ol & VS_OL_GSO;
-
-        memset(&h, 0xee, sizeof(h));
-        p->ol_flags = cases[i].ol;
-        vs_tap_vnet_hdr_from_pkt(p, &h);
-        CU_ASSERT_EQUAL(h.flags, cases[i].flags);
-        CU_ASSERT_EQUAL(h.gso_type, cases[i].gso_type);
-        /* little-endian fields, zero where the request is absent */
-        CU_ASSERT_EQUAL(b[2], gso ? 0x34 : 0);
-        CU_ASSERT_EQUAL(b[3], gso ? 0x12 : 0);
-        CU_ASSERT_EQUAL(b[4], gso ? (8948 & 0xff) : 0);
-        CU_ASSERT_EQUAL(b[5], gso ? (8948 >> 8) : 0);
-        CU_ASSERT_EQUAL(b[6], csum ? 54 : 0);
-        CU_ASSERT_EQUAL(b[7], 0);
-        CU_ASSERT_EQUAL(b[8], csum ? 6 : 0);
-        CU_ASSERT_EQUAL(b[10], 0); /* num_buffers */
-        CU_ASSERT_EQUAL(b[11], 0);
-
-        /* and back: the requests survive the round trip */
-        if (!(cases[i].ol & VS_OL_CSUM_VALID) || !csum) {
-            struct vs_pkt *q = vs_pkt_alloc(pool);
-            CU_ASSERT_PTR_NOT_NULL_FATAL(q);
-            CU_ASSERT_EQUAL(vs_tap_vnet_hdr_to_pkt(&h, q), 0);
-            CU_ASSERT_EQUAL(q->ol_flags, cases[i].ol);
-            vs_pkt_free(q);
-        }
-    }
-    vs_pkt_free(p);
 }
 
 /* --- TUNSETOFFLOAD ----------------------------------------------------------------- */
@@ -870,8 +764,6 @@ int main(void)
 {
     CU_initialize_registry();
     CU_pSuite s = CU_add_suite("tap", suite_init, suite_clean);
-    CU_add_test(s, "vnet header to packet metadata", test_hdr_to_pkt);
-    CU_add_test(s, "packet metadata to vnet header", test_hdr_from_pkt);
     CU_add_test(s, "TUNSETOFFLOAD results, USO refused", test_set_offload);
     CU_add_test(s, "options: offloads, mtu, no large buffers", test_options);
     CU_add_test(s, "tx of lent and own frames", test_tx_lent);

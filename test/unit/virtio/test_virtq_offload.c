@@ -60,8 +60,8 @@ static void test_hdr_parse_fields(void)
     uint8_t all = VS_OL_REQUESTS;
 
     CU_ASSERT_FATAL(p != NULL);
-    put_hdr(h, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN,
-            66, 1448, 34, 16);
+    put_hdr(h, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN, 66,
+            1448, 34, 16);
     CU_ASSERT_TRUE(vs_vnet_hdr_parse(h, all, p));
     CU_ASSERT_EQUAL(p->ol_flags, VS_OL_CSUM | VS_OL_TSO4 | VS_OL_ECN);
     CU_ASSERT_EQUAL(p->hdr_len, 66);
@@ -111,8 +111,8 @@ static void test_hdr_parse_refused(void)
     put_hdr(h, VIRTIO_NET_HDR_F_NEEDS_CSUM, VS_VIRTIO_NET_HDR_GSO_UDP_L4, 42, 1000, 34, 6);
     CU_ASSERT_FALSE(vs_vnet_hdr_parse(h, VS_OL_CSUM | VS_OL_TSO4 | VS_OL_TSO6, p));
     /* ECN without HOST_ECN, and ECN without TCP segmentation. */
-    put_hdr(h, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN,
-            54, 1448, 34, 16);
+    put_hdr(h, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN, 54,
+            1448, 34, 16);
     CU_ASSERT_FALSE(vs_vnet_hdr_parse(h, VS_OL_CSUM | VS_OL_TSO4, p));
     put_hdr(h, 0, VIRTIO_NET_HDR_GSO_ECN, 0, 0, 0, 0);
     CU_ASSERT_FALSE(vs_vnet_hdr_parse(h, VS_OL_REQUESTS, p));
@@ -169,6 +169,125 @@ static void test_hdr_build(void)
     vs_pkt_free(p);
 }
 
+/* A peer whose DATA_VALID counts (a device, the kernel behind a TAP): every field
+ * little-endian, the flag kept only when allowed, and what the peer may not ask for
+ * refused (UFO, unknown types, ECN without TCP segmentation). */
+static void test_hdr_parse_trusted(void)
+{
+    const uint8_t trusted = VS_OL_REQUESTS | VS_OL_CSUM_VALID;
+    struct vs_pkt *p = vs_pkt_alloc(test_pool);
+    uint8_t h[12] = {0};
+    static const struct {
+        uint8_t flags, gso_type, ol;
+    } cases[] = {
+        {0, VIRTIO_NET_HDR_GSO_NONE, 0},
+        {VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE, VS_OL_CSUM},
+        {VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_GSO_NONE, VS_OL_CSUM_VALID},
+        {VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, VS_OL_CSUM | VS_OL_TSO4},
+        {VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV6, VS_OL_CSUM | VS_OL_TSO6},
+        {VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN,
+         VS_OL_CSUM | VS_OL_TSO4 | VS_OL_ECN},
+        {VIRTIO_NET_HDR_F_NEEDS_CSUM, VS_VIRTIO_NET_HDR_GSO_UDP_L4, VS_OL_CSUM | VS_OL_USO},
+    };
+    static const uint8_t bad_gso[] = {VIRTIO_NET_HDR_GSO_UDP,
+                                      2,
+                                      6,
+                                      0x7f,
+                                      VIRTIO_NET_HDR_GSO_ECN,
+                                      VS_VIRTIO_NET_HDR_GSO_UDP_L4 | VIRTIO_NET_HDR_GSO_ECN};
+
+    CU_ASSERT_FATAL(p != NULL);
+    for (unsigned i = 0; i < VS_ARRAY_SIZE(cases); i++) {
+        h[0] = cases[i].flags;
+        h[1] = cases[i].gso_type;
+        memcpy(h + 2, (uint8_t[]){0x36, 0x01}, 2); /* hdr_len 310 */
+        memcpy(h + 4, (uint8_t[]){0xa8, 0x05}, 2); /* gso_size 1448 */
+        memcpy(h + 6, (uint8_t[]){0x22, 0x00}, 2); /* csum_start 34 */
+        memcpy(h + 8, (uint8_t[]){0x10, 0x00}, 2); /* csum_offset 16 */
+        p->ol_flags = 0xff;                        /* left over from the buffer's last frame */
+        CU_ASSERT_TRUE(vs_vnet_hdr_parse(h, trusted, p));
+        CU_ASSERT_EQUAL(p->ol_flags, cases[i].ol);
+        if (cases[i].ol & VS_OL_CSUM) {
+            CU_ASSERT_EQUAL(p->csum_start, 34);
+            CU_ASSERT_EQUAL(p->csum_offset, 16);
+        }
+        if (cases[i].ol & VS_OL_GSO) {
+            CU_ASSERT_EQUAL(p->hdr_len, 310);
+            CU_ASSERT_EQUAL(p->gso_size, 1448);
+        }
+    }
+    /* Without VS_OL_CSUM_VALID in allowed (a driver's header) DATA_VALID means nothing. */
+    memset(h, 0, sizeof(h));
+    h[0] = VIRTIO_NET_HDR_F_DATA_VALID;
+    CU_ASSERT_TRUE(vs_vnet_hdr_parse(h, VS_OL_REQUESTS, p));
+    CU_ASSERT_EQUAL(p->ol_flags, 0);
+    h[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    for (unsigned i = 0; i < VS_ARRAY_SIZE(bad_gso); i++) {
+        h[1] = bad_gso[i];
+        CU_ASSERT_FALSE(vs_vnet_hdr_parse(h, trusted, p));
+    }
+    vs_pkt_free(p);
+}
+
+/* The whole 12-byte header (TAP devices, virtio NICs): little-endian fields, zero
+ * where the request is absent, num_buffers 0, and the requests survive the trip back. */
+static void test_hdr_write(void)
+{
+    struct vs_pkt *p = vs_pkt_alloc(test_pool), *q = vs_pkt_alloc(test_pool);
+    uint8_t h[12];
+    static const struct {
+        uint8_t ol, flags, gso_type;
+    } cases[] = {
+        {0, 0, VIRTIO_NET_HDR_GSO_NONE},
+        {VS_OL_CSUM, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE},
+        {VS_OL_CSUM_VALID, VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_GSO_NONE},
+        /* a checksum still to compute is not valid yet */
+        {VS_OL_CSUM | VS_OL_CSUM_VALID, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_NONE},
+        {VS_OL_CSUM | VS_OL_TSO4, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4},
+        {VS_OL_CSUM | VS_OL_TSO6 | VS_OL_ECN, VIRTIO_NET_HDR_F_NEEDS_CSUM,
+         VIRTIO_NET_HDR_GSO_TCPV6 | VIRTIO_NET_HDR_GSO_ECN},
+        {VS_OL_CSUM | VS_OL_USO, VIRTIO_NET_HDR_F_NEEDS_CSUM, VS_VIRTIO_NET_HDR_GSO_UDP_L4},
+        {VS_OL_TSO4, 0, VIRTIO_NET_HDR_GSO_TCPV4},
+    };
+
+    CU_ASSERT_FATAL(p != NULL && q != NULL);
+    p->csum_start = 54;
+    p->csum_offset = 6;
+    p->gso_size = 8948;
+    p->hdr_len = 0x1234;
+    for (unsigned i = 0; i < VS_ARRAY_SIZE(cases); i++) {
+        bool csum = cases[i].ol & VS_OL_CSUM, gso = cases[i].ol & VS_OL_GSO;
+
+        memset(h, 0xee, sizeof(h));
+        p->ol_flags = cases[i].ol;
+        vs_vnet_hdr_write(p, true, h);
+        CU_ASSERT_EQUAL(h[0], cases[i].flags);
+        CU_ASSERT_EQUAL(h[1], cases[i].gso_type);
+        CU_ASSERT_EQUAL(h[2], gso ? 0x34 : 0);
+        CU_ASSERT_EQUAL(h[3], gso ? 0x12 : 0);
+        CU_ASSERT_EQUAL(h[4], gso ? (8948 & 0xff) : 0);
+        CU_ASSERT_EQUAL(h[5], gso ? (8948 >> 8) : 0);
+        CU_ASSERT_EQUAL(h[6], csum ? 54 : 0);
+        CU_ASSERT_EQUAL(h[7], 0);
+        CU_ASSERT_EQUAL(h[8], csum ? 6 : 0);
+        CU_ASSERT_EQUAL(h[9], 0);
+        CU_ASSERT_EQUAL(h[10], 0); /* num_buffers */
+        CU_ASSERT_EQUAL(h[11], 0);
+        /* and back, from a peer that may ask for all of it */
+        if (!(cases[i].ol & VS_OL_CSUM_VALID) || !csum) {
+            CU_ASSERT_TRUE(vs_vnet_hdr_parse(h, VS_OL_REQUESTS | VS_OL_CSUM_VALID, q));
+            /* TSO without NEEDS_CSUM reads back as it was written */
+            CU_ASSERT_EQUAL(q->ol_flags, cases[i].ol);
+        }
+    }
+    /* DATA_VALID only to a peer that takes it. */
+    p->ol_flags = VS_OL_CSUM_VALID;
+    vs_vnet_hdr_write(p, false, h);
+    CU_ASSERT_EQUAL(h[0], 0);
+    vs_pkt_free(p);
+    vs_pkt_free(q);
+}
+
 static void test_features_to_offloads(void)
 {
     uint64_t f = VS_VNET_OFFLOAD_FEATURES;
@@ -189,9 +308,9 @@ static void test_features_to_offloads(void)
                                            VS_VNET_BIT(VIRTIO_NET_F_GUEST_TSO4) |
                                            VS_VNET_BIT(VIRTIO_NET_F_GUEST_ECN)),
                     VS_OL_CSUM | VS_OL_TSO4 | VS_OL_ECN);
-    CU_ASSERT_EQUAL(vs_vnet_host_offloads(VS_VNET_BIT(VIRTIO_NET_F_CSUM) |
-                                          VS_VNET_BIT(VIRTIO_NET_F_HOST_TSO6)),
-                    VS_OL_CSUM | VS_OL_TSO6);
+    CU_ASSERT_EQUAL(
+        vs_vnet_host_offloads(VS_VNET_BIT(VIRTIO_NET_F_CSUM) | VS_VNET_BIT(VIRTIO_NET_F_HOST_TSO6)),
+        VS_OL_CSUM | VS_OL_TSO6);
     CU_ASSERT_STRING_EQUAL(vs_vnet_offload_name(VIRTIO_NET_F_HOST_TSO4), "host_tso4");
     CU_ASSERT_PTR_NULL(vs_vnet_offload_name(VIRTIO_NET_F_MRG_RXBUF));
 }
@@ -289,8 +408,7 @@ static void post_raw_chain(struct env *e, uint64_t gpa, uint32_t total, uint32_t
         uint32_t l = k + 1 == n ? total - k * piece : piece;
         uint16_t f = k + 1 < n ? VRING_DESC_F_NEXT : 0;
         if (e->vq.packed)
-            vs_vdrv_packed_set_desc(&e->drv, (uint16_t)k, gpa + (uint64_t)k * piece, l, 0, f,
-                                    true);
+            vs_vdrv_packed_set_desc(&e->drv, (uint16_t)k, gpa + (uint64_t)k * piece, l, 0, f, true);
         else
             vs_vdrv_split_set_desc(&e->drv, (uint16_t)k, gpa + (uint64_t)k * piece, l, f,
                                    (uint16_t)(k + 1));
@@ -542,6 +660,8 @@ int main(void)
     CU_add_test(s, "header parse: every field", test_hdr_parse_fields);
     CU_add_test(s, "header parse: requests refused", test_hdr_parse_refused);
     CU_add_test(s, "header build from metadata", test_hdr_build);
+    CU_add_test(s, "header parse: a device's or the kernel's", test_hdr_parse_trusted);
+    CU_add_test(s, "whole header written, and read back", test_hdr_write);
     CU_add_test(s, "features to offloads", test_features_to_offloads);
     CU_add_test(s, "split: TX header into metadata, not lent", test_tx_header_split);
     CU_add_test(s, "packed: TX header into metadata, not lent", test_tx_header_packed);
