@@ -9,6 +9,11 @@
 #   vs_ctl ARGS...          vswitchctl -s $VS_SOCK ARGS...
 #   vs_stop                 SIGTERM, waits, sets $VS_RC (exit code)
 #   check/fail/pass         assertions that print what they compared
+#   vs_netns_tap NS TAP CIDR moves the TAP device vswitchd made into a new
+#                           namespace NS, lo and TAP up, CIDR on TAP
+#   vs_bg CMD...            CMD in the background ($! as usual)
+#   trap vs_cleanup EXIT    at exit: background jobs, vswitchd, the namespaces
+#                           and links of vs_netns_tap, and $VS_CLEANUP_PATHS
 
 VS_SOURCE_DIR=${VS_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 VS_BUILD_DIR=${VS_BUILD_DIR:-$VS_SOURCE_DIR/build}
@@ -130,6 +135,46 @@ vs_guest_cleanup() {
 	vs_kill
 	LAB_KEEP=${LAB_KEEP:-0} lab_cleanup
 	[ $# -gt 0 ] && rm -rf "$@"
+	exit $rc
+}
+
+VS_NETNS=()
+VS_LINKS=()
+VS_BG_PIDS=()
+VS_CLEANUP_PATHS=()
+
+vs_netns_tap() {
+	local ns=$1 tap=$2 cidr=$3
+	VS_LINKS+=("$tap")
+	ip netns add "$ns"
+	VS_NETNS+=("$ns")
+	ip link set "$tap" netns "$ns"
+	ip -n "$ns" addr add "$cidr" dev "$tap"
+	ip -n "$ns" link set lo up
+	ip -n "$ns" link set "$tap" up
+}
+
+vs_bg() {
+	"$@" &
+	VS_BG_PIDS+=($!)
+}
+
+# The EXIT trap of a namespace test; keeps the test's exit status. A link still in
+# the root namespace (vswitchd died before the move) is removed by name.
+vs_cleanup() {
+	local rc=$? p
+	set +e
+	for p in "${VS_BG_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	vs_kill
+	for p in "${VS_NETNS[@]}"; do
+		ip netns del "$p" 2>/dev/null
+	done
+	for p in "${VS_LINKS[@]}"; do
+		ip link del "$p" 2>/dev/null
+	done
+	[ ${#VS_CLEANUP_PATHS[@]} -gt 0 ] && rm -rf "${VS_CLEANUP_PATHS[@]}"
 	exit $rc
 }
 

@@ -57,11 +57,7 @@ ports:
 EOF
 VS_LOG=$LAB_RUN/vswitchd.log
 vs_start "$LAB_RUN/vswitchd.yaml"
-ip netns add "$ns"
-ip link set "$tap" netns "$ns"
-ip -n "$ns" addr add 10.0.7.2/24 dev "$tap"
-ip -n "$ns" link set lo up
-ip -n "$ns" link set "$tap" up
+vs_netns_tap "$ns" "$tap" 10.0.7.2/24
 v=$(ip netns exec "$ns" ethtool -k "$tap" | awk '$1 == "tcp-segmentation-offload:" { print $2 }')
 [ "$v" = on ] || fail "$tap: tcp-segmentation-offload is '$v', expected on"
 pass "$tap in $ns (10.0.7.2), TSO on"

@@ -19,22 +19,9 @@ t2=vs-t2-$sfx
 t3=vs-t3-$sfx
 run=/run/vswitch-test-$sfx
 work=$(mktemp -d "${TMPDIR:-/tmp}/vs-ns-tap.XXXXXX")
-bg_pids=()
-
-cleanup() {
-	local p
-	for p in "${bg_pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	vs_kill
-	ip netns del "$ns1" 2>/dev/null || true
-	ip netns del "$ns2" 2>/dev/null || true
-	for p in "$t1" "$t2" "$t3"; do
-		ip link del "$p" 2>/dev/null || true
-	done
-	rm -rf "$run" "$work"
-}
-trap cleanup EXIT
+VS_CLEANUP_PATHS=("$run" "$work")
+VS_LINKS=("$t3") # added at run time, never moved
+trap vs_cleanup EXIT
 
 # Busybox ping everywhere: same output format as in the guests, and present
 # even where iputils-ping is not installed.
@@ -91,17 +78,8 @@ if [ "$HP_FREE0" -ge 128 ]; then
 	[ "${vs_huge%.*}" -gt 0 ] || fail "vswitchd maps no hugepages although $HP_FREE0 are free"
 	pass "vswitchd maps $vs_huge hugepages"
 fi
-ip netns add "$ns1"
-ip netns add "$ns2"
-ip link set "$t1" netns "$ns1"
-ip link set "$t2" netns "$ns2"
-ip -n "$ns1" addr add 10.99.0.1/24 dev "$t1"
-ip -n "$ns2" addr add 10.99.0.2/24 dev "$t2"
-for ns in "$ns1" "$ns2"; do
-	ip -n "$ns" link set lo up
-done
-ip -n "$ns1" link set "$t1" up
-ip -n "$ns2" link set "$t2" up
+vs_netns_tap "$ns1" "$t1" 10.99.0.1/24
+vs_netns_tap "$ns2" "$t2" 10.99.0.2/24
 pass "TAPs in $ns1 (10.99.0.1) and $ns2 (10.99.0.2)"
 
 # The first reply may take a moment while the links come up.
@@ -122,7 +100,7 @@ done
 
 # --- iperf3 -----------------------------------------------------------------
 ip netns exec "$ns2" iperf3 -s -1 -B 10.99.0.2 >"$work/iperf-server.out" 2>&1 &
-bg_pids+=($!)
+VS_BG_PIDS+=($!)
 deadline=$((SECONDS + 10))
 until ip netns exec "$ns2" ss -ltn 2>/dev/null | grep -q '10.99.0.2:5201'; do
 	[ $SECONDS -lt $deadline ] || fail "iperf3 server did not start"
@@ -141,7 +119,7 @@ say "THROUGHPUT tap-tap iperf3 $mbps Mbit/s"
 # --- add and remove a port under a running ping --------------------------------
 nsping "$ns1" -c 200 -i 0.05 -W 2 10.99.0.2 >"$work/long-ping.out" 2>&1 &
 long_ping=$!
-bg_pids+=("$long_ping")
+VS_BG_PIDS+=("$long_ping")
 sleep 2
 vs_ctl add-port third tap ifname="$t3" || fail "add-port third tap ifname=$t3 failed"
 ip link show "$t3" >/dev/null 2>&1 || fail "add-port did not create $t3"

@@ -24,23 +24,8 @@ t2=vs-u2-$sfx
 t3=vs-u3-$sfx
 run=/run/vswitch-test-$sfx
 work=$(mktemp -d "${TMPDIR:-/tmp}/vs-tap-offload.XXXXXX")
-bg_pids=()
-
-cleanup() {
-	local p
-	for p in "${bg_pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	vs_kill
-	for p in "$ns1" "$ns2" "$ns3"; do
-		ip netns del "$p" 2>/dev/null || true
-	done
-	for p in "$t1" "$t2" "$t3"; do
-		ip link del "$p" 2>/dev/null || true
-	done
-	rm -rf "$run" "$work"
-}
-trap cleanup EXIT
+VS_CLEANUP_PATHS=("$run" "$work")
+trap vs_cleanup EXIT
 
 cat >"$work/vswitchd.yaml" <<EOF
 pollers:
@@ -67,11 +52,7 @@ vs_start "$work/vswitchd.yaml"
 i=1
 for pair in "$ns1 $t1" "$ns2 $t2" "$ns3 $t3"; do
 	read -r ns t <<<"$pair"
-	ip netns add "$ns"
-	ip link set "$t" netns "$ns"
-	ip -n "$ns" addr add "10.99.7.$i/24" dev "$t"
-	ip -n "$ns" link set lo up
-	ip -n "$ns" link set "$t" up
+	vs_netns_tap "$ns" "$t" "10.99.7.$i/24"
 	i=$((i + 1))
 done
 pass "TAPs in $ns1 (10.99.7.1), $ns2 (10.99.7.2), $ns3 (10.99.7.3)"
@@ -151,7 +132,7 @@ iperf_run() {
 	local ns=$1 sns=$2 sip=$3 name=$4
 	shift 4
 	ip netns exec "$sns" iperf3 -s -1 -B "$sip" >"$work/iperf-server-$name.out" 2>&1 &
-	bg_pids+=($!)
+	VS_BG_PIDS+=($!)
 	local deadline=$((SECONDS + 10))
 	until ip netns exec "$sns" ss -ltnH 'sport = :5201' 2>/dev/null | grep -q .; do
 		[ $SECONDS -lt $deadline ] || fail "iperf3 server in $sns did not start"
@@ -180,7 +161,7 @@ bytes_per_frame() { # PORT: rx_bytes / rx_packets from show
 ip netns exec "$ns2" timeout 20 tcpdump -i "$t2" -nn -c 5 -w "$work/big.pcap" 'tcp and greater 2000' \
 	>"$work/tcpdump.out" 2>&1 &
 cap=$!
-bg_pids+=("$cap")
+VS_BG_PIDS+=("$cap")
 sleep 1
 iperf_run "$ns1" "$ns2" 10.99.7.2 one-two
 r=$iperf_sum
@@ -232,7 +213,7 @@ while True:
 print(n, h.hexdigest())
 EOF
 	local rp=$!
-	bg_pids+=("$rp")
+	VS_BG_PIDS+=("$rp")
 	local deadline=$((SECONDS + 10))
 	until ip netns exec "$to" ss -ltnH 'sport = :5301' 2>/dev/null | grep -q .; do
 		[ $SECONDS -lt $deadline ] || fail "receiver in $to did not start"
