@@ -18,6 +18,8 @@ BASE_PKGS=(
 	python3
 	# ethtool, tcpdump: what the kernel says about TAP offloads, frames on the wire
 	ethtool tcpdump
+	# groff-base: docs_test formats the generated manual pages
+	groff-base
 )
 BACKPORTS_PKGS=(qemu-system-x86)
 BACKPORTS_FILE=/etc/apt/sources.list.d/bookworm-backports.sources

@@ -16,6 +16,9 @@
 
 #include <jansson.h>
 
+#include "src/cli_doc.h"
+#include "vswitch/compiler.h"
+
 #ifndef VS_VERSION
 #define VS_VERSION "unknown"
 #endif
@@ -24,8 +27,7 @@
 #define DEFAULT_TIMEOUT 30.0
 #define MAX_REPLY (1u << 30)
 
-static const char usage_line[] =
-    "usage: vswitchctl [-s SOCKET] [--json] [--timeout SECONDS] COMMAND [ARGS...]";
+static const char synopsis[] = "[-s SOCKET] [--json] [--timeout SECONDS] COMMAND [ARGS...]";
 
 static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void usage_error(const char *fmt, ...)
@@ -36,7 +38,8 @@ static void usage_error(const char *fmt, ...)
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n%s\nTry 'vswitchctl --help' for more information.\n", usage_line);
+    fprintf(stderr, "\nusage: vswitchctl %s\nTry 'vswitchctl --help' for more information.\n",
+            synopsis);
     exit(2);
 }
 
@@ -51,33 +54,6 @@ static void die(const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     exit(1);
-}
-
-static void help(void)
-{
-    printf("%s\n\n"
-           "Controls a running vswitchd through its control socket.\n\n"
-           "Commands:\n"
-           "  add-port NAME TYPE [KEY=VALUE...]  add a port; KEY=VALUE are the type's options,\n"
-           "                                     as in the ports section of the YAML config\n"
-           "                                     (e.g. add-port tap0 tap ifname=vs-tap0)\n"
-           "  del-port NAME                      remove a port\n"
-           "  list-ports                         one line per port: link, queues, counters\n"
-           "  show NAME                          everything about one port\n"
-           "  fdb show                           the forwarding table\n"
-           "  fdb flush [PORT]                   forget learnt addresses (all, or PORT's)\n"
-           "  pollers                            poller threads, their queues and load\n"
-           "  version                            vswitchd's version\n\n"
-           "Options:\n"
-           "  -s, --socket SOCKET   control socket (default: $VSWITCH_SOCKET, or %s)\n"
-           "      --json            print the reply's result as JSON instead of tables\n"
-           "      --timeout SECONDS give up waiting for vswitchd after SECONDS (default %g,\n"
-           "                        0 waits forever)\n"
-           "  -h, --help            this text\n"
-           "  -V, --version         vswitchctl's own version\n\n"
-           "Exit status: 0 on success, 1 when vswitchd refused the request or could not be\n"
-           "reached, 2 for a usage error.\n",
-           usage_line, DEFAULT_SOCKET, DEFAULT_TIMEOUT);
 }
 
 /* ---- talking to vswitchd ------------------------------------------------ */
@@ -666,87 +642,426 @@ static void check_name(const char *what, const char *s)
         usage_error("'%s' is not a valid %s; use 1..31 characters of A-Z a-z 0-9 _ . -", s, what);
 }
 
+/* ---- commands ----------------------------------------------------------- */
+
+/* What every command may use: where the daemon is and how to print. */
+struct ctl {
+    const char *sock;
+    double timeout;
+    bool as_json;
+};
+
 typedef void (*printer)(const json_t *result);
 
-/* Builds the request for argv (command first) and picks its printer. */
-static json_t *build_request(int argc, char **argv, printer *print)
+/* One row per command. The dispatch, --help, the manual page and the bash
+ * completion all read this table (src/vswitchctl.c is their only source), so a
+ * command added here is documented and completed everywhere at once.
+ *
+ * args is the synopsis of the arguments after the command's words, and also
+ * what completion offers: PORT is an existing port's name (from list-ports),
+ * TYPE a port type, KEY=VALUE an option of the port's TYPE, FILE a file; a
+ * word ending in "..." repeats; [-x ARG] and [--x|--y] groups are the command's
+ * own options. */
+struct command {
+    const char *name;    /* as typed; "fdb show" is the group fdb's show */
+    const char *wire;    /* the request's "command"; NULL: the same as name */
+    const char *args;    /* synopsis, "" when it takes none */
+    const char *summary; /* one line for --help, the first sentence of the man page's entry */
+    const char *doc;     /* the rest of the man page's entry, or NULL */
+    int min_args, max_args; /* how many words after the name; max -1: no limit */
+    /* Fills the request's params from the arguments (count already checked). */
+    void (*build)(json_t *params, int argc, char **argv);
+    printer print;
+    /* For a command that is not one request and one reply (a stream, a live
+     * view): runs it all and returns the exit status; build and print unused. */
+    int (*run)(const struct ctl *ctl, int argc, char **argv);
+};
+
+static void build_add_port(json_t *params, int argc, char **argv)
 {
-    const char *cmd = argv[0];
+    json_t *opts = json_object();
+
+    check_name("port name", argv[0]);
+    json_object_set_new(params, "name", jstr(argv[0]));
+    json_object_set_new(params, "type", jstr(argv[1]));
+    for (int i = 2; i < argc; i++) {
+        char *eq = strchr(argv[i], '=');
+        if (!eq || eq == argv[i])
+            usage_error("'%s' is not an option; write KEY=VALUE", argv[i]);
+        *eq = '\0';
+        if (json_object_get(opts, argv[i]))
+            usage_error("option '%s' given twice", argv[i]);
+        json_decref(jstr(argv[i])); /* the key must be UTF-8 too */
+        json_object_set_new(opts, argv[i], jstr(eq + 1));
+    }
+    json_object_set_new(params, "options", opts);
+}
+
+static void build_name(json_t *params, int argc, char **argv)
+{
+    check_name("port name", argv[0]);
+    json_object_set_new(params, "name", jstr(argv[0]));
+}
+
+static void build_fdb_flush(json_t *params, int argc, char **argv)
+{
+    if (argc == 1) {
+        check_name("port name", argv[0]);
+        json_object_set_new(params, "port", jstr(argv[0]));
+    }
+}
+
+static const struct command commands[] = {
+    {"add-port", NULL, "NAME TYPE [KEY=VALUE...]",
+     "add a port; KEY=VALUE are the options of its TYPE, as in the ports section of the config "
+     "(add-port tap0 tap ifname=vs-tap0)",
+     "The options are checked by the port's type before anything is created; a refused port "
+     "changes nothing and the error names the option. Port types and their options are listed "
+     "in vswitchd.yaml(5). The port lives until del-port or the end of vswitchd: it is not "
+     "written to the config file.",
+     2, -1, build_add_port, print_quiet, NULL},
+    {"del-port", NULL, "PORT", "remove a port",
+     "Its queues leave their pollers, its forwarding table entries are flushed and its "
+     "resources (sockets, devices, guest memory) are released.",
+     1, 1, build_name, print_quiet, NULL},
+    {"list-ports", NULL, "", "one line per port: type, link, queues, counters", NULL, 0, 0, NULL,
+     print_list_ports, NULL},
+    {"show", NULL, "PORT", "everything about one port: counters, drops by reason, type details",
+     "The type details include what a guest or NIC negotiated (features, offloads, MTU) and "
+     "each queue's state and counters.",
+     1, 1, build_name, print_show, NULL},
+    {"fdb show", "fdb-show", "", "the forwarding table: VLAN, MAC, port and age of each entry",
+     NULL, 0, 0, NULL, print_fdb_show, NULL},
+    {"fdb flush", "fdb-flush", "[PORT]", "forget learnt addresses: all of them, or PORT's", NULL,
+     0, 1, build_fdb_flush, print_fdb_flush, NULL},
+    {"pollers", NULL, "", "poller threads: their CPU, rx queues and busy share; shared tx queues",
+     NULL, 0, 0, NULL, print_pollers, NULL},
+    {"version", NULL, "", "vswitchd's version", NULL, 0, 0, NULL, print_version, NULL},
+};
+
+/* ---- options and documentation ------------------------------------------ */
+
+static const char description[] =
+    "vswitchctl controls a running vswitchd through its control socket: it sends one request "
+    "and prints the reply, as tables for people or, with --json, as JSON for scripts.\n\n"
+    "The socket speaks JSON, one request and one reply per line; the protocol is documented in "
+    "the project's README, so scripts can also talk to it without vswitchctl.";
+static const char exit_status[] = "0 on success, 1 when vswitchd refused the request or could "
+                                  "not be reached, 2 for a usage error.";
+
+enum { OPT_SOCKET, OPT_JSON, OPT_TIMEOUT, OPT_GENERATE, OPT_HELP, OPT_VERSION, N_OPTS };
+static const struct vs_cli_opt options[N_OPTS] = {
+    [OPT_SOCKET] = {"socket", 's', "SOCKET",
+                    "the control socket (default: $VSWITCH_SOCKET, or " DEFAULT_SOCKET ")"},
+    [OPT_JSON] = {"json", 0, NULL, "print the reply's result as JSON instead of tables"},
+    [OPT_TIMEOUT] = {"timeout", 0, "SECONDS",
+                     "give up waiting for vswitchd after SECONDS (default 30, 0 waits forever)"},
+    [OPT_GENERATE] = {"generate", 0, "man|bash",
+                      "print this manual page (roff) or the bash completion script, both made "
+                      "from the command table, and exit"},
+    [OPT_HELP] = {"help", 'h', NULL, "print this help and exit"},
+    [OPT_VERSION] = {"version", 'V', NULL, "print vswitchctl's own version and exit"},
+};
+
+static void help(void)
+{
+    char term[128];
+
+    printf("usage: vswitchctl %s\n\n", synopsis);
+    vs_help_text(stdout, 0, "Controls a running vswitchd through its control socket.");
+    printf("\nCommands:\n");
+    for (size_t i = 0; i < VS_ARRAY_SIZE(commands); i++) {
+        snprintf(term, sizeof(term), "%s%s%s", commands[i].name, commands[i].args[0] ? " " : "",
+                 commands[i].args);
+        vs_help_item(stdout, term, commands[i].summary);
+    }
+    printf("\nOptions:\n");
+    vs_help_opts(stdout, options, N_OPTS);
+    printf("\nExit status:\n");
+    vs_help_text(stdout, 2, exit_status);
+    printf("See vswitchctl(8) for more.\n");
+}
+
+static void man_page(void)
+{
+    vs_man_begin(stdout, "vswitchctl", 8, "control a running vswitchd");
+    vs_man_synopsis(stdout, "vswitchctl", synopsis);
+    vs_man_section(stdout, "DESCRIPTION");
+    vs_man_text(stdout, description);
+    vs_man_section(stdout, "OPTIONS");
+    vs_man_opts(stdout, options, N_OPTS);
+    vs_man_section(stdout, "COMMANDS");
+    for (size_t i = 0; i < VS_ARRAY_SIZE(commands); i++) {
+        char text[2048];
+
+        snprintf(text, sizeof(text), "%s.%s%s", commands[i].summary, commands[i].doc ? " " : "",
+                 commands[i].doc ? commands[i].doc : "");
+        vs_man_item(stdout, commands[i].name, commands[i].args, text);
+    }
+    vs_man_section(stdout, "ENVIRONMENT");
+    vs_man_item(stdout, "VSWITCH_SOCKET", NULL, "The control socket when -s is not given.");
+    vs_man_section(stdout, "EXIT STATUS");
+    vs_man_text(stdout, exit_status);
+    vs_man_section(stdout, "FILES");
+    vs_man_item(stdout, DEFAULT_SOCKET, NULL,
+                "The default control socket (control.socket in vswitchd.yaml(5)). Who may use "
+                "it is set by control.mode and control.group.");
+    vs_man_section(stdout, "SEE ALSO");
+    vs_man_text(stdout, "vswitchd(8), vswitchd.yaml(5)");
+}
+
+/* The completion's fixed part: it reads the tables the generator writes above
+ * it (_vswitchctl_cmds and friends, and _vswitchctl_port_keys from vswitchd). */
+static const char completion_fn[] =
+    "_vswitchctl_optarg()\n"
+    "{\n"
+    "\tlocal e\n"
+    "\tfor e in $2; do\n"
+    "\t\tif [[ ${e%%:*} == \"$1\" ]]; then\n"
+    "\t\t\techo \"${e#*:}\"\n"
+    "\t\t\treturn 0\n"
+    "\t\tfi\n"
+    "\tdone\n"
+    "\treturn 1\n"
+    "}\n"
+    "\n"
+    "_vswitchctl_match()\n"
+    "{\n"
+    "\tlocal i\n"
+    "\tfor i in \"${!_vswitchctl_cmds[@]}\"; do\n"
+    "\t\tif [[ ${_vswitchctl_cmds[i]} == \"$*\" ]]; then\n"
+    "\t\t\techo \"$i\"\n"
+    "\t\t\treturn\n"
+    "\t\tfi\n"
+    "\tdone\n"
+    "\techo -1\n"
+    "}\n"
+    "\n"
+    "# _vswitchctl_arg PLACEHOLDER SOCKET TYPE: completes the current word as one.\n"
+    "_vswitchctl_arg()\n"
+    "{\n"
+    "\tlocal ph=${1%...} cur=${COMP_WORDS[COMP_CWORD]} k words=''\n"
+    "\tcase $ph in\n"
+    "\tPORT)\n"
+    "\t\twords=$(\"${COMP_WORDS[0]}\" ${2:+-s \"$2\"} --timeout 2 list-ports 2>/dev/null |\n"
+    "\t\t\tawk 'NR > 1 { print $1 }')\n"
+    "\t\t;;\n"
+    "\tTYPE) words=${!_vswitchctl_port_keys[*]} ;;\n"
+    "\tKEY=VALUE)\n"
+    "\t\t[[ $cur == *=* ]] && return\n"
+    "\t\tfor k in ${_vswitchctl_port_keys[$3]:-}; do words+=\" $k=\"; done\n"
+    "\t\tcompopt -o nospace 2>/dev/null\n"
+    "\t\t;;\n"
+    "\t*FILE* | SOCKET)\n"
+    "\t\tmapfile -t COMPREPLY < <(compgen -f -- \"$cur\")\n"
+    "\t\treturn\n"
+    "\t\t;;\n"
+    "\t*'|'*) words=${ph//|/ } ;;\n"
+    "\tesac\n"
+    "\tmapfile -t COMPREPLY < <(compgen -W \"$words\" -- \"$cur\")\n"
+    "}\n"
+    "\n"
+    "_vswitchctl()\n"
+    "{\n"
+    "\tlocal cur=${COMP_WORDS[COMP_CWORD]} sock='' i w ph ci=-1 nw=0 c cand='' type=''\n"
+    "\tlocal -a words=() pos=() cw=()\n"
+    "\tCOMPREPLY=()\n"
+    "\tfor ((i = 1; i < COMP_CWORD; i++)); do\n"
+    "\t\tw=${COMP_WORDS[i]}\n"
+    "\t\tif ((ci >= 0)) && ph=$(_vswitchctl_optarg \"$w\" \"${_vswitchctl_optargs[ci]}\"); "
+    "then\n"
+    "\t\t\t:\n"
+    "\t\telif [[ $w == --socket=* ]]; then\n"
+    "\t\t\tsock=${w#--socket=}\n"
+    "\t\t\tcontinue\n"
+    "\t\telif ph=$(_vswitchctl_optarg \"$w\" \"$_vswitchctl_global_optargs\"); then\n"
+    "\t\t\t[[ $w == -s || $w == --socket ]] && sock=${COMP_WORDS[i + 1]}\n"
+    "\t\telif [[ $w == -* ]]; then\n"
+    "\t\t\tcontinue\n"
+    "\t\telse\n"
+    "\t\t\twords+=(\"$w\")\n"
+    "\t\t\tif ((ci < 0)); then\n"
+    "\t\t\t\tci=$(_vswitchctl_match \"${words[@]}\")\n"
+    "\t\t\t\tnw=${#words[@]}\n"
+    "\t\t\tfi\n"
+    "\t\t\tcontinue\n"
+    "\t\tfi\n"
+    "\t\t# An option that takes an argument: the next word is it.\n"
+    "\t\tif ((i + 1 == COMP_CWORD)); then\n"
+    "\t\t\t_vswitchctl_arg \"$ph\" \"$sock\" ''\n"
+    "\t\t\treturn\n"
+    "\t\tfi\n"
+    "\t\t((i++))\n"
+    "\tdone\n"
+    "\tif [[ $cur == -* ]]; then\n"
+    "\t\tw=$_vswitchctl_global_opts\n"
+    "\t\t((ci >= 0)) && w+=\" ${_vswitchctl_opts[ci]}\"\n"
+    "\t\tmapfile -t COMPREPLY < <(compgen -W \"$w\" -- \"$cur\")\n"
+    "\t\treturn\n"
+    "\tfi\n"
+    "\tif ((ci < 0)); then\n"
+    "\t\t# The next word of every command that starts with the words so far.\n"
+    "\t\tfor c in \"${_vswitchctl_cmds[@]}\"; do\n"
+    "\t\t\tread -ra cw <<<\"$c\"\n"
+    "\t\t\t((${#cw[@]} > ${#words[@]})) || continue\n"
+    "\t\t\t[[ \"${cw[*]:0:${#words[@]}}\" == \"${words[*]}\" ]] || continue\n"
+    "\t\t\t[[ \" $cand \" == *\" ${cw[${#words[@]}]} \"* ]] || cand+=\" ${cw[${#words[@]}]}\"\n"
+    "\t\tdone\n"
+    "\t\tmapfile -t COMPREPLY < <(compgen -W \"$cand\" -- \"$cur\")\n"
+    "\t\treturn\n"
+    "\tfi\n"
+    "\tread -ra pos <<<\"${_vswitchctl_pos[ci]}\"\n"
+    "\tfor i in \"${!pos[@]}\"; do\n"
+    "\t\t[[ ${pos[i]} == TYPE ]] && type=${words[nw + i]:-}\n"
+    "\tdone\n"
+    "\ti=$((${#words[@]} - nw))\n"
+    "\tif ((i < ${#pos[@]})); then\n"
+    "\t\t_vswitchctl_arg \"${pos[i]}\" \"$sock\" \"$type\"\n"
+    "\telif ((${#pos[@]})) && [[ ${pos[-1]} == *... ]]; then\n"
+    "\t\t_vswitchctl_arg \"${pos[-1]}\" \"$sock\" \"$type\"\n"
+    "\tfi\n"
+    "}\n"
+    "complete -F _vswitchctl vswitchctl\n";
+
+/* Splits a command's args synopsis into positional placeholders and its own
+ * options ("-c:COUNT" for one with an argument) for the completion. */
+static void split_args(const char *args, char *pos, char *opts, char *optargs, size_t size)
+{
+    char buf[512], *save = NULL, *tok;
+    char *outs[3] = {pos, opts, optargs};
+
+    for (int i = 0; i < 3; i++)
+        outs[i][0] = '\0';
+    snprintf(buf, sizeof(buf), "%s", args);
+    /* "[-c COUNT]" is one group: join the words inside brackets first. */
+    for (int i = 0, depth = 0; buf[i]; i++) {
+        char *p = &buf[i];
+
+        depth += *p == '[' ? 1 : *p == ']' ? -1 : 0;
+        if (*p == ' ' && depth > 0)
+            *p = '\x01';
+    }
+    for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+        char *t = tok, *arg;
+        size_t l = strlen(t);
+
+        if (t[0] == '[' && t[l - 1] == ']') {
+            t[l - 1] = '\0';
+            t++;
+        }
+        if (t[0] != '-') {
+            char *e = strstr(t, "]...");
+            if (e) /* "[KEY=VALUE]..." */
+                memmove(e, e + 1, strlen(e));
+            snprintf(pos + strlen(pos), size - strlen(pos), "%s%s", pos[0] ? " " : "", t);
+            continue;
+        }
+        arg = strchr(t, '\x01');
+        if (arg)
+            *arg++ = '\0';
+        char *alts = NULL;
+        for (char *alt = strtok_r(t, "|", &alts); alt; alt = strtok_r(NULL, "|", &alts)) {
+            snprintf(opts + strlen(opts), size - strlen(opts), "%s%s", opts[0] ? " " : "", alt);
+            if (arg)
+                snprintf(optargs + strlen(optargs), size - strlen(optargs), "%s%s:%s",
+                         optargs[0] ? " " : "", alt, arg);
+        }
+    }
+}
+
+static void completion(void)
+{
+    char pos[512], opts[512], optargs[512];
+    const char *sep = "";
+
+    printf("# bash completion for vswitchctl. Generated from its command table by\n"
+           "# `vswitchctl --generate bash` (port types: `vswitchd --generate bash`);\n"
+           "# edit those tables, not this file.\n");
+    printf("_vswitchctl_cmds=(");
+    for (size_t i = 0; i < VS_ARRAY_SIZE(commands); i++)
+        printf("%s'%s'", i ? " " : "", commands[i].name);
+    printf(")\n");
+    for (int field = 0; field < 3; field++) {
+        static const char *const names[] = {"pos", "opts", "optargs"};
+        printf("_vswitchctl_%s=(", names[field]);
+        for (size_t i = 0; i < VS_ARRAY_SIZE(commands); i++) {
+            split_args(commands[i].args, pos, opts, optargs, sizeof(pos));
+            printf("%s'%s'", i ? " " : "", field == 0 ? pos : field == 1 ? opts : optargs);
+        }
+        printf(")\n");
+    }
+    printf("_vswitchctl_global_opts='");
+    for (size_t i = 0; i < N_OPTS; i++) {
+        if (options[i].short_name)
+            printf("-%c ", options[i].short_name);
+        printf("--%s%s", options[i].name, i + 1 < N_OPTS ? " " : "'\n");
+    }
+    printf("_vswitchctl_global_optargs='");
+    for (size_t i = 0; i < N_OPTS; i++) {
+        if (!options[i].arg)
+            continue;
+        if (options[i].short_name)
+            printf("%s-%c:%s", sep, options[i].short_name, options[i].arg), sep = " ";
+        printf("%s--%s:%s", sep, options[i].name, options[i].arg);
+        sep = " ";
+    }
+    printf("'\n");
+    printf("declare -gA _vswitchctl_port_keys 2>/dev/null || true\n\n%s", completion_fn);
+}
+
+/* ---- main ----------------------------------------------------------------- */
+
+/* The command argv starts with, and how many of its words the name took; NULL
+ * with a usage error when there is none. */
+static const struct command *find_command(int argc, char **argv, int *words)
+{
+    const char *group = NULL;
+
+    for (size_t i = 0; i < VS_ARRAY_SIZE(commands); i++) {
+        const char *name = commands[i].name, *sp = strchr(name, ' ');
+
+        if (!sp && !strcmp(name, argv[0])) {
+            *words = 1;
+            return &commands[i];
+        }
+        if (sp && !strncmp(name, argv[0], (size_t)(sp - name)) && !argv[0][sp - name]) {
+            group = argv[0];
+            if (argc > 1 && !strcmp(sp + 1, argv[1])) {
+                *words = 2;
+                return &commands[i];
+            }
+        }
+    }
+    char list[1024] = "";
+    for (size_t i = 0; i < VS_ARRAY_SIZE(commands); i++) {
+        if (group && strncmp(commands[i].name, group, strlen(group)))
+            continue;
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s%s",
+                 list[0] ? ", " : "", commands[i].name,
+                 commands[i].args[0] ? " ..." : "");
+    }
+    if (group && argc > 1)
+        usage_error("unknown %s command '%s'; use %s", group, argv[1], list);
+    if (group)
+        usage_error("'%s' needs a subcommand: %s", group, list);
+    usage_error("unknown command '%s'; use %s", argv[0], list);
+}
+
+static json_t *build_request(const struct command *c, int argc, char **argv)
+{
     json_t *params = json_object(), *req;
-    const char *wire = cmd;
 
     if (!params)
         die("out of memory");
-#define NARGS(lo, hi)                                                                    \
-    do {                                                                                 \
-        if (argc - 1 < (lo) || argc - 1 > (hi))                                          \
-            usage_error("'%s' takes %s", cmd, argspec);                                  \
-    } while (0)
-    if (!strcmp(cmd, "add-port")) {
-        const char *argspec = "NAME TYPE [KEY=VALUE...]";
-        json_t *opts = json_object();
-        if (argc - 1 < 2)
-            usage_error("'%s' takes %s", cmd, argspec);
-        check_name("port name", argv[1]);
-        json_object_set_new(params, "name", jstr(argv[1]));
-        json_object_set_new(params, "type", jstr(argv[2]));
-        for (int i = 3; i < argc; i++) {
-            char *eq = strchr(argv[i], '=');
-            if (!eq || eq == argv[i])
-                usage_error("'%s' is not an option; write KEY=VALUE", argv[i]);
-            *eq = '\0';
-            if (json_object_get(opts, argv[i]))
-                usage_error("option '%s' given twice", argv[i]);
-            json_t *key_check = jstr(argv[i]);
-            json_decref(key_check);
-            json_object_set_new(opts, argv[i], jstr(eq + 1));
-        }
-        json_object_set_new(params, "options", opts);
-        *print = print_quiet;
-    } else if (!strcmp(cmd, "del-port") || !strcmp(cmd, "show")) {
-        const char *argspec = "NAME";
-        NARGS(1, 1);
-        check_name("port name", argv[1]);
-        json_object_set_new(params, "name", jstr(argv[1]));
-        *print = !strcmp(cmd, "show") ? print_show : print_quiet;
-    } else if (!strcmp(cmd, "list-ports")) {
-        const char *argspec = "no arguments";
-        NARGS(0, 0);
-        *print = print_list_ports;
-    } else if (!strcmp(cmd, "fdb")) {
-        if (argc < 2)
-            usage_error("'fdb' takes 'show' or 'flush [PORT]'");
-        if (!strcmp(argv[1], "show")) {
-            if (argc != 2)
-                usage_error("'fdb show' takes no arguments");
-            wire = "fdb-show";
-            *print = print_fdb_show;
-        } else if (!strcmp(argv[1], "flush")) {
-            if (argc > 3)
-                usage_error("'fdb flush' takes at most one PORT");
-            if (argc == 3) {
-                check_name("port name", argv[2]);
-                json_object_set_new(params, "port", jstr(argv[2]));
-            }
-            wire = "fdb-flush";
-            *print = print_fdb_flush;
-        } else {
-            usage_error("unknown fdb command '%s'; use 'fdb show' or 'fdb flush [PORT]'", argv[1]);
-        }
-    } else if (!strcmp(cmd, "pollers")) {
-        const char *argspec = "no arguments";
-        NARGS(0, 0);
-        *print = print_pollers;
-    } else if (!strcmp(cmd, "version")) {
-        const char *argspec = "no arguments";
-        NARGS(0, 0);
-        *print = print_version;
-    } else {
-        usage_error("unknown command '%s'; use add-port, del-port, list-ports, show, fdb show, "
-                    "fdb flush, pollers or version", cmd);
+    if (argc < c->min_args || (c->max_args >= 0 && argc > c->max_args)) {
+        if (!c->args[0])
+            usage_error("'%s' takes no arguments", c->name);
+        usage_error("'%s' takes %s", c->name, c->args);
     }
-#undef NARGS
-    req = json_pack("{s:i, s:s, s:o}", "id", 1, "command", wire, "params", params);
+    if (c->build)
+        c->build(params, argc, argv);
+    req = json_pack("{s:i, s:s, s:o}", "id", 1, "command", c->wire ? c->wire : c->name, "params",
+                    params);
     if (!req)
         die("out of memory");
     return req;
@@ -754,57 +1069,69 @@ static json_t *build_request(int argc, char **argv, printer *print)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"socket", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
-        {"timeout", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
-    };
-    const char *sock = getenv("VSWITCH_SOCKET");
-    double timeout = DEFAULT_TIMEOUT;
-    bool as_json = false;
+    struct option longopts[N_OPTS + 1];
+    char shortopts[3 * N_OPTS + 2];
+    struct ctl ctl = {getenv("VSWITCH_SOCKET"), DEFAULT_TIMEOUT, false};
+    const struct command *cmd;
     json_t *req, *reply, *result, *error;
-    printer print = NULL;
-    int c;
+    int c, words;
 
-    if (!sock || !sock[0])
-        sock = DEFAULT_SOCKET;
+    if (!ctl.sock || !ctl.sock[0])
+        ctl.sock = DEFAULT_SOCKET;
+    vs_cli_getopt(options, N_OPTS, longopts, shortopts);
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":s:hV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
         char *end;
-        switch (c) {
-        case 's': sock = optarg; break;
-        case 'j': as_json = true; break;
-        case 't':
+        int opt = c >= 256 ? c - 256 : -1;
+
+        for (int i = 0; i < N_OPTS && opt < 0; i++)
+            if (c == options[i].short_name)
+                opt = i;
+        switch (c == ':' ? -2 : opt) {
+        case OPT_SOCKET: ctl.sock = optarg; break;
+        case OPT_JSON: ctl.as_json = true; break;
+        case OPT_TIMEOUT:
             errno = 0;
-            timeout = strtod(optarg, &end);
-            if (errno || end == optarg || *end || !(timeout >= 0) || timeout > 86400)
+            ctl.timeout = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !(ctl.timeout >= 0) || ctl.timeout > 86400)
                 usage_error("--timeout '%s': use a number of seconds from 0 to 86400", optarg);
             break;
-        case 'h': help(); return 0;
-        case 'V': printf("vswitchctl %s\n", VS_VERSION); return 0;
-        case ':': usage_error("option '%s' needs an argument", argv[optind - 1]);
+        case OPT_GENERATE:
+            if (!strcmp(optarg, "man"))
+                man_page();
+            else if (!strcmp(optarg, "bash"))
+                completion();
+            else
+                usage_error("--generate '%s': use man or bash", optarg);
+            return fflush(stdout) ? 1 : 0;
+        case OPT_HELP: help(); return 0;
+        case OPT_VERSION: printf("vswitchctl %s\n", VS_VERSION); return 0;
+        case -2: usage_error("option '%s' needs an argument", argv[optind - 1]);
         default:
-            if (optopt)
+            if (optopt > 0 && optopt < 256)
                 usage_error("unknown option '-%c'", optopt);
             usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind >= argc)
         usage_error("no command given");
-    req = build_request(argc - optind, argv + optind, &print);
-    reply = transact(sock, req, timeout);
+    cmd = find_command(argc - optind, argv + optind, &words);
+    if (cmd->run)
+        return cmd->run(&ctl, argc - optind - words, argv + optind + words);
+    req = build_request(cmd, argc - optind - words, argv + optind + words);
+    reply = transact(ctl.sock, req, ctl.timeout);
     json_decref(req);
 
     if (json_is_true(json_object_get(reply, "ok"))) {
         result = json_object_get(reply, "result");
-        if (as_json) {
+        if (ctl.as_json) {
             char *s = json_dumps(result ? result : json_object(), JSON_INDENT(2) | JSON_ENCODE_ANY);
             if (!s)
                 die("out of memory");
             puts(s);
             free(s);
         } else if (json_is_object(result)) {
-            print(result);
+            cmd->print(result);
         } else if (result) {
             char *s = text(result);
             puts(s ? s : "?");

@@ -14,31 +14,12 @@
 #include "control/commands.h"
 #include "control/config.h"
 #include "control/server.h"
+#include "src/vswitchd_doc.h"
 #include "dataplane/switch.h"
 #include "vswitch/log.h"
 #include "vswitch/loop.h"
 #include "vswitch/peer_mem.h"
 #include "vswitch/pkt.h"
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "Usage: vswitchd [-c FILE] [--check-config] [--print-default-config] [--version] [--help]\n"
-            "\n"
-            "A polled-mode L2 switch for vhost-user guests, TAP devices and NICs.\n"
-            "\n"
-            "  -c, --config FILE  read the YAML config FILE (default: the embedded default,\n"
-            "                     shown by --print-default-config)\n"
-            "      --check-config validate the config (including port options) and exit:\n"
-            "                     0 when valid, 2 with FILE:LINE:COL: KEY: problem when not\n"
-            "      --print-default-config  print the embedded default config and exit\n"
-            "      --version      print the version and exit\n"
-            "  -h, --help         print this help and exit\n"
-            "\n"
-            "Port types: %s. Manage a running daemon with vswitchctl.\n"
-            "Exit codes: 0 clean shutdown, 1 runtime failure, 2 bad config or usage.\n",
-            vs_port_type_list());
-}
 
 static void on_signal(int fd, uint32_t events, void *arg)
 {
@@ -91,14 +72,8 @@ static int add_config_ports(struct vs_switch *sw, const struct vs_config *cfg)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"check-config", no_argument, NULL, 'C'},
-        {"print-default-config", no_argument, NULL, 'P'},
-        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    struct option longopts[VS_DOPT_N + 1];
+    char shortopts[3 * VS_DOPT_N + 2];
     const char *file = NULL;
     bool check_only = false;
     struct vs_config cfg;
@@ -109,19 +84,32 @@ int main(int argc, char **argv)
     char err[512];
     int c, rc, sfd = -1, status = 1;
 
-    while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': file = optarg; break;
-        case 'C': check_only = true; break;
-        case 'P': fwrite(vs_config_default_yaml, 1, vs_config_default_yaml_len, stdout); return 0;
-        case 'V': printf("vswitchd %s\n", VS_VERSION); return 0;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+    vs_cli_getopt(vs_daemon_options, VS_DOPT_N, longopts, shortopts);
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        int opt = c >= 256 ? c - 256 : c == 'c' ? VS_DOPT_CONFIG : c == 'h' ? VS_DOPT_HELP : -1;
+
+        switch (opt) {
+        case VS_DOPT_CONFIG: file = optarg; break;
+        case VS_DOPT_CHECK: check_only = true; break;
+        case VS_DOPT_PRINT_DEFAULT:
+            fwrite(vs_config_default_yaml, 1, vs_config_default_yaml_len, stdout);
+            return 0;
+        case VS_DOPT_GENERATE: return vs_daemon_generate(optarg);
+        case VS_DOPT_VERSION: printf("vswitchd %s\n", VS_VERSION); return 0;
+        case VS_DOPT_HELP: vs_daemon_usage(stdout); return 0;
+        default:
+            if (c == ':')
+                fprintf(stderr, "vswitchd: option '%s' needs an argument\n", argv[optind - 1]);
+            else
+                fprintf(stderr, "vswitchd: unknown option '%s'\n", argv[optind - 1]);
+            vs_daemon_usage(stderr);
+            return 2;
         }
     }
     if (optind < argc) {
         fprintf(stderr, "vswitchd: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
+        vs_daemon_usage(stderr);
         return 2;
     }
 
