@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "control/commands.h"
+#include "control/reload.h"
 #include "dataplane/switch.h"
 #include "vswitch/log.h"
 
@@ -151,6 +152,11 @@ static int cmd_pollers(json_t *params, json_t **result, char *err, size_t errlen
     return 0;
 }
 
+static int cmd_reload(json_t *params, json_t **result, char *err, size_t errlen, void *ctx)
+{
+    return vs_reload_run(result, err, errlen);
+}
+
 static int cmd_version(json_t *params, json_t **result, char *err, size_t errlen, void *ctx)
 {
     *result = json_pack("{s:s}", "version", VS_VERSION);
@@ -160,5 +166,6 @@ static int cmd_version(json_t *params, json_t **result, char *err, size_t errlen
 const struct vs_ctl_command vs_ctl_commands[] = {
     {"add-port", cmd_add_port},   {"del-port", cmd_del_port},   {"list-ports", cmd_list_ports},
     {"show", cmd_show},           {"fdb-show", cmd_fdb_show},   {"fdb-flush", cmd_fdb_flush},
-    {"pollers", cmd_pollers},     {"version", cmd_version},     {NULL, NULL},
+    {"pollers", cmd_pollers},     {"version", cmd_version},     {"reload", cmd_reload},
+    {NULL, NULL},
 };

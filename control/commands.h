@@ -1,5 +1,5 @@
 /* The control commands (add-port, del-port, list-ports, show, fdb-show, fdb-flush,
- * pollers, version): handlers for the socket server, acting on one switch. */
+ * pollers, version, reload): handlers for the socket server, acting on one switch. */
 #ifndef VSWITCH_CONTROL_COMMANDS_H
 #define VSWITCH_CONTROL_COMMANDS_H
 

@@ -23,7 +23,7 @@
 #include "vswitch/cpu.h"
 
 #define CPU_LIMIT 1024            /* highest CPU number we accept + 1 */
-#define MAX_PORT_OPTIONS 64
+#define MAX_PORT_OPTIONS VS_CONFIG_MAX_PORT_OPTIONS
 #define MAX_OPTION_KEY 63
 #define MAX_OPTION_VALUE 4095
 #define MAX_FILE_SIZE (16u << 20) /* a config is a few KiB; refuse anything absurd */
@@ -873,4 +873,18 @@ void vs_config_free(struct vs_config *cfg)
     cfg->ports = NULL;
     cfg->n_ports = 0;
     cfg->file = NULL;
+}
+
+void vs_config_port_error(const struct vs_config *cfg, unsigned i, const struct vs_port_err *perr,
+                          int rc, char *buf, size_t size)
+{
+    const struct vs_config_port *cp = &cfg->ports[i];
+    unsigned line = cp->line, col = cp->col;
+
+    if (perr->arg >= 0 && (unsigned)perr->arg < cp->n_args) {
+        line = cp->args[perr->arg].line;
+        col = cp->args[perr->arg].col;
+    }
+    snprintf(buf, size, "%s:%u:%u: ports[%u]: port %s: %s", cfg->file, line, col, i, cp->name,
+             perr->msg[0] ? perr->msg : strerror(-rc));
 }

@@ -34,6 +34,7 @@
 #include "vswitch/port.h"
 
 #define VS_CONFIG_MAX_CPUS 64
+#define VS_CONFIG_MAX_PORT_OPTIONS 64 /* options of one port besides name and type */
 #define VS_CONFIG_DEFAULT_NAME "<embedded default>"
 
 struct vs_config_port {
@@ -79,6 +80,12 @@ int vs_config_load_string(const char *text, size_t len, const char *name, struct
 /* The embedded copy of configs/default.yaml. */
 int vs_config_load_default(struct vs_config *out, char *err, size_t errlen);
 void vs_config_free(struct vs_config *cfg);
+
+/* The line for cfg->ports[i] that the switch refused to open (rc, perr from
+ * vs_switch_add_port): `FILE:LINE:COL: ports[I]: port NAME: why`, at the option
+ * perr names or else at the port's entry. */
+void vs_config_port_error(const struct vs_config *cfg, unsigned i, const struct vs_port_err *perr,
+                          int rc, char *buf, size_t size);
 
 /* The text of the embedded default (configs/default.yaml at build time). */
 extern const char vs_config_default_yaml[];

@@ -51,6 +51,9 @@ struct vs_poller {
     int wake_fd;                    /* eventfd: the control thread wakes a sleeping poller */
     struct vs_poll_list *list;      /* RCU */
     volatile bool stop;
+    /* Odd while the poller sleeps in poll(), which holds a reference to each fd it
+     * waits on: a port's device outlives close() until that poll() returns. */
+    unsigned sleep_seq;
 
     /* Written only by the poller; read (racily, for display) by the control thread. */
     uint64_t busy_cycles, idle_cycles, iterations, sleeps;
@@ -110,6 +113,9 @@ void vs_offload_tx(struct vs_poller *p, struct vs_dp_port *dp, uint16_t q, struc
 int vs_poller_start(struct vs_poller *p);
 void vs_poller_stop(struct vs_poller *p);
 void vs_poller_wake(struct vs_poller *p);
+/* After a grace period: waits until p is no longer in a poll() it entered before,
+ * so that the fds of queues it no longer owns are not held by it any more. */
+void vs_poller_wait_sleep_over(struct vs_poller *p);
 
 /* sched.c: recompute every poller's queue list after the port table changed.
  * 0, or -ENOMEM before anything was published (every list is as it was). */

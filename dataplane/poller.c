@@ -80,8 +80,11 @@ static unsigned poll_once(struct vs_poller *p, const struct vs_poll_list *l, uin
 static void sleep_on(struct vs_poller *p, struct pollfd *fds, unsigned n)
 {
     p->sleeps++;
+    __atomic_store_n(&p->sleep_seq, p->sleep_seq + 1, __ATOMIC_RELEASE);
     vs_rcu_offline(); /* grace periods must not wait for a sleeping poller */
     poll(fds, n, SLEEP_TIMEOUT_MS);
+    /* poll() has dropped its fd references (the kernel does so before returning). */
+    __atomic_store_n(&p->sleep_seq, p->sleep_seq + 1, __ATOMIC_RELEASE);
     vs_eventfd_drain(p->wake_fd);
     vs_rcu_online();
 }
@@ -168,6 +171,20 @@ int vs_poller_start(struct vs_poller *p)
 void vs_poller_wake(struct vs_poller *p)
 {
     vs_eventfd_wake(p->wake_fd);
+}
+
+void vs_poller_wait_sleep_over(struct vs_poller *p)
+{
+    unsigned seq = __atomic_load_n(&p->sleep_seq, __ATOMIC_ACQUIRE);
+
+    if (!p->running || !(seq & 1))
+        return;
+    /* A sleep that began after the grace period polls only queues the poller owns
+     * now; the one we saw began before it, so wait for that one alone. */
+    while (__atomic_load_n(&p->sleep_seq, __ATOMIC_ACQUIRE) == seq) {
+        vs_poller_wake(p);
+        usleep(50);
+    }
 }
 
 void vs_poller_stop(struct vs_poller *p)

@@ -243,6 +243,11 @@ static int remove_port(struct vs_switch *sw, struct vs_dp_port *dp)
 
     if ((rc = set_port(sw, id, NULL)) < 0)
         return rc;
+    /* A device that lingered after close (a TAP held by a sleeping poller's
+     * poll()) would refuse its name to a port opened right after, as a reload
+     * that re-creates a port does. */
+    for (unsigned i = 0; i < sw->params.n_pollers; i++)
+        vs_poller_wait_sleep_over(&sw->pollers[i]);
     dp->port.ops->close(&dp->port);
     vs_fdb_flush_port(sw->fdb, id);
     free_dp_port(dp);

@@ -604,6 +604,102 @@ static void print_fdb_flush(const json_t *res)
     print_rest(res, known);
 }
 
+/* "running -> file" of one {"key", "running", "file"}, with "key: " first when
+ * with_key. Caller frees. */
+static char *pair_text(const json_t *c, bool with_key)
+{
+    char *k = text(json_object_get(c, "key")), *r = text(json_object_get(c, "running"));
+    char *f = text(json_object_get(c, "file")), *out;
+
+    if (asprintf(&out, "%s%s%s -> %s", with_key && k ? k : "", with_key ? ": " : "",
+                 r ? r : "?", f ? f : "?") < 0)
+        out = NULL;
+    free(k);
+    free(r);
+    free(f);
+    return out;
+}
+
+/* A re-created port's changes: "mtu: 1500 -> 1400, offloads: - -> off". */
+static char *changes_text(const json_t *changes)
+{
+    char *out = strdup(""), *next;
+    size_t i;
+    json_t *c;
+
+    json_array_foreach(changes, i, c) {
+        char *p = pair_text(c, true);
+        if (!out || !p || asprintf(&next, "%s%s%s", out, i ? ", " : "", p) < 0)
+            next = NULL;
+        free(out);
+        free(p);
+        out = next;
+    }
+    return out;
+}
+
+static void print_reload(const json_t *res)
+{
+    static const struct {
+        const char *list, *label;
+    } kinds[] = {{"added", "added"},         {"removed", "removed"},
+                 {"recreated", "re-created"}, {"kept", "kept"},
+                 {"applied", "applied"},     {"needs_restart", "needs a restart"},
+                 {"failed", "FAILED"}};
+    static const char *const known[] = {"file",    "added",         "removed", "recreated", "kept",
+                                        "applied", "needs_restart", "failed",  "unchanged", NULL};
+    const json_t *unchanged = json_object_get(res, "unchanged");
+    char *file = text(json_object_get(res, "file"));
+    json_t *rows = json_array();
+    struct table t = {0};
+
+    if (!rows)
+        die("out of memory");
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        const char *list = kinds[k].list;
+        const json_t *e;
+        size_t i;
+
+        json_array_foreach(json_object_get(res, list), i, e) {
+            const json_t *name = json_object_get(e, "name");
+            char *detail, *type = text(json_object_get(e, "type"));
+
+            if (!name)
+                name = json_object_get(e, "key");
+            if (!strcmp(list, "failed"))
+                detail = text(json_object_get(e, "error"));
+            else if (!strcmp(list, "recreated"))
+                detail = changes_text(json_object_get(e, "changes"));
+            else if (!strcmp(list, "applied") || !strcmp(list, "needs_restart"))
+                detail = pair_text(e, false);
+            else if (strcmp(list, "kept"))
+                detail = strdup(type ? type : "?");
+            else if (asprintf(&detail, "%s, not in the file (added with add-port)",
+                              type ? type : "?") < 0)
+                detail = NULL;
+            json_array_append_new(rows, json_pack("{s:s, s:O, s:s}", "change", kinds[k].label,
+                                                  "name", name ? name : json_null(), "detail",
+                                                  detail ? detail : "?"));
+            free(detail);
+            free(type);
+        }
+    }
+    if (json_array_size(rows)) {
+        table_col(&t, "change", "CHANGE", false);
+        table_col(&t, "name", "NAME", false);
+        table_col(&t, "detail", "DETAIL", false);
+        table_fill(&t, rows);
+        table_print(&t);
+    }
+    printf("%s%s: %" JSON_INTEGER_FORMAT " port%s unchanged\n",
+           json_array_size(rows) ? "" : "no change: ", file ? file : "?",
+           json_is_integer(unchanged) ? json_integer_value(unchanged) : 0,
+           json_is_integer(unchanged) && json_integer_value(unchanged) == 1 ? "" : "s");
+    free(file);
+    json_decref(rows);
+    print_rest(res, known);
+}
+
 static void print_show(const json_t *res)
 {
     print_object(res, 0);
@@ -736,6 +832,15 @@ static const struct command commands[] = {
      0, 1, build_fdb_flush, print_fdb_flush, NULL},
     {"pollers", NULL, "", "poller threads: their CPU, rx queues and busy share; shared tx queues",
      NULL, 0, 0, NULL, print_pollers, NULL},
+    {"reload", NULL, "", "re-read vswitchd's config file and apply what changed, as SIGHUP does",
+     "The file is checked whole first: a file with a mistake changes nothing, and its "
+     "FILE:LINE:COL line is printed (exit status 1). Otherwise ports the file names are added, or "
+     "re-created when their type or options differ; ports of the previous file that it no longer "
+     "names are removed; ports added with add-port that no file named are kept; other ports are "
+     "not touched and lose no frame. log.level and control.idle_timeout change at once; pollers, "
+     "memory, the control socket and the fdb need a restart, and are listed as such. The table "
+     "lists each change; a port that could not be opened is listed as FAILED (exit status 1).",
+     0, 0, NULL, print_reload, NULL},
     {"version", NULL, "", "vswitchd's version", NULL, 0, 0, NULL, print_version, NULL},
 };
 
@@ -746,8 +851,9 @@ static const char description[] =
     "and prints the reply, as tables for people or, with --json, as JSON for scripts.\n\n"
     "The socket speaks JSON, one request and one reply per line; the protocol is documented in "
     "the project's README, so scripts can also talk to it without vswitchctl.";
-static const char exit_status[] = "0 on success, 1 when vswitchd refused the request or could "
-                                  "not be reached, 2 for a usage error.";
+static const char exit_status[] = "0 on success, 1 when vswitchd refused the request (or a reload "
+                                  "could not open a port) or could not be reached, 2 for a usage "
+                                  "error.";
 
 enum { OPT_SOCKET, OPT_JSON, OPT_TIMEOUT, OPT_GENERATE, OPT_HELP, OPT_VERSION, N_OPTS };
 static const struct vs_cli_opt options[N_OPTS] = {
@@ -1074,7 +1180,7 @@ int main(int argc, char **argv)
     struct ctl ctl = {getenv("VSWITCH_SOCKET"), DEFAULT_TIMEOUT, false};
     const struct command *cmd;
     json_t *req, *reply, *result, *error;
-    int c, words;
+    int c, words, status;
 
     if (!ctl.sock || !ctl.sock[0])
         ctl.sock = DEFAULT_SOCKET;
@@ -1137,10 +1243,12 @@ int main(int argc, char **argv)
             puts(s ? s : "?");
             free(s);
         }
+        /* A reload that could not open a port did not do all it was asked. */
+        status = cmd->print == print_reload && json_array_size(json_object_get(result, "failed"));
         json_decref(reply);
         if (fflush(stdout) || ferror(stdout))
             die("writing output: %s", strerror(errno));
-        return 0;
+        return status;
     }
     error = json_object_get(reply, "error");
     {

@@ -1,5 +1,6 @@
 /* vswitchd: loads the config, creates the packet pool, the switch and its ports,
- * serves the control socket, and runs the main loop until SIGTERM or SIGINT. */
+ * serves the control socket, and runs the main loop until SIGTERM or SIGINT;
+ * SIGHUP reloads the config file. */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -13,6 +14,7 @@
 
 #include "control/commands.h"
 #include "control/config.h"
+#include "control/reload.h"
 #include "control/server.h"
 #include "src/vswitchd_doc.h"
 #include "dataplane/switch.h"
@@ -25,8 +27,19 @@ static void on_signal(int fd, uint32_t events, void *arg)
 {
     struct signalfd_siginfo si;
 
-    if (read(fd, &si, sizeof(si)) == sizeof(si))
-        vs_info("signal %u (%s): shutting down", si.ssi_signo, strsignal((int)si.ssi_signo));
+    if (read(fd, &si, sizeof(si)) != sizeof(si))
+        return;
+    if (si.ssi_signo == SIGHUP) {
+        json_t *result = NULL;
+        char err[512];
+
+        /* The outcome goes to the log only: vs_reload_run logs every step. */
+        vs_info("signal %u (%s): reloading the config", si.ssi_signo, strsignal(SIGHUP));
+        if (vs_reload_run(&result, err, sizeof(err)) == 0)
+            json_decref(result);
+        return;
+    }
+    vs_info("signal %u (%s): shutting down", si.ssi_signo, strsignal((int)si.ssi_signo));
     vs_loop_stop();
 }
 
@@ -37,6 +50,7 @@ static int setup_signals(int *sfd)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     /* Pollers inherit the mask, so only the main loop ever sees these. */
     if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
         return -errno;
@@ -56,14 +70,10 @@ static int add_config_ports(struct vs_switch *sw, const struct vs_config *cfg)
         int rc = vs_switch_add_port(sw, cp->name, cp->type, &args, &err);
 
         if (rc < 0) {
-            unsigned line = cp->line, col = cp->col;
+            char line[512];
 
-            if (err.arg >= 0 && (unsigned)err.arg < cp->n_args) {
-                line = cp->args[err.arg].line;
-                col = cp->args[err.arg].col;
-            }
-            fprintf(stderr, "%s:%u:%u: ports[%u]: port %s: %s\n", cfg->file, line, col, i,
-                    cp->name, err.msg[0] ? err.msg : strerror(-rc));
+            vs_config_port_error(cfg, i, &err, rc, line, sizeof(line));
+            fprintf(stderr, "%s\n", line);
             return rc;
         }
     }
@@ -164,6 +174,8 @@ int main(int argc, char **argv)
         vs_err("control socket %s: cannot start the idle timer: %s", cfg.socket, strerror(-rc));
         goto out;
     }
+    vs_reload_setup(&(struct vs_reloader){.file = file ? cfg.file : NULL, .running = &cfg,
+                                          .sw = sw, .server = server});
 
     vs_info("vswitchd %s: config %s, %u pollers (%s), %u ports, %u buffers (%s pages), "
             "control socket %s",
@@ -175,6 +187,7 @@ int main(int argc, char **argv)
     rc = vs_loop_run();
     status = rc < 0 ? 1 : 0;
 out:
+    vs_reload_setup(NULL);
     vs_ctl_server_stop(server);
     vs_switch_destroy(sw);
     vs_pool_destroy(pool);

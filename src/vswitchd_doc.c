@@ -43,7 +43,8 @@ void vs_daemon_usage(FILE *f)
     fprintf(f, "\nOptions:\n");
     vs_help_opts(f, vs_daemon_options, VS_DOPT_N);
     fprintf(f, "\n");
-    vs_help_text(f, 0, "Manage a running daemon with vswitchctl.");
+    vs_help_text(f, 0, "Manage a running daemon with vswitchctl. SIGHUP (or vswitchctl reload) "
+                       "re-reads the config file and applies what changed.");
     fprintf(f, "Port types: %s.\nExit status:\n", vs_port_type_list());
     vs_help_text(f, 2, exit_status);
     fprintf(f, "See vswitchd(8) and vswitchd.yaml(5) for more.\n");
@@ -107,6 +108,13 @@ static void man_daemon(void)
     vs_man_section(stdout, "SIGNALS");
     vs_man_item(stdout, "SIGTERM, SIGINT", NULL,
                 "Shut down: ports are closed, guests see their link go down.");
+    vs_man_item(stdout, "SIGHUP", NULL,
+                "Reload the config file given with -c, as vswitchctl reload does: a file with a "
+                "mistake changes nothing (its FILE:LINE:COL line is logged); otherwise ports are "
+                "added, removed or re-created where the file differs, ports added with add-port "
+                "that no file named are kept, unchanged ports lose no frame, and settings that "
+                "cannot change while running (pollers, memory, control socket, fdb) are logged "
+                "as needing a restart.");
     vs_man_section(stdout, "SERVICE AND LOGGING");
     vs_man_text(stdout,
                 "Under systemd (the vswitchd.service unit) vswitchd tells the service manager it "
