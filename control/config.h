@@ -45,6 +45,8 @@ struct vs_config_port {
     unsigned line, col;       /* where the port's entry starts in the file */
 };
 
+/* A new setting here also gets a row in the settings table of control/reload.c,
+ * which says whether a reload can change it while running. */
 struct vs_config {
     char *file; /* path, or VS_CONFIG_DEFAULT_NAME */
 

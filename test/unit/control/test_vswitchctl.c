@@ -112,7 +112,32 @@ static int cmd_version(json_t *params, json_t **result, char *err, size_t errlen
     return 0;
 }
 
+static int reload_calls;
+
+/* First call: every kind of change and one failure; second: a refused file. */
+static int cmd_reload(json_t *params, json_t **result, char *err, size_t errlen, void *ctx)
+{
+    remember("reload", params);
+    if (reload_calls++ % 2) {
+        snprintf(err, errlen, "/etc/v.yaml:7:3: fdb.size: 'x' is not a number; nothing changed");
+        return -EINVAL;
+    }
+    *result = json_pack(
+        "{s:s, s:[{s:s, s:s}], s:[{s:s, s:s}], s:[{s:s, s:s, s:[{s:s, s:s, s:s}, {s:s, s:n, "
+        "s:s}]}], s:[{s:s, s:s}], s:[{s:s, s:s, s:s}], s:[{s:s, s:s, s:s}], s:[{s:s, s:s, s:s}], "
+        "s:i}",
+        "file", "/etc/v.yaml", "added", "name", "p3", "type", "tap", "removed", "name", "vm2",
+        "type", "vhost-user", "recreated", "name", "p1", "type", "tap", "changes", "key", "mtu",
+        "running", "1500", "file", "9000", "key", "offloads", "running", "file", "off", "kept",
+        "name", "rt", "type", "tap", "applied", "key", "log.level", "running", "info", "file",
+        "debug", "needs_restart", "key", "pollers.cpus", "running", "1", "file", "1, 2", "failed",
+        "name", "p4", "type", "tap", "error", "/etc/v.yaml:9:5: ports[3]: port p4: busy",
+        "unchanged", 1);
+    return 0;
+}
+
 static const struct vs_ctl_command cmds[] = {
+    {"reload", cmd_reload},
     {"add-port", cmd_add_port}, {"del-port", cmd_del_port},   {"list-ports", cmd_list_ports},
     {"show", cmd_show},         {"fdb-show", cmd_fdb_show},   {"fdb-flush", cmd_fdb_flush},
     {"pollers", cmd_pollers},   {"version", cmd_version},     {NULL, NULL},
@@ -269,6 +294,30 @@ static void client_scenarios(void)
                     "vm1       0  yes\n",
                     ""));
 
+    /* A reload's table; a port that failed makes it exit 1, with --json too. */
+    ctl(&r, "reload");
+    CU_ASSERT(check(&r, 1,
+                    "CHANGE           NAME          DETAIL\n"
+                    "added            p3            tap\n"
+                    "removed          vm2           vhost-user\n"
+                    "re-created       p1            mtu: 1500 -> 9000, offloads: - -> off\n"
+                    "kept             rt            tap, not in the file (added with add-port)\n"
+                    "applied          log.level     info -> debug\n"
+                    "needs a restart  pollers.cpus  1 -> 1, 2\n"
+                    "FAILED           p4            /etc/v.yaml:9:5: ports[3]: port p4: busy\n"
+                    "/etc/v.yaml: 1 port unchanged\n",
+                    ""));
+    CU_ASSERT_STRING_EQUAL(last_command, "reload");
+    ctl(&r, "reload");
+    CU_ASSERT(check(&r, 1, "",
+                    "vswitchctl: /etc/v.yaml:7:3: fdb.size: 'x' is not a number; nothing "
+                    "changed\n"));
+    ctl(&r, "--json reload");
+    CU_ASSERT_EQUAL(r.status, 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "\"needs_restart\": ["));
+    ctl(&r, "reload now");
+    CU_ASSERT(check(&r, 2, "", NULL));
+
     ctl(&r, "version");
     CU_ASSERT(check(&r, 0, "vswitchd 0.1.0\n", ""));
     ctl(&r, "--json version");
@@ -298,6 +347,7 @@ static void client_scenarios(void)
     ctl(&r, "--help");
     CU_ASSERT_EQUAL(r.status, 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "add-port NAME TYPE"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(r.out, "  reload "));
     ctl(&r, "--version");
     CU_ASSERT(check(&r, 0, "vswitchctl " VS_VERSION "\n", ""));
 
