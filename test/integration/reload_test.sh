@@ -19,26 +19,14 @@ run=/run/vswitch-reload-$sfx
 work=$(mktemp -d "${TMPDIR:-/tmp}/vs-reload.XXXXXX")
 cfg=$work/vswitchd.yaml
 VS_LOG=$work/vswitchd.log
-bg_pids=()
+VS_CLEANUP_PATHS=("$run" "$work")
+trap vs_cleanup EXIT
 # Port N: TAP vs-rN-PID in namespace vs-rlN-PID with 10.97.0.N.
 tap() { echo "vs-r$1-$sfx"; }
 ns() { echo "vs-rl$1-$sfx"; }
+for n in 1 2 3 4 5 6 7; do VS_LINKS+=("$(tap $n)"); done
 
-cleanup() {
-	local p n
-	for p in "${bg_pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	vs_kill
-	for n in 1 2 3 4 5 6 7; do
-		ip netns del "$(ns $n)" 2>/dev/null || true
-		ip link del "$(tap $n)" 2>/dev/null || true
-	done
-	rm -rf "$run" "$work"
-}
-trap cleanup EXIT
-
-# config [EXTRA-TOP-LEVEL-YAML] -- PORT-NUMBER[:OPTION=VALUE]... : writes $cfg.
+# config [EXTRA-TOP-LEVEL-YAML...] -- PORT-NUMBER[:OPTION=VALUE]... : writes $cfg.
 config() {
 	local top="" p n opt
 	while [ $# -gt 0 ] && [ "$1" != "--" ]; do
@@ -64,20 +52,10 @@ config() {
 	mv "$cfg.tmp" "$cfg" # a reload never sees half a file
 }
 
-# wire N: moves port N's TAP into its namespace (created once) and addresses it.
+# wire N: port N's TAP (new after a re-creation) into a fresh namespace of its own.
 wire() {
-	local n=$1 t ns deadline=$((SECONDS + 5))
-	t=$(tap "$n")
-	ns=$(ns "$n")
-	ip netns add "$ns" 2>/dev/null || true
-	ip -n "$ns" link set lo up
-	until ip link show "$t" >/dev/null 2>&1; do
-		[ $SECONDS -lt $deadline ] || fail "TAP $t did not appear"
-		sleep 0.05
-	done
-	ip link set "$t" netns "$ns"
-	ip -n "$ns" addr add "10.97.0.$n/24" dev "$t"
-	ip -n "$ns" link set "$t" up
+	ip netns del "$(ns "$1")" 2>/dev/null || true
+	vs_netns_tap "$(ns "$1")" "$(tap "$1")" "10.97.0.$1/24"
 }
 
 # pings FROM TO COUNT: COUNT pings from port FROM's namespace to port TO, after a
@@ -112,9 +90,8 @@ pings 1 2 5
 pings 3 4 3
 
 # The ping that must lose nothing: 20 per second until every reload is done.
-ip netns exec "$(ns 1)" busybox ping -i 0.05 10.97.0.2 >"$work/long.out" 2>&1 &
+vs_bg ip netns exec "$(ns 1)" busybox ping -i 0.05 10.97.0.2 >"$work/long.out" 2>&1
 long=$!
-bg_pids+=("$long")
 long_t0=$SECONDS
 sleep 1
 
@@ -140,7 +117,6 @@ until gone 3; do
 done
 pass "port3 removed, its TAP gone"
 # The re-created port4 has a new TAP in the host namespace: wire it again.
-ip netns del "$(ns 4)"
 wire 4
 wire 5
 ip -n "$(ns 4)" link show "$(tap 4)" | grep -q 'mtu 1400' || fail "port4's new TAP does not have mtu 1400"
@@ -160,8 +136,6 @@ grep -Eq '^kept +port6 +tap, not in the file' "$work/reload.out" || fail "reload
 grep -q ': 2 ports unchanged$' "$work/reload.out" || fail "reload: not 2 ports unchanged"
 pass "vswitchctl reload lists added, removed, re-created and kept ports"
 [ "$(ports_now)" = "port1 port2 port3 port4 port6" ] || fail "ports after reload: $(ports_now)"
-ip netns del "$(ns 3)"
-ip netns del "$(ns 4)"
 wire 3
 wire 4
 wire 6
@@ -218,7 +192,6 @@ pass "pollers.mode: needs a restart (table, --json and log), log.level applied"
 sleep 1
 kill -INT "$long"
 wait "$long" || true
-bg_pids=()
 seqs=$(sed -nE 's/^[0-9]+ bytes from 10\.97\.0\.2: seq=([0-9]+) .*/\1/p' "$work/long.out" | sort -n | uniq)
 n=$(echo "$seqs" | grep -c . || true)
 last=$(echo "$seqs" | tail -n1)
