@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "ports/af_xdp/af_xdp.h"
 #include "ports/tap/tap.h"
 #include "ports/vduse/vduse.h"
 #include "ports/vhost_user/vhost_user.h"
@@ -14,6 +15,7 @@ static const struct vs_port_ops *const types[] = {
     &vs_port_tap_ops,
     &vs_port_vhost_user_ops,
     &vs_port_vduse_ops,
+    &vs_port_af_xdp_ops,
 #ifdef VS_HAVE_VFIO
     &vs_port_vfio_ops,
 #endif
