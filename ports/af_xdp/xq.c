@@ -106,9 +106,10 @@ uint16_t vs_xq_rx(struct vs_xq *q, struct vs_pkt **pkts, uint16_t n)
     /* Give back at least what was taken, and catch up on what an earlier burst
      * could not get from the pool. */
     vs_xq_refill(q, 2 * VS_BURST);
-    if (xsk_ring_prod__needs_wakeup(&q->fill) && q->fd >= 0) {
+    if (xsk_ring_prod__needs_wakeup(&q->fill)) {
         q->rx_wakeups++;
-        recvfrom(q->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+        if (q->fd >= 0)
+            recvfrom(q->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
     }
     return (uint16_t)rx;
 }
@@ -195,9 +196,9 @@ uint16_t vs_xq_tx(struct vs_xq *q, struct vs_pkt **pkts, uint16_t n)
         q->tx_held += put;
     }
     /* Also when the ring was full: the kernel may be waiting for a kick to drain it. */
-    if (xsk_ring_prod__needs_wakeup(&q->tx) && q->fd >= 0) {
+    if (xsk_ring_prod__needs_wakeup(&q->tx)) {
         q->tx_wakeups++;
-        if (sendto(q->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN &&
+        if (q->fd >= 0 && sendto(q->fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN &&
             errno != EBUSY && errno != ENOBUFS && errno != EINTR)
             q->tx_wakeup_errors++;
     }
