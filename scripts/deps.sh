@@ -20,9 +20,9 @@ BASE_PKGS=(
 	ethtool tcpdump
 	# groff-base: docs_test formats the generated manual pages
 	groff-base
-	# AF_XDP ports: libxdp over libbpf; xdp-tools (xdp-loader) and bpftool let
-	# the AF_XDP test check that no XDP program is left on an interface
-	libbpf-dev libxdp-dev xdp-tools bpftool
+	# AF_XDP ports: libxdp over libbpf; xdp-tools (xdp-loader) for the AF_XDP
+	# test, which loads a foreign XDP program and reads what is attached
+	libbpf-dev libxdp-dev xdp-tools
 )
 BACKPORTS_PKGS=(qemu-system-x86)
 BACKPORTS_FILE=/etc/apt/sources.list.d/bookworm-backports.sources

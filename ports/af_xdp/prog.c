@@ -133,7 +133,13 @@ static int clean_ifindex(int ifindex, const char *ifname, struct vs_port_err *er
     for (int i = 0; i < n; i++) {
         unsigned owner = prog_owner(xdp_program__fd(stale[i]));
 
-        if (pid_alive(owner) && (pid_t)owner != getpid()) {
+        if ((pid_t)owner == getpid()) {
+            vs_port_err_set(err, -1, "%s is already switched by another port of this vswitchd",
+                            ifname);
+            rc = -EBUSY;
+            goto out;
+        }
+        if (pid_alive(owner)) {
             vs_port_err_set(err, -1,
                             "%s is already switched by the vswitchd with pid %u (XDP program id "
                             "%u): one vswitchd per interface",

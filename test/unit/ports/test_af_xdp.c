@@ -196,7 +196,8 @@ static void test_fill_and_rx(void)
     CU_ASSERT_EQUAL(vs_xq_rx(&q, pkts, VS_BURST), 0);
     CU_ASSERT_EQUAL(fill_r.producer, FILL_SIZE);
 
-    uint64_t a0 = kernel_rx(60, 0xa1), a1 = kernel_rx(1514, 0xb2), a2 = kernel_rx(VS_XDP_FRAME_MAX, 0xc3);
+    uint64_t a0 = kernel_rx(60, 0xa1), a1 = kernel_rx(1514, 0xb2),
+             a2 = kernel_rx(VS_XDP_FRAME_MAX, 0xc3);
     CU_ASSERT_EQUAL_FATAL(vs_xq_rx(&q, pkts, VS_BURST), 3);
     CU_ASSERT_EQUAL(buf_addr(pkts[0]), a0);
     CU_ASSERT_EQUAL(buf_addr(pkts[1]), a1);
@@ -321,7 +322,8 @@ static void test_tx(void)
         CU_ASSERT_EQUAL(area.base[xsk_umem__add_offset_to_addr(d->addr) + d->len - 1], want[i]);
     }
     CU_ASSERT_EQUAL(xsk_umem__extract_addr(((struct xdp_desc *)tx_r.slots)[6].addr), buf_addr(p));
-    CU_ASSERT_NOT_EQUAL(xsk_umem__extract_addr(((struct xdp_desc *)tx_r.slots)[7].addr), buf_addr(p));
+    CU_ASSERT_NOT_EQUAL(xsk_umem__extract_addr(((struct xdp_desc *)tx_r.slots)[7].addr),
+                        buf_addr(p));
     kernel_tx_all();
     vs_xq_complete(&q);
     CU_ASSERT_EQUAL(vs_pool_free_count(pool), free0);
