@@ -47,8 +47,13 @@ static uint16_t m_tx(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uin
 
 static const char *const m_keys[] = {NULL};
 static const struct vs_port_ops m_ops = {
-    .type = "bench", .keys = m_keys, .validate = m_validate, .open = m_open,
-    .close = m_close, .rx_burst = m_rx, .tx_burst = m_tx,
+    .type = "bench",
+    .keys = m_keys,
+    .validate = m_validate,
+    .open = m_open,
+    .close = m_close,
+    .rx_burst = m_rx,
+    .tx_burst = m_tx,
 };
 
 static double now_ns(void)
@@ -61,8 +66,8 @@ static double now_ns(void)
 
 /* The measured loop (callgrind's --toggle-collect target). */
 void run(struct vs_poller *p, struct vs_dp_port *in, struct vs_pool *pool, unsigned bursts);
-__attribute__((noinline)) void run(struct vs_poller *p, struct vs_dp_port *in,
-                                   struct vs_pool *pool, unsigned bursts)
+__attribute__((noinline)) void run(struct vs_poller *p, struct vs_dp_port *in, struct vs_pool *pool,
+                                   unsigned bursts)
 {
     static const uint8_t hdr[14] = {2, 0, 0, 0, 0, 0xb, 2, 0, 0, 0, 0, 0xa, 0x08, 0x00};
 
@@ -101,8 +106,8 @@ static void add(struct vs_switch *sw, const char *name, char *opts)
 
 int main(int argc, char **argv)
 {
-    struct vs_switch_params prm = {.n_pollers = 1, .cpus = {0}, .mode = VS_POLL_BUSY,
-                                   .fdb_size = 4096, .fdb_aging = 300};
+    struct vs_switch_params prm = {
+        .n_pollers = 1, .cpus = {0}, .mode = VS_POLL_BUSY, .fdb_size = 4096, .fdb_aging = 300};
     unsigned bursts = 200000;
     const char *opts = NULL;
     struct vs_switch *sw;

@@ -25,53 +25,72 @@ static const char *param_str(json_t *params, const char *key, char *err, size_t 
     return json_string_value(v);
 }
 
-static int cmd_add_port(json_t *params, json_t **result, char *err, size_t errlen, void *ctx)
+/* The "options" object of params as port arguments: values are strings (numbers
+ * and booleans are taken as their JSON text). Returns how many, or -errno with err
+ * set; the caller frees values[0..n) either way (n is kept in *n). */
+#define MAX_OPTIONS 64
+static int options_to_args(json_t *params, struct vs_port_arg *args, char **values, unsigned *n,
+                           char *err, size_t errlen)
 {
-    struct vs_switch *sw = ctx;
-    const char *name, *type, *key;
     json_t *opts = json_object_get(params, "options"), *v;
-    struct vs_port_arg args[64];
-    char *values[64];
-    struct vs_port_err perr;
-    unsigned n = 0;
-    int rc = 0;
+    const char *key;
 
-    if (!(name = param_str(params, "name", err, errlen)) ||
-        !(type = param_str(params, "type", err, errlen)))
-        return -EINVAL;
-    /* Checked before anything logs the name: a newline in it would forge log lines. */
-    if (!vs_port_name_valid(name)) {
-        snprintf(err, errlen,
-                 "parameter 'name' is not a valid port name; use 1..%d "
-                 "characters of A-Z a-z 0-9 _ . -",
-                 VS_PORT_NAME_MAX - 1);
-        return -EINVAL;
-    }
+    *n = 0;
     if (opts && !json_is_object(opts)) {
         snprintf(err, errlen, "parameter 'options' must be an object of key: value strings");
         return -EINVAL;
     }
-    if (opts && json_object_size(opts) > VS_ARRAY_SIZE(args)) {
-        snprintf(err, errlen, "too many options (at most %zu)", VS_ARRAY_SIZE(args));
+    if (opts && json_object_size(opts) > MAX_OPTIONS) {
+        snprintf(err, errlen, "too many options (at most %d)", MAX_OPTIONS);
         return -EINVAL;
     }
     json_object_foreach(opts, key, v) {
         if (json_is_string(v))
-            values[n] = strdup(json_string_value(v));
+            values[*n] = strdup(json_string_value(v));
         else if (json_is_integer(v) || json_is_boolean(v))
-            values[n] = json_dumps(v, JSON_ENCODE_ANY);
+            values[*n] = json_dumps(v, JSON_ENCODE_ANY);
         else {
             snprintf(err, errlen, "option '%s' must be a string or a number", key);
-            rc = -EINVAL;
-            break;
+            return -EINVAL;
         }
-        if (!values[n]) {
-            rc = -ENOMEM;
-            break;
-        }
-        args[n] = (struct vs_port_arg){.key = key, .value = values[n]};
-        n++;
+        if (!values[*n])
+            return -ENOMEM;
+        args[*n] = (struct vs_port_arg){.key = key, .value = values[*n]};
+        (*n)++;
     }
+    return 0;
+}
+
+/* The name parameter, checked before anything logs it: a newline in it would forge
+ * log lines. */
+static const char *param_port_name(json_t *params, char *err, size_t errlen)
+{
+    const char *name = param_str(params, "name", err, errlen);
+
+    if (name && !vs_port_name_valid(name)) {
+        snprintf(err, errlen,
+                 "parameter 'name' is not a valid port name; use 1..%d "
+                 "characters of A-Z a-z 0-9 _ . -",
+                 VS_PORT_NAME_MAX - 1);
+        return NULL;
+    }
+    return name;
+}
+
+static int cmd_add_port(json_t *params, json_t **result, char *err, size_t errlen, void *ctx)
+{
+    struct vs_switch *sw = ctx;
+    const char *name, *type;
+    struct vs_port_arg args[MAX_OPTIONS];
+    char *values[MAX_OPTIONS];
+    struct vs_port_err perr;
+    unsigned n = 0;
+    int rc;
+
+    if (!(name = param_port_name(params, err, errlen)) ||
+        !(type = param_str(params, "type", err, errlen)))
+        return -EINVAL;
+    rc = options_to_args(params, args, values, &n, err, errlen);
     if (rc == 0) {
         struct vs_port_args pa = {n, args};
 
@@ -83,6 +102,38 @@ static int cmd_add_port(json_t *params, json_t **result, char *err, size_t errle
         } else {
             *result = json_pack("{s:s}", "name", name);
         }
+    }
+    for (unsigned i = 0; i < n; i++)
+        free(values[i]);
+    return rc;
+}
+
+static int cmd_set_port(json_t *params, json_t **result, char *err, size_t errlen, void *ctx)
+{
+    struct vs_port_arg args[MAX_OPTIONS];
+    char *values[MAX_OPTIONS];
+    struct vs_port_err perr;
+    const char *name;
+    unsigned n = 0;
+    int rc;
+
+    if (!(name = param_port_name(params, err, errlen)))
+        return -EINVAL;
+    rc = options_to_args(params, args, values, &n, err, errlen);
+    if (rc == 0 && n == 0) {
+        snprintf(err, errlen, "nothing to set; give options such as vlan_mode=access tag=10");
+        rc = -EINVAL;
+    }
+    if (rc == 0) {
+        struct vs_port_args pa = {n, args};
+
+        rc = vs_switch_set_port(ctx, name, &pa, &perr);
+        if (rc == -ENOENT)
+            snprintf(err, errlen, "%s", perr.msg);
+        else if (rc < 0 && perr.msg[0])
+            snprintf(err, errlen, "port %s: %s", name, perr.msg);
+        if (rc == 0)
+            *result = vs_switch_port_summary(ctx, name);
     }
     for (unsigned i = 0; i < n; i++)
         free(values[i]);
@@ -164,7 +215,7 @@ static int cmd_version(json_t *params, json_t **result, char *err, size_t errlen
 }
 
 const struct vs_ctl_command vs_ctl_commands[] = {
-    {"add-port", cmd_add_port},   {"del-port", cmd_del_port},   {"list-ports", cmd_list_ports},
+    {"add-port", cmd_add_port},   {"set-port", cmd_set_port},   {"del-port", cmd_del_port},   {"list-ports", cmd_list_ports},
     {"show", cmd_show},           {"fdb-show", cmd_fdb_show},   {"fdb-flush", cmd_fdb_flush},
     {"pollers", cmd_pollers},     {"version", cmd_version},     {"reload", cmd_reload},
     {NULL, NULL},

@@ -19,6 +19,7 @@
 
 #include <yaml.h>
 
+#include "dataplane/port_conf.h"
 #include "vswitch/compiler.h"
 #include "vswitch/cpu.h"
 
@@ -474,6 +475,40 @@ static int log_pair(struct loader *ld, const char *path, const yaml_node_t *k, c
 
 /* ---- ports -------------------------------------------------------------- */
 
+/* A list option (trunks: [10, 20, 100-199]) as the comma-separated text the
+ * key=value form takes. NULL after reporting a bad item (or out of memory). */
+static char *join_list(struct loader *ld, const yaml_node_t *seq, const char *key)
+{
+    const yaml_node_item_t *items = seq->data.sequence.items.start;
+    size_t n = (size_t)(seq->data.sequence.items.top - items), len = 0;
+    char *out = calloc(1, MAX_OPTION_VALUE + 1), ikey[256];
+
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *it = yaml_document_get_node(ld->doc, items[i]);
+
+        snprintf(ikey, sizeof(ikey), "%s[%zu]", key, i);
+        if (!it || it->type != YAML_SCALAR_NODE || is_null(it) ||
+            memchr(it->data.scalar.value, '\0', it->data.scalar.length) ||
+            memchr(it->data.scalar.value, ',', it->data.scalar.length)) {
+            fail(ld, it ? it : seq, ikey, "expected one value per item (such as 10 or 100-199)");
+            free(out);
+            return NULL;
+        }
+        if (len + it->data.scalar.length + 1 > MAX_OPTION_VALUE) {
+            fail(ld, seq, key, "list is too long; use at most %d bytes", MAX_OPTION_VALUE);
+            free(out);
+            return NULL;
+        }
+        if (len)
+            out[len++] = ',';
+        memcpy(out + len, it->data.scalar.value, it->data.scalar.length);
+        len += it->data.scalar.length;
+    }
+    return out;
+}
+
 struct port_walk {
     struct vs_config_port *port;
     const yaml_node_t *name, *type;
@@ -500,16 +535,33 @@ static int port_pair(struct loader *ld, const char *path, const yaml_node_t *k,
     if (k->data.scalar.length > MAX_OPTION_KEY)
         return fail(ld, k, key, "option name is too long; use at most %d characters",
                     MAX_OPTION_KEY);
-    if (v->type != YAML_SCALAR_NODE)
+    ks = strndup((const char *)k->data.scalar.value, k->data.scalar.length);
+    if (!ks)
+        return -ENOMEM;
+    if (v->type == YAML_SEQUENCE_NODE && vs_port_conf_is_list_key(ks)) {
+        vs = join_list(ld, v, key);
+        if (!vs) {
+            free(ks);
+            return -EINVAL;
+        }
+        goto add;
+    }
+    if (v->type != YAML_SCALAR_NODE) {
+        free(ks);
         return fail(ld, v, key, "expected a scalar value, not %s; port options are key: value",
                     kind(v));
-    if (memchr(v->data.scalar.value, '\0', v->data.scalar.length))
+    }
+    if (memchr(v->data.scalar.value, '\0', v->data.scalar.length)) {
+        free(ks);
         return fail(ld, v, key, "value contains a NUL character; use plain text");
-    if (v->data.scalar.length > MAX_OPTION_VALUE)
+    }
+    if (v->data.scalar.length > MAX_OPTION_VALUE) {
+        free(ks);
         return fail(ld, v, key, "value is too long; use at most %d bytes", MAX_OPTION_VALUE);
-    ks = strndup((const char *)k->data.scalar.value, k->data.scalar.length);
+    }
     vs = is_null(v) ? strdup("") : strndup((const char *)v->data.scalar.value,
                                            v->data.scalar.length);
+add:
     if (!ks || !vs) {
         free(ks);
         free(vs);
@@ -594,7 +646,17 @@ static int load_port(struct loader *ld, unsigned idx, const yaml_node_t *map)
     args.v = port->args;
     memset(&perr, 0, sizeof(perr));
     perr.arg = -1;
-    ret = ops->validate ? ops->validate(&args, &perr) : 0;
+    /* The switch's keys first, then the type's own options without them. */
+    struct vs_port_conf conf;
+    struct vs_port_arg targ[port->n_args ? port->n_args : 1];
+    int targ_map[port->n_args ? port->n_args : 1];
+    struct vs_port_args targs = {vs_port_conf_split(&args, targ, targ_map), targ};
+    ret = vs_port_conf_parse(&args, &conf, &perr);
+    if (!ret && ops->validate) {
+        ret = ops->validate(&targs, &perr);
+        if (ret && perr.arg >= 0 && (unsigned)perr.arg < targs.n)
+            perr.arg = targ_map[perr.arg];
+    }
     if (ret) {
         if (!perr.msg[0])
             snprintf(perr.msg, sizeof(perr.msg), "options refused: %s", strerror(-ret));

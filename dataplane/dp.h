@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include "dataplane/port_conf.h"
 #include "dataplane/switch.h"
 #include "vswitch/compiler.h"
 #include "vswitch/pkt.h"
@@ -17,7 +18,9 @@ struct vs_txq_lock {
 struct vs_dp_port {
     struct vs_port port;
     char type[32];
-    json_t *options;              /* the key=value options it was created with */
+    json_t *options;              /* the key=value options it was created with (set-port
+                                     updates the switch's keys) */
+    struct vs_port_conf *conf;    /* RCU: the switch's settings for it, never NULL */
     bool txq_shared;              /* more pollers than tx queues: lock per burst */
     struct vs_txq_lock txq_lock[VS_PORT_MAX_QUEUES];
     struct vs_port_counters base; /* counters of the slot when this port took it */

@@ -34,23 +34,84 @@ static inline void drop(struct vs_poller *p, uint16_t port, enum vs_drop why, st
     vs_pkt_free(pkt);
 }
 
-static void flood(struct vs_poller *p, struct vs_switch *sw, uint16_t in, struct vs_pkt *pkt)
+/* Does the frame carry a VLAN tag (of either TPID)? */
+static inline bool frame_tagged(const uint8_t *eth, uint32_t len)
+{
+    uint16_t type = (uint16_t)(eth[12] << 8 | eth[13]);
+
+    return (type == ETH_P_8021Q || type == ETH_P_8021AD) && len >= ETH_HLEN + 4;
+}
+
+/* pkt, of VLAN vlan, to port dp after action a (vs_vlan_egress) other than
+ * VS_VLAN_AS_IS; in_id counts a drop that the ingress caused. */
+static void unicast_changed(struct vs_poller *p, struct vs_dp_port *dp, uint16_t in_id,
+                            struct vs_pkt *pkt, uint16_t vlan, enum vs_vlan_action a)
+{
+    struct vs_pkt *own;
+
+    if (a == VS_VLAN_NOT_CARRIED) {
+        drop(p, in_id, VS_DROP_VLAN_NOT_ALLOWED, pkt);
+    } else if (!(own = vs_vlan_own(pkt))) {
+        drop(p, dp->port.id, VS_DROP_NO_BUFFERS, pkt);
+    } else {
+        vs_vlan_apply(own, a, vlan);
+        batch_add(p, dp->port.id, own);
+    }
+}
+
+/* To every other port that carries the frame's VLAN. A frame has at most two wire
+ * forms at egress (as it came, or with its tag pushed or popped): the ports that
+ * take it as it came share it, the others share one changed copy. */
+static void flood(struct vs_poller *p, struct vs_switch *sw, uint16_t in, struct vs_pkt *pkt,
+                  uint16_t vlan)
 {
     const struct vs_port_set *set = vs_rcu_deref(sw->port_set);
-    uint16_t dests[VS_MAX_PORTS];
-    unsigned n = 0;
+    bool tagged = frame_tagged(vs_pkt_data(pkt), pkt->len);
+    uint16_t same[VS_MAX_PORTS], conv[VS_MAX_PORTS];
+    enum vs_vlan_action change = VS_VLAN_AS_IS;
+    unsigned ns = 0, nc = 0;
+    struct vs_pkt *c;
 
-    for (unsigned i = 0; i < set->n; i++)
-        if (set->id[i] != in)
-            dests[n++] = set->id[i];
-    if (n == 0) {
+    for (unsigned i = 0; i < set->n; i++) {
+        uint16_t id = set->id[i];
+        struct vs_dp_port *dp = vs_rcu_deref(sw->ports[id]);
+        enum vs_vlan_action a;
+
+        if (id == in || !dp)
+            continue;
+        a = vs_vlan_egress(&vs_rcu_deref(dp->conf)->vlan, vlan, tagged);
+        if (a == VS_VLAN_AS_IS) {
+            same[ns++] = id;
+        } else if (a != VS_VLAN_NOT_CARRIED) {
+            conv[nc++] = id;
+            change = a;
+        }
+    }
+    if (ns + nc == 0) {
         drop(p, in, VS_DROP_NO_DEST, pkt);
         return;
     }
-    /* Shared by reference: each destination's tx_burst frees it once. */
-    vs_pkt_ref(pkt, (uint16_t)(n - 1));
-    for (unsigned i = 0; i < n; i++)
-        batch_add(p, dests[i], pkt);
+    if (nc) {
+        c = ns ? vs_pkt_copy(pkt) : vs_vlan_own(pkt);
+        if (!c) {
+            p->counters[in].drops[VS_DROP_NO_BUFFERS] += nc;
+            if (!ns) {
+                vs_pkt_free(pkt);
+                return;
+            }
+        } else {
+            vs_vlan_apply(c, change, vlan);
+            /* Shared by reference: each destination's tx_burst frees it once. */
+            vs_pkt_ref(c, (uint16_t)(nc - 1));
+            for (unsigned i = 0; i < nc; i++)
+                batch_add(p, conv[i], c);
+        }
+    }
+    if (ns) {
+        vs_pkt_ref(pkt, (uint16_t)(ns - 1));
+        for (unsigned i = 0; i < ns; i++)
+            batch_add(p, same[i], pkt);
+    }
 }
 
 /* (VLAN, MAC) as one comparable word: a burst usually carries few stations. */
@@ -68,8 +129,9 @@ static inline uint64_t station(uint16_t vlan, const uint8_t *mac)
  * destination equal to the previous frame's is neither learned nor looked up again
  * (the answer cannot differ within a burst), which saves most of the table's work
  * for bulk flows. */
-void vs_forward_burst(struct vs_poller *p, struct vs_dp_port *in, struct vs_pkt **pkts,
-                      uint16_t n, uint32_t now)
+static inline __attribute__((always_inline)) void
+forward_burst(struct vs_poller *p, struct vs_dp_port *in, const struct vs_port_conf *ic,
+              struct vs_pkt **pkts, uint16_t n, uint32_t now, const bool in_transparent)
 {
     struct vs_switch *sw = p->sw;
     uint16_t in_id = in->port.id;
@@ -78,6 +140,7 @@ void vs_forward_burst(struct vs_poller *p, struct vs_dp_port *in, struct vs_pkt 
     const uint8_t *eths[VS_BURST];  /* the frames */
     const uint8_t *dsts[VS_BURST];  /* distinct consecutive destinations, to look up */
     uint16_t vlans[VS_BURST], dst_vlans[VS_BURST], outs[VS_BURST];
+    uint8_t acts[VS_BURST]; /* enum vs_vlan_action per distinct destination */
     uint8_t learn[VS_BURST], dst_of[VS_BURST];
     uint64_t last_src = UINT64_MAX, last_dst = UINT64_MAX, hits;
     unsigned m = 0, nd = 0;
@@ -106,6 +169,15 @@ void vs_forward_burst(struct vs_poller *p, struct vs_dp_port *in, struct vs_pkt 
         uint16_t type = (uint16_t)(eth[12] << 8 | eth[13]);
         if ((type == ETH_P_8021Q || type == ETH_P_8021AD) && pkt->len >= ETH_HLEN + 4)
             vlan = (uint16_t)((eth[14] << 8 | eth[15]) & 0x0fff);
+        if (vs_unlikely(!in_transparent)) {
+            int v = vs_vlan_ingress(&ic->vlan, frame_tagged(eth, pkt->len), vlan);
+
+            if (v < 0) {
+                drop(p, in_id, (enum vs_drop)-v, pkt);
+                continue;
+            }
+            vlan = (uint16_t)v;
+        }
         pkt->vlan = vlan;
         pkt->in_port = in_id;
 
@@ -128,21 +200,57 @@ void vs_forward_burst(struct vs_poller *p, struct vs_dp_port *in, struct vs_pkt 
         vlans[m] = vlan;
         m++;
     }
+    if (vs_unlikely(m == 0))
+        return;
     for (unsigned j = 0; j < m; j++)
         if (learn[j])
             vs_fdb_learn(sw->fdb, vlans[j], eths[j] + 6, in_id, now);
     hits = vs_fdb_lookup_burst(sw->fdb, nd, dst_vlans, dsts, outs);
+    /* What a frame needs at egress depends on its destination port, its VLAN, and
+     * whether it came tagged; on one ingress port the VLAN decides the last (see
+     * vlan.h), so it is worked out once per distinct destination (the first frame
+     * that has it tells whether it came tagged). */
+    for (unsigned d = 0, j = 0; d < nd; d++) {
+        struct vs_dp_port *dp;
+
+        while (dst_of[j] != d)
+            j++;
+        acts[d] = VS_VLAN_AS_IS;
+        if ((hits & (1ull << d)) && (dp = vs_rcu_deref(sw->ports[outs[d]])))
+            acts[d] = (uint8_t)vs_vlan_egress(&vs_rcu_deref(dp->conf)->vlan, dst_vlans[d],
+                                              !in_transparent && frame_tagged(eths[j], ok[j]->len));
+    }
     for (unsigned j = 0; j < m; j++) {
         unsigned d = dst_of[j];
         uint16_t out = outs[d];
+        struct vs_dp_port *dp;
 
-        if (vs_mac_is_group(eths[j]) || !(hits & (1ull << d)) || !vs_rcu_deref(sw->ports[out]))
-            flood(p, sw, in_id, ok[j]);
-        else if (out == in_id)
+        if (vs_mac_is_group(eths[j]) || !(hits & (1ull << d)) ||
+            !(dp = vs_rcu_deref(sw->ports[out]))) {
+            flood(p, sw, in_id, ok[j], vlans[j]);
+            continue;
+        }
+        if (out == in_id) {
             drop(p, in_id, VS_DROP_FILTERED, ok[j]);
-        else
+            continue;
+        }
+        if (vs_likely(acts[d] == VS_VLAN_AS_IS))
             batch_add(p, out, ok[j]);
+        else
+            unicast_changed(p, dp, in_id, ok[j], vlans[j], (enum vs_vlan_action)acts[d]);
     }
+}
+
+void vs_forward_burst(struct vs_poller *p, struct vs_dp_port *in, struct vs_pkt **pkts,
+                      uint16_t n, uint32_t now)
+{
+    const struct vs_port_conf *ic = vs_rcu_deref(in->conf);
+
+    /* Two copies of the loop: the default mode's pays nothing for the others. */
+    if (vs_likely(ic->vlan.mode == VS_VLAN_TRANSPARENT))
+        forward_burst(p, in, ic, pkts, n, now, true);
+    else
+        forward_burst(p, in, ic, pkts, n, now, false);
 }
 
 static inline void txq_lock(struct vs_txq_lock *l)

@@ -10,7 +10,8 @@ const char *vs_drop_name(enum vs_drop d)
         [VS_DROP_FILTERED] = "filtered",   [VS_DROP_NO_DEST] = "no_destination",
         [VS_DROP_TX_FULL] = "tx_queue_full", [VS_DROP_LINK_DOWN] = "link_down",
         [VS_DROP_BAD_OFFLOAD] = "bad_offload", [VS_DROP_OVERSIZE] = "oversize",
-        [VS_DROP_NO_BUFFERS] = "no_buffers",
+        [VS_DROP_NO_BUFFERS] = "no_buffers", [VS_DROP_VLAN_TAGGED] = "tagged_on_access",
+        [VS_DROP_VLAN_NOT_ALLOWED] = "vlan_not_allowed",
     };
     return d < VS_DROP__COUNT ? names[d] : "unknown";
 }

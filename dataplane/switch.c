@@ -161,6 +161,7 @@ static int set_port(struct vs_switch *sw, uint16_t id, struct vs_dp_port *dp)
 static void free_dp_port(struct vs_dp_port *dp)
 {
     json_decref(dp->options);
+    free(dp->conf);
     free(dp);
 }
 
@@ -196,8 +197,14 @@ int vs_switch_add_port(struct vs_switch *sw, const char *name, const char *type,
         vs_port_err_set(err, -1, "the switch already has %d ports", VS_MAX_PORTS);
         return -ENOSPC;
     }
-    if (!(dp = calloc(1, sizeof(*dp))))
+    if (!(dp = calloc(1, sizeof(*dp))) || !(dp->conf = malloc(sizeof(*dp->conf)))) {
+        free(dp);
         return -ENOMEM;
+    }
+    if ((rc = vs_port_conf_parse(args, dp->conf, err)) < 0) {
+        free_dp_port(dp);
+        return rc;
+    }
     snprintf(dp->port.name, sizeof(dp->port.name), "%s", name);
     snprintf(dp->type, sizeof(dp->type), "%s", type);
     dp->port.ops = ops;
@@ -208,7 +215,13 @@ int vs_switch_add_port(struct vs_switch *sw, const char *name, const char *type,
     for (unsigned i = 0; i < args->n; i++)
         json_object_set_new(dp->options, args->v[i].key, json_string(args->v[i].value));
 
-    if ((rc = ops->open(&dp->port, args, err)) < 0) {
+    /* The type sees its own options only. */
+    struct vs_port_arg type_args[args->n ? args->n : 1];
+    int map[args->n ? args->n : 1];
+    struct vs_port_args targs = {vs_port_conf_split(args, type_args, map), type_args};
+    if ((rc = ops->open(&dp->port, &targs, err)) < 0) {
+        if (err->arg >= 0 && (unsigned)err->arg < targs.n)
+            err->arg = map[err->arg];
         free_dp_port(dp);
         return rc;
     }
@@ -251,6 +264,79 @@ static int remove_port(struct vs_switch *sw, struct vs_dp_port *dp)
     dp->port.ops->close(&dp->port);
     vs_fdb_flush_port(sw->fdb, id);
     free_dp_port(dp);
+    return 0;
+}
+
+int vs_switch_set_port(struct vs_switch *sw, const char *name, const struct vs_port_args *args,
+                       struct vs_port_err *err)
+{
+    struct vs_dp_port *dp = find_port(sw, name);
+    struct vs_port_conf *conf, *old;
+    json_t *opts;
+    int rc = 0;
+
+    err->arg = -1;
+    err->msg[0] = 0;
+    if (!dp) {
+        vs_port_err_set(err, -1, "no port named '%s' (see list-ports)", name);
+        return -ENOENT;
+    }
+    for (unsigned i = 0; i < args->n; i++)
+        if (!vs_port_conf_is_key(args->v[i].key)) {
+            vs_port_err_set(err, (int)i,
+                            "option '%s' cannot change while the port runs (set-port takes %s); "
+                            "del-port and add-port it with the new value",
+                            args->v[i].key, vs_port_conf_key_list());
+            return -EINVAL;
+        }
+    /* The new options: the old ones with these replaced; an empty value goes back to
+     * the default, and a new vlan_mode starts its VLAN settings afresh. */
+    if (!(opts = json_deep_copy(dp->options)))
+        return -ENOMEM;
+    if (vs_port_args_get(args, "vlan_mode", NULL)) {
+        const char *k;
+        json_t *v, *tmp;
+
+        json_object_foreach_safe(opts, tmp, k, v) if (vs_port_conf_is_vlan_key(k))
+            json_object_del(opts, k);
+    }
+    for (unsigned i = 0; i < args->n; i++) {
+        if (args->v[i].value[0])
+            json_object_set_new(opts, args->v[i].key, json_string(args->v[i].value));
+        else
+            json_object_del(opts, args->v[i].key);
+    }
+    /* Parsed from the merged options so that the rules across keys hold; errors name
+     * the key as given here. */
+    size_t n = json_object_size(opts);
+    struct vs_port_arg all[n ? n : 1];
+    struct vs_port_args merged = {0, all};
+    const char *k;
+    json_t *v;
+
+    json_object_foreach(opts, k, v) all[merged.n++] = (struct vs_port_arg){k, json_string_value(v), 0, 0};
+    if (!(conf = malloc(sizeof(*conf)))) {
+        json_decref(opts);
+        return -ENOMEM;
+    }
+    if ((rc = vs_port_conf_parse(&merged, conf, err)) < 0) {
+        if (err->arg >= 0)
+            vs_port_args_get(args, all[err->arg].key, &err->arg);
+        free(conf);
+        json_decref(opts);
+        return rc;
+    }
+    old = dp->conf;
+    bool vlans_changed = memcmp(&old->vlan, &conf->vlan, sizeof(conf->vlan)) != 0;
+    vs_rcu_assign(dp->conf, conf);
+    json_decref(dp->options);
+    dp->options = opts;
+    vs_rcu_synchronize();
+    free(old);
+    /* Stations learned in VLANs the port no longer carries would be unreachable. */
+    if (vlans_changed)
+        vs_fdb_flush_port(sw->fdb, dp->port.id);
+    vs_info("port %s: switch settings changed", name);
     return 0;
 }
 
@@ -314,12 +400,15 @@ int vs_switch_port_counters(struct vs_switch *sw, const char *name, struct vs_po
 
 static json_t *summary(struct vs_switch *sw, struct vs_dp_port *dp, struct vs_port_counters *c)
 {
+    char vlan[128];
+
     vs_stats_sum(sw, dp->port.id, c);
     vs_stats_sub(c, &dp->base);
-    return json_pack("{s:s, s:s, s:i, s:s, s:i, s:i}", "name", dp->port.name, "type", dp->type,
-                     "id", (int)dp->port.id, "link",
+    vs_port_conf_vlan_text(dp->conf, vlan, sizeof(vlan));
+    return json_pack("{s:s, s:s, s:i, s:s, s:i, s:i, s:s}", "name", dp->port.name, "type",
+                     dp->type, "id", (int)dp->port.id, "link",
                      VS_READ_ONCE(dp->port.link_up) ? "up" : "down", "rx_queues",
-                     (int)dp->port.n_rxq, "tx_queues", (int)dp->port.n_txq);
+                     (int)dp->port.n_rxq, "tx_queues", (int)dp->port.n_txq, "vlan", vlan);
 }
 
 json_t *vs_switch_port_summary(struct vs_switch *sw, const char *name)
@@ -387,6 +476,9 @@ json_t *vs_switch_port_show(struct vs_switch *sw, const char *name)
     json_object_set_new(o, "mtu", json_integer(dp->port.mtu));
     json_object_set_new(o, "tx_offloads", offload_names(VS_READ_ONCE(dp->port.tx_offloads)));
     json_object_set(o, "options", dp->options);
+    json_t *conf = vs_port_conf_json(dp->conf);
+    json_object_update(o, conf);
+    json_decref(conf);
     json_object_set_new(o, "tx_queues_shared", json_boolean(dp->txq_shared));
     details = json_object();
     if (dp->port.ops->show)

@@ -35,7 +35,13 @@ enum vs_drop {
     VS_DROP_BAD_OFFLOAD,  /* offload requests that do not match the frame (ingress) */
     VS_DROP_OVERSIZE,     /* longer than the port's MTU allows, with no GSO request to
                              cut it (ingress or egress) */
-    VS_DROP_NO_BUFFERS,   /* the software fallback found no buffer for its work */
+    VS_DROP_NO_BUFFERS,   /* the software fallback, or a VLAN tag change on a shared
+                             or lent frame, found no buffer for its work */
+    VS_DROP_VLAN_TAGGED,  /* a tagged frame on an access port (ingress) */
+    VS_DROP_VLAN_NOT_ALLOWED, /* a VLAN the ingress port does not carry, an untagged
+                                 frame on a trunk without native_vlan, or a unicast
+                                 destination that does not carry the frame's VLAN
+                                 (counted on the ingress port) */
     VS_DROP__COUNT
 };
 const char *vs_drop_name(enum vs_drop d);
@@ -71,6 +77,12 @@ void vs_switch_destroy(struct vs_switch *sw);
  * port's error with err filled. */
 int vs_switch_add_port(struct vs_switch *sw, const char *name, const char *type,
                        const struct vs_port_args *args, struct vs_port_err *err);
+/* Changes the switch's settings of a running port (the keys of port_conf.h; an
+ * empty value resets a key): published with RCU, so no poller pauses and other
+ * ports' traffic carries on. 0, -ENOENT, -EINVAL (err names the argument) or
+ * -ENOMEM; the port keeps its old settings on failure. */
+int vs_switch_set_port(struct vs_switch *sw, const char *name, const struct vs_port_args *args,
+                       struct vs_port_err *err);
 /* Removes a port: its queues leave the pollers, a grace period passes, it closes,
  * and its FDB entries go. 0, -ENOENT, or -ENOMEM (the port stays as it was). */
 int vs_switch_del_port(struct vs_switch *sw, const char *name);

@@ -773,14 +773,12 @@ struct command {
     int (*run)(const struct ctl *ctl, int argc, char **argv);
 };
 
-static void build_add_port(json_t *params, int argc, char **argv)
+/* KEY=VALUE arguments into params.options. */
+static void build_options(json_t *params, int argc, char **argv)
 {
     json_t *opts = json_object();
 
-    check_name("port name", argv[0]);
-    json_object_set_new(params, "name", jstr(argv[0]));
-    json_object_set_new(params, "type", jstr(argv[1]));
-    for (int i = 2; i < argc; i++) {
+    for (int i = 0; i < argc; i++) {
         char *eq = strchr(argv[i], '=');
         if (!eq || eq == argv[i])
             usage_error("'%s' is not an option; write KEY=VALUE", argv[i]);
@@ -791,6 +789,21 @@ static void build_add_port(json_t *params, int argc, char **argv)
         json_object_set_new(opts, argv[i], jstr(eq + 1));
     }
     json_object_set_new(params, "options", opts);
+}
+
+static void build_add_port(json_t *params, int argc, char **argv)
+{
+    check_name("port name", argv[0]);
+    json_object_set_new(params, "name", jstr(argv[0]));
+    json_object_set_new(params, "type", jstr(argv[1]));
+    build_options(params, argc - 2, argv + 2);
+}
+
+static void build_set_port(json_t *params, int argc, char **argv)
+{
+    check_name("port name", argv[0]);
+    json_object_set_new(params, "name", jstr(argv[0]));
+    build_options(params, argc - 1, argv + 1);
 }
 
 static void build_name(json_t *params, int argc, char **argv)
@@ -816,6 +829,14 @@ static const struct command commands[] = {
      "in vswitchd.yaml(5). The port lives until del-port or the end of vswitchd: it is not "
      "written to the config file.",
      2, -1, build_add_port, print_quiet, NULL},
+    {"set-port", NULL, "PORT KEY=VALUE...",
+     "change a running port's switch settings: vlan_mode, tag, trunks, native_vlan "
+     "(set-port vm1 vlan_mode=access tag=10)",
+     "The change reaches the pollers without pausing them: other ports lose nothing. An empty "
+     "value (tag=) resets a key; a new vlan_mode starts the VLAN keys afresh. A type's options "
+     "cannot change on a running port (del-port and add-port it). A refused change leaves the "
+     "port as it was.",
+     2, -1, build_set_port, print_quiet, NULL},
     {"del-port", NULL, "PORT", "remove a port",
      "Its queues leave their pollers, its forwarding table entries are flushed and its "
      "resources (sockets, devices, guest memory) are released.",

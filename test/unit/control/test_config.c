@@ -277,6 +277,29 @@ static void test_example(void)
     vs_config_free(&c);
 }
 
+static void test_tenants_example(void)
+{
+    struct vs_config c;
+    char err[512], path[512];
+
+    snprintf(path, sizeof(path), "%s/configs/examples/two-tenants.yaml", VS_SOURCE_DIR);
+    int ret = vs_config_load_file(path, &c, err, sizeof(err));
+    if (ret)
+        fprintf(stderr, "\n%s\n", err);
+    CU_ASSERT_EQUAL_FATAL(ret, 0);
+    CU_ASSERT_EQUAL_FATAL(c.n_ports, 4);
+    /* The trunk list reaches the port as the key=value form. */
+    const struct vs_config_port *up = &c.ports[3];
+    bool found = false;
+    for (unsigned i = 0; i < up->n_args; i++)
+        if (!strcmp(up->args[i].key, "trunks")) {
+            CU_ASSERT_STRING_EQUAL(up->args[i].value, "10,20");
+            found = true;
+        }
+    CU_ASSERT_TRUE(found);
+    vs_config_free(&c);
+}
+
 static void test_unreadable(void)
 {
     struct vs_config c;
@@ -363,6 +386,7 @@ int main(void)
     CU_add_test(s, "full", test_full);
     CU_add_test(s, "embedded default", test_embedded_default);
     CU_add_test(s, "example", test_example);
+    CU_add_test(s, "two-tenants example", test_tenants_example);
     CU_add_test(s, "unreadable", test_unreadable);
     CU_add_test(s, "strings", test_strings);
     CU_add_test(s, "small err", test_small_err);

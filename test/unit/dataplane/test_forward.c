@@ -4,6 +4,7 @@
 #include <CUnit/Basic.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -420,6 +421,166 @@ static void test_failed_port_removed(void)
     CU_ASSERT_EQUAL(vs_switch_port_counters(sw, "a", &c), 0);
 }
 
+/* Adds a mem port with switch options (key, value, ..., NULL); returns its memport. */
+static int add_opts(const char *name, ...)
+{
+    struct vs_port_arg a[8];
+    struct vs_port_args args = {0, a};
+    struct vs_port_err err;
+    va_list ap;
+    int idx = next_mport;
+
+    va_start(ap, name);
+    for (const char *k; (k = va_arg(ap, const char *));)
+        a[args.n++] = (struct vs_port_arg){.key = k, .value = va_arg(ap, const char *)};
+    va_end(ap);
+    CU_ASSERT_EQUAL_FATAL(vs_switch_add_port(sw, name, "mem", &args, &err), 0);
+    return idx;
+}
+
+/* The last frame port idx sent: tagged with vid (>= 0), or untagged (-1). */
+static bool last_out_is(int idx, int vid, const uint8_t dst[6], const uint8_t src[6])
+{
+    struct memport *m = &mports[idx];
+    const struct frame *f;
+
+    if (m->n_out == 0)
+        return false;
+    f = &m->out[m->n_out - 1];
+    if (memcmp(f->data, dst, 6) || memcmp(f->data + 6, src, 6))
+        return false;
+    if (vid < 0)
+        return f->data[12] == 0x08 && f->data[13] == 0x00;
+    return f->data[12] == 0x81 && f->data[13] == 0 && (f->data[14] & 0x0f) == (vid >> 8) &&
+           f->data[15] == (uint8_t)vid && f->data[16] == 0x08 && f->data[17] == 0x00;
+}
+
+/* Access, trunk and transparent ports together: floods stay in their VLAN, tags
+ * are pushed and popped per destination, refused frames are counted by reason,
+ * and set-port changes a port while the others forward. */
+static void test_vlan_modes(void)
+{
+    static const uint8_t MAC_V1[6] = {0x02, 0, 0, 0, 1, 1}, MAC_V3[6] = {0x02, 0, 0, 0, 1, 3};
+    static const uint8_t MAC_T[6] = {0x02, 0, 0, 0, 1, 9};
+    int v1 = add_opts("v1", "vlan_mode", "access", "tag", "10", NULL);
+    int v2 = add_opts("v2", "vlan_mode", "access", "tag", "10", NULL);
+    int v3 = add_opts("v3", "vlan_mode", "access", "tag", "20", NULL);
+    int tr = add_opts("tr", "vlan_mode", "trunk", "trunks", "10,20", NULL);
+    int trn = add_opts("trn", "vlan_mode", "trunk", "trunks", "20", "native_vlan", "10", NULL);
+    int t0 = 0; /* port a: transparent */
+    struct vs_port_arg bad_arg = {.key = "capacity", .value = "3"};
+    struct vs_port_args bad = {1, &bad_arg};
+    struct vs_port_err err;
+
+    /* An untagged broadcast on access 10: v2 and trn's native VLAN untagged, the
+     * trunk and the transparent port tagged 10, nothing to VLAN 20's v3. */
+    reset_out();
+    inject(v1, BCAST, MAC_V1, -1, 64);
+    settle();
+    CU_ASSERT_EQUAL(out_count(v2), 1);
+    CU_ASSERT_TRUE(last_out_is(v2, -1, BCAST, MAC_V1));
+    CU_ASSERT_EQUAL(out_count(v3), 0);
+    CU_ASSERT_EQUAL(out_count(tr), 1);
+    CU_ASSERT_TRUE(last_out_is(tr, 10, BCAST, MAC_V1));
+    CU_ASSERT_EQUAL(out_count(trn), 1);
+    CU_ASSERT_TRUE(last_out_is(trn, -1, BCAST, MAC_V1));
+    CU_ASSERT_EQUAL(out_count(t0), 1);
+    CU_ASSERT_TRUE(last_out_is(t0, 10, BCAST, MAC_V1));
+    CU_ASSERT_EQUAL(mports[tr].out[0].len, 68);
+
+    /* VLAN 20 tagged from the trunk: v3 untagged, trn tagged, not VLAN 10's ports. */
+    reset_out();
+    inject(tr, BCAST, MAC_T, 20, 64);
+    settle();
+    CU_ASSERT_EQUAL(out_count(v1) + out_count(v2), 0);
+    CU_ASSERT_EQUAL(out_count(v3), 1);
+    CU_ASSERT_TRUE(last_out_is(v3, -1, BCAST, MAC_T));
+    CU_ASSERT_EQUAL(mports[v3].out[0].len, 60);
+    CU_ASSERT_TRUE(last_out_is(trn, 20, BCAST, MAC_T));
+    CU_ASSERT_TRUE(last_out_is(t0, 20, BCAST, MAC_T));
+
+    /* Unicast to a station learned on v1, from the trunk: popped for v1 only. */
+    reset_out();
+    inject(tr, MAC_V1, MAC_T, 10, 80);
+    settle();
+    CU_ASSERT_EQUAL(out_count(v1), 1);
+    CU_ASSERT_TRUE(last_out_is(v1, -1, MAC_V1, MAC_T));
+    CU_ASSERT_EQUAL(mports[v1].out[0].len, 76);
+    CU_ASSERT_EQUAL(out_count(v2) + out_count(v3) + out_count(trn) + out_count(t0), 0);
+    /* And back: v1's unicast to the trunk's station is pushed. */
+    reset_out();
+    inject(v1, MAC_T, MAC_V1, -1, 64);
+    settle();
+    CU_ASSERT_EQUAL(out_count(tr), 1);
+    CU_ASSERT_TRUE(last_out_is(tr, 10, MAC_T, MAC_V1));
+    CU_ASSERT_EQUAL(out_count(v2) + out_count(t0), 0);
+
+    /* Refused frames, by reason, and nothing leaves. */
+    uint64_t tagged0 = drops("v1", VS_DROP_VLAN_TAGGED), na0 = drops("tr", VS_DROP_VLAN_NOT_ALLOWED);
+    reset_out();
+    inject(v1, BCAST, MAC_V1, 10, 64); /* tagged on an access port */
+    inject(v1, BCAST, MAC_V1, 0, 64);  /* priority-tagged too */
+    inject(tr, BCAST, MAC_T, 30, 64);  /* a VLAN the trunk does not carry */
+    inject(tr, BCAST, MAC_T, -1, 64);  /* untagged on a trunk without native VLAN */
+    settle();
+    CU_ASSERT_EQUAL(drops("v1", VS_DROP_VLAN_TAGGED), tagged0 + 2);
+    CU_ASSERT_EQUAL(drops("tr", VS_DROP_VLAN_NOT_ALLOWED), na0 + 2);
+    for (int i = 0; i < next_mport; i++)
+        CU_ASSERT_EQUAL(out_count(i), 0);
+
+    /* set-port: v3 joins VLAN 10 while the others forward; show says so. */
+    reset_out();
+    inject(v3, BCAST, MAC_V3, -1, 64);
+    settle();
+    CU_ASSERT_EQUAL(out_count(v1), 0);
+    struct vs_port_arg to10[] = {{.key = "vlan_mode", .value = "access"}, {.key = "tag", .value = "10"}};
+    struct vs_port_args set10 = {2, to10};
+    CU_ASSERT_EQUAL(vs_switch_set_port(sw, "v3", &set10, &err), 0);
+    reset_out();
+    inject(v3, BCAST, MAC_V3, -1, 64);
+    inject(v1, BCAST, MAC_V1, -1, 64);
+    settle();
+    CU_ASSERT_EQUAL(out_count(v1), 1);
+    CU_ASSERT_EQUAL(out_count(v3), 1);
+    CU_ASSERT_EQUAL(out_count(tr), 2); /* both, tagged 10 */
+    json_t *o = vs_switch_port_show(sw, "v3");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "tag")), 10);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "vlan")), "access 10");
+    json_decref(o);
+    /* A new mode drops the old mode's keys; an empty value resets a key. */
+    struct vs_port_arg totrunk[] = {{.key = "vlan_mode", .value = "trunk"}, {.key = "trunks", .value = "5"}};
+    struct vs_port_args settr = {2, totrunk};
+    CU_ASSERT_EQUAL(vs_switch_set_port(sw, "v3", &settr, &err), 0);
+    struct vs_port_arg reset_mode = {.key = "vlan_mode", .value = ""};
+    struct vs_port_args setdef = {1, &reset_mode};
+    CU_ASSERT_EQUAL(vs_switch_set_port(sw, "v3", &setdef, &err), 0);
+    o = vs_switch_port_show(sw, "v3");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(o, "vlan_mode")), "transparent");
+    CU_ASSERT_PTR_NULL(json_object_get(json_object_get(o, "options"), "trunks"));
+    json_decref(o);
+    /* Refused: a type's key, a bad value (the port keeps its settings), no port. */
+    CU_ASSERT_EQUAL(vs_switch_set_port(sw, "v1", &bad, &err), -EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "cannot change"));
+    struct vs_port_arg tag0[] = {{.key = "vlan_mode", .value = "access"}, {.key = "tag", .value = "0"}};
+    struct vs_port_args settag0 = {2, tag0};
+    CU_ASSERT_EQUAL(vs_switch_set_port(sw, "v1", &settag0, &err), -EINVAL);
+    CU_ASSERT_EQUAL(err.arg, 1);
+    CU_ASSERT_EQUAL(vs_switch_set_port(sw, "nosuch", &set10, &err), -ENOENT);
+    reset_out();
+    inject(v1, BCAST, MAC_V1, -1, 64);
+    settle();
+    CU_ASSERT_EQUAL(out_count(v2), 1);
+    /* add-port refuses bad switch keys with the argument's index. */
+    struct vs_port_arg badadd[] = {{.key = "capacity", .value = "0"}, {.key = "vlan_mode", .value = "access"}};
+    struct vs_port_args ba = {2, badadd};
+    CU_ASSERT_EQUAL(vs_switch_add_port(sw, "v9", "mem", &ba, &err), -EINVAL);
+    CU_ASSERT_EQUAL(err.arg, 1);
+
+    const char *names[] = {"v1", "v2", "v3", "tr", "trn"};
+    for (unsigned i = 0; i < 5; i++)
+        CU_ASSERT_EQUAL(vs_switch_del_port(sw, names[i]), 0);
+}
+
 static void test_teardown_no_leak(void)
 {
     vs_switch_destroy(sw);
@@ -446,6 +607,7 @@ int main(void)
     CU_add_test(s, "add-port and del-port out of memory", test_port_enomem);
     CU_add_test(s, "counters and json", test_counters_and_json);
     CU_add_test(s, "failed port is removed", test_failed_port_removed);
+    CU_add_test(s, "vlan access, trunk and set-port", test_vlan_modes);
     CU_add_test(s, "teardown without leaks", test_teardown_no_leak);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
