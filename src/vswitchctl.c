@@ -822,8 +822,9 @@ static void build_fdb_flush(json_t *params, int argc, char **argv)
 
 static const struct command commands[] = {
     {"add-port", NULL, "NAME TYPE [KEY=VALUE...]",
-     "add a port; KEY=VALUE are the options of its TYPE, as in the ports section of the config "
-     "(add-port tap0 tap ifname=vs-tap0)",
+     "add a port; KEY=VALUE are the options of its TYPE and the switch's (vlan_mode, tag, "
+     "trunks, native_vlan), as in the ports section of the config "
+     "(add-port tap0 tap ifname=vs-tap0 vlan_mode=access tag=10)",
      "The options are checked by the port's type before anything is created; a refused port "
      "changes nothing and the error names the option. Port types and their options are listed "
      "in vswitchd.yaml(5). The port lives until del-port or the end of vswitchd: it is not "
