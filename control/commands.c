@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control/capture_stream.h"
 #include "control/commands.h"
 #include "control/reload.h"
 #include "dataplane/switch.h"
@@ -218,5 +219,5 @@ const struct vs_ctl_command vs_ctl_commands[] = {
     {"add-port", cmd_add_port},   {"set-port", cmd_set_port},   {"del-port", cmd_del_port},   {"list-ports", cmd_list_ports},
     {"show", cmd_show},           {"fdb-show", cmd_fdb_show},   {"fdb-flush", cmd_fdb_flush},
     {"pollers", cmd_pollers},     {"version", cmd_version},     {"reload", cmd_reload},
-    {NULL, NULL},
+    {"capture", vs_capture_cmd},  {"captures", vs_capture_cmd_list}, {NULL, NULL},
 };

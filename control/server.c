@@ -53,6 +53,16 @@ struct vs_ctl_server {
     bool oversize_logged;
 };
 
+/* Set by a streaming command's handler (handlers run one at a time). */
+static vs_ctl_take_fn pending_take;
+static void *pending_stream;
+
+void vs_ctl_take_connection(vs_ctl_take_fn take, void *stream)
+{
+    pending_take = take;
+    pending_stream = stream;
+}
+
 static const char *errno_name(int e)
 {
     const char *n = e > 0 ? strerrorname_np(e) : NULL;
@@ -180,12 +190,15 @@ bad:
 
 /* ---- clients ------------------------------------------------------------ */
 
-static void client_drop(struct client *c)
+/* Forgets c; its socket is closed unless a stream took it. */
+static void client_free(struct client *c, bool close_fd)
 {
     struct vs_ctl_server *s = c->srv;
 
-    vs_loop_del_fd(c->fd);
-    close(c->fd);
+    if (close_fd) {
+        vs_loop_del_fd(c->fd);
+        close(c->fd);
+    }
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -197,6 +210,8 @@ static void client_drop(struct client *c)
     free(c->out);
     free(c);
 }
+
+static void client_drop(struct client *c) { client_free(c, true); }
 
 static int client_set_events(struct client *c)
 {
@@ -291,12 +306,15 @@ static void unknown_command(const struct vs_ctl_server *s, const char *name, cha
     sanitize(err);
 }
 
-/* Runs one request and queues its reply. Returns 0, or -1 to drop the client. */
+/* Runs one request and queues its reply. Returns 0, -1 to drop the client, or 1
+ * when a streaming command took the connection. */
 static int client_request(struct client *c, const char *line, size_t len)
 {
     struct vs_ctl_server *s = c->srv;
     const struct vs_ctl_command *cmd = NULL;
     json_t *id, *params, *result = NULL;
+    vs_ctl_take_fn take;
+    void *stream;
     const char *name;
     char err[1024], *reply;
     int ret;
@@ -311,6 +329,7 @@ static int client_request(struct client *c, const char *line, size_t len)
             unknown_command(s, name, err, sizeof(err));
             ret = -EPROTO;
         } else {
+            pending_take = NULL;
             ret = cmd->handler(params, &result, err, sizeof(err), s->ctx);
             if (ret > 0)
                 ret = 0;
@@ -327,14 +346,24 @@ static int client_request(struct client *c, const char *line, size_t len)
             }
         }
     }
+    take = ret >= 0 ? pending_take : NULL;
+    stream = pending_stream;
+    pending_take = NULL;
     reply = vs_ctl_format_reply(id, ret, result, err);
     json_decref(id);
     json_decref(params);
     free((char *)name);
-    if (!reply)
-        return -1;
-    ret = client_queue(c, reply, strlen(reply));
+    ret = reply ? client_queue(c, reply, strlen(reply)) : -1;
     free(reply);
+    if (take) {
+        if (ret < 0) {
+            take(stream, -1, NULL, 0);
+            return -1;
+        }
+        vs_loop_del_fd(c->fd);
+        take(stream, c->fd, c->out + c->out_off, c->out_len - c->out_off);
+        return 1;
+    }
     return ret;
 }
 
@@ -346,10 +375,12 @@ static bool blank(const char *s, size_t len)
     return true;
 }
 
-/* Handles the complete lines in c->in. Returns 0, or -1 to drop the client. */
+/* Handles the complete lines in c->in. Returns 0, -1 to drop the client, or 1 when
+ * a streaming command took it. */
 static int client_lines(struct client *c)
 {
     size_t start = 0;
+    int ret;
     char *nl;
 
     while ((nl = memchr(c->in + c->scanned, '\n', c->in_len - c->scanned))) {
@@ -357,8 +388,8 @@ static int client_lines(struct client *c)
         if (len && c->in[start + len - 1] == '\r')
             len--;
         /* Blank lines are not requests: people type them. */
-        if (!blank(c->in + start, len) && client_request(c, c->in + start, len))
-            return -1;
+        if (!blank(c->in + start, len) && (ret = client_request(c, c->in + start, len)))
+            return ret;
         start = end + 1;
         c->scanned = start;
     }
@@ -385,6 +416,7 @@ static int client_fail(struct client *c, const char *msg)
 static int client_read(struct client *c)
 {
     ssize_t n;
+    int ret;
 
     if (c->in_len == IN_CAP) {
         char msg[64];
@@ -397,16 +429,15 @@ static int client_read(struct client *c)
     c->active_ms = vs_now_ms();
     if (n == 0) {
         /* End of requests: a last line without "\n" still counts. */
-        if (!blank(c->in, c->in_len) &&
-            client_request(c, c->in, c->in_len))
-            return -1;
+        if (!blank(c->in, c->in_len) && (ret = client_request(c, c->in, c->in_len)))
+            return ret;
         c->in_len = c->scanned = 0;
         c->closing = true;
         return 0;
     }
     c->in_len += (size_t)n;
-    if (client_lines(c))
-        return -1;
+    if ((ret = client_lines(c)))
+        return ret;
     if (c->in_len == IN_CAP) {
         char msg[64];
         snprintf(msg, sizeof(msg), "request longer than %d bytes", VS_CTL_MAX_LINE);
@@ -418,13 +449,14 @@ static int client_read(struct client *c)
 static void client_cb(int fd, uint32_t events, void *arg)
 {
     struct client *c = arg;
+    int ret;
 
     if (events & EPOLLERR) {
         client_drop(c);
         return;
     }
-    if ((events & (EPOLLIN | EPOLLHUP)) && !c->closing && client_read(c)) {
-        client_drop(c);
+    if ((events & (EPOLLIN | EPOLLHUP)) && !c->closing && (ret = client_read(c))) {
+        client_free(c, ret < 0);
         return;
     }
     if (client_flush(c))

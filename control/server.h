@@ -39,6 +39,10 @@
  * default 60 s) is closed without a reply, so forgotten connections do not hold
  * the client slots.
  *
+ * Streaming: the "capture" command's reply is followed by a pcapng stream on
+ * the same connection, which then leaves the server (vs_ctl_take_connection;
+ * the stream's format is in control/capture_stream.h).
+ *
  * The server owns the socket file (vswitch/listen.h): it creates the parent
  * directory (mode 0755) if missing, replaces a stale socket file nobody listens
  * on, refuses to start (-EADDRINUSE) while another daemon listens on it, gives
@@ -64,6 +68,15 @@ struct vs_ctl_command {
      * always an object, borrowed for the duration of the call. */
     int (*handler)(json_t *params, json_t **result, char *err, size_t errlen, void *ctx);
 };
+
+/* A streaming command: its handler calls this before returning 0. Once the reply
+ * is queued the connection leaves the server: take gets stream, the socket
+ * (non-blocking, no longer watched by the loop) and the bytes still to send to
+ * the client (earlier replies and this one), which go out before anything the
+ * stream writes. With fd -1 the client went away first and the stream is to be
+ * discarded. A handler that fails after calling it discards its stream itself. */
+typedef void (*vs_ctl_take_fn)(void *stream, int fd, const char *pending, size_t len);
+void vs_ctl_take_connection(vs_ctl_take_fn take, void *stream);
 
 struct vs_ctl_server;
 

@@ -26,6 +26,7 @@ struct vs_dp_port {
     struct vs_port_counters base; /* counters of the slot when this port took it */
     bool reap_tried;              /* it failed, and removing it did not work yet */
     bool bad_offload_logged;      /* a frame with bad offload requests was logged */
+    uint8_t capture;              /* VS_CAP_* bits some capture session wants (capture.h) */
 };
 
 struct vs_rxq_ref {
@@ -60,6 +61,7 @@ struct vs_poller {
 
     /* Written only by the poller; read (racily, for display) by the control thread. */
     uint64_t busy_cycles, idle_cycles, iterations, sleeps;
+    uint8_t capture_drops;          /* some capture session wants drops (capture.h) */
     struct vs_port_counters counters[VS_MAX_PORTS];
 
     /* Poller-local forwarding state. */
@@ -79,6 +81,7 @@ struct vs_switch {
     struct vs_fdb *fdb;
     struct vs_dp_port *ports[VS_MAX_PORTS]; /* RCU: pollers read, control swaps */
     struct vs_port_set *port_set;           /* RCU */
+    struct vs_capture_set *captures;        /* RCU; NULL when nobody captures */
     unsigned n_ports;
     struct vs_poller *pollers;
     int aging_timer;
@@ -111,6 +114,17 @@ bool vs_offload_rx(struct vs_poller *p, struct vs_dp_port *in, struct vs_pkt *pk
  * frames longer than dp's MTU without GSO are dropped as oversize. */
 void vs_offload_tx(struct vs_poller *p, struct vs_dp_port *dp, uint16_t q, struct vs_pkt **pkts,
                    uint16_t n);
+
+/* capture.c: the pollers' side of capture.h. Called only when dp->capture (rx,
+ * tx) or p->capture_drops (drops) says a session may want the frames. */
+void vs_capture_rx(struct vs_poller *p, struct vs_dp_port *dp, struct vs_pkt **pkts, uint16_t n);
+/* Around a tx_burst: frames are copied before (the port may free them), and only
+ * those it took count as sent; the others become drops with reason why. */
+void vs_capture_tx_begin(struct vs_poller *p, struct vs_dp_port *dp, struct vs_pkt **pkts,
+                         uint16_t n);
+void vs_capture_tx_end(struct vs_poller *p, struct vs_dp_port *dp, uint16_t sent,
+                       enum vs_drop why);
+void vs_capture_drop(struct vs_poller *p, uint16_t port, enum vs_drop why, struct vs_pkt *pkt);
 
 /* poller.c */
 int vs_poller_start(struct vs_poller *p);

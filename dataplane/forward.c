@@ -7,6 +7,7 @@
  * the destinations send): the guest cannot change it after the decision. */
 #include <string.h>
 
+#include "dataplane/capture.h"
 #include "dataplane/dp.h"
 #include "vswitch/fdb.h"
 #include "vswitch/rcu.h"
@@ -31,6 +32,8 @@ static inline void batch_add(struct vs_poller *p, uint16_t port, struct vs_pkt *
 static inline void drop(struct vs_poller *p, uint16_t port, enum vs_drop why, struct vs_pkt *pkt)
 {
     p->counters[port].drops[why]++;
+    if (vs_unlikely(VS_READ_ONCE(p->capture_drops)))
+        vs_capture_drop(p, port, why, pkt);
     vs_pkt_free(pkt);
 }
 
@@ -156,6 +159,7 @@ forward_burst(struct vs_poller *p, struct vs_dp_port *in, const struct vs_port_c
 
         rxc->rx_packets++;
         rxc->rx_bytes += pkt->len;
+        pkt->in_port = in_id;
         if (vs_unlikely(pkt->len < ETH_HLEN)) {
             drop(p, in_id, VS_DROP_RUNT, pkt);
             continue;
@@ -179,7 +183,6 @@ forward_burst(struct vs_poller *p, struct vs_dp_port *in, const struct vs_port_c
             vlan = (uint16_t)v;
         }
         pkt->vlan = vlan;
-        pkt->in_port = in_id;
 
         uint64_t src = station(vlan, eth + 6), dst = station(vlan, eth);
         learn[m] = src != last_src;
@@ -267,12 +270,15 @@ void vs_forward_send(struct vs_poller *p, struct vs_dp_port *dp, uint16_t q, str
 {
     struct vs_port_counters *c = &p->counters[dp->port.id];
     uint32_t bytes[VS_BURST + 1];
+    uint8_t capture = VS_READ_ONCE(dp->capture) & (VS_CAP_TX | VS_CAP_DROPS);
     uint16_t sent;
 
     /* Lengths first: the port may free (and reuse) what it sends. */
     bytes[0] = 0;
     for (uint16_t k = 0; k < n; k++)
         bytes[k + 1] = bytes[k] + pkts[k]->len;
+    if (vs_unlikely(capture))
+        vs_capture_tx_begin(p, dp, pkts, n);
     if (dp->txq_shared)
         txq_lock(&dp->txq_lock[q]);
     sent = dp->port.ops->tx_burst(&dp->port, q, pkts, n);
@@ -280,6 +286,9 @@ void vs_forward_send(struct vs_poller *p, struct vs_dp_port *dp, uint16_t q, str
         txq_unlock(&dp->txq_lock[q]);
     c->tx_packets += sent;
     c->tx_bytes += bytes[sent];
+    if (vs_unlikely(capture))
+        vs_capture_tx_end(p, dp, sent,
+                          VS_READ_ONCE(dp->port.link_up) ? VS_DROP_TX_FULL : VS_DROP_LINK_DOWN);
     if (sent < n) {
         bool down = !VS_READ_ONCE(dp->port.link_up);
         c->drops[down ? VS_DROP_LINK_DOWN : VS_DROP_TX_FULL] += (uint64_t)(n - sent);

@@ -2,6 +2,7 @@
  * requests or are longer than a standard frame, and the egress fallback that does
  * in software what the destination port does not take (segmentation, checksums).
  * Only such frames come here: the 64-byte path pays one test per frame. */
+#include "dataplane/capture.h"
 #include "dataplane/dp.h"
 #include "vswitch/log.h"
 #include "vswitch/offload.h"
@@ -9,6 +10,8 @@
 static void count_drop(struct vs_poller *p, uint16_t port, enum vs_drop why, struct vs_pkt *pkt)
 {
     p->counters[port].drops[why]++;
+    if (vs_unlikely(VS_READ_ONCE(p->capture_drops)))
+        vs_capture_drop(p, port, why, pkt);
     vs_pkt_free(pkt);
 }
 

@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "dataplane/capture.h"
 #include "dataplane/dp.h"
 #include "vswitch/cpu.h"
 #include "vswitch/eventfd.h"
@@ -65,6 +66,8 @@ static unsigned poll_once(struct vs_poller *p, const struct vs_poll_list *l, uin
         uint16_t n = dp->port.ops->rx_burst(&dp->port, l->q[i].queue, pkts, VS_BURST);
 
         if (n) {
+            if (vs_unlikely(VS_READ_ONCE(dp->capture) & VS_CAP_RX))
+                vs_capture_rx(p, dp, pkts, n);
             vs_forward_burst(p, dp, pkts, n, now);
             vs_forward_flush(p);
             /* Every frame of the burst is sent or dropped: lent buffers may go back. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataplane/capture.h"
 #include "dataplane/dp.h"
 #include "vswitch/log.h"
 #include "vswitch/loop.h"
@@ -261,6 +262,7 @@ static int remove_port(struct vs_switch *sw, struct vs_dp_port *dp)
      * that re-creates a port does. */
     for (unsigned i = 0; i < sw->params.n_pollers; i++)
         vs_poller_wait_sleep_over(&sw->pollers[i]);
+    vs_capture_port_removed(sw, id);
     dp->port.ops->close(&dp->port);
     vs_fdb_flush_port(sw->fdb, id);
     free_dp_port(dp);
@@ -379,6 +381,7 @@ void vs_switch_destroy(struct vs_switch *sw)
         free(sw->pollers);
     }
     free(sw->port_set);
+    free(sw->captures); /* their owners stopped the sessions */
     vs_fdb_destroy(sw->fdb);
     free(sw);
 }

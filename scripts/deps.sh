@@ -23,6 +23,9 @@ BASE_PKGS=(
 	# AF_XDP ports: libxdp over libbpf; xdp-tools (xdp-loader) for the AF_XDP
 	# test, which loads a foreign XDP program and reads what is attached
 	libbpf-dev libxdp-dev xdp-tools
+	# tshark: reads back vswitchctl capture's pcapng (interfaces, comments);
+	# tmux: drives vswitchctl top on a terminal; curl: scrapes the metrics endpoint
+	tshark tmux curl
 )
 BACKPORTS_PKGS=(qemu-system-x86)
 BACKPORTS_FILE=/etc/apt/sources.list.d/bookworm-backports.sources
@@ -87,6 +90,10 @@ log "apt-get update"
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
 
 if [ ${#missing[@]} -gt 0 ]; then
+	# wireshark-common (with tshark) asks whether non-root users may capture:
+	# answered here (no), so the install never waits for a terminal.
+	echo "wireshark-common wireshark-common/install-setuid boolean false" |
+		"${SUDO[@]}" debconf-set-selections
 	log "installing: ${missing[*]}"
 	"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
 		apt-get install -y -q --no-install-recommends "${missing[@]}"

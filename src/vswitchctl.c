@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "src/cli_doc.h"
+#include "src/ctl.h"
 #include "vswitch/compiler.h"
 
 #ifndef VS_VERSION
@@ -700,6 +701,28 @@ static void print_reload(const json_t *res)
     print_rest(res, known);
 }
 
+static void print_captures(const json_t *res)
+{
+    static const char *const known[] = {"captures", NULL};
+    const json_t *caps = json_object_get(res, "captures");
+    struct table t = {0};
+
+    if (!json_is_array(caps)) {
+        print_object(res, 0);
+        return;
+    }
+    table_col(&t, "port", "PORT", false);
+    table_col(&t, "directions", "DIRECTIONS", false);
+    table_col(&t, "captured", "CAPTURED", true);
+    table_col(&t, "lost", "LOST", true);
+    table_col(&t, "count", "COUNT", true);
+    table_col(&t, "state", "STATE", false);
+    table_extra_cols(&t, caps, NULL);
+    table_fill(&t, caps);
+    table_print(&t);
+    print_rest(res, known);
+}
+
 static void print_show(const json_t *res)
 {
     print_object(res, 0);
@@ -820,6 +843,12 @@ static void build_fdb_flush(json_t *params, int argc, char **argv)
     }
 }
 
+/* Commands in files of their own (src/ctl.h): argv[-1] is the command's name. */
+static int run_capture(const struct ctl *ctl, int argc, char **argv)
+{
+    return vs_ctl_capture_main(ctl->sock, argc + 1, argv - 1);
+}
+
 static const struct command commands[] = {
     {"add-port", NULL, "NAME TYPE [KEY=VALUE...]",
      "add a port; KEY=VALUE are the options of its TYPE and the switch's (vlan_mode, tag, "
@@ -864,6 +893,19 @@ static const struct command commands[] = {
      "lists each change; a port that could not be opened is listed as FAILED (exit status 1).",
      0, 0, NULL, print_reload, NULL},
     {"version", NULL, "", "vswitchd's version", NULL, 0, 0, NULL, print_version, NULL},
+    {"capture", NULL, "PORT [--rx] [--tx] [--drops] [-c COUNT] [-s SNAPLEN] [-w FILE] [-q]",
+     "copy PORT's frames as pcapng to FILE, or to stdout (-w -, the default when it is not a "
+     "terminal): vswitchctl capture vm1 | tcpdump -nr -",
+     "--rx takes the frames PORT received, --tx those it sent, --drops those the switch dropped "
+     "and counted on it (each with its reason as the frame's comment); all three when none is "
+     "given, each as a pcapng interface of its own (PORT:rx, PORT:tx, PORT:drops). -s keeps the "
+     "first SNAPLEN bytes of each frame (default and at most 262144). The capture ends after "
+     "COUNT frames (-c), on Ctrl-C, when the reader of the output goes away, or when the port is "
+     "removed; then vswitchctl prints how many frames it got and how many were lost because it "
+     "read too slowly (-q: nothing). Forwarding never waits for a capture.",
+     1, -1, NULL, NULL, run_capture},
+    {"captures", NULL, "", "the captures running: port, directions, frames captured and lost",
+     NULL, 0, 0, NULL, print_captures, NULL},
 };
 
 /* ---- options and documentation ------------------------------------------ */
@@ -1202,10 +1244,26 @@ int main(int argc, char **argv)
     struct ctl ctl = {getenv("VSWITCH_SOCKET"), DEFAULT_TIMEOUT, false};
     const struct command *cmd;
     json_t *req, *reply, *result, *error;
-    int c, words, status;
+    int c, words, status, full_argc = 0;
 
     if (!ctl.sock || !ctl.sock[0])
         ctl.sock = DEFAULT_SOCKET;
+    /* A command that runs itself takes options of its own: ours end at its name. */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket") ||
+            !strcmp(argv[i], "--timeout") || !strcmp(argv[i], "--generate")) {
+            i++;
+            continue;
+        }
+        if (argv[i][0] == '-')
+            continue;
+        for (size_t k = 0; k < VS_ARRAY_SIZE(commands); k++)
+            if (commands[k].run && !strcmp(commands[k].name, argv[i])) {
+                full_argc = argc;
+                argc = i + 1;
+            }
+        break;
+    }
     vs_cli_getopt(options, N_OPTS, longopts, shortopts);
     opterr = 0;
     while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
@@ -1243,6 +1301,8 @@ int main(int argc, char **argv)
     }
     if (optind >= argc)
         usage_error("no command given");
+    if (full_argc)
+        argc = full_argc;
     cmd = find_command(argc - optind, argv + optind, &words);
     if (cmd->run)
         return cmd->run(&ctl, argc - optind - words, argv + optind + words);

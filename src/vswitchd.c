@@ -12,6 +12,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "control/capture_stream.h"
 #include "control/commands.h"
 #include "control/config.h"
 #include "control/reload.h"
@@ -189,6 +190,7 @@ int main(int argc, char **argv)
 out:
     vs_reload_setup(NULL);
     vs_ctl_server_stop(server);
+    vs_capture_streams_close();
     vs_switch_destroy(sw);
     vs_pool_destroy(pool);
     if (sfd >= 0) {
