@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "ctl.h"
+#include "src/ctl.h"
 
 #define BUF_CAP (1u << 20)
 #define MAX_IFS 8

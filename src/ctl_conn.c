@@ -8,7 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "ctl.h"
+#include "src/ctl.h"
 
 int vs_ctl_connect(const char *sock)
 {
