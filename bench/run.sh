@@ -6,7 +6,10 @@
 #                     [--build DIR] [--no-deps] [--keep] ...
 #   bash bench/run.sh --guest-tcp [--reverse] [--rounds N] [--seconds S]
 #                     [--backends vswitchd,testpmd-tso,ovs-dpdk,ovs-dpdk-tso] ...
+#   bash bench/run.sh --netdev [--rounds N] [--seconds S]
 #
+# --netdev is the kernel-netdev row: af_xdp ports on veths against tap ports
+# (64 B Mpps through a testpmd af_packet generator, iperf3 between namespaces).
 # --guest-tcp is the guest TCP row: two QEMU guests (test/lab/) on each
 # switch's vhost-user ports, iperf3 between them.
 # Installs the peers (bench/lib/deps.sh: OVS-DPDK, testpmd, gnuplot) unless

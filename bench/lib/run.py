@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import backends  # noqa: E402
 import guests  # noqa: E402
 import latency  # noqa: E402
+import netdev  # noqa: E402
 import procs  # noqa: E402
 import tcp  # noqa: E402
 import testpmd  # noqa: E402
@@ -41,6 +42,10 @@ def parse_args():
                          "ports of each switch, iperf3 Gbit/s and TCP retransmissions; backends "
                          "%s by default (also testpmd, vswitchd-adaptive, ovs-dpdk-server, "
                          "ovs-dpdk-tso-server)" % tcp.DEFAULT_BACKENDS)
+    ap.add_argument("--netdev", action="store_true",
+                    help="the kernel-netdev rows instead of the vhost-user ones: af_xdp ports "
+                         "on veths against tap ports, 64 B Mpps through a testpmd af_packet "
+                         "generator and iperf3 Gbit/s between two namespaces")
     ap.add_argument("--reverse", action="store_true",
                     help="--guest-tcp: also measure guest b -> guest a (iperf3 -R)")
     ap.add_argument("--guest-cpus", default="",
@@ -146,6 +151,8 @@ BENCH_OVS_TOOLS = ("ovs-vswitchd", "ovsdb-server", "ovsdb-tool", "ovs-vsctl", "o
 
 def missing_tools(names, args):
     need = {}
+    if args.netdev:
+        need.update(dict.fromkeys(netdev.NETDEV_TOOLS, True))
     if not args.guest_tcp or any(n.startswith("testpmd") for n in names):
         need.update(dict.fromkeys(BENCH_TOOLS, True))
     if args.guest_tcp:
@@ -538,6 +545,8 @@ def main():
     os.makedirs(results_dir, exist_ok=True)
     if args.guest_tcp:
         return tcp.main(args, workdir, results_dir, stamp, facts)
+    if args.netdev:
+        return netdev.main(args, workdir, results_dir, stamp, facts)
     stem = ("smoke-" if args.smoke else "bench-") + stamp
     runs, errors = [], []
     idle = lat = None
