@@ -26,6 +26,9 @@ BASE_PKGS=(
 	# tshark: reads back vswitchctl capture's pcapng (interfaces, comments);
 	# tmux: drives vswitchctl top on a terminal; curl: scrapes the metrics endpoint
 	tshark tmux curl
+	# libsystemd-dev: sd_notify for the Type=notify unit; debootstrap: the
+	# package test installs the .deb into a fresh Debian root
+	libsystemd-dev debootstrap
 )
 BACKPORTS_PKGS=(qemu-system-x86)
 BACKPORTS_FILE=/etc/apt/sources.list.d/bookworm-backports.sources

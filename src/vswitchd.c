@@ -21,6 +21,7 @@
 #include "dataplane/switch.h"
 #include "vswitch/log.h"
 #include "vswitch/loop.h"
+#include "vswitch/notify.h"
 #include "vswitch/peer_mem.h"
 #include "vswitch/pkt.h"
 
@@ -62,6 +63,14 @@ static int setup_signals(int *sfd)
     return vs_loop_add_fd(*sfd, EPOLLIN, on_signal, NULL);
 }
 
+/* Config errors keep their FILE:LINE:COL form; in the journal they are errors. */
+static const char *err_prefix(void)
+{
+    return vs_log_to_journal() ? "<3>" : "";
+}
+
+static void flush_log(void *arg) { vs_log_flush(); }
+
 static int add_config_ports(struct vs_switch *sw, const struct vs_config *cfg)
 {
     for (unsigned i = 0; i < cfg->n_ports; i++) {
@@ -74,7 +83,8 @@ static int add_config_ports(struct vs_switch *sw, const struct vs_config *cfg)
             char line[512];
 
             vs_config_port_error(cfg, i, &err, rc, line, sizeof(line));
-            fprintf(stderr, "%s\n", line);
+            fprintf(stderr, "%s%s
+", err_prefix(), line);
             return rc;
         }
     }
@@ -127,7 +137,7 @@ int main(int argc, char **argv)
     rc = file ? vs_config_load_file(file, &cfg, err, sizeof(err))
               : vs_config_load_default(&cfg, err, sizeof(err));
     if (rc < 0) {
-        fprintf(stderr, "%s\n", err);
+        fprintf(stderr, "%s%s\n", err_prefix(), err);
         return 2;
     }
     if (check_only) {
@@ -185,7 +195,17 @@ int main(int argc, char **argv)
             cfg.buffers,
             vs_pool_region(pool)->huge ? vs_page_kind_name(cfg.hugepage_size) : "normal",
             cfg.socket);
+    /* Repeated log lines are counted; their counts are told once a window is over. */
+    if ((rc = vs_loop_add_timer(VS_LOG_REPEAT_WINDOW_S * 1000, VS_LOG_REPEAT_WINDOW_S * 1000,
+                                flush_log, NULL)) < 0) {
+        vs_err("cannot start the log timer: %s", strerror(-rc));
+        goto out;
+    }
+    snprintf(err, sizeof(err), "%u ports, %u pollers, control socket %s",
+             vs_switch_port_count(sw), cfg.n_cpus, cfg.socket);
+    vs_notify_ready(err);
     rc = vs_loop_run();
+    vs_notify_stopping();
     status = rc < 0 ? 1 : 0;
 out:
     vs_reload_setup(NULL);
@@ -200,5 +220,6 @@ out:
     vs_peer_mem_fini();
     vs_loop_fini();
     vs_config_free(&cfg);
+    vs_log_flush_all();
     return status;
 }

@@ -8,9 +8,14 @@
 
 #include "control/config.h"
 #include "control/config_doc.h"
+#include "vswitch/log.h"
+#include "vswitch/notify.h"
 #include "vswitch/port.h"
 
-#define DEFAULT_CONFIG_PATH "/etc/vswitch/vswitchd.yaml"
+#ifndef VS_CONFIG_FILE
+#define VS_CONFIG_FILE "/etc/vswitch/vswitchd.yaml"
+#endif
+#define DEFAULT_CONFIG_PATH VS_CONFIG_FILE
 
 const struct vs_cli_opt vs_daemon_options[VS_DOPT_N] = {
     [VS_DOPT_CONFIG] = {"config", 'c', "FILE",
@@ -89,6 +94,8 @@ static void bash_port_type(const struct vs_port_ops *ops, void *arg)
 
 static void man_daemon(void)
 {
+    char text[1024];
+
     vs_man_begin(stdout, "vswitchd", 8, "polled-mode virtual Ethernet switch");
     vs_man_synopsis(stdout, "vswitchd", synopsis);
     vs_man_section(stdout, "DESCRIPTION");
@@ -117,18 +124,31 @@ static void man_daemon(void)
                 "as needing a restart.");
     vs_man_section(stdout, "SERVICE AND LOGGING");
     vs_man_text(stdout,
-                "Under systemd (the vswitchd.service unit) vswitchd tells the service manager it "
-                "is ready (sd_notify READY=1) once the configured ports are open and the control "
-                "socket listens, and STOPPING=1 when it shuts down; the unit's RuntimeDirectory "
-                "is /run/vswitch, where the control socket and the default vhost-user sockets "
-                "live. Members of the group named by control.group may use vswitchctl.\n\n"
-                "Log lines go to the journal with their priority (err, warning, info, debug) when "
-                "stderr is connected to it (JOURNAL_STREAM), and to stderr as "
-                "\"vswitchd: LEVEL: message\" otherwise. log.level sets the least important "
-                "priority logged. When one place in the program logs the same message more "
-                "than 10 times in 10 seconds, further repeats are suppressed and a later line "
-                "says how many were (\"suppressed K messages like: ...\"). Read the log with "
-                "journalctl -u vswitchd.");
+                vs_notify_available()
+                    ? "Under systemd (the vswitchd.service unit, Type=notify) vswitchd tells the "
+                      "service manager it is ready (READY=1) once the configured ports are open "
+                      "and the control socket listens, and STOPPING=1 when it shuts down; "
+                      "systemctl status shows a one-line status. "
+                    : "This build has no sd_notify (built without libsystemd): the unit is "
+                      "Type=simple. ");
+    vs_man_text(stdout,
+                "The unit's RuntimeDirectory is /run/vswitch, where the control socket and the "
+                "default vhost-user sockets live; it is kept across restarts. Members of the "
+                "group named by control.group (with control.mode 0660) may use vswitchctl. The "
+                "service restarts on failure, but not after refusing its config (exit status "
+                "2): fix the file, check it with vswitchd --check-config -c FILE, then "
+                "systemctl restart vswitchd.");
+    snprintf(text, sizeof(text),
+             "Log lines go to the journal with their priority (err, warning, info, debug) when "
+             "stderr is connected to it (JOURNAL_STREAM), and to stderr as \"vswitchd: LEVEL: "
+             "message\" otherwise. log.level sets the least important priority logged. When "
+             "one place in the program logs the same message more than %d times in %d seconds, "
+             "further repeats are counted instead, and one line says how many once the %d "
+             "seconds are over (\"suppressed K messages like: ...\"). Read the log with "
+             "journalctl -u vswitchd (journalctl -u vswitchd -p warning for the warnings and "
+             "errors only).",
+             VS_LOG_REPEAT_MAX, VS_LOG_REPEAT_WINDOW_S, VS_LOG_REPEAT_WINDOW_S);
+    vs_man_text(stdout, text);
     vs_man_section(stdout, "EXIT STATUS");
     vs_man_text(stdout, exit_status);
     vs_man_section(stdout, "ENVIRONMENT");
