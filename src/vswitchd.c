@@ -83,8 +83,7 @@ static int add_config_ports(struct vs_switch *sw, const struct vs_config *cfg)
             char line[512];
 
             vs_config_port_error(cfg, i, &err, rc, line, sizeof(line));
-            fprintf(stderr, "%s%s
-", err_prefix(), line);
+            fprintf(stderr, "%s%s\n", err_prefix(), line);
             return rc;
         }
     }

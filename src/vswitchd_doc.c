@@ -116,6 +116,10 @@ static void man_daemon(void)
     vs_man_item(stdout, "SIGTERM, SIGINT", NULL,
                 "Shut down: ports are closed, guests see their link go down.");
     vs_man_item(stdout, "SIGHUP", NULL,
+                "Re-read the config file and apply what changed, as vswitchctl reload does "
+                "(systemctl reload vswitchd sends it). A refused file changes nothing; the log "
+                "says why.");
+    vs_man_item(stdout, "SIGHUP", NULL,
                 "Reload the config file given with -c, as vswitchctl reload does: a file with a "
                 "mistake changes nothing (its FILE:LINE:COL line is logged); otherwise ports are "
                 "added, removed or re-created where the file differs, ports added with add-port "
