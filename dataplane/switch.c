@@ -7,6 +7,7 @@
 
 #include "dataplane/capture.h"
 #include "dataplane/dp.h"
+#include "vswitch/cpu.h"
 #include "vswitch/log.h"
 #include "vswitch/loop.h"
 #include "vswitch/rcu.h"
@@ -497,18 +498,22 @@ json_t *vs_switch_pollers(struct vs_switch *sw)
     for (unsigned i = 0; i < sw->params.n_pollers; i++) {
         const struct vs_poller *p = &sw->pollers[i];
         json_t *queues = json_array();
+        uint64_t packets = 0; /* received from its queues: cycles per packet */
 
+        for (unsigned j = 0; j < VS_MAX_PORTS; j++)
+            packets += VS_READ_ONCE(p->counters[j].rx_packets);
         for (unsigned j = 0; j < p->list->n; j++)
             json_array_append_new(queues, json_pack("{s:s, s:i}", "port",
                                                     p->list->q[j].port->port.name, "queue",
                                                     (int)p->list->q[j].queue));
         json_array_append_new(
-            pollers, json_pack("{s:i, s:i, s:o, s:I, s:I, s:I, s:I}", "id", (int)p->id, "cpu",
-                               p->cpu, "queues", queues, "busy_cycles",
+            pollers, json_pack("{s:i, s:i, s:o, s:I, s:I, s:I, s:I, s:I}", "id", (int)p->id,
+                               "cpu", p->cpu, "queues", queues, "busy_cycles",
                                (json_int_t)VS_READ_ONCE(p->busy_cycles), "idle_cycles",
                                (json_int_t)VS_READ_ONCE(p->idle_cycles), "iterations",
                                (json_int_t)VS_READ_ONCE(p->iterations), "sleeps",
-                               (json_int_t)VS_READ_ONCE(p->sleeps)));
+                               (json_int_t)VS_READ_ONCE(p->sleeps), "packets",
+                               (json_int_t)packets));
     }
     for (unsigned i = 0; i < VS_MAX_PORTS; i++) {
         struct vs_dp_port *dp = sw->ports[i];
@@ -517,8 +522,8 @@ json_t *vs_switch_pollers(struct vs_switch *sw)
             json_array_append_new(txqs, json_pack("{s:s, s:i, s:b}", "port", dp->port.name,
                                                   "queue", (int)q, "shared", dp->txq_shared));
     }
-    return json_pack("{s:s, s:o, s:o}", "mode", vs_poll_mode_name(sw->params.mode), "pollers",
-                     pollers, "tx_queues", txqs);
+    return json_pack("{s:s, s:o, s:o, s:I}", "mode", vs_poll_mode_name(sw->params.mode), "pollers",
+                     pollers, "tx_queues", txqs, "tsc_hz", (json_int_t)vs_tsc_hz());
 }
 
 struct fdb_dump {

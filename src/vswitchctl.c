@@ -849,6 +849,11 @@ static int run_capture(const struct ctl *ctl, int argc, char **argv)
     return vs_ctl_capture_main(ctl->sock, argc + 1, argv - 1);
 }
 
+static int run_top(const struct ctl *ctl, int argc, char **argv)
+{
+    return vs_ctl_top_main(ctl->sock, argc + 1, argv - 1);
+}
+
 static const struct command commands[] = {
     {"add-port", NULL, "NAME TYPE [KEY=VALUE...]",
      "add a port; KEY=VALUE are the options of its TYPE and the switch's (vlan_mode, tag, "
@@ -906,6 +911,13 @@ static const struct command commands[] = {
      1, -1, NULL, NULL, run_capture},
     {"captures", NULL, "", "the captures running: port, directions, frames captured and lost",
      NULL, 0, 0, NULL, print_captures, NULL},
+    {"top", NULL, "[--once]",
+     "a live view refreshed every second: pollers and ports, busiest first; q quits",
+     "Pollers: the share of time busy forwarding, cycles per frame received, queues polled and "
+     "sleeps per second (adaptive mode). Ports: frames and bits per second each way and drops "
+     "per second, with the reasons under the port. It fits an 80x24 terminal. --once prints one "
+     "frame (the rates over one second) and exits, for scripts.",
+     0, -1, NULL, NULL, run_top},
 };
 
 /* ---- options and documentation ------------------------------------------ */
