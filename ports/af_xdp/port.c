@@ -397,6 +397,7 @@ static void af_xdp_show(struct vs_port *port, json_t *out)
         J(o, "rx_bad_desc", q->rx_bad_desc);
         J(o, "rx_wakeups", q->rx_wakeups);
         J(o, "fill_short", q->fill_short);
+        J(o, "tx_rekicks", q->tx_rekicks);
         J(o, "tx_copied", q->tx_copied);
         J(o, "tx_no_buffer", q->tx_no_buffer);
         J(o, "tx_oversize", q->tx_oversize);

@@ -103,13 +103,24 @@ uint16_t vs_xq_rx(struct vs_xq *q, struct vs_pkt **pkts, uint16_t n)
     }
     if (got)
         xsk_ring_cons__release(&q->rx, got);
-    /* Give back at least what was taken, and catch up on what an earlier burst
-     * could not get from the pool. */
-    vs_xq_refill(q, 2 * VS_BURST);
+    /* Give back what was taken, and catch up on what an earlier burst could not
+     * get from the pool; a full ring is not even looked at. */
+    if (q->rx_held < q->fill.size)
+        vs_xq_refill(q, 2 * VS_BURST);
     if (xsk_ring_prod__needs_wakeup(&q->fill)) {
         q->rx_wakeups++;
         if (q->fd >= 0)
             recvfrom(q->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+    }
+    /* A kick sends at most 32 frames in copy mode and fails while the device is
+     * busy: what it left on the TX ring would wait for the next tx_burst, maybe
+     * for ever on a quiet port. The socket's poller kicks again (the kernel
+     * serialises sends; tx_burst's callers keep the ring itself). */
+    if (vs_unlikely(xsk_ring_prod__needs_wakeup(&q->tx) &&
+                    vs_xq_ring_level(q->tx.producer, q->tx.consumer))) {
+        q->tx_rekicks++;
+        if (q->fd >= 0)
+            sendto(q->fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
     }
     return (uint16_t)rx;
 }

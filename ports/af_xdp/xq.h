@@ -39,6 +39,7 @@ struct vs_xq {
     uint64_t rx_bad_desc; /* an RX descriptor outside the buffers we posted */
     uint64_t rx_wakeups;  /* recvfrom() for a fill ring that asked for one */
     uint64_t fill_short;  /* refills the pool could not complete */
+    uint64_t tx_rekicks;  /* kicks for frames an earlier kick left on the TX ring */
 
     /* TX side: tx_burst's callers, one at a time. */
     struct xsk_ring_prod tx vs_cache_aligned;

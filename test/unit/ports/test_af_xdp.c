@@ -346,9 +346,23 @@ static void test_tx(void)
     CU_ASSERT_EQUAL(vs_xq_tx(&q, pkts, 8), 0); /* RING entries in flight */
     CU_ASSERT_EQUAL(q.tx_wakeups, 3);
     vs_pkt_free_bulk(pkts, 8);
+    /* Frames a kick left on the ring get another kick from the RX side, and only
+     * while some are left. */
+    CU_ASSERT_EQUAL(vs_xq_rx(&q, pkts, VS_BURST), 0);
+    CU_ASSERT_EQUAL(q.tx_rekicks, 1);
+    tx_r.consumer += RING / 2;
+    vs_xq_rx(&q, pkts, VS_BURST);
+    CU_ASSERT_EQUAL(q.tx_rekicks, 2);
+    tx_r.consumer -= RING / 2;
+    tx_r.flags = 0;
+    vs_xq_rx(&q, pkts, VS_BURST);
+    CU_ASSERT_EQUAL(q.tx_rekicks, 2);
+    tx_r.flags = XDP_RING_NEED_WAKEUP;
 
     /* A frame longer than a chunk is dropped and counted, the rest goes. */
     kernel_tx_all();
+    vs_xq_rx(&q, pkts, VS_BURST);
+    CU_ASSERT_EQUAL(q.tx_rekicks, 2); /* nothing left on the ring */
     CU_ASSERT_EQUAL(vs_pkt_alloc_bulk(pool, pkts, 2), 2);
     pkts[0]->len = 64;
     struct vs_pkt *big = vs_pkt_alloc_len(pool, 5000);
