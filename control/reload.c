@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataplane/port_conf.h"
 #include "vswitch/compiler.h"
 #include "vswitch/log.h"
 
@@ -137,7 +138,8 @@ const char *vs_reload_kind_name(enum vs_reload_kind kind)
 {
     static const char *const names[] = {
         [VS_RELOAD_ADD] = "added",          [VS_RELOAD_REMOVE] = "removed",
-        [VS_RELOAD_RECREATE] = "recreated", [VS_RELOAD_KEEP] = "kept",
+        [VS_RELOAD_RECREATE] = "recreated",
+        [VS_RELOAD_SET] = "changed", [VS_RELOAD_KEEP] = "kept",
         [VS_RELOAD_APPLY] = "applied",      [VS_RELOAD_RESTART] = "needs_restart",
     };
 
@@ -216,6 +218,24 @@ static int port_changes(const struct vs_reload_port *rp, const struct vs_config_
     return n;
 }
 
+/* Whether set-port can bring the running port to the file's options: only switch
+ * keys differ (the type and its options are the same), and none is given empty
+ * in the file (set-port takes an empty value as "back to the default" and would
+ * leave the key out). */
+static bool live_change(const struct vs_config_port *cp, const json_t *changes)
+{
+    size_t i;
+    json_t *c;
+
+    json_array_foreach(changes, i, c)
+        if (!vs_port_conf_is_key(json_string_value(json_object_get(c, "key"))))
+            return false;
+    for (unsigned a = 0; a < cp->n_args; a++)
+        if (vs_port_conf_is_key(cp->args[a].key) && !cp->args[a].value[0])
+            return false;
+    return true;
+}
+
 static bool named_in(const struct vs_config *cfg, const char *name)
 {
     for (unsigned i = 0; i < cfg->n_ports; i++)
@@ -260,7 +280,8 @@ int vs_reload_diff(const struct vs_config *running, const struct vs_reload_port 
             plan->unchanged++;
             continue;
         }
-        c = new_change(plan, cap, VS_RELOAD_RECREATE, cp->name, cp->type);
+        c = new_change(plan, cap, live_change(cp, changes) ? VS_RELOAD_SET : VS_RELOAD_RECREATE,
+                       cp->name, cp->type);
         c->port = (int)i;
         c->changes = changes;
     }
@@ -383,6 +404,42 @@ static int restore_port(const struct vs_reload_port *rp)
     return vs_switch_add_port(reloader.sw, rp->name, rp->type, &pa, &perr);
 }
 
+/* Changes a port's switch settings to the file's with set-port: every switch key
+ * the file gives (so that a new vlan_mode, which resets the VLAN keys, gets the
+ * file's), and an empty value for those the file dropped. */
+static int set_config_port(const struct vs_config *cfg, unsigned i,
+                           const struct vs_reload_port *rp, char *err, size_t errlen)
+{
+    const struct vs_config_port *cp = &cfg->ports[i];
+    struct vs_port_arg args[2 * VS_CONFIG_MAX_PORT_OPTIONS];
+    int map[2 * VS_CONFIG_MAX_PORT_OPTIONS];
+    struct vs_port_args pa = {0, args};
+    struct vs_port_args file_args = {cp->n_args, cp->args};
+    struct vs_port_err perr = {.arg = -1};
+    const char *key;
+    json_t *v;
+    int rc;
+
+    for (unsigned a = 0; a < cp->n_args; a++)
+        if (vs_port_conf_is_key(cp->args[a].key)) {
+            map[pa.n] = (int)a;
+            args[pa.n++] = cp->args[a];
+        }
+    json_object_foreach((json_t *)rp->options, key, v) {
+        if (!vs_port_conf_is_key(key) || vs_port_args_get(&file_args, key, NULL) ||
+            pa.n == VS_ARRAY_SIZE(args))
+            continue;
+        map[pa.n] = -1;
+        args[pa.n++] = (struct vs_port_arg){.key = key, .value = ""};
+    }
+    rc = vs_switch_set_port(reloader.sw, cp->name, &pa, &perr);
+    if (rc < 0) {
+        perr.arg = perr.arg >= 0 && (unsigned)perr.arg < pa.n ? map[perr.arg] : -1;
+        vs_config_port_error(cfg, i, &perr, rc, err, errlen);
+    }
+    return rc;
+}
+
 static const struct vs_reload_port *find_running(const struct vs_reload_port *ports, unsigned n,
                                                  const char *name)
 {
@@ -472,6 +529,21 @@ static int apply_plan(const struct vs_reload_plan *plan, const struct vs_config 
     }
     for (unsigned i = 0; i < plan->n; i++) {
         const struct vs_reload_change *c = &plan->v[i];
+        const struct vs_reload_port *rp = find_running(ports, n_ports, c->what);
+        char what[512];
+
+        if (c->kind != VS_RELOAD_SET || !rp)
+            continue;
+        changes_text(c->changes, what, sizeof(what));
+        if (set_config_port(next, (unsigned)c->port, rp, msg, sizeof(msg)) == 0) {
+            vs_info("reload: port %s: changed live (%s)", c->what, what);
+            continue;
+        }
+        vs_err("reload: %s; it keeps its old settings", msg);
+        fail_entry(failed, c, msg);
+    }
+    for (unsigned i = 0; i < plan->n; i++) {
+        const struct vs_reload_change *c = &plan->v[i];
         const json_t *e = json_array_get(c->changes, 0);
         const char *from = json_string_value(json_object_get(e, "running"));
         const char *to = json_string_value(json_object_get(e, "file"));
@@ -501,9 +573,9 @@ static int apply_plan(const struct vs_reload_plan *plan, const struct vs_config 
 /* The reply: one list per kind. */
 static json_t *plan_json(const struct vs_reload_plan *plan, const char *file)
 {
-    json_t *res = json_pack("{s:s, s:[], s:[], s:[], s:[], s:[], s:[], s:[], s:i}", "file", file,
-                            "added", "removed", "recreated", "kept", "applied", "needs_restart",
-                            "failed", "unchanged", (json_int_t)plan->unchanged);
+    json_t *res = json_pack("{s:s, s:[], s:[], s:[], s:[], s:[], s:[], s:[], s:[], s:i}", "file",
+                            file, "added", "removed", "recreated", "changed", "kept", "applied",
+                            "needs_restart", "failed", "unchanged", (json_int_t)plan->unchanged);
 
     if (!res)
         return NULL;
@@ -513,7 +585,7 @@ static json_t *plan_json(const struct vs_reload_plan *plan, const char *file)
 
         if (c->kind == VS_RELOAD_APPLY || c->kind == VS_RELOAD_RESTART)
             o = json_deep_copy(json_array_get(c->changes, 0));
-        else if (c->kind == VS_RELOAD_RECREATE)
+        else if (c->kind == VS_RELOAD_RECREATE || c->kind == VS_RELOAD_SET)
             o = json_pack("{s:s, s:s, s:O}", "name", c->what, "type", c->type, "changes",
                           c->changes);
         else
@@ -529,7 +601,7 @@ static json_t *plan_json(const struct vs_reload_plan *plan, const char *file)
 /* Drops from res's lists what failed, so that each port appears once. */
 static void drop_failed(json_t *res)
 {
-    static const char *const lists[] = {"added", "removed", "recreated", "applied"};
+    static const char *const lists[] = {"added", "removed", "recreated", "changed", "applied"};
     json_t *failed = json_object_get(res, "failed"), *f;
     size_t i;
 
@@ -596,11 +668,12 @@ int vs_reload_run(json_t **result, char *err, size_t errlen)
         goto out;
     }
     drop_failed(res);
-    vs_info("reload %s: %zu added, %zu removed, %zu re-created, %u unchanged, %zu kept, "
-            "%zu applied, %zu need a restart, %zu failed",
+    vs_info("reload %s: %zu added, %zu removed, %zu re-created, %zu changed live, %u unchanged, "
+            "%zu kept, %zu applied, %zu need a restart, %zu failed",
             reloader.file, json_array_size(json_object_get(res, "added")),
             json_array_size(json_object_get(res, "removed")),
-            json_array_size(json_object_get(res, "recreated")), plan.unchanged,
+            json_array_size(json_object_get(res, "recreated")),
+            json_array_size(json_object_get(res, "changed")), plan.unchanged,
             json_array_size(json_object_get(res, "kept")),
             json_array_size(json_object_get(res, "applied")),
             json_array_size(json_object_get(res, "needs_restart")),

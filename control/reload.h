@@ -6,9 +6,10 @@
  *
  * Ports. The file is the truth for the ports it names: afterwards each of them
  * runs with exactly the type and options the file gives. A named port that is
- * not running is added; one whose type or options differ is re-created (closed,
- * then opened with the file's options); one that matches is not touched and
- * loses no frame. A running port that the previous file named and the new one
+ * not running is added; one whose switch settings alone differ (VLAN, port
+ * security: the keys set-port takes) gets them changed live; one whose type or
+ * type options differ is re-created (closed, then opened with the file's
+ * options); one that matches is not touched and loses no frame. A running port that the previous file named and the new one
  * does not is removed. A running port that no file named (added with add-port)
  * is kept as it is: such ports belong to whoever added them (an orchestrator
  * starting guests), and a reload made to change something else must not take
@@ -35,13 +36,14 @@
 enum vs_reload_kind {
     VS_RELOAD_ADD,      /* a port the file names that is not running */
     VS_RELOAD_REMOVE,   /* a port of the previous file that the file no longer names */
-    VS_RELOAD_RECREATE, /* a port whose type or options differ from the file's */
+    VS_RELOAD_RECREATE, /* a port whose type or type options differ from the file's */
+    VS_RELOAD_SET,      /* a port whose switch settings alone differ: set live */
     VS_RELOAD_KEEP,     /* a port no file named (add-port): left alone */
     VS_RELOAD_APPLY,    /* a setting that changes while running */
     VS_RELOAD_RESTART,  /* a setting that keeps its running value until a restart */
 };
 
-/* The reply's name for a kind: "added", "removed", "recreated", "kept",
+/* The reply's name for a kind: "added", "removed", "recreated", "changed", "kept",
  * "applied", "needs_restart". */
 const char *vs_reload_kind_name(enum vs_reload_kind kind);
 
@@ -50,9 +52,9 @@ struct vs_reload_change {
     enum vs_reload_kind kind;
     char what[64]; /* the port's name, or the setting's dotted key */
     char type[32]; /* ports: the file's type (running one for REMOVE, KEEP) */
-    int port;      /* ADD, RECREATE: index into the new config's ports; else -1 */
+    int port;      /* ADD, RECREATE, SET: index into the new config's ports; else -1 */
     int setting;   /* APPLY, RESTART: index into the settings table; else -1 */
-    /* [{"key", "running", "file"}]: RECREATE: each option (or "type") that differs,
+    /* [{"key", "running", "file"}]: RECREATE, SET: each option (or "type") that differs,
      * null where one side lacks it; APPLY, RESTART: the setting's two values. */
     json_t *changes;
 };
@@ -91,7 +93,8 @@ void vs_reload_setup(const struct vs_reloader *r);
 
 /* Re-reads the file, validates it whole, applies the difference and logs each
  * step. Returns 0 with *result: {"file", "added": [{"name","type"}],
- * "removed": [..], "recreated": [{"name","type","changes"}], "kept": [..],
+ * "removed": [..], "recreated": [{"name","type","changes"}], "changed": [..] (set
+ * live), "kept": [..],
  * "applied": [{"key","running","file"}], "needs_restart": [..], "failed":
  * [{"name","type","error"}], "unchanged": N} (failed: ports the switch could not
  * open or remove, each error a FILE:LINE:COL line; the rest was applied). Or a

@@ -644,11 +644,13 @@ static void print_reload(const json_t *res)
     static const struct {
         const char *list, *label;
     } kinds[] = {{"added", "added"},         {"removed", "removed"},
-                 {"recreated", "re-created"}, {"kept", "kept"},
+                 {"recreated", "re-created"}, {"changed", "changed live"},
+                 {"kept", "kept"},
                  {"applied", "applied"},     {"needs_restart", "needs a restart"},
                  {"failed", "FAILED"}};
-    static const char *const known[] = {"file",    "added",         "removed", "recreated", "kept",
-                                        "applied", "needs_restart", "failed",  "unchanged", NULL};
+    static const char *const known[] = {"file",          "added",  "removed",   "recreated",
+                                        "changed",       "kept",   "applied",   "needs_restart",
+                                        "failed",        "unchanged", NULL};
     const json_t *unchanged = json_object_get(res, "unchanged");
     char *file = text(json_object_get(res, "file"));
     json_t *rows = json_array();
@@ -669,7 +671,7 @@ static void print_reload(const json_t *res)
                 name = json_object_get(e, "key");
             if (!strcmp(list, "failed"))
                 detail = text(json_object_get(e, "error"));
-            else if (!strcmp(list, "recreated"))
+            else if (!strcmp(list, "recreated") || !strcmp(list, "changed"))
                 detail = changes_text(json_object_get(e, "changes"));
             else if (!strcmp(list, "applied") || !strcmp(list, "needs_restart"))
                 detail = pair_text(e, false);
@@ -890,8 +892,9 @@ static const struct command commands[] = {
      NULL, 0, 0, NULL, print_pollers, NULL},
     {"reload", NULL, "", "re-read vswitchd's config file and apply what changed, as SIGHUP does",
      "The file is checked whole first: a file with a mistake changes nothing, and its "
-     "FILE:LINE:COL line is printed (exit status 1). Otherwise ports the file names are added, or "
-     "re-created when their type or options differ; ports of the previous file that it no longer "
+     "FILE:LINE:COL line is printed (exit status 1). Otherwise ports the file names are added, "
+     "changed live when only the keys set-port takes differ, or re-created when their type or "
+     "type options differ; ports of the previous file that it no longer "
      "names are removed; ports added with add-port that no file named are kept; other ports are "
      "not touched and lose no frame. log.level and control.idle_timeout change at once; pollers, "
      "memory, the control socket and the fdb need a restart, and are listed as such. The table "

@@ -296,6 +296,41 @@ static void test_rename_and_type(void)
     vs_reload_plan_free(&plan);
 }
 
+/* Switch settings (the keys set-port takes) alone: changed live; with a type
+ * option or an empty value among the changes: re-created. */
+static void test_live(void)
+{
+    static const char a[] = "ports:\n"
+                            "  - {name: p1, type: mem, a: '1', vlan_mode: access, tag: 10}\n";
+    struct vs_reload_plan plan;
+    char s[512];
+
+    diff(a,
+         "ports:\n"
+         "  - {name: p1, type: mem, a: '1', vlan_mode: access, tag: 20}\n",
+         s, sizeof(s), NULL, &plan);
+    CU_ASSERT_STRING_EQUAL(s, "changed:p1");
+    CU_ASSERT_EQUAL(json_array_size(plan.v[0].changes), 1);
+    vs_reload_plan_free(&plan);
+    diff(a, "ports:\n  - {name: p1, type: mem, a: '1'}\n", s, sizeof(s), NULL, NULL);
+    CU_ASSERT_STRING_EQUAL(s, "changed:p1");
+    diff(a,
+         "ports:\n"
+         "  - {name: p1, type: mem, a: '1', vlan_mode: trunk, trunks: [10, 20]}\n",
+         s, sizeof(s), NULL, NULL);
+    CU_ASSERT_STRING_EQUAL(s, "changed:p1");
+    diff(a,
+         "ports:\n"
+         "  - {name: p1, type: mem, a: '2', vlan_mode: access, tag: 20}\n",
+         s, sizeof(s), NULL, NULL);
+    CU_ASSERT_STRING_EQUAL(s, "recreated:p1");
+    diff(a,
+         "ports:\n"
+         "  - {name: p1, type: mem2, a: '1', vlan_mode: access, tag: 20}\n",
+         s, sizeof(s), NULL, NULL);
+    CU_ASSERT_STRING_EQUAL(s, "recreated:p1");
+}
+
 /* Ports no file named (add-port) are kept; named ones follow the file. */
 static void test_runtime_ports(void)
 {
@@ -575,6 +610,52 @@ static void test_run_open_fails(void)
     CU_ASSERT_PTR_NOT_NULL(mem_find("p4"));
 }
 
+/* A change of VLAN settings is made live: the same open port, new options. */
+static void test_run_live(void)
+{
+    struct memport *p2 = mem_find("p2");
+    json_t *res, *opts;
+    char err[512];
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(p2);
+    write_file("log: {level: warn}\n"
+               "ports:\n"
+               "  - {name: p2, type: mem, vlan_mode: trunk, trunks: [10, 20]}\n"
+               "  - {name: p1, type: mem, a: '8', b: x}\n"
+               "  - {name: p4, type: mem}\n"
+               "  - {name: p5, type: mem}\n");
+    CU_ASSERT_EQUAL_FATAL(run(&res, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(list_size(res, "changed"), 1);
+    CU_ASSERT_EQUAL(list_size(res, "recreated") + list_size(res, "failed"), 0);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(res, "unchanged")), 3);
+    json_decref(res);
+    CU_ASSERT_PTR_EQUAL(mem_find("p2"), p2);
+    res = vs_switch_port_show(sw, "p2");
+    opts = json_object_get(res, "options");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(opts, "vlan_mode")), "trunk");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(opts, "trunks")), "10,20");
+    json_decref(res);
+    /* The same file again: nothing to do, so set-port stored what the file says. */
+    CU_ASSERT_EQUAL_FATAL(run(&res, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(list_size(res, "changed"), 0);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(res, "unchanged")), 4);
+    json_decref(res);
+    /* Back to no VLAN settings: dropped keys go back to their defaults, live. */
+    write_file("log: {level: warn}\n"
+               "ports:\n"
+               "  - {name: p2, type: mem}\n"
+               "  - {name: p1, type: mem, a: '8', b: x}\n"
+               "  - {name: p4, type: mem}\n"
+               "  - {name: p5, type: mem}\n");
+    CU_ASSERT_EQUAL_FATAL(run(&res, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(list_size(res, "changed"), 1);
+    json_decref(res);
+    CU_ASSERT_PTR_EQUAL(mem_find("p2"), p2);
+    res = vs_switch_port_show(sw, "p2");
+    CU_ASSERT_EQUAL(json_object_size(json_object_get(res, "options")), 0);
+    json_decref(res);
+}
+
 static void test_run_no_file(void)
 {
     json_t *res;
@@ -611,6 +692,7 @@ int main(void)
     CU_add_test(s, "same config", test_same);
     CU_add_test(s, "add, remove, re-create", test_add_remove_recreate);
     CU_add_test(s, "rename and type change", test_rename_and_type);
+    CU_add_test(s, "switch settings change live", test_live);
     CU_add_test(s, "ports added at run time", test_runtime_ports);
     CU_add_test(s, "settings", test_settings);
     CU_add_test(s, "run: setup", test_run_setup);
@@ -618,6 +700,7 @@ int main(void)
     CU_add_test(s, "run: changes", test_run_changes);
     CU_add_test(s, "run: bad file", test_run_bad_file);
     CU_add_test(s, "run: a port cannot open", test_run_open_fails);
+    CU_add_test(s, "run: switch settings live", test_run_live);
     CU_add_test(s, "run: no file", test_run_no_file);
     CU_add_test(s, "run: teardown", test_run_teardown);
     CU_basic_set_mode(CU_BRM_VERBOSE);
