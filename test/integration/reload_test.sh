@@ -2,7 +2,8 @@
 # Config reload under traffic. Four TAP ports in their own namespaces; a ping
 # runs between the two that never change while the file gets a port added, one
 # removed and one changed, first through SIGHUP, then through `vswitchctl
-# reload`: no ping lost, the new ports and the re-created one carry pings, the
+# reload`, and one of the two gets a switch setting changed live: no ping lost,
+# the new ports and the re-created one carry pings, the
 # removed one's TAP is gone, a port added with add-port is kept. A broken file
 # changes nothing (vswitchctl reload exits 1 with FILE:LINE:COL; SIGHUP logs
 # it), and a pollers change is reported as needing a restart while the rest of
@@ -104,7 +105,7 @@ until [ "$(grep -c 'vswitchd: info: reload ' "$VS_LOG" || true)" -gt "$reloads" 
 	[ $SECONDS -lt $deadline ] || fail "no reload summary in the log 10 s after SIGHUP"
 	sleep 0.1
 done
-grep 'vswitchd: info: reload ' "$VS_LOG" | tail -n1 | grep -q '1 added, 1 removed, 1 re-created, 2 unchanged' ||
+grep 'vswitchd: info: reload ' "$VS_LOG" | tail -n1 | grep -q '1 added, 1 removed, 1 re-created, 0 changed live, 2 unchanged' ||
 	fail "SIGHUP: unexpected summary: $(grep 'vswitchd: info: reload ' "$VS_LOG" | tail -n1)"
 grep -q 'reload: port port4: re-created (mtu: (unset) -> 1400)' "$VS_LOG" ||
 	fail "the log does not say why port4 was re-created"
@@ -165,14 +166,19 @@ done
 gone 7 || fail "port7 of the broken file was created"
 pass "a broken file: exit 1 with $cfg:$bad_line:COL, the same in the log after SIGHUP, nothing changed"
 
-# --- what needs a restart is reported, the rest applied --------------------------
-config 'log:' '  level: debug' -- 1 2 3 4:offloads=off
+# --- what needs a restart is reported, the rest applied; port2, which carries the
+# ping, gets a switch setting changed live ------------------------------------------
+config 'log:' '  level: debug' -- 1 2:vlan_mode=transparent 3 4:offloads=off
 sed -i "s/^  cpus: .*/&\n  mode: busy/" "$cfg"
 vs_ctl reload >"$work/restart.out" || { cat "$work/restart.out"; fail "reload with a pollers change failed"; }
 cat "$work/restart.out"
 grep -Eq '^needs a restart +pollers.mode +adaptive -> busy$' "$work/restart.out" ||
 	fail "pollers.mode not reported as needing a restart"
 grep -Eq '^applied +log.level +info -> debug$' "$work/restart.out" || fail "log.level not applied"
+grep -Eq '^changed live +port2 +vlan_mode: - -> transparent$' "$work/restart.out" ||
+	fail "port2's vlan_mode not changed live"
+[ "$(vs_ctl --json show port2 | python3 -c 'import json,sys; print(json.load(sys.stdin)["options"].get("vlan_mode"))')" = transparent ] ||
+	fail "port2's options do not have vlan_mode transparent"
 grep -q 'reload: pollers.mode: needs a restart' "$VS_LOG" || fail "the log does not say pollers.mode needs a restart"
 vs_ctl --json reload >"$work/restart.json"
 python3 - "$work/restart.json" <<'EOF' || fail "reload --json: unexpected result"
@@ -181,10 +187,11 @@ r = json.load(open(sys.argv[1]))
 assert [c["key"] for c in r["needs_restart"]] == ["pollers.mode"], r
 assert r["needs_restart"][0]["running"] == "adaptive" and r["needs_restart"][0]["file"] == "busy", r
 assert r["applied"] == [] and r["added"] == [] and r["removed"] == [] and r["recreated"] == [], r
+assert r["changed"] == [], r
 assert [k["name"] for k in r["kept"]] == ["port6"] and r["unchanged"] == 4 and r["failed"] == [], r
 EOF
 vs_ctl pollers | grep -q '^mode: adaptive' || fail "the pollers' mode changed without a restart"
-pass "pollers.mode: needs a restart (table, --json and log), log.level applied"
+pass "pollers.mode: needs a restart (table, --json and log), log.level applied, port2 changed live"
 
 # --- the ping between the unchanged ports lost nothing ---------------------------
 # Replies are numbered: every request up to the last answered one must have its
