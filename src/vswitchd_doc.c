@@ -116,16 +116,14 @@ static void man_daemon(void)
     vs_man_item(stdout, "SIGTERM, SIGINT", NULL,
                 "Shut down: ports are closed, guests see their link go down.");
     vs_man_item(stdout, "SIGHUP", NULL,
-                "Re-read the config file and apply what changed, as vswitchctl reload does "
-                "(systemctl reload vswitchd sends it). A refused file changes nothing; the log "
-                "says why.");
-    vs_man_item(stdout, "SIGHUP", NULL,
-                "Reload the config file given with -c, as vswitchctl reload does: a file with a "
-                "mistake changes nothing (its FILE:LINE:COL line is logged); otherwise ports are "
-                "added, removed or re-created where the file differs, ports added with add-port "
-                "that no file named are kept, unchanged ports lose no frame, and settings that "
-                "cannot change while running (pollers, memory, control socket, fdb) are logged "
-                "as needing a restart.");
+                "Re-read the config file given with -c and apply what changed, as vswitchctl "
+                "reload does (systemctl reload vswitchd sends it). A file with a mistake changes "
+                "nothing (its FILE:LINE:COL line is logged). Otherwise ports the file names are "
+                "added, changed live (only the keys set-port takes differ) or re-created (the "
+                "type or its options differ); ports of the previous file that it no longer names "
+                "are removed; ports added with add-port that no file named are kept; unchanged "
+                "ports lose no frame; settings that cannot change while running (pollers, "
+                "memory, control socket, fdb) are logged as needing a restart.");
     vs_man_section(stdout, "SERVICE AND LOGGING");
     vs_man_text(stdout,
                 vs_notify_available()
