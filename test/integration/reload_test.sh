@@ -6,7 +6,8 @@
 # the new ports and the re-created one carry pings, the
 # removed one's TAP is gone, a port added with add-port is kept. A broken file
 # changes nothing (vswitchctl reload exits 1 with FILE:LINE:COL; SIGHUP logs
-# it), and a pollers change is reported as needing a restart while the rest of
+# it), a port that cannot open is listed as FAILED with its FILE:LINE:COL (exit
+# 1) while the others stay, and a pollers change is reported as needing a restart while the rest of
 # the file is applied.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
@@ -165,6 +166,23 @@ done
 [ "$(ports_now)" = "port1 port2 port3 port4 port6" ] || fail "ports after a broken file: $(ports_now)"
 gone 7 || fail "port7 of the broken file was created"
 pass "a broken file: exit 1 with $cfg:$bad_line:COL, the same in the log after SIGHUP, nothing changed"
+
+# --- a port that cannot open: its name taken by a device that is no TAP -------------
+ip link add "$(tap 7)" type veth peer name "vs-rp7-$sfx"
+VS_LINKS+=("vs-rp7-$sfx")
+config -- 1 2 3 4:offloads=off 7
+set +e
+vs_ctl reload >"$work/failed.out" 2>&1
+rc=$?
+set -e
+cat "$work/failed.out"
+[ $rc -eq 1 ] || fail "a reload with a port that cannot open exited $rc, expected 1"
+line7=$(grep -n "name: port7$" "$cfg" | cut -d: -f1) # the error is about the port: its entry
+grep -Eq "^FAILED +port7 +$cfg:$line7:[0-9]+: ports\[4\]: port port7: " "$work/failed.out" ||
+	fail "port7 not listed as FAILED with $cfg:$line7:COL"
+[ "$(ports_now)" = "port1 port2 port3 port4 port6" ] || fail "ports after a failed port: $(ports_now)"
+ip link del "$(tap 7)"
+pass "a port that cannot open: FAILED with $cfg:$line7:COL, exit 1, the others as they were"
 
 # --- what needs a restart is reported, the rest applied; port2, which carries the
 # ping, gets a switch setting changed live ------------------------------------------
