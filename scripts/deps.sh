@@ -29,6 +29,8 @@ BASE_PKGS=(
 	# libsystemd-dev: sd_notify for the Type=notify unit; debootstrap: the
 	# package test installs the .deb into a fresh Debian root
 	libsystemd-dev debootstrap
+	# systemd: systemctl and journalctl in the README's service and logs sections
+	systemd
 )
 BACKPORTS_PKGS=(qemu-system-x86)
 BACKPORTS_FILE=/etc/apt/sources.list.d/bookworm-backports.sources

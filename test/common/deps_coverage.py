@@ -40,6 +40,9 @@ SHELL_WORDS = {
     "{", "}", "(", ")", "mapfile", "readarray", "getopts", "builtin", "disown", "pushd", "popd",
     "shopt", "alias", "unalias", "caller", "enable", "help", "history", "logout", "times",
 }
+# The project's own programs: built here (build/), installed by cmake --install or
+# the .deb; README examples may run them by name.
+OWN_PROGRAMS = {"vswitchd", "vswitchctl"}
 # Prefix commands whose argument is itself a command.
 WRAPPERS = {"sudo", "env", "timeout", "nice", "stdbuf", "setsid", "nohup", "taskset", "exec",
             "command", "time", "chroot", "unshare", "nsenter", "xargs", "strace"}
@@ -227,7 +230,7 @@ def collect(root):
     for block in re.findall(r"^```(?:sh|bash|shell)\n(.*?)^```", readme, re.S | re.M):
         for line in block.replace("\\\n", " ").splitlines():
             for w in command_words(line):
-                if plausible(w) and "/" not in w:
+                if plausible(w) and "/" not in w and w not in OWN_PROGRAMS:
                     required.setdefault(w, "README.md code block")
 
     for d, _, files in os.walk(os.path.join(root, "bench")):

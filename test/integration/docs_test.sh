@@ -90,6 +90,16 @@ got=$(complete_words vswitchctl add-port p0 tap "")
 [ "$got" = "ifname= mtu= offloads=" ] || fail "tap options: got '$got'"
 got=$(complete_words vswitchctl fdb "")
 [ "$got" = "show flush" ] || fail "fdb subcommands: got '$got'"
+# Every command's arguments complete without a shell error, whatever they are.
+for c in "${cmds[@]}"; do
+	read -ra w <<<"$c"
+	for args in "" "x" "x y"; do
+		read -ra a <<<"$args"
+		errs=$(complete_words "$VSWITCHCTL" -s "$work/none.sock" "${w[@]}" "${a[@]}" "" 2>&1 >/dev/null)
+		[ -z "$errs" ] || fail "completing '$c $args ': $errs"
+	done
+done
+pass "every command's arguments complete without an error"
 
 cat >"$work/vs.yaml" <<EOF
 pollers:
