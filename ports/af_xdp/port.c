@@ -23,8 +23,12 @@
 #endif
 
 /* Entries of each ring. The fill ring is kept full: that many buffers per queue
- * wait for the kernel, enough for a NAPI budget many times over. */
-#define RING_SIZE 1024
+ * wait for the kernel, and as many may sit received on the RX ring while the
+ * poller is busy elsewhere (in copy mode a TX kick runs the receiving side's
+ * stack on the poller's cpu): a TCP sender's bursts fit. TX and completion
+ * rings hold what the switch sends in a few bursts. */
+#define RX_RING_SIZE 2048
+#define TX_RING_SIZE 1024
 
 struct xdp_queue {
     struct vs_xq q;
@@ -214,15 +218,15 @@ static int queue_open(struct vs_port *port, struct af_xdp *x, unsigned qid, stru
 {
     struct xdp_queue *xq = &x->queues[qid];
     struct xsk_umem_config ucfg = {
-        .fill_size = RING_SIZE,
-        .comp_size = RING_SIZE,
+        .fill_size = RX_RING_SIZE,
+        .comp_size = TX_RING_SIZE,
         .frame_size = VS_XDP_CHUNK,
         .frame_headroom = 0,
         .flags = XDP_UMEM_UNALIGNED_CHUNK_FLAG,
     };
     struct xsk_socket_config scfg = {
-        .rx_size = RING_SIZE,
-        .tx_size = RING_SIZE,
+        .rx_size = RX_RING_SIZE,
+        .tx_size = TX_RING_SIZE,
         .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
         .bind_flags = XDP_USE_NEED_WAKEUP,
     };
@@ -282,9 +286,9 @@ static int queue_open(struct vs_port *port, struct af_xdp *x, unsigned qid, stru
     if ((rc = vs_xq_init(&xq->q, &x->area, xsk_socket__fd(xq->xsk))) < 0)
         return rc;
     /* Buffers first, then the map entry: the first frame finds the ring full. */
-    while (vs_xq_refill(&xq->q, RING_SIZE))
+    while (vs_xq_refill(&xq->q, RX_RING_SIZE))
         ;
-    if (xq->q.rx_held < RING_SIZE / 2)
+    if (xq->q.rx_held < RX_RING_SIZE / 2)
         vs_warn("port %s: queue %u: only %u packet buffers for the kernel's fill ring; "
                 "raise memory.buffers",
                 port->name, qid, xq->q.rx_held);

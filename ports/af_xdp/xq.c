@@ -5,6 +5,11 @@
 
 #include "ports/af_xdp/xq.h"
 
+/* Refills per RX burst, of up to 2 * VS_BURST buffers each: the kernel may have
+ * taken many more fill entries than the poller took frames (a NAPI poll of 64,
+ * several between two bursts). */
+#define REFILL_ROUNDS 4
+
 /* Completions reaped per call: the TX ring's worth never needs more than a few. */
 #define COMP_BATCH 64
 
@@ -103,10 +108,12 @@ uint16_t vs_xq_rx(struct vs_xq *q, struct vs_pkt **pkts, uint16_t n)
     }
     if (got)
         xsk_ring_cons__release(&q->rx, got);
-    /* Give back what was taken, and catch up on what an earlier burst could not
-     * get from the pool; a full ring is not even looked at. */
-    if (q->rx_held < q->fill.size)
-        vs_xq_refill(q, 2 * VS_BURST);
+    /* Every frame received took a fill entry: give them back, and catch up on what
+     * an earlier burst could not get from the pool. An idle queue with a full
+     * fill ring does not even look at it. */
+    if (got || q->rx_held < q->fill.size)
+        for (unsigned i = 0; i < REFILL_ROUNDS && vs_xq_refill(q, 2 * VS_BURST); i++)
+            ;
     if (xsk_ring_prod__needs_wakeup(&q->fill)) {
         q->rx_wakeups++;
         if (q->fd >= 0)
