@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <yaml.h>
@@ -22,6 +23,7 @@
 #include "dataplane/port_conf.h"
 #include "vswitch/compiler.h"
 #include "vswitch/cpu.h"
+#include "vswitch/listen.h"
 
 #define CPU_LIMIT 1024            /* highest CPU number we accept + 1 */
 #define MAX_PORT_OPTIONS VS_CONFIG_MAX_PORT_OPTIONS
@@ -429,7 +431,17 @@ static int control_pair(struct loader *ld, const char *path, const yaml_node_t *
         cfg->idle_timeout = (unsigned)n;
         return ret;
     }
-    return fail(ld, k, key, "unknown key; use socket, mode, group or idle_timeout");
+    if (scalar_is(k, "metrics")) {
+        struct sockaddr_storage ss;
+        unsigned len;
+
+        ret = get_string(ld, v, key, "ADDRESS:PORT", sizeof(cfg->metrics), cfg->metrics);
+        if (!ret && vs_parse_addr_port(cfg->metrics, &ss, &len) < 0)
+            return fail(ld, v, key, "%s is not ADDRESS:PORT; use one such as 127.0.0.1:9417 or "
+                        "[::1]:9417", show(v, b, sizeof(b)));
+        return ret;
+    }
+    return fail(ld, k, key, "unknown key; use socket, mode, group, idle_timeout or metrics");
 }
 
 static int fdb_pair(struct loader *ld, const char *path, const yaml_node_t *k, const yaml_node_t *v,
@@ -758,6 +770,7 @@ static void set_defaults(struct vs_config *cfg)
     cfg->socket_mode = 0660;
     cfg->socket_group[0] = '\0';
     cfg->idle_timeout = VS_CTL_IDLE_TIMEOUT_S;
+    cfg->metrics[0] = '\0';
     cfg->fdb_size = 65536;
     cfg->fdb_aging = 300;
     cfg->log_level = VS_LOG_INFO;

@@ -17,7 +17,7 @@
  *            lowest CPU this process may use when 1 is not one), mode busy|adaptive
  *   memory:  hugepage_size 2M|1G|none, buffers 1024..4194304, large_buffers 0..65536
  *   control: socket (path), mode (octal permissions), group (optional),
- *            idle_timeout 0..86400 seconds (0 = never)
+ *            idle_timeout 0..86400 seconds (0 = never), metrics (ADDRESS:PORT, optional)
  *   fdb:     size 1024..16777216, aging 0..86400 seconds (0 = never)
  *   log:     level err|warn|info|debug
  *   ports:   list of {name, type, <type option>: <scalar>...}
@@ -62,6 +62,7 @@ struct vs_config {
     unsigned socket_mode;
     char socket_group[64]; /* "" when not given */
     unsigned idle_timeout; /* seconds before an idle client is closed, 0 = never */
+    char metrics[64];      /* ADDRESS:PORT of the Prometheus endpoint, "" when off */
 
     uint32_t fdb_size;
     uint32_t fdb_aging; /* seconds, 0 = entries never age */

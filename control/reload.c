@@ -91,6 +91,11 @@ static int apply_idle(const struct apply_ctx *ctx, struct vs_config *running,
     return rc;
 }
 
+static void fmt_metrics(const struct vs_config *c, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s", c->metrics[0] ? c->metrics : "(off)");
+}
+
 static void fmt_fdb_size(const struct vs_config *c, char *buf, size_t size)
 {
     snprintf(buf, size, "%u", c->fdb_size);
@@ -127,6 +132,7 @@ static const struct setting settings[] = {
     {"control.mode", fmt_socket_mode, NULL},
     {"control.group", fmt_group, NULL},
     {"control.idle_timeout", fmt_idle, apply_idle},
+    {"control.metrics", fmt_metrics, NULL},
     {"fdb.size", fmt_fdb_size, NULL},
     {"fdb.aging", fmt_fdb_aging, NULL},
     {"log.level", fmt_log_level, apply_log_level},

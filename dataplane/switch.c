@@ -564,3 +564,9 @@ int vs_switch_fdb_flush(struct vs_switch *sw, const char *name)
         return -ENOENT;
     return (int)vs_fdb_flush_port(sw->fdb, dp->port.id);
 }
+
+void vs_switch_fdb_usage(const struct vs_switch *sw, uint32_t *count, uint32_t *capacity)
+{
+    *count = vs_fdb_count(sw->fdb);
+    *capacity = vs_fdb_capacity(sw->fdb);
+}

@@ -97,6 +97,8 @@ json_t *vs_switch_pollers(struct vs_switch *sw);
 json_t *vs_switch_fdb_show(struct vs_switch *sw);
 /* Flushes all entries, or one port's (name != NULL). Returns the count or -ENOENT. */
 int vs_switch_fdb_flush(struct vs_switch *sw, const char *name);
+/* Entries in the forwarding table and its capacity. */
+void vs_switch_fdb_usage(const struct vs_switch *sw, uint32_t *count, uint32_t *capacity);
 /* Counters of one port summed over pollers. 0 or -ENOENT. */
 int vs_switch_port_counters(struct vs_switch *sw, const char *name, struct vs_port_counters *out);
 

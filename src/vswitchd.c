@@ -15,6 +15,7 @@
 #include "control/capture_stream.h"
 #include "control/commands.h"
 #include "control/config.h"
+#include "control/metrics.h"
 #include "control/reload.h"
 #include "control/server.h"
 #include "src/vswitchd_doc.h"
@@ -100,6 +101,7 @@ int main(int argc, char **argv)
     struct vs_switch_params params = {0};
     struct vs_switch *sw = NULL;
     struct vs_ctl_server *server = NULL;
+    struct vs_metrics *metrics = NULL;
     struct vs_pool *pool = NULL;
     char err[512];
     int c, rc, sfd = -1, status = 1;
@@ -184,6 +186,8 @@ int main(int argc, char **argv)
         vs_err("control socket %s: cannot start the idle timer: %s", cfg.socket, strerror(-rc));
         goto out;
     }
+    if (cfg.metrics[0] && (rc = vs_metrics_start(cfg.metrics, sw, pool, &metrics)) < 0)
+        goto out; /* it logged why */
     vs_reload_setup(&(struct vs_reloader){.file = file ? cfg.file : NULL, .running = &cfg,
                                           .sw = sw, .server = server});
 
@@ -209,6 +213,7 @@ int main(int argc, char **argv)
 out:
     vs_reload_setup(NULL);
     vs_ctl_server_stop(server);
+    vs_metrics_stop(metrics);
     vs_capture_streams_close();
     vs_switch_destroy(sw);
     vs_pool_destroy(pool);

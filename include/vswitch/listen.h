@@ -32,4 +32,13 @@ int vs_listen_unix(const char *path, unsigned mode, gid_t gid, int backlog, stru
 /* Closes the socket and removes its file, unless someone replaced the file. */
 void vs_listen_close(struct vs_listener *l);
 
+/* Parses "ADDRESS:PORT": an IPv4 address or a bracketed IPv6 one
+ * ("[::1]:9417"), and a port 1..65535. 0 or -EINVAL. */
+struct sockaddr_storage;
+int vs_parse_addr_port(const char *s, struct sockaddr_storage *ss, unsigned *len);
+/* A listening TCP socket (non-blocking, close-on-exec, SO_REUSEADDR) on
+ * "ADDRESS:PORT". Returns the fd, or a negative errno with the failed step in
+ * what (-EADDRINUSE: something listens there already). */
+int vs_listen_tcp(const char *addr_port, int backlog, char *what, size_t whatlen);
+
 #endif

@@ -16,6 +16,9 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -190,4 +193,73 @@ void vs_listen_close(struct vs_listener *l)
     /* Another process may have replaced the file since: leave theirs alone. */
     if (lstat(l->path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
         unlink(l->path);
+}
+
+int vs_parse_addr_port(const char *s, struct sockaddr_storage *ss, unsigned *len)
+{
+    char host[64], *end;
+    const char *colon;
+    unsigned long port;
+    size_t hl;
+
+    memset(ss, 0, sizeof(*ss));
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return -EINVAL;
+        hl = (size_t)(close - s - 1);
+        if (hl >= sizeof(host))
+            return -EINVAL;
+        memcpy(host, s + 1, hl);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon || (size_t)(colon - s) >= sizeof(host))
+            return -EINVAL;
+        hl = (size_t)(colon - s);
+        memcpy(host, s, hl);
+    }
+    host[hl] = '\0';
+    if (colon[1] < '0' || colon[1] > '9')
+        return -EINVAL;
+    errno = 0;
+    port = strtoul(colon + 1, &end, 10);
+    if (errno || *end || port < 1 || port > 65535)
+        return -EINVAL;
+    if (s[0] == '[') {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+            return -EINVAL;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        *len = sizeof(*a);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
+        if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+            return -EINVAL;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        *len = sizeof(*a);
+    }
+    return 0;
+}
+
+int vs_listen_tcp(const char *addr_port, int backlog, char *what, size_t whatlen)
+{
+    struct sockaddr_storage ss;
+    unsigned len;
+    int fd, one = 1, e;
+
+    if (vs_parse_addr_port(addr_port, &ss, &len) < 0)
+        return step_fail(what, whatlen, "address", EINVAL);
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return step_fail(what, whatlen, "socket", errno);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+        bind(fd, (struct sockaddr *)&ss, len) || listen(fd, backlog)) {
+        e = errno;
+        close(fd);
+        return step_fail(what, whatlen, "bind", e);
+    }
+    return fd;
 }
