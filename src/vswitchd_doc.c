@@ -8,6 +8,7 @@
 
 #include "control/config.h"
 #include "control/config_doc.h"
+#include "dataplane/port_conf.h"
 #include "vswitch/log.h"
 #include "vswitch/notify.h"
 #include "vswitch/port.h"
@@ -208,6 +209,11 @@ static int man_config(void)
     vs_man_text(stdout, "Port types and the options each takes (the same words as in "
                         "vswitchctl add-port NAME TYPE KEY=VALUE...):");
     each_type(man_port_type, NULL);
+    snprintf(text, sizeof(text),
+             "Every port, whatever its type, also takes the switch's own keys: %s (VLANs; "
+             "vswitchctl set-port changes them at run time).",
+             vs_port_conf_key_list());
+    vs_man_text(stdout, text);
     vs_man_section(stdout, "EXAMPLE");
     vs_man_text(stdout, "The embedded default (vswitchd --print-default-config):");
     vs_man_verbatim(stdout, vs_config_default_yaml);
@@ -225,8 +231,15 @@ int vs_daemon_generate(const char *what)
         if (man_config())
             return 1;
     } else if (!strcmp(what, "bash")) {
-        printf("# Port types and their options, from vswitchd's port registry.\n");
+        char keys[160], *c;
+
+        printf("# Port types and their options, from vswitchd's port registry, and the\n"
+               "# switch's own port keys (every type; set-port).\n");
         each_type(bash_port_type, NULL);
+        snprintf(keys, sizeof(keys), "%s", vs_port_conf_key_list());
+        while ((c = strstr(keys, ", ")))
+            memmove(c, c + 1, strlen(c));
+        printf("_vswitchctl_switch_keys='%s'\n", keys);
     } else {
         fprintf(stderr, "vswitchd: --generate '%s': use man, config-man or bash\n", what);
         return 2;

@@ -87,7 +87,10 @@ sorted() { tr ' ' '\n' <<<"$1" | sort | xargs; }
 got=$(complete_words vswitchctl add-port p0 "")
 [ "$(sorted "$got")" = "$(sorted "$types")" ] || fail "port types: expected '$types', got '$got'"
 got=$(complete_words vswitchctl add-port p0 tap "")
-[ "$got" = "ifname= mtu= offloads=" ] || fail "tap options: got '$got'"
+[ "$(sorted "$got")" = "$(sorted "ifname= mtu= offloads= native_vlan= tag= trunks= vlan_mode=")" ] ||
+	fail "tap options and the switch's keys: got '$got'"
+got=$(complete_words vswitchctl add-port p0 tap o)
+[ "$got" = "offloads=" ] || fail "tap options starting with o: got '$got'"
 got=$(complete_words vswitchctl fdb "")
 [ "$got" = "show flush" ] || fail "fdb subcommands: got '$got'"
 # Every command's arguments complete without a shell error, whatever they are.
