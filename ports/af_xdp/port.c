@@ -179,6 +179,7 @@ static int area_init(struct vs_port *port, struct vs_xq_area *a, struct vs_port_
     a->base = r->va;
     a->len = r->len;
     a->n_bufs = vs_pool_size(port->pool);
+    a->page_size = r->page_size;
     if (!p) {
         vs_port_err_set(err, -1, "no free packet buffer (memory.buffers)");
         return -ENOBUFS;
@@ -255,7 +256,10 @@ static int queue_open(struct vs_port *port, struct af_xdp *x, unsigned qid, stru
     }
     if (x->a.zerocopy == VS_XDP_ZC_ON)
         scfg.bind_flags |= XDP_ZEROCOPY;
-    else if (x->a.zerocopy == VS_XDP_ZC_OFF || vs_xdp_prog_mode(x->prog) == VS_XDP_MODE_GENERIC)
+    else if (x->a.zerocopy == VS_XDP_ZC_OFF || vs_xdp_prog_mode(x->prog) == VS_XDP_MODE_GENERIC ||
+             x->area.page_size < (2u << 20))
+        /* Zero-copy on normal pages would lose half the chunks to page
+         * boundaries (xq.h): hugepages only. */
         scfg.bind_flags |= XDP_COPY;
     /* Neither flag: the kernel takes zero-copy where the driver has it. */
     rc = xsk_socket__create(&xq->xsk, x->a.ifname, qid, xq->umem, &xq->q.rx, &xq->q.tx, &scfg);
@@ -283,7 +287,7 @@ static int queue_open(struct vs_port *port, struct af_xdp *x, unsigned qid, stru
     }
     if (!getsockopt(xsk_socket__fd(xq->xsk), SOL_XDP, XDP_OPTIONS, &opts, &olen))
         x->zero_copy = opts.flags & XDP_OPTIONS_ZEROCOPY;
-    if ((rc = vs_xq_init(&xq->q, &x->area, xsk_socket__fd(xq->xsk))) < 0)
+    if ((rc = vs_xq_init(&xq->q, &x->area, xsk_socket__fd(xq->xsk), x->zero_copy)) < 0)
         return rc;
     /* Buffers first, then the map entry: the first frame finds the ring full. */
     while (vs_xq_refill(&xq->q, RX_RING_SIZE))
@@ -316,6 +320,16 @@ static int af_xdp_open(struct vs_port *port, const struct vs_port_args *args,
         (rc = area_init(port, &x->area, err)) < 0) {
         free(x);
         return rc;
+    }
+    if (x->a.zerocopy == VS_XDP_ZC_ON && x->area.page_size < (2u << 20)) {
+        int idx;
+
+        vs_port_args_get(args, "zerocopy", &idx);
+        vs_port_err_set(err, idx,
+                        "zerocopy: 'on' needs the packet pool in hugepages (memory.hugepage_size "
+                        "2M or 1G, with pages reserved: vswitchd fell back to normal pages)");
+        free(x);
+        return -EINVAL;
     }
     if (!swept) {
         /* Programs a killed vswitchd left on interfaces no port names any more. */
@@ -405,6 +419,8 @@ static void af_xdp_show(struct vs_port *port, json_t *out)
         J(o, "tx_copied", q->tx_copied);
         J(o, "tx_no_buffer", q->tx_no_buffer);
         J(o, "tx_oversize", q->tx_oversize);
+        J(o, "tx_straddle", q->tx_straddle);
+        J(o, "zc_set_aside", q->n_aside);
         J(o, "tx_wakeups", q->tx_wakeups);
         J(o, "tx_wakeup_errors", q->tx_wakeup_errors);
         if (!getsockopt(q->fd, SOL_XDP, XDP_STATISTICS, &st, &len)) {

@@ -17,21 +17,33 @@ static inline void bit_set(uint64_t *b, uint32_t i) { b[i / 64] |= 1ull << (i % 
 static inline void bit_clear(uint64_t *b, uint32_t i) { b[i / 64] &= ~(1ull << (i % 64)); }
 static inline bool bit_test(const uint64_t *b, uint32_t i) { return b[i / 64] >> (i % 64) & 1; }
 
-int vs_xq_init(struct vs_xq *q, const struct vs_xq_area *area, int fd)
+int vs_xq_init(struct vs_xq *q, const struct vs_xq_area *area, int fd, bool zc)
 {
     size_t words = (area->n_bufs + 63) / 64;
 
     q->area = area;
     q->fd = fd;
+    q->zc = zc;
     q->held_rx = calloc(words, sizeof(uint64_t));
     q->held_tx = calloc(words, sizeof(uint64_t));
-    if (!q->held_rx || !q->held_tx) {
+    /* At most one buffer starts before and ends after each page boundary. */
+    q->max_aside = zc ? (unsigned)(area->len / area->page_size) + 1 : 0;
+    q->aside = zc ? calloc(q->max_aside, sizeof(*q->aside)) : NULL;
+    if (!q->held_rx || !q->held_tx || (zc && !q->aside)) {
         free(q->held_rx);
         free(q->held_tx);
+        free(q->aside);
         q->held_rx = q->held_tx = NULL;
+        q->aside = NULL;
         return -ENOMEM;
     }
     return 0;
+}
+
+/* Whether [off, off + len) of the UMEM crosses a page boundary. */
+static inline bool straddles(const struct vs_xq_area *a, uint64_t off, uint32_t len)
+{
+    return (off & (a->page_size - 1)) + len > a->page_size;
 }
 
 /* A buffer's UMEM address: its buf[0] from the region's start. */
@@ -72,13 +84,24 @@ unsigned vs_xq_refill(struct vs_xq *q, unsigned max)
         vs_pkt_free_bulk(pkts, got);
         return 0;
     }
+    unsigned posted = 0, aside = 0;
+
     for (unsigned i = 0; i < got; i++) {
-        *xsk_ring_prod__fill_addr(&q->fill, idx + i) = umem_addr(q->area, pkts[i]);
+        uint64_t addr = umem_addr(q->area, pkts[i]);
+
+        if (vs_unlikely(q->zc && straddles(q->area, addr, VS_XDP_CHUNK)) &&
+            q->n_aside < q->max_aside) {
+            q->aside[q->n_aside++] = pkts[i];
+            aside++;
+            continue;
+        }
+        *xsk_ring_prod__fill_addr(&q->fill, idx + posted++) = addr;
         bit_set(q->held_rx, pkts[i]->index);
     }
-    xsk_ring_prod__submit(&q->fill, got);
-    q->rx_held += got;
-    return got;
+    q->fill.cached_prod -= got - posted; /* the reservations not used */
+    xsk_ring_prod__submit(&q->fill, posted);
+    q->rx_held += posted;
+    return posted + aside;
 }
 
 uint16_t vs_xq_rx(struct vs_xq *q, struct vs_pkt **pkts, uint16_t n)
@@ -153,26 +176,37 @@ unsigned vs_xq_complete(struct vs_xq *q)
     return n;
 }
 
-/* p as a frame the kernel may read from the UMEM: itself when it lies in a pool
- * buffer not already on this TX ring, else a copy (p freed). NULL: no buffer for
- * the copy (p untouched). */
-static inline struct vs_pkt *tx_frame(struct vs_xq *q, struct vs_pkt *p)
+/* p as a frame the kernel may read from the UMEM (*out): itself when it lies in
+ * a pool buffer not already on this TX ring, else a copy (p freed). -ENOBUFS: no
+ * buffer for the copy (p untouched); -ERANGE: the copy would cross a page
+ * boundary in zero-copy mode (p freed; rare enough to drop). */
+static inline int tx_frame(struct vs_xq *q, struct vs_pkt *p, struct vs_pkt **out)
 {
     struct vs_pkt *c;
 
     if (vs_likely(p->pool == q->area->pool && !(p->flags & VS_PKT_F_EXTERNAL) &&
-                  !bit_test(q->held_tx, p->index)))
-        return p;
+                  !bit_test(q->held_tx, p->index)) &&
+        (vs_likely(!q->zc) || !straddles(q->area, umem_addr(q->area, p) + p->data_off, p->len))) {
+        *out = p;
+        return 0;
+    }
     /* A lent frame lives in a peer's memory, a large buffer outside the UMEM, and a
      * frame sent twice on one queue would be completed twice. */
     c = vs_pkt_alloc(q->area->pool);
     if (!c)
-        return NULL;
+        return -ENOBUFS;
+    if (vs_unlikely(q->zc && straddles(q->area, umem_addr(q->area, c) + c->data_off, p->len))) {
+        q->tx_straddle++;
+        vs_pkt_free(c);
+        vs_pkt_free(p);
+        return -ERANGE;
+    }
     vs_pkt_copy_out(p, vs_pkt_data(c));
     c->len = p->len;
     vs_pkt_free(p);
     q->tx_copied++;
-    return c;
+    *out = c;
+    return 0;
 }
 
 uint16_t vs_xq_tx(struct vs_xq *q, struct vs_pkt **pkts, uint16_t n)
@@ -195,8 +229,11 @@ uint16_t vs_xq_tx(struct vs_xq *q, struct vs_pkt **pkts, uint16_t n)
                 vs_pkt_free(p);
                 continue;
             }
-            p = tx_frame(q, p);
-            if (vs_unlikely(!p)) {
+            int rc = tx_frame(q, p, &p);
+
+            if (vs_unlikely(rc == -ERANGE))
+                continue;
+            if (vs_unlikely(rc < 0)) {
                 q->tx_no_buffer++;
                 break;
             }
@@ -245,5 +282,10 @@ void vs_xq_release(struct vs_xq *q)
     release_marked(q->area, q->held_rx);
     release_marked(q->area, q->held_tx);
     q->held_rx = q->held_tx = NULL;
+    if (q->aside)
+        vs_pkt_free_bulk(q->aside, q->n_aside);
+    free(q->aside);
+    q->aside = NULL;
+    q->n_aside = 0;
     q->rx_held = q->tx_held = 0;
 }

@@ -28,6 +28,7 @@ struct vs_xq_area {
     uint8_t *base;
     uint64_t len;
     unsigned n_bufs;
+    uint64_t page_size; /* of the region: a zero-copy NIC sees one page at a time */
 };
 
 struct vs_xq {
@@ -40,6 +41,13 @@ struct vs_xq {
     uint64_t rx_wakeups;  /* recvfrom() for a fill ring that asked for one */
     uint64_t fill_short;  /* refills the pool could not complete */
     uint64_t tx_rekicks;  /* kicks for frames an earlier kick left on the TX ring */
+    /* Zero-copy: the driver DMAs per page, and pages of the region need not be
+     * contiguous, so a chunk across a page boundary is refused by the kernel (a
+     * fill entry it would swallow, a frame it would drop). Such buffers (about
+     * one per 2 MiB hugepage) are set aside instead of posted. */
+    bool zc;
+    unsigned n_aside, max_aside;
+    struct vs_pkt **aside;
 
     /* TX side: tx_burst's callers, one at a time. */
     struct xsk_ring_prod tx vs_cache_aligned;
@@ -49,6 +57,7 @@ struct vs_xq {
     uint64_t tx_copied;        /* lent, shared twice or foreign frames copied into the UMEM */
     uint64_t tx_no_buffer;     /* a copy found no free buffer: the rest of the burst waits */
     uint64_t tx_oversize;      /* longer than a chunk: dropped */
+    uint64_t tx_straddle;      /* zero-copy: across a page boundary even when copied */
     uint64_t tx_wakeups;       /* sendto() kicks */
     uint64_t tx_wakeup_errors; /* kicks that failed other than by a full queue */
 
@@ -56,9 +65,10 @@ struct vs_xq {
     int fd; /* the socket, for wake-ups; -1: none */
 };
 
-/* Allocates the bitmaps. 0 or -ENOMEM. */
-int vs_xq_init(struct vs_xq *q, const struct vs_xq_area *area, int fd);
-/* Posts free pool buffers to the fill ring, at most max. Returns how many. */
+/* Allocates the bitmaps; zc: the socket is in zero-copy mode. 0 or -ENOMEM. */
+int vs_xq_init(struct vs_xq *q, const struct vs_xq_area *area, int fd, bool zc);
+/* Posts free pool buffers to the fill ring, at most max. Returns how many it
+ * posted or set aside (zc). */
 unsigned vs_xq_refill(struct vs_xq *q, unsigned max);
 /* Takes up to n received frames, refills the fill ring for them and wakes the
  * kernel when the fill ring asks for it. */

@@ -129,18 +129,20 @@ static void ring_cons(struct xsk_ring_cons *r, struct fake_ring *f, uint32_t siz
     r->cached_cons = 0;
 }
 
-static void queue_setup(void)
+static void queue_setup_zc(bool zc)
 {
     const struct vs_mem_region *r = vs_pool_region(pool);
 
-    area = (struct vs_xq_area){pool, r->va, r->len, vs_pool_size(pool)};
+    area = (struct vs_xq_area){pool, r->va, r->len, vs_pool_size(pool), r->page_size};
     memset(&q, 0, sizeof(q));
     ring_prod(&q.fill, &fill_r, FILL_SIZE);
     ring_cons(&q.comp, &comp_r, FILL_SIZE);
     ring_cons(&q.rx, &rx_r, RING);
     ring_prod(&q.tx, &tx_r, RING);
-    CU_ASSERT_EQUAL_FATAL(vs_xq_init(&q, &area, -1), 0);
+    CU_ASSERT_EQUAL_FATAL(vs_xq_init(&q, &area, -1, zc), 0);
 }
+
+static void queue_setup(void) { queue_setup_zc(false); }
 
 static uint64_t buf_addr(const struct vs_pkt *p) { return (uint64_t)(p->buf - area.base); }
 
@@ -380,6 +382,50 @@ static void test_tx(void)
     CU_ASSERT_EQUAL(vs_pool_free_count(pool), free0);
 }
 
+/* Zero-copy: no fill entry and no TX frame across a page boundary of the region
+ * (normal 4 KiB pages here, where about half the chunks cross one). */
+static void test_zero_copy(void)
+{
+    unsigned free0 = vs_pool_free_count(pool);
+    struct vs_pkt *pkts[4], *p;
+
+    queue_setup_zc(true);
+    CU_ASSERT_EQUAL_FATAL(area.page_size, 4096);
+    while (vs_xq_refill(&q, FILL_SIZE))
+        ;
+    CU_ASSERT(q.n_aside > 0);
+    CU_ASSERT_EQUAL(fill_r.producer, FILL_SIZE); /* the ring is still filled */
+    for (unsigned i = 0; i < FILL_SIZE; i++)
+        CU_ASSERT((fill_r.slots[i] & 4095) + VS_XDP_CHUNK <= 4096);
+    CU_ASSERT_EQUAL(vs_pool_free_count(pool), free0 - FILL_SIZE - q.n_aside);
+
+    /* A pool frame across a boundary goes out as a copy that is not. */
+    do {
+        p = vs_pkt_alloc(pool);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+        p->len = 1500;
+        if (((uint64_t)(vs_pkt_data(p) - area.base) & 4095) + 1500 > 4096)
+            break;
+        vs_pkt_free(p);
+    } while (1);
+    memset(vs_pkt_data(p), 0x42, 1500);
+    pkts[0] = p;
+    unsigned n = vs_xq_tx(&q, pkts, 1);
+    CU_ASSERT_EQUAL(n, 1);
+    if (q.tx_held == 1) {
+        struct xdp_desc *d = (struct xdp_desc *)tx_r.slots;
+        uint64_t a = xsk_umem__add_offset_to_addr(d->addr);
+        CU_ASSERT_NOT_EQUAL(xsk_umem__extract_addr(d->addr), buf_addr(p));
+        CU_ASSERT((a & 4095) + d->len <= 4096);
+        CU_ASSERT_EQUAL(area.base[a + 1499], 0x42);
+        CU_ASSERT_EQUAL(q.tx_copied, 1);
+    } else {
+        CU_ASSERT_EQUAL(q.tx_straddle, 1); /* the copy crossed one too: dropped */
+    }
+    vs_xq_release(&q);
+    CU_ASSERT_EQUAL(vs_pool_free_count(pool), free0);
+}
+
 static int suite_init(void)
 {
     if (vs_pool_create(NBUF, VS_PAGES_NONE, &pool) || vs_pool_add_large(pool, 2, VS_PAGES_NONE) ||
@@ -403,6 +449,7 @@ int main(void)
     CU_add_test(s, "options", test_options);
     CU_add_test(s, "fill and RX rings", test_fill_and_rx);
     CU_add_test(s, "TX and completion rings", test_tx);
+    CU_add_test(s, "zero-copy: nothing across a page boundary", test_zero_copy);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned fails = CU_get_number_of_failures();
