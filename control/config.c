@@ -527,6 +527,60 @@ struct port_walk {
     const yaml_node_t *vals[MAX_PORT_OPTIONS + 2];
 };
 
+/* Appends scalar x (an item of the list or mapping option value) to b, behind sep
+ * (none when 0). 0, or a failure at x. */
+static int append_item(struct loader *ld, const yaml_node_t *x, const char *key, char *b,
+                       size_t *len, char sep)
+{
+    if (x->type != YAML_SCALAR_NODE || memchr(x->data.scalar.value, '\0', x->data.scalar.length))
+        return fail(ld, x, key,
+                    "expected a plain value here, not %s; a list or mapping option holds plain "
+                    "values only",
+                    kind(x));
+    if (*len + x->data.scalar.length + 1 > MAX_OPTION_VALUE)
+        return fail(ld, x, key, "value is too long; use at most %d bytes", MAX_OPTION_VALUE);
+    if (sep)
+        b[(*len)++] = sep;
+    memcpy(b + *len, x->data.scalar.value, x->data.scalar.length);
+    *len += x->data.scalar.length;
+    b[*len] = '\0';
+    return 0;
+}
+
+/* A list or mapping option value as the one string port types parse: "a,b" for
+ * [a, b], "k1:v1,k2:v2" for {k1: v1, k2: v2} (a VXLAN port's remotes and vni_map). */
+static int flatten(struct loader *ld, const yaml_node_t *v, const char *key, char **out)
+{
+    char *b = malloc(MAX_OPTION_VALUE + 1);
+    size_t len = 0;
+    int rc = 0;
+
+    if (!b)
+        return -ENOMEM;
+    b[0] = '\0';
+    if (v->type == YAML_SEQUENCE_NODE) {
+        for (yaml_node_item_t *i = v->data.sequence.items.start;
+             rc == 0 && i < v->data.sequence.items.top; i++)
+            rc = append_item(ld, yaml_document_get_node(ld->doc, *i), key, b, &len,
+                             i == v->data.sequence.items.start ? 0 : ',');
+    } else {
+        for (yaml_node_pair_t *p = v->data.mapping.pairs.start;
+             rc == 0 && p < v->data.mapping.pairs.top; p++) {
+            rc = append_item(ld, yaml_document_get_node(ld->doc, p->key), key, b, &len,
+                             p == v->data.mapping.pairs.start ? 0 : ',');
+            if (rc == 0)
+                rc = append_item(ld, yaml_document_get_node(ld->doc, p->value), key, b, &len,
+                                 ':');
+        }
+    }
+    if (rc < 0) {
+        free(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
 static int port_pair(struct loader *ld, const char *path, const yaml_node_t *k,
                      const yaml_node_t *v, void *arg)
 {
@@ -555,6 +609,15 @@ static int port_pair(struct loader *ld, const char *path, const yaml_node_t *k,
         if (!vs) {
             free(ks);
             return -EINVAL;
+        }
+        goto add;
+    }
+    if (v->type == YAML_SEQUENCE_NODE || v->type == YAML_MAPPING_NODE) {
+        int rc;
+
+        if ((rc = flatten(ld, v, key, &vs)) < 0) {
+            free(ks);
+            return rc;
         }
         goto add;
     }

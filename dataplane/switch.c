@@ -539,9 +539,12 @@ static void dump_entry(const struct vs_fdb_entry *e, void *arg)
 
     snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", e->mac[0], e->mac[1], e->mac[2],
              e->mac[3], e->mac[4], e->mac[5]);
-    json_array_append_new(d->arr, json_pack("{s:i, s:s, s:s, s:i}", "vlan", (int)e->vlan, "mac",
-                                            mac, "port", dp ? dp->port.name : "?", "age",
-                                            (int)e->age_s));
+    json_t *j = json_pack("{s:i, s:s, s:s, s:i}", "vlan", (int)e->vlan, "mac", mac, "port",
+                          dp ? dp->port.name : "?", "age", (int)e->age_s);
+
+    if (dp && dp->port.ops->fdb_entry)
+        dp->port.ops->fdb_entry(&dp->port, e->vlan, e->mac, j);
+    json_array_append_new(d->arr, j);
 }
 
 json_t *vs_switch_fdb_show(struct vs_switch *sw)

@@ -6,6 +6,7 @@
 #include "ports/tap/tap.h"
 #include "ports/vduse/vduse.h"
 #include "ports/vhost_user/vhost_user.h"
+#include "ports/vxlan/vxlan.h"
 #ifdef VS_HAVE_VFIO
 #include "ports/vfio/vfio_port.h"
 #endif
@@ -16,6 +17,7 @@ static const struct vs_port_ops *const types[] = {
     &vs_port_vhost_user_ops,
     &vs_port_vduse_ops,
     &vs_port_af_xdp_ops,
+    &vs_port_vxlan_ops,
 #ifdef VS_HAVE_VFIO
     &vs_port_vfio_ops,
 #endif

@@ -36,6 +36,9 @@ struct vs_pool;
  * VS_PKT_LEND_HEAD bytes are in buf; read-only, not DMA-able, valid only until the rx
  * queue it came from is told rx_done (see port.h). */
 #define VS_PKT_F_EXTERNAL 0x0001
+/* Came out of an overlay tunnel (decapsulated by a VXLAN port): never flooded back
+ * into one (split horizon). Kept by vs_pkt_copy. */
+#define VS_PKT_F_OVERLAY 0x0002
 
 /* A lent frame's first bytes, copied into buf when it is lent: the switch decides on
  * this copy and every destination sends it, so a peer that rewrites its buffer after
@@ -162,7 +165,7 @@ struct vs_pkt *vs_pkt_alloc(struct vs_pool *pool);
 struct vs_pkt *vs_pkt_alloc_len(struct vs_pool *pool, uint32_t len);
 
 /* A private copy of p's frame (lent or not) and its metadata (length, VLAN, ingress
- * port, offload requests), in a buffer of p's pool (its large companion when the
+ * port, offload requests, VS_PKT_F_OVERLAY), in a buffer of p's pool (its large companion when the
  * frame is longer than a small buffer holds): for changing a frame others share, or
  * keeping a lent one. NULL when no buffer is free. */
 struct vs_pkt *vs_pkt_copy(const struct vs_pkt *p);

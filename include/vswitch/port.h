@@ -81,6 +81,11 @@ struct vs_port_ops {
      * runs on q's poller, or on the main thread while no poller owns q. */
     int (*rx_wait_fd)(struct vs_port *port, uint16_t q);
     void (*rx_notify)(struct vs_port *port, uint16_t q, bool enable);
+
+    /* Optional: adds what the port knows of a station the switch's table maps to it
+     * (a tunnel's remote endpoint) to e, that station's entry in `fdb show`. Main
+     * thread. */
+    void (*fdb_entry)(struct vs_port *port, uint16_t vlan, const uint8_t mac[6], json_t *e);
 };
 
 struct vs_port {

@@ -238,6 +238,7 @@ struct vs_pkt *vs_pkt_copy(const struct vs_pkt *p)
     c->len = p->len;
     c->vlan = p->vlan;
     c->in_port = p->in_port;
+    c->flags |= p->flags & VS_PKT_F_OVERLAY;
     c->ol_flags = p->ol_flags;
     c->csum_start = p->csum_start;
     c->csum_offset = p->csum_offset;
