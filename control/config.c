@@ -525,6 +525,7 @@ struct port_walk {
     struct vs_config_port *port;
     const yaml_node_t *name, *type;
     const yaml_node_t *vals[MAX_PORT_OPTIONS + 2];
+    bool listed[MAX_PORT_OPTIONS + 2]; /* the value was a list or mapping */
 };
 
 /* Appends scalar x (an item of the list or mapping option value) to b, behind sep
@@ -619,6 +620,8 @@ static int port_pair(struct loader *ld, const char *path, const yaml_node_t *k,
             free(ks);
             return rc;
         }
+        /* The type says later whether it reads this key as a list (list_keys). */
+        pw->listed[port->n_args] = true;
         goto add;
     }
     if (v->type != YAML_SCALAR_NODE) {
@@ -717,6 +720,19 @@ static int load_port(struct loader *ld, unsigned idx, const yaml_node_t *map)
         return fail(ld, pw.type, key, "unknown port type %s; use one of %s",
                     show(pw.type, b, sizeof(b)), vs_port_type_list());
 
+    /* Lists and mappings only where the type reads them as such. */
+    for (unsigned i = 0; i < port->n_args; i++) {
+        bool ok = false;
+
+        for (const char *const *k = ops->list_keys; pw.listed[i] && k && *k && !ok; k++)
+            ok = !strcmp(*k, port->args[i].key);
+        if (pw.listed[i] && !ok) {
+            snprintf(key, sizeof(key), "%s.%.63s", path, port->args[i].key);
+            return fail(ld, pw.vals[i], key,
+                        "expected a scalar value, not %s; port options are key: value",
+                        kind(pw.vals[i]));
+        }
+    }
     args.n = port->n_args;
     args.v = port->args;
     memset(&perr, 0, sizeof(perr));

@@ -51,6 +51,9 @@ struct vs_port;
 struct vs_port_ops {
     const char *type;      /* "tap", "vhost-user", ... */
     const char *const *keys; /* accepted option keys, NULL-terminated */
+    /* Keys whose YAML value may be a list ("a,b") or a mapping ("k:v,k2:v2"), given
+     * to the type as that one string; NULL-terminated, or NULL for none. */
+    const char *const *list_keys;
 
     /* Checks options without side effects (used by --check-config). 0 or -errno. */
     int (*validate)(const struct vs_port_args *args, struct vs_port_err *err);

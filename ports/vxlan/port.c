@@ -511,6 +511,7 @@ static void vx_fdb_entry(struct vs_port *port, uint16_t vlan, const uint8_t mac[
 const struct vs_port_ops vs_port_vxlan_ops = {
     .type = "vxlan",
     .keys = vs_vx_keys,
+    .list_keys = (const char *const[]){"vni_map", "remotes", NULL},
     .validate = vx_validate,
     .open = vx_open,
     .close = vx_close,

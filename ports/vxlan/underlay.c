@@ -14,7 +14,7 @@
 #include "vswitch/compiler.h"
 
 /* The device holding ip, and its MTU. 0 or -EADDRNOTAVAIL. */
-static int device_of(uint32_t ip, char *ifname, uint16_t *mtu)
+static int device_of(uint32_t ip, char *ifname, uint32_t *mtu)
 {
     struct ifaddrs *ifa, *i;
     int rc = -EADDRNOTAVAIL;
@@ -31,7 +31,7 @@ static int device_of(uint32_t ip, char *ifname, uint16_t *mtu)
         snprintf(ifname, IF_NAMESIZE, "%s", i->ifa_name);
         snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", i->ifa_name);
         if (s >= 0 && ioctl(s, SIOCGIFMTU, &ifr) == 0) {
-            *mtu = (uint16_t)ifr.ifr_mtu;
+            *mtu = (uint32_t)ifr.ifr_mtu;
             rc = 0;
         } else {
             rc = -errno;

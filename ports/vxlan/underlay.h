@@ -22,7 +22,7 @@ struct vs_vx_underlay {
     int rx_fd, tx_fd;
     uint32_t local_ip; /* network order */
     uint16_t dstport;
-    uint16_t mtu; /* of the device that holds local_ip */
+    uint32_t mtu; /* of the device that holds local_ip */
     char ifname[IF_NAMESIZE];
 };
 

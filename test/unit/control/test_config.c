@@ -300,6 +300,28 @@ static void test_tenants_example(void)
     vs_config_free(&c);
 }
 
+/* A VXLAN port's list and mapping options reach the port as one string each. */
+static void test_example_vxlan(void)
+{
+    static const char nested[] = "ports:\n  - name: o\n    type: vxlan\n"
+                                 "    local_ip: 198.51.100.1\n    vni_map: {100: [1, 2]}\n";
+    struct vs_config c;
+    char err[512], path[512];
+
+    snprintf(path, sizeof(path), "%s/configs/examples/vxlan.yaml", VS_SOURCE_DIR);
+    CU_ASSERT_EQUAL_FATAL(vs_config_load_file(path, &c, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(c.n_ports, 2);
+    CU_ASSERT_STRING_EQUAL(c.ports[1].type, "vxlan");
+    CU_ASSERT_STRING_EQUAL(c.ports[1].args[1].key, "vni_map");
+    CU_ASSERT_STRING_EQUAL(c.ports[1].args[1].value, "100:0,200:20");
+    CU_ASSERT_STRING_EQUAL(c.ports[1].args[2].value, "198.51.100.2,198.51.100.3@200");
+    vs_config_free(&c);
+    CU_ASSERT_EQUAL(vs_config_load_string(nested, strlen(nested), "t", &c, err, sizeof(err)),
+                    -EINVAL);
+    CU_ASSERT(strstr(err, "t:5:20: ports[0].vni_map: expected a plain value") == err);
+    vs_config_free(&c);
+}
+
 static void test_unreadable(void)
 {
     struct vs_config c;
@@ -387,6 +409,7 @@ int main(void)
     CU_add_test(s, "embedded default", test_embedded_default);
     CU_add_test(s, "example", test_example);
     CU_add_test(s, "two-tenants example", test_tenants_example);
+    CU_add_test(s, "example: vxlan", test_example_vxlan);
     CU_add_test(s, "unreadable", test_unreadable);
     CU_add_test(s, "strings", test_strings);
     CU_add_test(s, "small err", test_small_err);
