@@ -7,9 +7,12 @@
 #   bash bench/run.sh --guest-tcp [--reverse] [--rounds N] [--seconds S]
 #                     [--backends vswitchd,testpmd-tso,ovs-dpdk,ovs-dpdk-tso] ...
 #   bash bench/run.sh --netdev [--rounds N] [--seconds S]
+#   bash bench/run.sh --vxlan [--rounds N] [--seconds S]
 #
 # --netdev is the kernel-netdev row: af_xdp ports on veths against tap ports
 # (64 B Mpps through a testpmd af_packet generator, iperf3 between namespaces).
+# --vxlan is the VXLAN row (bench/vxlan.sh): namespace to namespace through two
+# vswitchd joined by VXLAN over a veth underlay, next to TAP to TAP.
 # --guest-tcp is the guest TCP row: two QEMU guests (test/lab/) on each
 # switch's vhost-user ports, iperf3 between them.
 # Installs the peers (bench/lib/deps.sh: OVS-DPDK, testpmd, gnuplot) unless
@@ -23,12 +26,14 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${VS_BUILD_DIR:-$ROOT/build}
 HUGEPAGES=${BENCH_HUGEPAGES:-1536}
 deps=1
+vxlan=0
 pass=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) BUILD_DIR=$2; shift 2 ;;
 	--build=*) BUILD_DIR=${1#--build=}; shift ;;
 	--no-deps) deps=0; shift ;;
+	--vxlan) vxlan=1; shift ;;
 	-h | --help)
 		sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
 		python3 "$ROOT/bench/lib/run.py" --vswitchd - --vswitchctl - --help
@@ -43,6 +48,11 @@ say() { printf '[bench] %s\n' "$*" >&2; }
 if [ "$(id -u)" -ne 0 ]; then
 	say "needs root (hugepages, DPDK, OVS)"
 	exit 1
+fi
+
+if [ $vxlan -eq 1 ]; then
+	[ -x "$BUILD_DIR/vswitchd" ] || cmake --build "$BUILD_DIR" -j "$(nproc)" --target vswitchd vswitchctl
+	VS_BUILD_DIR=$BUILD_DIR exec bash "$ROOT/bench/vxlan.sh" "${pass[@]+"${pass[@]}"}"
 fi
 
 if [ $deps -eq 1 ]; then
