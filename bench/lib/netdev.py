@@ -1,7 +1,7 @@
 """Kernel-netdev rows (bash bench/run.sh --netdev): vswitchd's af_xdp port next
 to its tap port, one busy poller on cpu 1, in interleaved rounds.
 
-- Frames: a dpdk-testpmd generator (forwarding lcore on cpu 0) with two
+- Frames (tap with offloads=off: raw frames need none): a dpdk-testpmd generator (forwarding lcore on cpu 0) with two
   net_af_packet ports loops 64-byte frames through the switch in io-forward,
   as the vhost-user rows do with virtio-user. For af_xdp the generator's ports
   are the far ends of two veth pairs whose near ends are the switch's af_xdp
@@ -26,7 +26,7 @@ import testpmd
 from report import log, spread
 
 SWITCH_CPU = 1
-BACKENDS = ("af_xdp", "tap")
+BACKENDS = ("af_xdp", "tap-offloads-off")
 TCP_BACKENDS = ("af_xdp", "tap-offloads-off", "tap")
 NETDEV_TOOLS = ("dpdk-testpmd", "stdbuf", "iperf3", "ethtool", "ip")
 
@@ -103,8 +103,9 @@ def frames(kind, rd, args, workdir, tag):
                                    "ifname": "%ss%d" % (tag, i)} for i in range(2)])
         else:
             gen_if = ["%st%d" % (tag, i) for i in range(2)]
+            off = kind == "tap-offloads-off"
             sw = Switch(args, d, [{"name": "p%d" % i, "type": "tap", "ifname": gen_if[i],
-                                   "offloads": '"off"'} for i in range(2)])
+                                   "offloads": '"off"' if off else '"on"'} for i in range(2)])
             for i in range(2):
                 _quiet_link(gen_if[i], mac=testpmd.GEN_MACS[i])
         vdevs = []
@@ -235,7 +236,7 @@ def main(args, workdir, results_dir, stamp, facts):
         procs.stop_all()
 
     summ = {}
-    for kind in BACKENDS:
+    for kind in BACKENDS + TCP_BACKENDS:
         summ.setdefault(kind, {})["mpps"] = _median(
             [r for r in runs if r["row"] == "frames" and r["backend"] == kind], "mpps")
     for kind in TCP_BACKENDS:
@@ -253,8 +254,9 @@ def main(args, workdir, results_dir, stamp, facts):
         m, g = med(kind, "mpps"), med(kind, "gbps")
         print("| %s | %s | %s |" % (label, "%.3f" % m if m else "-", "%.2f" % g if g else "-"))
     ratios = {}
-    if med("af_xdp", "mpps") and med("tap", "mpps"):
-        ratios["mpps_af_xdp_over_tap"] = med("af_xdp", "mpps") / med("tap", "mpps")
+    for k in ("tap", "tap-offloads-off"):
+        if med("af_xdp", "mpps") and med(k, "mpps"):
+            ratios["mpps_af_xdp_over_" + k] = med("af_xdp", "mpps") / med(k, "mpps")
     for k in ("tap", "tap-offloads-off"):
         if med("af_xdp", "gbps") and med(k, "gbps"):
             ratios["gbps_af_xdp_over_" + k] = med("af_xdp", "gbps") / med(k, "gbps")
