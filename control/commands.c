@@ -62,20 +62,25 @@ static int options_to_args(json_t *params, struct vs_port_arg *args, char **valu
     return 0;
 }
 
-/* The name parameter, checked before anything logs it: a newline in it would forge
- * log lines. */
-static const char *param_port_name(json_t *params, char *err, size_t errlen)
+/* A port name parameter, checked before anything logs it: a newline in it would
+ * forge log lines. */
+static const char *param_port_name_key(json_t *params, const char *key, char *err, size_t errlen)
 {
-    const char *name = param_str(params, "name", err, errlen);
+    const char *name = param_str(params, key, err, errlen);
 
     if (name && !vs_port_name_valid(name)) {
         snprintf(err, errlen,
-                 "parameter 'name' is not a valid port name; use 1..%d "
+                 "parameter '%s' is not a valid port name; use 1..%d "
                  "characters of A-Z a-z 0-9 _ . -",
-                 VS_PORT_NAME_MAX - 1);
+                 key, VS_PORT_NAME_MAX - 1);
         return NULL;
     }
     return name;
+}
+
+static const char *param_port_name(json_t *params, char *err, size_t errlen)
+{
+    return param_port_name_key(params, "name", err, errlen);
 }
 
 static int cmd_add_port(json_t *params, json_t **result, char *err, size_t errlen, void *ctx)
@@ -198,6 +203,68 @@ static int cmd_fdb_flush(json_t *params, json_t **result, char *err, size_t errl
     return 0;
 }
 
+/* The vlan and mac parameters of fdb-add and fdb-del. */
+static int fdb_key_params(json_t *params, uint16_t *vlan, uint8_t mac[6], char *err, size_t errlen)
+{
+    json_t *v = json_object_get(params, "vlan");
+    const char *m = param_str(params, "mac", err, errlen);
+    unsigned b[6];
+    char tail;
+
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 4094) {
+        snprintf(err, errlen, "parameter 'vlan' must be a VLAN ID from 0 to 4094 (0: untagged "
+                              "frames of transparent ports)");
+        return -EINVAL;
+    }
+    if (!m)
+        return -EINVAL;
+    if (strlen(m) != 17 || sscanf(m, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+                                  &b[4], &b[5], &tail) != 6) {
+        snprintf(err, errlen, "parameter 'mac' is not a MAC address; write 52:54:00:12:34:56");
+        return -EINVAL;
+    }
+    for (int i = 0; i < 6; i++)
+        mac[i] = (uint8_t)b[i];
+    if (mac[0] & 1) {
+        snprintf(err, errlen, "parameter 'mac' is a group address; static entries are for "
+                              "stations (unicast MACs)");
+        return -EINVAL;
+    }
+    *vlan = (uint16_t)json_integer_value(v);
+    return 0;
+}
+
+static int cmd_fdb_add(json_t *params, json_t **result, char *err, size_t errlen, void *ctx)
+{
+    const char *port = param_port_name_key(params, "port", err, errlen);
+    uint8_t mac[6];
+    uint16_t vlan;
+    int rc;
+
+    if (!port || fdb_key_params(params, &vlan, mac, err, errlen) < 0)
+        return -EINVAL;
+    rc = vs_switch_fdb_add(ctx, vlan, mac, port);
+    if (rc == -ENOENT)
+        snprintf(err, errlen, "no port named '%s' (see list-ports)", port);
+    else if (rc == -ENOSPC)
+        snprintf(err, errlen, "no room for this entry: its buckets of the forwarding table hold "
+                              "only static entries; delete some or make fdb.size larger");
+    return rc;
+}
+
+static int cmd_fdb_del(json_t *params, json_t **result, char *err, size_t errlen, void *ctx)
+{
+    uint8_t mac[6];
+    uint16_t vlan;
+    int rc;
+
+    if (fdb_key_params(params, &vlan, mac, err, errlen) < 0)
+        return -EINVAL;
+    if ((rc = vs_switch_fdb_del(ctx, vlan, mac)) == -ENOENT)
+        snprintf(err, errlen, "no entry for that VLAN and MAC (see fdb show)");
+    return rc;
+}
+
 static int cmd_pollers(json_t *params, json_t **result, char *err, size_t errlen, void *ctx)
 {
     *result = vs_switch_pollers(ctx);
@@ -218,6 +285,7 @@ static int cmd_version(json_t *params, json_t **result, char *err, size_t errlen
 const struct vs_ctl_command vs_ctl_commands[] = {
     {"add-port", cmd_add_port},   {"set-port", cmd_set_port},   {"del-port", cmd_del_port},   {"list-ports", cmd_list_ports},
     {"show", cmd_show},           {"fdb-show", cmd_fdb_show},   {"fdb-flush", cmd_fdb_flush},
+    {"fdb-add", cmd_fdb_add},     {"fdb-del", cmd_fdb_del},
     {"pollers", cmd_pollers},     {"version", cmd_version},     {"reload", cmd_reload},
     {"capture", vs_capture_cmd},  {"captures", vs_capture_cmd_list}, {NULL, NULL},
 };

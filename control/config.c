@@ -444,6 +444,112 @@ static int control_pair(struct loader *ld, const char *path, const yaml_node_t *
     return fail(ld, k, key, "unknown key; use socket, mode, group, idle_timeout or metrics");
 }
 
+#define MAX_FDB_STATIC 4096
+
+struct static_walk {
+    struct vs_config_fdb_static *e;
+    bool vlan, mac, port;
+};
+
+static int static_pair(struct loader *ld, const char *path, const yaml_node_t *k,
+                       const yaml_node_t *v, void *arg)
+{
+    struct static_walk *w = arg;
+    char key[192], text[32], b[64];
+    unsigned long n;
+    unsigned m[6];
+    char tail;
+
+    join(key, sizeof(key), path, k);
+    if (scalar_is(k, "vlan")) {
+        w->vlan = true;
+        if (get_uint(ld, v, key, 0, 4094, " (0: untagged frames of transparent ports)", &n))
+            return -EINVAL;
+        w->e->vlan = (uint16_t)n;
+        return 0;
+    }
+    if (scalar_is(k, "mac")) {
+        w->mac = true;
+        if (get_string(ld, v, key, "a MAC address such as 52:54:00:12:34:56", sizeof(text), text))
+            return -EINVAL;
+        if (strlen(text) != 17 || sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0], &m[1], &m[2],
+                                         &m[3], &m[4], &m[5], &tail) != 6)
+            return fail(ld, v, key, "%s is not a MAC address; write 52:54:00:12:34:56",
+                        show(v, b, sizeof(b)));
+        if (m[0] & 1)
+            return fail(ld, v, key, "%s is a group address; static entries are for stations "
+                        "(unicast MACs)", show(v, b, sizeof(b)));
+        for (int i = 0; i < 6; i++)
+            w->e->mac[i] = (uint8_t)m[i];
+        return 0;
+    }
+    if (scalar_is(k, "port")) {
+        w->port = true;
+        if (get_string(ld, v, key, "the name of a port in ports", sizeof(w->e->port), w->e->port))
+            return -EINVAL;
+        return 0;
+    }
+    return fail(ld, k, key, "unknown key; use vlan, mac and port");
+}
+
+/* fdb.static: [{vlan, mac, port}...]; the ports are checked once the whole file is read. */
+static int load_fdb_static(struct loader *ld, const char *key, const yaml_node_t *seq)
+{
+    struct vs_config *cfg = ld->cfg;
+    const yaml_node_item_t *items;
+    size_t n;
+
+    if (is_null(seq))
+        return 0;
+    if (seq->type != YAML_SEQUENCE_NODE)
+        return fail(ld, seq, key, "expected a list of {vlan, mac, port}, not %s", kind(seq));
+    items = seq->data.sequence.items.start;
+    n = (size_t)(seq->data.sequence.items.top - items);
+    if (n > MAX_FDB_STATIC)
+        return fail(ld, seq, key, "%zu entries; at most %d", n, MAX_FDB_STATIC);
+    if (n && !(cfg->fdb_static = calloc(n, sizeof(*cfg->fdb_static))))
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *it = yaml_document_get_node(ld->doc, items[i]);
+        struct static_walk w = {.e = &cfg->fdb_static[i]};
+        char ikey[256];
+        int ret;
+
+        snprintf(ikey, sizeof(ikey), "%s[%zu]", key, i);
+        if (!it || it->type != YAML_MAPPING_NODE)
+            return fail(ld, it ? it : seq, ikey, "expected {vlan: ID, mac: MAC, port: NAME}");
+        w.e->line = (unsigned)it->start_mark.line + 1;
+        w.e->col = (unsigned)it->start_mark.column + 1;
+        cfg->n_fdb_static = (unsigned)i + 1;
+        if ((ret = walk_mapping(ld, it, ikey, "a static entry", static_pair, &w)))
+            return ret;
+        if (!w.vlan || !w.mac || !w.port)
+            return fail(ld, it, ikey, "missing key '%s'; a static entry has vlan, mac and port",
+                        !w.vlan ? "vlan" : !w.mac ? "mac" : "port");
+    }
+    return 0;
+}
+
+/* Every static entry names a port of the file. */
+static int check_fdb_static(struct loader *ld)
+{
+    struct vs_config *cfg = ld->cfg;
+
+    for (unsigned i = 0; i < cfg->n_fdb_static; i++) {
+        const struct vs_config_fdb_static *e = &cfg->fdb_static[i];
+        bool found = false;
+        char key[64];
+
+        for (unsigned j = 0; j < cfg->n_ports && !found; j++)
+            found = !strcmp(cfg->ports[j].name, e->port);
+        snprintf(key, sizeof(key), "fdb.static[%u].port", i);
+        if (!found)
+            return fail_at(ld, e->line, e->col, key,
+                           "no port named '%s' in ports; name one of the file's ports", e->port);
+    }
+    return 0;
+}
+
 static int fdb_pair(struct loader *ld, const char *path, const yaml_node_t *k, const yaml_node_t *v,
                     void *arg)
 {
@@ -462,7 +568,9 @@ static int fdb_pair(struct loader *ld, const char *path, const yaml_node_t *k, c
         ld->cfg->fdb_aging = (uint32_t)n;
         return ret;
     }
-    return fail(ld, k, key, "unknown key; use size or aging");
+    if (scalar_is(k, "static"))
+        return load_fdb_static(ld, key, v);
+    return fail(ld, k, key, "unknown key; use size, aging or static");
 }
 
 static int log_pair(struct loader *ld, const char *path, const yaml_node_t *k, const yaml_node_t *v,
@@ -813,7 +921,7 @@ static int top_pair(struct loader *ld, const char *path, const yaml_node_t *k, c
         {"pollers", "a mapping with cpus and mode", pollers_pair},
         {"memory", "a mapping with hugepage_size, buffers and large_buffers", memory_pair},
         {"control", "a mapping with socket, mode and group", control_pair},
-        {"fdb", "a mapping with size and aging", fdb_pair},
+        {"fdb", "a mapping with size, aging and static", fdb_pair},
         {"log", "a mapping with level", log_pair},
     };
     char key[192];
@@ -934,6 +1042,8 @@ int vs_config_load_string(const char *text, size_t len, const char *name, struct
             ret = walk_mapping(&ld, root, "",
                                "a mapping of sections (pollers, memory, control, fdb, log, ports)",
                                top_pair, NULL);
+        if (!ret)
+            ret = check_fdb_static(&ld);
     }
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
@@ -1024,6 +1134,9 @@ void vs_config_free(struct vs_config *cfg)
     }
     free(cfg->ports);
     free(cfg->file);
+    free(cfg->fdb_static);
+    cfg->fdb_static = NULL;
+    cfg->n_fdb_static = 0;
     cfg->ports = NULL;
     cfg->n_ports = 0;
     cfg->file = NULL;

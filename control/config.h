@@ -18,7 +18,8 @@
  *   memory:  hugepage_size 2M|1G|none, buffers 1024..4194304, large_buffers 0..65536
  *   control: socket (path), mode (octal permissions), group (optional),
  *            idle_timeout 0..86400 seconds (0 = never), metrics (ADDRESS:PORT, optional)
- *   fdb:     size 1024..16777216, aging 0..86400 seconds (0 = never)
+ *   fdb:     size 1024..16777216, aging 0..86400 seconds (0 = never),
+ *            static (list of {vlan, mac, port}: port names one of the file's ports)
  *   log:     level err|warn|info|debug
  *   ports:   list of {name, type, <type option>: <scalar>...}
  */
@@ -47,6 +48,14 @@ struct vs_config_port {
 
 /* A new setting here also gets a row in the settings table of control/reload.c,
  * which says whether a reload can change it while running. */
+/* A static forwarding entry (fdb.static); port names a port of the same file. */
+struct vs_config_fdb_static {
+    uint16_t vlan;
+    uint8_t mac[6];
+    char port[VS_PORT_NAME_MAX];
+    unsigned line, col; /* the entry's position */
+};
+
 struct vs_config {
     char *file; /* path, or VS_CONFIG_DEFAULT_NAME */
 
@@ -66,6 +75,8 @@ struct vs_config {
 
     uint32_t fdb_size;
     uint32_t fdb_aging; /* seconds, 0 = entries never age */
+    unsigned n_fdb_static;
+    struct vs_config_fdb_static *fdb_static;
 
     enum vs_log_level log_level;
 

@@ -27,6 +27,7 @@ struct vs_dp_port {
     bool reap_tried;              /* it failed, and removing it did not work yet */
     bool bad_offload_logged;      /* a frame with bad offload requests was logged */
     uint8_t capture;              /* VS_CAP_* bits some capture session wants (capture.h) */
+    bool mac_limit_logged;        /* reaching mac_limit was logged */
 };
 
 struct vs_rxq_ref {

@@ -57,7 +57,7 @@ struct fdb_bucket {
     uint32_t seen[FDB_WAYS]; /* vs_fdb_now() seconds of the last write */
     uint16_t port[FDB_WAYS];
     uint32_t version; /* odd while a writer holds the bucket */
-    uint32_t pad;
+    uint8_t flags[FDB_WAYS]; /* VS_FDB_F_*, written only by a holder of the bucket */
 } vs_cache_aligned;
 
 _Static_assert(sizeof(struct fdb_bucket) == VS_CACHE_LINE, "a bucket is one cache line");
@@ -70,7 +70,11 @@ struct vs_fdb {
     uint64_t seed[2];
     /* Entries in use: written only when an entry is added or removed. */
     uint32_t count vs_cache_aligned;
+    /* Learned (not static) entries per port, for mac_limit: written only when an
+     * entry is added, moved or removed, never on a refresh. */
+    uint32_t port_count[VS_FDB_PORTS];
 } vs_cache_aligned;
+
 
 /* ---- keys and hashing ---- */
 
@@ -132,6 +136,19 @@ static inline void fdb_buckets(const struct vs_fdb *fdb, uint64_t key, uint32_t 
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+
+/* Counts a learned entry of port coming (+1) or going (-1). */
+static inline void port_count_add(struct vs_fdb *fdb, uint16_t port, uint8_t flags, int delta)
+{
+    if (port < VS_FDB_PORTS && !(flags & VS_FDB_F_STATIC))
+        __atomic_fetch_add(&fdb->port_count[port], (uint32_t)delta, __ATOMIC_RELAXED);
+}
+
+/* May port take one more station? */
+static inline bool port_has_room(const struct vs_fdb *fdb, uint16_t port, uint32_t limit)
+{
+    return !limit || port >= VS_FDB_PORTS || LOAD(&fdb->port_count[port]) < limit;
+}
 
 /* Waiting on a writer: spin briefly, then give the CPU away in case the
  * writer was preempted on this very core (the machine may be oversubscribed). */
@@ -281,6 +298,7 @@ static void bucket_snapshot(const struct fdb_bucket *b, struct fdb_bucket *copy)
             copy->keys[i] = LOAD(&b->keys[i]);
             copy->seen[i] = LOAD(&b->seen[i]);
             copy->port[i] = LOAD(&b->port[i]);
+            copy->flags[i] = LOAD(&b->flags[i]);
         }
         if (!bucket_read_retry(b, v))
             return;
@@ -427,6 +445,7 @@ static void fdb_move(struct fdb_bucket *b, int i, struct fdb_bucket *c, int slot
 {
     STORE(&c->port[slot], b->port[i]);
     STORE(&c->seen[slot], b->seen[i]);
+    c->flags[slot] = b->flags[i];
     STORE(&c->keys[slot], b->keys[i]);
     STORE(&b->keys[i], 0);
 }
@@ -469,35 +488,99 @@ static inline bool fdb_worth_moving(const struct vs_fdb *fdb)
     return LOAD(&fdb->count) < capacity - capacity / 16;
 }
 
-/* The slow half of learning, with both candidate buckets held. c[0] is the
- * first-hash bucket, c[1] the second (the same pointer in a one-bucket table). */
-static void fdb_learn_locked(struct vs_fdb *fdb, struct fdb_bucket *c[2], uint64_t key,
-                             uint16_t port, uint32_t now)
+/* Holds both candidate buckets, in address order so that two writers never wait
+ * on each other in a cycle. c[0] is the first-hash bucket, c[1] the second (the
+ * same pointer in a one-bucket table). Returns how many distinct buckets. */
+static unsigned pair_lock(struct fdb_bucket *c[2], uint32_t v[2], unsigned *first)
 {
     unsigned n = c[0] == c[1] ? 1 : 2;
-    /* Lock in address order so that two learners never wait on each other in a cycle. */
-    unsigned first = n == 2 && c[1] < c[0] ? 1 : 0;
+
+    *first = n == 2 && c[1] < c[0] ? 1 : 0;
+    v[*first] = bucket_lock(c[*first]);
+    if (n == 2)
+        v[!*first] = bucket_lock(c[!*first]);
+    return n;
+}
+
+static void pair_unlock(struct fdb_bucket *c[2], const uint32_t v[2], unsigned n, unsigned first,
+                        const bool changed[2])
+{
+    if (n == 2)
+        bucket_unlock(c[!first], v[!first], changed[!first]);
+    bucket_unlock(c[first], v[first], changed[first]);
+}
+
+/* The station at slot i of b, seen now on port: refreshed, or moved when nothing
+ * forbids it. Sets *changed when it wrote. */
+static enum vs_fdb_learned fdb_seen(struct vs_fdb *fdb, struct fdb_bucket *b, int i, uint16_t port,
+                                    uint32_t now, uint32_t limit, bool pin, bool *changed)
+{
+    uint8_t f = b->flags[i];
+
+    if (b->port[i] != port) {
+        if (f & (VS_FDB_F_STATIC | VS_FDB_F_PINNED))
+            return VS_FDB_PINNED;
+        if (!port_has_room(fdb, port, limit))
+            return VS_FDB_LIMIT;
+        port_count_add(fdb, b->port[i], f, -1);
+        port_count_add(fdb, port, 0, +1);
+        STORE(&b->port[i], port);
+        STORE(&b->seen[i], now);
+        b->flags[i] = pin ? VS_FDB_F_PINNED : 0;
+        *changed = true;
+    } else if (fdb_idle(b->seen[i], now) > FDB_REFRESH_S ||
+               (pin && !(f & (VS_FDB_F_STATIC | VS_FDB_F_PINNED)))) {
+        STORE(&b->seen[i], now);
+        if (pin && !(f & VS_FDB_F_STATIC))
+            b->flags[i] = f | VS_FDB_F_PINNED;
+        *changed = true;
+    }
+    return VS_FDB_OK;
+}
+
+/* The slot to overwrite when both buckets are full: the stalest entry that is not
+ * static, an unpinned one before any pinned one. False when all are static. */
+static bool fdb_victim(struct fdb_bucket *c[2], unsigned n, unsigned *bj, int *bi)
+{
+    int best = -1;
+
+    for (unsigned rank = 0; rank < 2 && best < 0; rank++)
+        for (unsigned j = 0; j < n; j++)
+            for (int i = 0; i < FDB_WAYS; i++) {
+                uint8_t f = c[j]->flags[i];
+                if ((f & VS_FDB_F_STATIC) || (rank == 0 && (f & VS_FDB_F_PINNED)))
+                    continue;
+                if (best < 0 || fdb_idle(c[j]->seen[i], c[*bj]->seen[*bi]) > 0) {
+                    *bj = j;
+                    *bi = i;
+                    best = 1;
+                }
+            }
+    return best >= 0;
+}
+
+/* The slow half of learning, with both candidate buckets held. */
+static enum vs_fdb_learned fdb_learn_locked(struct vs_fdb *fdb, struct fdb_bucket *c[2],
+                                            uint64_t key, uint16_t port, uint32_t now,
+                                            uint32_t limit, bool pin)
+{
     uint32_t v[2];
     bool changed[2] = {false, false};
-    v[first] = bucket_lock(c[first]);
-    if (n == 2)
-        v[!first] = bucket_lock(c[!first]);
+    unsigned first, n = pair_lock(c, v, &first);
+    enum vs_fdb_learned r = VS_FDB_OK;
 
     for (unsigned j = 0; j < n; j++) {
         struct fdb_bucket *b = c[j];
         for (int i = 0; i < FDB_WAYS; i++) {
             if (b->keys[i] != key)
                 continue;
-            if (b->port[i] != port) {
-                STORE(&b->port[i], port);
-                STORE(&b->seen[i], now);
-                changed[j] = true;
-            } else if (fdb_idle(b->seen[i], now) > FDB_REFRESH_S) {
-                STORE(&b->seen[i], now);
-                changed[j] = true;
-            }
+            r = fdb_seen(fdb, b, i, port, now, limit, pin, &changed[j]);
             goto out;
         }
+    }
+    if (!port_has_room(fdb, port, limit)) {
+        r = VS_FDB_LIMIT;
+        goto out;
     }
 
     /* New station: the first bucket when it has room (lookups then read one
@@ -520,51 +603,40 @@ static void fdb_learn_locked(struct vs_fdb *fdb, struct fdb_bucket *c[2], uint64
     } else {
         /* Full: forget the station heard from longest ago; a miss is only a flood. */
         j = 0;
-        slot = 0;
-        for (unsigned jj = 0; jj < n; jj++)
-            for (int i = 0; i < FDB_WAYS; i++)
-                if (fdb_idle(c[jj]->seen[i], c[j]->seen[slot]) > 0) {
-                    j = jj;
-                    slot = i;
-                }
+        if (!fdb_victim(c, n, &j, &slot))
+            goto out; /* all static: not learned, the frame still goes out */
+        port_count_add(fdb, c[j]->port[slot], c[j]->flags[slot], -1);
     }
     STORE(&c[j]->keys[slot], key);
     STORE(&c[j]->port[slot], port);
     STORE(&c[j]->seen[slot], now);
+    c[j]->flags[slot] = pin ? VS_FDB_F_PINNED : 0;
+    port_count_add(fdb, port, 0, +1);
     changed[j] = true;
 
 out:
-    if (n == 2)
-        bucket_unlock(c[!first], v[!first], changed[!first]);
-    bucket_unlock(c[first], v[first], changed[first]);
+    pair_unlock(c, v, n, first, changed);
+    return r;
 }
 
 /* A refresh or a move of an entry seen at b's slot: only b needs holding,
  * since whoever else changes this key (a learner, a mover, a flush) holds b
- * too. False when the entry went elsewhere in the meantime. */
-static bool fdb_update(struct fdb_bucket *b, unsigned slot, uint64_t key, uint16_t port,
-                       uint32_t now)
+ * too. -1 when the entry went elsewhere in the meantime. */
+static int fdb_update(struct vs_fdb *fdb, struct fdb_bucket *b, unsigned slot, uint64_t key,
+                      uint16_t port, uint32_t now, uint32_t limit, bool pin)
 {
     uint32_t v = bucket_lock(b);
-    if (b->keys[slot] != key) {
-        bucket_unlock(b, v, false);
-        return false;
-    }
     bool changed = false;
-    if (b->port[slot] != port) {
-        STORE(&b->port[slot], port);
-        STORE(&b->seen[slot], now);
-        changed = true;
-    } else if (fdb_idle(b->seen[slot], now) > FDB_REFRESH_S) {
-        STORE(&b->seen[slot], now);
-        changed = true;
-    }
+    int r = -1;
+
+    if (b->keys[slot] == key)
+        r = (int)fdb_seen(fdb, b, (int)slot, port, now, limit, pin, &changed);
     bucket_unlock(b, v, changed);
-    return true;
+    return r;
 }
 
-void vs_fdb_learn(struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[6], uint16_t port,
-                  uint32_t now)
+enum vs_fdb_learned vs_fdb_learn_secure(struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[6],
+                                        uint16_t port, uint32_t now, uint32_t limit, bool pin)
 {
     uint64_t key = fdb_key(vlan, mac);
     uint32_t b1, b2;
@@ -577,11 +649,88 @@ void vs_fdb_learn(struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[6], uint1
     struct fdb_hit hit;
     if (fdb_find(c[0], c[1], key, &hit)) {
         if (hit.port == port && fdb_idle(hit.seen, now) <= FDB_REFRESH_S)
-            return;
-        if (fdb_update(c[hit.second], hit.slot, key, port, now))
-            return;
+            return VS_FDB_OK;
+        int r = fdb_update(fdb, c[hit.second], hit.slot, key, port, now, limit, pin);
+        if (r >= 0)
+            return (enum vs_fdb_learned)r;
     }
-    fdb_learn_locked(fdb, c, key, port, now);
+    return fdb_learn_locked(fdb, c, key, port, now, limit, pin);
+}
+
+enum vs_fdb_learned vs_fdb_learn(struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[6],
+                                 uint16_t port, uint32_t now)
+{
+    return vs_fdb_learn_secure(fdb, vlan, mac, port, now, 0, false);
+}
+
+uint32_t vs_fdb_port_count(const struct vs_fdb *fdb, uint16_t port)
+{
+    return port < VS_FDB_PORTS ? LOAD(&fdb->port_count[port]) : 0;
+}
+
+int vs_fdb_add_static(struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[6], uint16_t port,
+                      uint32_t now)
+{
+    uint64_t key = fdb_key(vlan, mac);
+    uint32_t b1, b2, v[2];
+    fdb_buckets(fdb, key, &b1, &b2);
+    struct fdb_bucket *c[2] = {&fdb->buckets[b1], &fdb->buckets[b2]};
+    bool changed[2] = {false, false};
+    unsigned first, n = pair_lock(c, v, &first), j = 0;
+    int slot = -1, rc = 0;
+
+    for (unsigned jj = 0; jj < n && slot < 0; jj++)
+        for (int i = 0; i < FDB_WAYS; i++)
+            if (c[jj]->keys[i] == key) {
+                j = jj;
+                slot = i;
+                port_count_add(fdb, c[j]->port[i], c[j]->flags[i], -1);
+                break;
+            }
+    for (unsigned jj = 0; jj < n && slot < 0; jj++)
+        if ((slot = bucket_free_slot(c[jj])) >= 0) {
+            j = jj;
+            __atomic_fetch_add(&fdb->count, 1, __ATOMIC_RELAXED);
+        }
+    if (slot < 0) {
+        if (fdb_victim(c, n, &j, &slot))
+            port_count_add(fdb, c[j]->port[slot], c[j]->flags[slot], -1);
+        else
+            rc = -ENOSPC;
+    }
+    if (slot >= 0) {
+        STORE(&c[j]->keys[slot], key);
+        STORE(&c[j]->port[slot], port);
+        STORE(&c[j]->seen[slot], now);
+        c[j]->flags[slot] = VS_FDB_F_STATIC;
+        changed[j] = true;
+    }
+    pair_unlock(c, v, n, first, changed);
+    return rc;
+}
+
+int vs_fdb_del(struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[6])
+{
+    uint64_t key = fdb_key(vlan, mac);
+    uint32_t b1, b2, v[2];
+    fdb_buckets(fdb, key, &b1, &b2);
+    struct fdb_bucket *c[2] = {&fdb->buckets[b1], &fdb->buckets[b2]};
+    bool changed[2] = {false, false};
+    unsigned first, n = pair_lock(c, v, &first);
+    int rc = -ENOENT;
+
+    for (unsigned j = 0; j < n && rc; j++)
+        for (int i = 0; i < FDB_WAYS; i++)
+            if (c[j]->keys[i] == key) {
+                port_count_add(fdb, c[j]->port[i], c[j]->flags[i], -1);
+                STORE(&c[j]->keys[i], 0);
+                __atomic_fetch_sub(&fdb->count, 1, __ATOMIC_RELAXED);
+                changed[j] = true;
+                rc = 0;
+                break;
+            }
+    pair_unlock(c, v, n, first, changed);
+    return rc;
 }
 
 /* ---- control thread ---- */
@@ -609,6 +758,7 @@ static fdb_inline unsigned fdb_remove_if(struct vs_fdb *fdb, fdb_match_fn match,
         unsigned n = 0;
         for (int i = 0; i < FDB_WAYS; i++) {
             if (b->keys[i] && match(b, i, arg)) {
+                port_count_add(fdb, b->port[i], b->flags[i], -1);
                 STORE(&b->keys[i], 0);
                 n++;
             }
@@ -629,15 +779,23 @@ static bool fdb_match_expired(const struct fdb_bucket *b, int i, const void *arg
 {
     const struct fdb_age_arg *a = arg;
     int32_t idle = fdb_idle(b->seen[i], a->now);
-    return idle > 0 && (uint32_t)idle > a->aging_s;
+    return !(b->flags[i] & VS_FDB_F_STATIC) && idle > 0 && (uint32_t)idle > a->aging_s;
 }
 
 static bool fdb_match_port(const struct fdb_bucket *b, int i, const void *arg)
 {
+    return !(b->flags[i] & VS_FDB_F_STATIC) && b->port[i] == *(const uint16_t *)arg;
+}
+
+static bool fdb_match_port_all(const struct fdb_bucket *b, int i, const void *arg)
+{
     return b->port[i] == *(const uint16_t *)arg;
 }
 
-static bool fdb_match_all(const struct fdb_bucket *b, int i, const void *arg) { return true; }
+static bool fdb_match_all(const struct fdb_bucket *b, int i, const void *arg)
+{
+    return !(b->flags[i] & VS_FDB_F_STATIC);
+}
 
 unsigned vs_fdb_age(struct vs_fdb *fdb, uint32_t now)
 {
@@ -650,6 +808,11 @@ unsigned vs_fdb_age(struct vs_fdb *fdb, uint32_t now)
 unsigned vs_fdb_flush_port(struct vs_fdb *fdb, uint16_t port)
 {
     return fdb_remove_if(fdb, fdb_match_port, &port);
+}
+
+unsigned vs_fdb_forget_port(struct vs_fdb *fdb, uint16_t port)
+{
+    return fdb_remove_if(fdb, fdb_match_port_all, &port);
 }
 
 unsigned vs_fdb_flush(struct vs_fdb *fdb) { return fdb_remove_if(fdb, fdb_match_all, NULL); }
@@ -671,6 +834,7 @@ void vs_fdb_foreach(const struct vs_fdb *fdb, uint32_t now, vs_fdb_entry_cb cb, 
             struct vs_fdb_entry e;
             fdb_key_unpack(copy.keys[i], &e.vlan, e.mac);
             e.port = copy.port[i];
+            e.flags = copy.flags[i];
             int32_t idle = fdb_idle(copy.seen[i], now);
             e.age_s = idle > 0 ? (uint32_t)idle : 0;
             /* Called with no bucket held: cb may call back into the table. */

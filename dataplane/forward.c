@@ -10,6 +10,7 @@
 #include "dataplane/capture.h"
 #include "dataplane/dp.h"
 #include "vswitch/fdb.h"
+#include "vswitch/log.h"
 #include "vswitch/rcu.h"
 
 #define ETH_HLEN 14
@@ -17,6 +18,8 @@
 #define ETH_P_8021AD 0x88a8
 
 _Static_assert(VS_BURST <= VS_FDB_BURST_MAX, "a burst is looked up in one call");
+_Static_assert(VS_BURST <= 32, "a burst's refused frames are bits of a word");
+_Static_assert(VS_MAX_PORTS <= VS_FDB_PORTS, "every port's stations are counted");
 _Static_assert(ETH_HLEN + 2 * 4 <= VS_PKT_LEND_HEAD, "the headers we decide on are private");
 
 static inline void batch_add(struct vs_poller *p, uint16_t port, struct vs_pkt *pkt)
@@ -126,6 +129,55 @@ static inline uint64_t station(uint16_t vlan, const uint8_t *mac)
     return k | (uint64_t)vlan << 48;
 }
 
+static inline bool source_allowed(const struct vs_port_conf *c, const uint8_t *mac)
+{
+    uint64_t w = vs_mac_word(mac);
+
+    for (unsigned i = 0; i < c->n_allowed; i++)
+        if (c->allowed[i] == w)
+            return true;
+    return false;
+}
+
+/* A frame whose source learning refused: counted, and the first time a port reaches
+ * its mac_limit, one line in the log. */
+static void refuse(struct vs_poller *p, struct vs_dp_port *in, enum vs_drop why,
+                   struct vs_pkt *pkt)
+{
+    if (why == VS_DROP_MAC_LIMIT)
+        vs_log_once(&in->mac_limit_logged, VS_LOG_WARN,
+                    "port %s: mac_limit reached (%u stations): frames from further new sources "
+                    "are dropped; logged once, counted in drops.mac_limit",
+                    in->port.name, vs_rcu_deref(in->conf)->mac_limit);
+    drop(p, in->port.id, why, pkt);
+}
+
+/* Takes the refused frames (and the frames after each from the same source) out of
+ * the burst's arrays, dropping them. Returns how many frames are left. */
+static __attribute__((noinline)) unsigned
+drop_refused(struct vs_poller *p, struct vs_dp_port *in, uint32_t refused, const uint8_t *learn,
+             const uint8_t *why, unsigned m, struct vs_pkt **ok, const uint8_t **eths,
+             uint16_t *vlans, uint8_t *dst_of)
+{
+    unsigned k = 0;
+    int reason = -1;
+
+    for (unsigned j = 0; j < m; j++) {
+        if (learn[j])
+            reason = (refused >> j & 1) ? why[j] : -1;
+        if (reason >= 0) {
+            refuse(p, in, (enum vs_drop)reason, ok[j]);
+            continue;
+        }
+        ok[k] = ok[j];
+        eths[k] = eths[j];
+        vlans[k] = vlans[j];
+        dst_of[k] = dst_of[j];
+        k++;
+    }
+    return k;
+}
+
 /* Four passes over the burst so that the table's memory accesses overlap instead
  * of stalling one frame at a time: parse and prefetch the source buckets, learn,
  * look every destination up at once, then append to the tx batches. A source or
@@ -134,7 +186,7 @@ static inline uint64_t station(uint16_t vlan, const uint8_t *mac)
  * for bulk flows. */
 static inline __attribute__((always_inline)) void
 forward_burst(struct vs_poller *p, struct vs_dp_port *in, const struct vs_port_conf *ic,
-              struct vs_pkt **pkts, uint16_t n, uint32_t now, const bool in_transparent)
+              struct vs_pkt **pkts, uint16_t n, uint32_t now, const bool fast)
 {
     struct vs_switch *sw = p->sw;
     uint16_t in_id = in->port.id;
@@ -145,6 +197,8 @@ forward_burst(struct vs_poller *p, struct vs_dp_port *in, const struct vs_port_c
     uint16_t vlans[VS_BURST], dst_vlans[VS_BURST], outs[VS_BURST];
     uint8_t acts[VS_BURST]; /* enum vs_vlan_action per distinct destination */
     uint8_t learn[VS_BURST], dst_of[VS_BURST];
+    uint8_t why[VS_BURST]; /* the drop reason of a frame whose source was refused */
+    uint32_t refused = 0;  /* those frames, one bit each */
     uint64_t last_src = UINT64_MAX, last_dst = UINT64_MAX, hits;
     unsigned m = 0, nd = 0;
 
@@ -173,7 +227,7 @@ forward_burst(struct vs_poller *p, struct vs_dp_port *in, const struct vs_port_c
         uint16_t type = (uint16_t)(eth[12] << 8 | eth[13]);
         if ((type == ETH_P_8021Q || type == ETH_P_8021AD) && pkt->len >= ETH_HLEN + 4)
             vlan = (uint16_t)((eth[14] << 8 | eth[15]) & 0x0fff);
-        if (vs_unlikely(!in_transparent)) {
+        if (!fast) {
             int v = vs_vlan_ingress(&ic->vlan, frame_tagged(eth, pkt->len), vlan);
 
             if (v < 0) {
@@ -181,6 +235,10 @@ forward_burst(struct vs_poller *p, struct vs_dp_port *in, const struct vs_port_c
                 continue;
             }
             vlan = (uint16_t)v;
+            if (ic->n_allowed && !source_allowed(ic, eth + 6)) {
+                drop(p, in_id, VS_DROP_SRC_NOT_ALLOWED, pkt);
+                continue;
+            }
         }
         pkt->vlan = vlan;
 
@@ -205,9 +263,21 @@ forward_burst(struct vs_poller *p, struct vs_dp_port *in, const struct vs_port_c
     }
     if (vs_unlikely(m == 0))
         return;
-    for (unsigned j = 0; j < m; j++)
-        if (learn[j])
-            vs_fdb_learn(sw->fdb, vlans[j], eths[j] + 6, in_id, now);
+    /* A frame whose source may not be learned here goes nowhere, and neither do the
+     * frames after it from the same source (they were not learned again). They
+     * leave the burst once the lookups no longer read their headers. */
+    for (unsigned j = 0; j < m; j++) {
+        if (!learn[j])
+            continue;
+        enum vs_fdb_learned verdict =
+            fast ? vs_fdb_learn(sw->fdb, vlans[j], eths[j] + 6, in_id, now)
+                 : vs_fdb_learn_secure(sw->fdb, vlans[j], eths[j] + 6, in_id, now, ic->mac_limit,
+                                       ic->secure);
+        if (vs_unlikely(verdict != VS_FDB_OK)) {
+            refused |= 1u << j;
+            why[j] = verdict == VS_FDB_LIMIT ? VS_DROP_MAC_LIMIT : VS_DROP_MAC_PINNED;
+        }
+    }
     hits = vs_fdb_lookup_burst(sw->fdb, nd, dst_vlans, dsts, outs);
     /* What a frame needs at egress depends on its destination port, its VLAN, and
      * whether it came tagged; on one ingress port the VLAN decides the last (see
@@ -221,8 +291,10 @@ forward_burst(struct vs_poller *p, struct vs_dp_port *in, const struct vs_port_c
         acts[d] = VS_VLAN_AS_IS;
         if ((hits & (1ull << d)) && (dp = vs_rcu_deref(sw->ports[outs[d]])))
             acts[d] = (uint8_t)vs_vlan_egress(&vs_rcu_deref(dp->conf)->vlan, dst_vlans[d],
-                                              !in_transparent && frame_tagged(eths[j], ok[j]->len));
+                                              !fast && frame_tagged(eths[j], ok[j]->len));
     }
+    if (vs_unlikely(refused))
+        m = drop_refused(p, in, refused, learn, why, m, ok, eths, vlans, dst_of);
     for (unsigned j = 0; j < m; j++) {
         unsigned d = dst_of[j];
         uint16_t out = outs[d];
@@ -249,8 +321,8 @@ void vs_forward_burst(struct vs_poller *p, struct vs_dp_port *in, struct vs_pkt 
 {
     const struct vs_port_conf *ic = vs_rcu_deref(in->conf);
 
-    /* Two copies of the loop: the default mode's pays nothing for the others. */
-    if (vs_likely(ic->vlan.mode == VS_VLAN_TRANSPARENT))
+    /* Two copies of the loop: the default settings' pays nothing for the others. */
+    if (vs_likely(ic->vlan.mode == VS_VLAN_TRANSPARENT && !ic->secure))
         forward_burst(p, in, ic, pkts, n, now, true);
     else
         forward_burst(p, in, ic, pkts, n, now, false);

@@ -17,7 +17,7 @@ static const struct {
     {"vlan_mode", false, true},
     {"tag", false, true},
     {"trunks", true, true},
-    {"native_vlan", false, true},
+    {"native_vlan", false, true}, {"mac_limit", false, false}, {"allowed_macs", true, false},
 };
 
 static int find_key(const char *key)

@@ -12,6 +12,8 @@ const char *vs_drop_name(enum vs_drop d)
         [VS_DROP_BAD_OFFLOAD] = "bad_offload", [VS_DROP_OVERSIZE] = "oversize",
         [VS_DROP_NO_BUFFERS] = "no_buffers", [VS_DROP_VLAN_TAGGED] = "tagged_on_access",
         [VS_DROP_VLAN_NOT_ALLOWED] = "vlan_not_allowed",
+        [VS_DROP_SRC_NOT_ALLOWED] = "source_not_allowed", [VS_DROP_MAC_LIMIT] = "mac_limit",
+        [VS_DROP_MAC_PINNED] = "source_mac_pinned",
     };
     return d < VS_DROP__COUNT ? names[d] : "unknown";
 }

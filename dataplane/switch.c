@@ -265,7 +265,7 @@ static int remove_port(struct vs_switch *sw, struct vs_dp_port *dp)
         vs_poller_wait_sleep_over(&sw->pollers[i]);
     vs_capture_port_removed(sw, id);
     dp->port.ops->close(&dp->port);
-    vs_fdb_flush_port(sw->fdb, id);
+    vs_fdb_forget_port(sw->fdb, id);
     free_dp_port(dp);
     return 0;
 }
@@ -539,8 +539,11 @@ static void dump_entry(const struct vs_fdb_entry *e, void *arg)
 
     snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", e->mac[0], e->mac[1], e->mac[2],
              e->mac[3], e->mac[4], e->mac[5]);
-    json_t *j = json_pack("{s:i, s:s, s:s, s:i}", "vlan", (int)e->vlan, "mac", mac, "port",
-                          dp ? dp->port.name : "?", "age", (int)e->age_s);
+    json_t *j = json_pack("{s:i, s:s, s:s, s:i, s:s}", "vlan", (int)e->vlan, "mac", mac, "port",
+                          dp ? dp->port.name : "?", "age", (int)e->age_s, "kind",
+                          (e->flags & VS_FDB_F_STATIC)   ? "static"
+                          : (e->flags & VS_FDB_F_PINNED) ? "pinned"
+                                                         : "learned");
 
     if (dp && dp->port.ops->fdb_entry)
         dp->port.ops->fdb_entry(&dp->port, e->vlan, e->mac, j);
@@ -555,6 +558,27 @@ json_t *vs_switch_fdb_show(struct vs_switch *sw)
     return json_pack("{s:o, s:i, s:i, s:i}", "entries", d.arr, "count",
                      (int)vs_fdb_count(sw->fdb), "capacity", (int)vs_fdb_capacity(sw->fdb),
                      "aging", (int)vs_fdb_aging(sw->fdb));
+}
+
+int vs_switch_fdb_add(struct vs_switch *sw, uint16_t vlan, const uint8_t mac[6], const char *name)
+{
+    struct vs_dp_port *dp = find_port(sw, name);
+    int rc;
+
+    if (!dp)
+        return -ENOENT;
+    if (vlan > 4095 || vs_mac_is_group(mac))
+        return -EINVAL;
+    if ((rc = vs_fdb_add_static(sw->fdb, vlan, mac, dp->port.id, vs_fdb_now())) < 0)
+        return rc;
+    vs_info("fdb: static %u %02x:%02x:%02x:%02x:%02x:%02x -> %s", vlan, mac[0], mac[1], mac[2],
+            mac[3], mac[4], mac[5], name);
+    return 0;
+}
+
+int vs_switch_fdb_del(struct vs_switch *sw, uint16_t vlan, const uint8_t mac[6])
+{
+    return vs_fdb_del(sw->fdb, vlan, mac);
 }
 
 int vs_switch_fdb_flush(struct vs_switch *sw, const char *name)

@@ -42,6 +42,9 @@ enum vs_drop {
                                  frame on a trunk without native_vlan, or a unicast
                                  destination that does not carry the frame's VLAN
                                  (counted on the ingress port) */
+    VS_DROP_SRC_NOT_ALLOWED,  /* a source MAC not in the port's allowed_macs (ingress) */
+    VS_DROP_MAC_LIMIT,    /* a new source on a port that has its mac_limit (ingress) */
+    VS_DROP_MAC_PINNED,   /* a source MAC static or pinned to another port (ingress) */
     VS_DROP__COUNT
 };
 const char *vs_drop_name(enum vs_drop d);
@@ -95,7 +98,14 @@ json_t *vs_switch_port_show(struct vs_switch *sw, const char *name);
 json_t *vs_switch_list_ports(struct vs_switch *sw);
 json_t *vs_switch_pollers(struct vs_switch *sw);
 json_t *vs_switch_fdb_show(struct vs_switch *sw);
-/* Flushes all entries, or one port's (name != NULL). Returns the count or -ENOENT. */
+/* A static entry (vlan, mac) → port name: never aged, never moved by learning, gone
+ * with the port. 0, -ENOENT (no such port), -EINVAL (a group MAC or a VLAN over
+ * 4095) or -ENOSPC (both of its buckets hold only static entries). */
+int vs_switch_fdb_add(struct vs_switch *sw, uint16_t vlan, const uint8_t mac[6], const char *name);
+/* Removes the entry of (vlan, mac), static or learned. 0 or -ENOENT. */
+int vs_switch_fdb_del(struct vs_switch *sw, uint16_t vlan, const uint8_t mac[6]);
+/* Flushes all learned entries, or one port's (name != NULL); static entries stay.
+ * Returns the count or -ENOENT. */
 int vs_switch_fdb_flush(struct vs_switch *sw, const char *name);
 /* Entries in the forwarding table and its capacity. */
 void vs_switch_fdb_usage(const struct vs_switch *sw, uint32_t *count, uint32_t *capacity);

@@ -856,10 +856,26 @@ static int run_top(const struct ctl *ctl, int argc, char **argv)
     return vs_ctl_top_main(ctl->sock, argc + 1, argv - 1);
 }
 
+/* VLAN MAC [PORT] of fdb add and fdb del. */
+static void build_fdb_entry(json_t *params, int argc, char **argv)
+{
+    char *end;
+    unsigned long vlan = strtoul(argv[0], &end, 10);
+
+    if (!argv[0][0] || *end || vlan > 4094)
+        usage_error("'%s' is not a VLAN ID; use 0..4094", argv[0]);
+    json_object_set_new(params, "vlan", json_integer((json_int_t)vlan));
+    json_object_set_new(params, "mac", jstr(argv[1]));
+    if (argc == 3) {
+        check_name("port name", argv[2]);
+        json_object_set_new(params, "port", jstr(argv[2]));
+    }
+}
+
 static const struct command commands[] = {
     {"add-port", NULL, "NAME TYPE [KEY=VALUE...]",
      "add a port; KEY=VALUE are the options of its TYPE and the switch's (vlan_mode, tag, "
-     "trunks, native_vlan), as in the ports section of the config "
+     "trunks, native_vlan, mac_limit, allowed_macs), as in the ports section of the config "
      "(add-port tap0 tap ifname=vs-tap0 vlan_mode=access tag=10)",
      "The options are checked by the port's type before anything is created; a refused port "
      "changes nothing and the error names the option. Port types and their options are listed "
@@ -867,8 +883,8 @@ static const struct command commands[] = {
      "written to the config file.",
      2, -1, build_add_port, print_quiet, NULL},
     {"set-port", NULL, "PORT KEY=VALUE...",
-     "change a running port's switch settings: vlan_mode, tag, trunks, native_vlan "
-     "(set-port vm1 vlan_mode=access tag=10)",
+     "change a running port's switch settings: vlan_mode, tag, trunks, native_vlan, "
+     "mac_limit, allowed_macs (set-port vm1 vlan_mode=access tag=10)",
      "The change reaches the pollers without pausing them: other ports lose nothing. An empty "
      "value (tag=) resets a key; a new vlan_mode starts the VLAN keys afresh. A type's options "
      "cannot change on a running port (del-port and add-port it). A refused change leaves the "
@@ -884,10 +900,20 @@ static const struct command commands[] = {
      "The type details include what a guest or NIC negotiated (features, offloads, MTU) and "
      "each queue's state and counters.",
      1, 1, build_name, print_show, NULL},
-    {"fdb show", "fdb-show", "", "the forwarding table: VLAN, MAC, port and age of each entry",
+    {"fdb show", "fdb-show", "",
+     "the forwarding table: VLAN, MAC, port, age and kind (learned, pinned, static) of each entry",
      NULL, 0, 0, NULL, print_fdb_show, NULL},
     {"fdb flush", "fdb-flush", "[PORT]", "forget learnt addresses: all of them, or PORT's", NULL,
      0, 1, build_fdb_flush, print_fdb_flush, NULL},
+    {"fdb add", "fdb-add", "VLAN MAC PORT",
+     "a static entry: frames of VLAN to MAC go to PORT (fdb add 10 52:54:00:00:00:01 vm1)",
+     "A static entry is never aged, and a frame from another port claiming MAC is dropped "
+     "(source_mac_pinned) instead of moving it. flush keeps it; it goes with its port or with "
+     "fdb del. VLAN is the VLAN inside the switch: an access port's tag, 0 for untagged frames "
+     "of transparent ports.",
+     3, 3, build_fdb_entry, print_quiet, NULL},
+    {"fdb del", "fdb-del", "VLAN MAC", "remove the entry of VLAN and MAC, static or learned",
+     NULL, 2, 2, build_fdb_entry, print_quiet, NULL},
     {"pollers", NULL, "", "poller threads: their CPU, rx queues and busy share; shared tx queues",
      NULL, 0, 0, NULL, print_pollers, NULL},
     {"reload", NULL, "", "re-read vswitchd's config file and apply what changed, as SIGHUP does",

@@ -88,6 +88,18 @@ static int add_config_ports(struct vs_switch *sw, const struct vs_config *cfg)
             return rc;
         }
     }
+    for (unsigned i = 0; i < cfg->n_fdb_static; i++) {
+        const struct vs_config_fdb_static *e = &cfg->fdb_static[i];
+        int rc = vs_switch_fdb_add(sw, e->vlan, e->mac, e->port);
+
+        if (rc < 0) {
+            fprintf(stderr, "%s:%u:%u: fdb.static[%u]: %s\n", cfg->file, e->line, e->col, i,
+                    rc == -ENOSPC ? "no room in the forwarding table for more static entries "
+                                    "here; make fdb.size larger"
+                                  : strerror(-rc));
+            return rc;
+        }
+    }
     return 0;
 }
 

@@ -4,7 +4,8 @@
  * number of pollers at once and writes only when something changed (new entry,
  * moved station, or a last-seen time more than a second old). Aging, flushes and
  * dumps run on the control thread. When the table is full, learning replaces the
- * stalest entry of the candidate buckets: the cost of a miss is a flood. */
+ * stalest entry of the candidate buckets (never a static one, a pinned one only
+ * when nothing else is there): the cost of a miss is a flood. */
 #ifndef VSWITCH_FDB_H
 #define VSWITCH_FDB_H
 
@@ -18,6 +19,23 @@ struct vs_fdb_entry {
     uint8_t mac[6];
     uint16_t port;
     uint32_t age_s; /* seconds since last seen */
+    uint8_t flags;  /* VS_FDB_F_* */
+};
+
+/* An entry's kind. A static entry (vs_fdb_add_static) never ages and is never moved
+ * or evicted by learning; a pinned one was learned on a port with port security and
+ * is not moved to another port by learning either (it ages as usual). */
+#define VS_FDB_F_STATIC 0x01
+#define VS_FDB_F_PINNED 0x02
+
+/* Ports 0..VS_FDB_PORTS-1 have their learned stations counted (mac_limit). */
+#define VS_FDB_PORTS 256
+
+/* What learning did with a station. */
+enum vs_fdb_learned {
+    VS_FDB_OK,     /* known, refreshed, added or moved */
+    VS_FDB_LIMIT,  /* new to the port, which has its limit of stations */
+    VS_FDB_PINNED, /* static or pinned to another port: not moved */
 };
 
 /* size: entries wanted (rounded up); aging_s: seconds an idle entry lives (0: never). */
@@ -40,14 +58,32 @@ void vs_fdb_prefetch(const struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[
 #define VS_FDB_BURST_MAX 64
 uint64_t vs_fdb_lookup_burst(const struct vs_fdb *fdb, unsigned n, const uint16_t vlans[],
                              const uint8_t *const macs[], uint16_t ports[]);
-/* Records that (vlan, mac) was seen on port at time now. Safe from several threads. */
-void vs_fdb_learn(struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[6], uint16_t port,
-                  uint32_t now);
+/* Records that (vlan, mac) was seen on port at time now. Safe from several threads.
+ * A station static or pinned to another port stays where it is (VS_FDB_PINNED). */
+enum vs_fdb_learned vs_fdb_learn(struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[6],
+                                 uint16_t port, uint32_t now);
+/* The same for a port with port security: limit (0: none) caps the stations learned
+ * on port (a new one beyond it is refused with VS_FDB_LIMIT; concurrent learners may
+ * each add one more at the edge), and pin makes what it learns pinned. */
+enum vs_fdb_learned vs_fdb_learn_secure(struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[6],
+                                        uint16_t port, uint32_t now, uint32_t limit, bool pin);
+/* Stations learned (not static) on port now. */
+uint32_t vs_fdb_port_count(const struct vs_fdb *fdb, uint16_t port);
+
+/* Control thread: (vlan, mac) → port as a static entry, replacing any entry of that
+ * key. 0, or -ENOSPC when both candidate buckets hold only static entries. */
+int vs_fdb_add_static(struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[6], uint16_t port,
+                      uint32_t now);
+/* Control thread: removes the entry of (vlan, mac), static or not. 0 or -ENOENT. */
+int vs_fdb_del(struct vs_fdb *fdb, uint16_t vlan, const uint8_t mac[6]);
 
 /* Removes entries idle longer than the aging time. Returns how many were removed. */
 unsigned vs_fdb_age(struct vs_fdb *fdb, uint32_t now);
-/* Removes every entry pointing at port. Returns how many. */
+/* Removes every learned entry pointing at port (static ones stay). Returns how many. */
 unsigned vs_fdb_flush_port(struct vs_fdb *fdb, uint16_t port);
+/* Removes every entry pointing at port, static ones too (the port is gone). */
+unsigned vs_fdb_forget_port(struct vs_fdb *fdb, uint16_t port);
+/* Removes every learned entry. */
 unsigned vs_fdb_flush(struct vs_fdb *fdb);
 
 uint32_t vs_fdb_count(const struct vs_fdb *fdb);

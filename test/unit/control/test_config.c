@@ -297,6 +297,10 @@ static void test_tenants_example(void)
             found = true;
         }
     CU_ASSERT_TRUE(found);
+    CU_ASSERT_EQUAL_FATAL(c.n_fdb_static, 1);
+    CU_ASSERT_EQUAL(c.fdb_static[0].vlan, 10);
+    CU_ASSERT_EQUAL(c.fdb_static[0].mac[5], 1);
+    CU_ASSERT_STRING_EQUAL(c.fdb_static[0].port, "uplink");
     vs_config_free(&c);
 }
 

@@ -581,6 +581,111 @@ static void test_vlan_modes(void)
         CU_ASSERT_EQUAL(vs_switch_del_port(sw, names[i]), 0);
 }
 
+static void mac_n(uint8_t mac[6], uint8_t hi, uint8_t lo)
+{
+    static const uint8_t base[6] = {0x02, 0, 0, 0, 0, 0};
+    memcpy(mac, base, 6);
+    mac[4] = hi;
+    mac[5] = lo;
+}
+
+/* Port security and static entries end to end: a mac_limit port learns its limit
+ * and no more (the rest dropped, nobody evicted, others' unicast not flooded to
+ * it); its stations are pinned; a spoofed source on an allowed_macs port reaches
+ * nobody; a static entry forwards, is never moved, survives a flush. */
+static void test_port_security(void)
+{
+    int s1 = add_opts("s1", "mac_limit", "2", NULL);
+    int s2 = add_opts("s2", "allowed_macs", "02:00:00:00:60:01", NULL);
+    int a = 0, b = 1;
+    uint8_t src[6], x[6];
+    uint64_t lim0 = drops("s1", VS_DROP_MAC_LIMIT);
+
+    reset_out();
+    inject(b, BCAST, MAC_B, -1, 64); /* B learned at b */
+    settle();
+    reset_out();
+    for (uint8_t i = 0; i < 10; i++) {
+        mac_n(src, 0x50, i);
+        inject(s1, MAC_B, src, -1, 64);
+    }
+    settle();
+    CU_ASSERT_EQUAL(drops("s1", VS_DROP_MAC_LIMIT), lim0 + 8);
+    CU_ASSERT_EQUAL(out_count(b), 2);
+    json_t *o = vs_switch_port_show(sw, "s1");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "mac_limit")), 2);
+    json_decref(o);
+    /* B is still at b: a's unicast to it goes there only, not flooded to s1. */
+    reset_out();
+    inject(a, MAC_B, MAC_A, -1, 64);
+    settle();
+    CU_ASSERT_EQUAL(out_count(b), 1);
+    CU_ASSERT_EQUAL(out_count(s1), 0);
+    /* s1's first station is pinned: a claiming it is dropped; it stays at s1. */
+    uint64_t pin0 = drops("a", VS_DROP_MAC_PINNED);
+    mac_n(src, 0x50, 0);
+    reset_out();
+    inject(a, BCAST, src, -1, 64);
+    inject(b, src, MAC_B, -1, 64);
+    settle();
+    CU_ASSERT_EQUAL(drops("a", VS_DROP_MAC_PINNED), pin0 + 1);
+    CU_ASSERT_EQUAL(out_count(s1), 1);
+    CU_ASSERT_EQUAL(out_count(a), 0);
+
+    /* allowed_macs: a spoofed source reaches nobody; the allowed one does. */
+    uint64_t spoof0 = drops("s2", VS_DROP_SRC_NOT_ALLOWED);
+    reset_out();
+    mac_n(src, 0x60, 2);
+    inject(s2, BCAST, src, -1, 64);
+    inject(s2, MAC_B, src, -1, 64);
+    settle();
+    for (int i = 0; i < next_mport; i++)
+        CU_ASSERT_EQUAL(out_count(i), 0);
+    CU_ASSERT_EQUAL(drops("s2", VS_DROP_SRC_NOT_ALLOWED), spoof0 + 2);
+    mac_n(src, 0x60, 1);
+    inject(s2, MAC_B, src, -1, 64);
+    settle();
+    CU_ASSERT_EQUAL(out_count(b), 1);
+
+    /* Static entry: X at b in VLAN 0. */
+    mac_n(x, 0x70, 1);
+    CU_ASSERT_EQUAL(vs_switch_fdb_add(sw, 0, x, "b"), 0);
+    CU_ASSERT_EQUAL(vs_switch_fdb_add(sw, 0, x, "nosuch"), -ENOENT);
+    CU_ASSERT_EQUAL(vs_switch_fdb_add(sw, 0, BCAST, "b"), -EINVAL);
+    reset_out();
+    inject(a, x, MAC_A, -1, 64);
+    inject(a, BCAST, x, -1, 64); /* a claims X: dropped, X stays at b */
+    settle();
+    CU_ASSERT_EQUAL(out_count(b), 1);
+    CU_ASSERT_EQUAL(out_count(s1) + out_count(s2), 0);
+    CU_ASSERT_EQUAL(drops("a", VS_DROP_MAC_PINNED), pin0 + 2);
+    CU_ASSERT(vs_switch_fdb_flush(sw, NULL) >= 3);
+    reset_out();
+    inject(a, x, MAC_A, -1, 64);
+    settle();
+    CU_ASSERT_EQUAL(out_count(b), 1);
+    CU_ASSERT_EQUAL(out_count(s1), 0);
+    json_t *f = vs_switch_fdb_show(sw);
+    bool seen = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(f, "entries"), i, e)
+        if (!strcmp(json_string_value(json_object_get(e, "mac")), "02:00:00:00:70:01")) {
+            CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "kind")), "static");
+            seen = true;
+        }
+    CU_ASSERT_TRUE(seen);
+    json_decref(f);
+    CU_ASSERT_EQUAL(vs_switch_fdb_del(sw, 0, x), 0);
+    CU_ASSERT_EQUAL(vs_switch_fdb_del(sw, 0, x), -ENOENT);
+    reset_out();
+    inject(a, x, MAC_A, -1, 64); /* unknown again: flooded */
+    settle();
+    CU_ASSERT_EQUAL(out_count(s1), 1);
+    CU_ASSERT_EQUAL(vs_switch_del_port(sw, "s1"), 0);
+    CU_ASSERT_EQUAL(vs_switch_del_port(sw, "s2"), 0);
+}
+
 static void test_teardown_no_leak(void)
 {
     vs_switch_destroy(sw);
@@ -608,6 +713,7 @@ int main(void)
     CU_add_test(s, "counters and json", test_counters_and_json);
     CU_add_test(s, "failed port is removed", test_failed_port_removed);
     CU_add_test(s, "vlan access, trunk and set-port", test_vlan_modes);
+    CU_add_test(s, "port security and static entries", test_port_security);
     CU_add_test(s, "teardown without leaks", test_teardown_no_leak);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

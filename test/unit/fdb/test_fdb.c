@@ -393,6 +393,97 @@ static void check_and_lookup(const struct vs_fdb_entry *e, void *arg)
     CU_ASSERT(vs_fdb_lookup(fdb, e->vlan, e->mac, &port) && port == e->port);
 }
 
+static enum vs_fdb_learned learn_sec(struct vs_fdb *fdb, uint16_t vlan, uint32_t id, uint16_t port,
+                                     uint32_t now, uint32_t limit, bool pin)
+{
+    uint8_t mac[6];
+    test_mac(id, mac);
+    return vs_fdb_learn_secure(fdb, vlan, mac, port, now, limit, pin);
+}
+
+/* Static entries: found, never aged, never moved or evicted by learning, kept by
+ * flushes of learned entries, gone with their port or by vs_fdb_del. */
+static void test_static(void)
+{
+    struct vs_fdb *fdb = make(4, 10); /* one bucket: every key competes for it */
+    uint8_t mac[6];
+
+    test_mac(1, mac);
+    CU_ASSERT_EQUAL(vs_fdb_add_static(fdb, 5, mac, 7, 100), 0);
+    CU_ASSERT_TRUE(has(fdb, 5, 1, 7));
+    CU_ASSERT_TRUE(missing(fdb, 6, 1));
+    CU_ASSERT_EQUAL(vs_fdb_port_count(fdb, 7), 0); /* static: not a learned station */
+    CU_ASSERT_EQUAL(learn_sec(fdb, 5, 1, 8, 101, 0, false), VS_FDB_PINNED);
+    CU_ASSERT_TRUE(has(fdb, 5, 1, 7));
+    CU_ASSERT_EQUAL(learn_sec(fdb, 5, 1, 7, 101, 0, false), VS_FDB_OK); /* its own port */
+    CU_ASSERT_EQUAL(vs_fdb_age(fdb, 100000), 0);
+    CU_ASSERT_TRUE(has(fdb, 5, 1, 7));
+    /* A full table evicts learned entries, never the static one. */
+    for (uint32_t id = 10; id < 30; id++)
+        learn(fdb, 5, id, 3, 200 + id);
+    CU_ASSERT_TRUE(has(fdb, 5, 1, 7));
+    CU_ASSERT_EQUAL(vs_fdb_count(fdb), 4);
+    CU_ASSERT_EQUAL(vs_fdb_port_count(fdb, 3), 3);
+    CU_ASSERT_EQUAL(vs_fdb_flush_port(fdb, 7), 0);
+    CU_ASSERT_EQUAL(vs_fdb_flush(fdb), 3);
+    CU_ASSERT_EQUAL(vs_fdb_port_count(fdb, 3), 0);
+    CU_ASSERT_TRUE(has(fdb, 5, 1, 7));
+    /* Replacing a learned entry makes it static; a table of statics takes no more. */
+    learn(fdb, 5, 2, 3, 300);
+    test_mac(2, mac);
+    CU_ASSERT_EQUAL(vs_fdb_add_static(fdb, 5, mac, 4, 300), 0);
+    CU_ASSERT_TRUE(has(fdb, 5, 2, 4));
+    CU_ASSERT_EQUAL(vs_fdb_port_count(fdb, 3), 0);
+    for (uint32_t id = 3; id < 5; id++) {
+        test_mac(id, mac);
+        CU_ASSERT_EQUAL(vs_fdb_add_static(fdb, 5, mac, 4, 300), 0);
+    }
+    test_mac(5, mac);
+    CU_ASSERT_EQUAL(vs_fdb_add_static(fdb, 5, mac, 4, 300), -ENOSPC);
+    learn(fdb, 5, 6, 3, 301); /* no room and nothing to evict: not learned */
+    CU_ASSERT_TRUE(missing(fdb, 5, 6));
+    CU_ASSERT_EQUAL(vs_fdb_forget_port(fdb, 4), 3);
+    test_mac(1, mac);
+    CU_ASSERT_EQUAL(vs_fdb_del(fdb, 5, mac), 0);
+    CU_ASSERT_EQUAL(vs_fdb_del(fdb, 5, mac), -ENOENT);
+    CU_ASSERT_EQUAL(vs_fdb_count(fdb), 0);
+    vs_fdb_destroy(fdb);
+}
+
+/* mac_limit and pinning: a port learns up to its limit, a pinned station is not
+ * moved by another port, counts follow moves, aging and flushes. */
+static void test_limit_and_pin(void)
+{
+    struct vs_fdb *fdb = make(1024, 10);
+
+    for (uint32_t id = 0; id < 3; id++)
+        CU_ASSERT_EQUAL(learn_sec(fdb, 1, id, 2, 100, 3, true), VS_FDB_OK);
+    CU_ASSERT_EQUAL(vs_fdb_port_count(fdb, 2), 3);
+    CU_ASSERT_EQUAL(learn_sec(fdb, 1, 3, 2, 100, 3, true), VS_FDB_LIMIT);
+    CU_ASSERT_TRUE(missing(fdb, 1, 3));
+    CU_ASSERT_EQUAL(learn_sec(fdb, 1, 0, 2, 105, 3, true), VS_FDB_OK); /* known: refreshed */
+    /* Pinned: another port claiming it is refused, with or without security. */
+    CU_ASSERT_EQUAL(learn_sec(fdb, 1, 0, 9, 106, 0, false), VS_FDB_PINNED);
+    CU_ASSERT_TRUE(has(fdb, 1, 0, 2));
+    /* Unpinned stations move, and the counts follow; the limit holds for moves in. */
+    CU_ASSERT_EQUAL(learn_sec(fdb, 1, 50, 9, 106, 0, false), VS_FDB_OK);
+    CU_ASSERT_EQUAL(learn_sec(fdb, 1, 50, 2, 107, 3, true), VS_FDB_LIMIT);
+    CU_ASSERT_TRUE(has(fdb, 1, 50, 9));
+    CU_ASSERT_EQUAL(learn_sec(fdb, 1, 50, 2, 107, 4, true), VS_FDB_OK);
+    CU_ASSERT_TRUE(has(fdb, 1, 50, 2));
+    CU_ASSERT_EQUAL(vs_fdb_port_count(fdb, 2), 4);
+    CU_ASSERT_EQUAL(vs_fdb_port_count(fdb, 9), 0);
+    /* Aging frees room: ids 1 and 2 were last seen at 100. */
+    CU_ASSERT_EQUAL(vs_fdb_age(fdb, 111), 2);
+    CU_ASSERT_EQUAL(vs_fdb_port_count(fdb, 2), 2);
+    CU_ASSERT_EQUAL(learn_sec(fdb, 1, 3, 2, 112, 3, true), VS_FDB_OK);
+    /* A pinned station that aged out may be learned anywhere again. */
+    CU_ASSERT_EQUAL(learn_sec(fdb, 1, 1, 9, 112, 0, false), VS_FDB_OK);
+    CU_ASSERT_EQUAL(vs_fdb_flush_port(fdb, 2), 3);
+    CU_ASSERT_EQUAL(vs_fdb_port_count(fdb, 2), 0);
+    vs_fdb_destroy(fdb);
+}
+
 static void test_foreach(void)
 {
     struct vs_fdb *fdb = make(256, 300);
@@ -440,7 +531,9 @@ int main(void)
         !CU_add_test(s, "70% load fits", test_high_load_fits) ||
         !CU_add_test(s, "sequential MACs spread", test_sequential_macs_spread) ||
         !CU_add_test(s, "burst lookups", test_lookup_burst) ||
-        !CU_add_test(s, "foreach", test_foreach) || test_fdb_add_stress() != 0) {
+        !CU_add_test(s, "foreach", test_foreach) ||
+        !CU_add_test(s, "static entries", test_static) ||
+        !CU_add_test(s, "mac_limit and pinned stations", test_limit_and_pin) || test_fdb_add_stress() != 0) {
         CU_cleanup_registry();
         return 1;
     }
