@@ -12,7 +12,6 @@ VLANs itself (no 8021q): runs inside a namespace (ip netns exec).
       as many frames as the socket takes for SECONDS; prints how many.
 """
 import os
-import random
 import socket
 import struct
 import sys
@@ -65,10 +64,12 @@ def main(argv):
         iface, count, dst = argv[2:5]
         v = int(argv[5]) if len(argv) > 5 else None
         s = sock(iface)
-        rnd = random.Random(os.getpid())
-        for i in range(int(count)):
-            src = bytes([0x02] + [rnd.randrange(256) for _ in range(5)])
-            send_all(s, frame(mac(dst), src, v, 0x88B5, i))
+        n = int(count)
+        rnd = os.urandom(5 * n)
+        d = mac(dst)
+        for i in range(n):
+            src = b"\x02" + rnd[5 * i : 5 * i + 5]
+            send_all(s, frame(d, src, v, 0x88B5, i))
     elif cmd == "rate":
         iface, secs, dst, src = argv[2:6]
         s = sock(iface)
