@@ -87,12 +87,12 @@ sorted() { tr ' ' '\n' <<<"$1" | sort | xargs; }
 got=$(complete_words vswitchctl add-port p0 "")
 [ "$(sorted "$got")" = "$(sorted "$types")" ] || fail "port types: expected '$types', got '$got'"
 got=$(complete_words vswitchctl add-port p0 tap "")
-[ "$(sorted "$got")" = "$(sorted "ifname= mtu= offloads= native_vlan= tag= trunks= vlan_mode=")" ] ||
+[ "$(sorted "$got")" = "$(sorted "allowed_macs= ifname= mac_limit= mtu= offloads= native_vlan= tag= trunks= vlan_mode=")" ] ||
 	fail "tap options and the switch's keys: got '$got'"
 got=$(complete_words vswitchctl add-port p0 tap o)
 [ "$got" = "offloads=" ] || fail "tap options starting with o: got '$got'"
 got=$(complete_words vswitchctl fdb "")
-[ "$got" = "show flush" ] || fail "fdb subcommands: got '$got'"
+[ "$got" = "show flush add del" ] || fail "fdb subcommands: got '$got'"
 # Every command's arguments complete without a shell error, whatever they are.
 for c in "${cmds[@]}"; do
 	read -ra w <<<"$c"
