@@ -55,6 +55,14 @@ for c in "${cmds[@]}"; do
 	grep -qw -- "${w[-1]}" <<<"$got" || fail "completion does not offer '${w[-1]}' for '$c' (got: $got)"
 done
 pass "every command of vswitchctl --help is in vswitchctl(8) and completes"
+# The README's summary of vswitchctl is written by hand: it must name them all too.
+readme_cmds=$(awk '/^## vswitchctl/ { f = 1 } f && /^```/ { n++; if (n == 2) exit; next } f && n == 1' \
+	"$VS_SOURCE_DIR/README.md")
+[ -n "$readme_cmds" ] || fail "no code block under '## vswitchctl' in README.md"
+for c in "${cmds[@]}"; do
+	grep -qE "(^  |\| )$c( |\$)" <<<"$readme_cmds" || fail "README.md's vswitchctl block lacks '$c'"
+done
+pass "README.md's vswitchctl block names every command"
 
 for opts_of in "$VSWITCHCTL:vswitchctl.8" "$VSWITCHD:vswitchd.8"; do
 	prog=${opts_of%%:*} page=${opts_of#*:}
