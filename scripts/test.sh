@@ -9,7 +9,7 @@
 #      (QEMU guests), testpmd and control-socket integration tests again against
 #      it (two of the testpmd scenarios: SAN_TESTPMD_SCENARIOS), about 5 minutes
 #   6. build the libFuzzer targets with clang into build-fuzz/ and run each
-#      test/fuzz/*_fuzz for FUZZ_SECONDS (default 60) on a copy of its corpus
+#      test/fuzz/*_fuzz for FUZZ_SECONDS (default 30) on a copy of its corpus
 # Exits non-zero on any failure; the last line is "N passed, N failed" and
 # counts every test of every pass (a sanitizer-pass failure reads "asan: ...").
 #
@@ -23,7 +23,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
 SAN_BUILD_DIR=${SAN_BUILD_DIR:-$ROOT/build-asan}
 FUZZ_BUILD_DIR=${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
-FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 JOBS=${JOBS:-$(nproc)}
 FUZZ_JOBS=${FUZZ_JOBS:-$(nproc)}
 export BUILD_DIR JOBS
