@@ -23,6 +23,47 @@ static void age_fdb(void *arg)
         vs_debug("fdb: %u entries aged out", n);
 }
 
+struct station_dump {
+    struct vs_fdb_entry *e;
+    unsigned n, cap;
+};
+
+static void collect_station(const struct vs_fdb_entry *e, void *arg)
+{
+    struct station_dump *d = arg;
+
+    if (d->n < d->cap)
+        d->e[d->n++] = *e;
+}
+
+/* Ports that mirror the stations of the other ports elsewhere (local_stations: a
+ * VXLAN port with EVPN) get the whole table every few seconds: a periodic look at
+ * the table from the main thread is simpler than a stream of learn and age events
+ * from the pollers, never loses one, and its latency is small next to BGP's. */
+#define STATION_SYNC_S 2
+static void sync_local_stations(struct vs_switch *sw)
+{
+    static unsigned tick;
+    struct station_dump d = {0};
+
+    if (++tick % STATION_SYNC_S)
+        return;
+    for (unsigned i = 0; i < VS_MAX_PORTS; i++) {
+        struct vs_dp_port *dp = sw->ports[i];
+
+        if (!dp || !dp->port.ops->local_stations)
+            continue;
+        if (!d.e) {
+            d.cap = vs_fdb_count(sw->fdb) + 64;
+            if (!(d.e = malloc(d.cap * sizeof(*d.e))))
+                return;
+            vs_fdb_foreach(sw->fdb, vs_fdb_now(), collect_station, &d);
+        }
+        dp->port.ops->local_stations(&dp->port, d.e, d.n);
+    }
+    free(d.e);
+}
+
 /* Ports cannot call the dataplane; one that failed for good says so in its flag
  * and is removed here, so the others keep forwarding. */
 static void reap_failed_ports(void *arg)
@@ -44,6 +85,7 @@ static void reap_failed_ports(void *arg)
             dp->reap_tried = true;
         }
     }
+    sync_local_stations(sw);
 }
 
 int vs_switch_create(const struct vs_switch_params *params, struct vs_switch **out)

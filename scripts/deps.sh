@@ -18,6 +18,8 @@ BASE_PKGS=(
 	python3
 	# ethtool, tcpdump: what the kernel says about TAP offloads, frames on the wire
 	ethtool tcpdump
+	# frr: zebra and bgpd, the BGP EVPN control plane of the VXLAN port (evpn_test)
+	frr
 	# groff-base: docs_test formats the generated manual pages
 	groff-base
 	# AF_XDP ports: libxdp over libbpf; xdp-tools (xdp-loader) for the AF_XDP

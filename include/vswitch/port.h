@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "vswitch/fdb.h"
 #include "vswitch/pkt.h"
 
 #define VS_PORT_NAME_MAX 32 /* including the NUL */
@@ -89,6 +90,10 @@ struct vs_port_ops {
      * (a tunnel's remote endpoint) to e, that station's entry in `fdb show`. Main
      * thread. */
     void (*fdb_entry)(struct vs_port *port, uint16_t vlan, const uint8_t mac[6], json_t *e);
+    /* Optional: the switch's whole forwarding table, every few seconds (main thread),
+     * for a port that mirrors the stations behind the switch's other ports elsewhere
+     * (a VXLAN port with EVPN writes them where FRR reads them). */
+    void (*local_stations)(struct vs_port *port, const struct vs_fdb_entry *e, unsigned n);
 };
 
 struct vs_port {

@@ -8,8 +8,8 @@
 
 #include "ports/vxlan/encap.h"
 
-const char *const vs_vx_keys[] = {"local_ip", "vni_map", "remotes",  "dstport",
-                                  "mtu",      "aging",   "learning", NULL};
+const char *const vs_vx_keys[] = {"local_ip", "vni_map",  "remotes", "dstport",     "mtu",
+                                  "aging",    "learning", "control", "shadow_port", NULL};
 
 /* A whole number within [min, max] from s up to one of the stop characters. */
 static bool number(const char *s, size_t len, unsigned long min, unsigned long max,
@@ -218,5 +218,31 @@ int vs_vx_args_parse(const struct vs_port_args *args, struct vs_vx_args *a, stru
     a->mtu = (uint16_t)u;
     if ((rc = vs_port_args_uint(args, "aging", 0, 86400, 300, &a->aging, err)) < 0)
         return rc;
-    return vs_port_args_bool(args, "learning", true, &a->learning, err);
+    v = vs_port_args_get(args, "control", &idx);
+    if (v && strcmp(v, "static") && strcmp(v, "evpn")) {
+        vs_port_err_set(err, idx,
+                        "control: '%s' is neither 'static' (configured remotes, learning from "
+                        "datagrams) nor 'evpn' (remotes from FRR's BGP EVPN)",
+                        v);
+        return -EINVAL;
+    }
+    a->evpn = v && !strcmp(v, "evpn");
+    if ((rc = vs_port_args_bool(args, "learning", !a->evpn, &a->learning, err)) < 0)
+        return rc;
+    if ((rc = vs_port_args_uint(args, "shadow_port", 1, 65535, VS_VX_SHADOW_PORT, &u, err)) < 0)
+        return rc;
+    a->shadow_port = (uint16_t)u;
+    if (a->evpn && a->shadow_port == a->dstport) {
+        vs_port_args_get(args, "shadow_port", &idx);
+        vs_port_err_set(err, idx,
+                        "shadow_port: %u is dstport too; the kernel's shadow VXLAN devices need "
+                        "a UDP port nothing sends to",
+                        a->shadow_port);
+        return -EINVAL;
+    }
+    if (a->evpn && a->n_vni > 1000) {
+        vs_port_err_set(err, -1, "control: evpn takes at most 1000 VNIs (a kernel bridge each)");
+        return -EINVAL;
+    }
+    return 0;
 }

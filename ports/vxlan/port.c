@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ports/vxlan/evpn.h"
 #include "ports/vxlan/port.h"
 #include "ports/vxlan/vxlan.h"
 #include "vswitch/log.h"
@@ -67,6 +68,7 @@ static void vx_free(struct vs_vx *x)
 {
     if (x->timer > 0)
         vs_loop_del_timer(x->timer);
+    vs_vx_evpn_close(x);
     vs_vx_underlay_close(&x->ul);
     vs_vx_flood_free(x->flood);
     free(x->flood_static);
@@ -150,6 +152,8 @@ static int vx_open(struct vs_port *port, const struct vs_port_args *args, struct
         vs_port_err_set(err, -1, "cannot add the aging timer: %s", strerror(-rc));
         goto fail;
     }
+    if (x->a.evpn && (rc = vs_vx_evpn_open(x, err)) < 0)
+        goto fail;
     port->priv = x;
     port->n_rxq = 1;
     port->n_txq = 1;
@@ -492,6 +496,8 @@ static void vx_show(struct vs_port *port, json_t *out)
     json_object_set_new(out, "station_list", d.arr);
     json_object_set_new(out, "stations_capacity", json_integer(vs_vx_stations_capacity(x->st)));
     json_object_set_new(out, "vxlan_drops", drops);
+    if (x->evpn)
+        vs_vx_evpn_show(x, out);
 }
 
 static void vx_fdb_entry(struct vs_port *port, uint16_t vlan, const uint8_t mac[6], json_t *e)
@@ -508,6 +514,14 @@ static void vx_fdb_entry(struct vs_port *port, uint16_t vlan, const uint8_t mac[
         json_object_set_new(e, "remote", json_string(ip_str(x->vteps->v[vtep].ip, ip)));
 }
 
+static void vx_local_stations(struct vs_port *port, const struct vs_fdb_entry *e, unsigned n)
+{
+    struct vs_vx *x = port->priv;
+
+    if (x->evpn)
+        vs_vx_evpn_local(x, port->id, e, n);
+}
+
 const struct vs_port_ops vs_port_vxlan_ops = {
     .type = "vxlan",
     .keys = vs_vx_keys,
@@ -520,4 +534,5 @@ const struct vs_port_ops vs_port_vxlan_ops = {
     .show = vx_show,
     .rx_wait_fd = vx_rx_wait_fd,
     .fdb_entry = vx_fdb_entry,
+    .local_stations = vx_local_stations,
 };

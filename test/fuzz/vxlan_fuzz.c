@@ -1,8 +1,12 @@
 /* libFuzzer target: what a VXLAN port does with a datagram from the underlay
- * (ports/vxlan/encap.c), as a hostile VTEP sends it. The datagram is a heap block
- * of exactly its length, so AddressSanitizer reports any read beyond it.
+ * (ports/vxlan/encap.c), as a hostile VTEP sends it, and with netlink neighbour
+ * messages (ports/vxlan/nl_neigh.c), as a hostile process in its namespace could
+ * write them. Inputs are heap blocks of exactly their length, so AddressSanitizer
+ * reports any read beyond them.
  *
- * Input:
+ * Input: u8 selector; bit 0 set: the rest is a buffer of netlink messages (every
+ * neighbour reported has a MAC and a destination only when the attributes were
+ * there, and no more are reported than the buffer holds headers); clear:
  *   u16 max_inner  the longest inner frame the port takes (little-endian)
  *   u16 vlan       the VLAN its VNI maps to (12 bits; 0: untagged)
  *   rest           the UDP payload
@@ -17,8 +21,31 @@
 #include <string.h>
 
 #include "ports/vxlan/encap.h"
+#include "ports/vxlan/nl_neigh.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void on_neigh(const struct vs_vx_neigh *n, void *arg)
+{
+    (*(unsigned *)arg)++;
+    if (n->ifindex <= 0)
+        abort();
+}
+
+static void fuzz_netlink(const uint8_t *data, size_t size)
+{
+    uint8_t *b = malloc(size ? size : 1);
+    struct vs_vx_nl_stats st = {0};
+    unsigned n = 0;
+
+    if (!b)
+        abort();
+    memcpy(b, data, size);
+    vs_vx_nl_parse(b, size, on_neigh, &n, &st);
+    if (n != st.neigh || st.messages * 16 > size)
+        abort();
+    free(b);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -28,6 +55,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len;
     bool tagged;
 
+    if (size < 1)
+        return 0;
+    if (data[0] & 1) {
+        fuzz_netlink(data + 1, size - 1);
+        return 0;
+    }
+    data++;
+    size--;
     if (size < 4)
         return 0;
     max_inner = (uint16_t)(data[0] | data[1] << 8);

@@ -22,6 +22,7 @@
 
 #include "ports/vxlan/args.h"
 #include "ports/vxlan/encap.h"
+#include "ports/vxlan/nl_neigh.h"
 #include "ports/vxlan/port.h"
 #include "ports/vxlan/station.h"
 #include "ports/vxlan/vxlan.h"
@@ -271,6 +272,11 @@ static void test_args(void)
     CU_ASSERT_EQUAL(parse(&a, "100:10", NULL, "nosuch", "1", &err), -EINVAL);
     CU_ASSERT_EQUAL(parse(&a, "100:10", NULL, "learning", "off", &err), 0);
     CU_ASSERT(!a.learning);
+    CU_ASSERT_EQUAL(parse(&a, "100:10", NULL, "control", "evpn", &err), 0);
+    CU_ASSERT(a.evpn && !a.learning && a.shadow_port == 4790);
+    CU_ASSERT_EQUAL(parse(&a, "100:10", NULL, "control", "bgp", &err), -EINVAL);
+    CU_ASSERT(strstr(err.msg, "control") != NULL);
+    CU_ASSERT_EQUAL(parse(&a, "100:10", NULL, "shadow_port", "0", &err), -EINVAL);
 }
 
 /* --- source port hash ------------------------------------------------------------- */
@@ -395,6 +401,77 @@ static void test_stations(void)
     CU_ASSERT(!vs_vx_station_lookup(t, 0, oldest, &vtep));
     CU_ASSERT_EQUAL(vs_vx_stations_count(t), VS_VX_WAYS);
     vs_vx_stations_destroy(t);
+}
+
+/* --- netlink neighbour messages ----------------------------------------------------- */
+
+struct seen {
+    unsigned n, with_dst, flood;
+    uint32_t flood_dst[4];
+};
+
+static void count_neigh(const struct vs_vx_neigh *n, void *arg)
+{
+    static const uint8_t zero[6];
+    struct seen *s = arg;
+
+    s->n++;
+    if (n->has_dst) {
+        s->with_dst++;
+        CU_ASSERT(n->has_mac);
+        CU_ASSERT(n->flags & 0x02); /* NTF_SELF: on the VXLAN device itself */
+        if (!memcmp(n->mac, zero, 6) && s->flood < 4)
+            s->flood_dst[s->flood++] = n->dst;
+    }
+}
+
+/* A dump of AF_BRIDGE neighbours recorded in a host of evpn_test.sh while FRR's
+ * zebra had installed two remote MACs and the flood list (203.0.113.2 and .3) on
+ * the shadow VXLAN device, next to multicast and local entries of the bridge. */
+static void test_nl_recorded(void)
+{
+    static uint8_t buf[4096];
+    struct vs_vx_nl_stats st = {0};
+    struct seen seen = {0};
+    FILE *f = fopen(VS_TEST_DATA "/evpn_neigh_dump.bin", "rb");
+    size_t len;
+
+    CU_ASSERT_FATAL(f != NULL);
+    len = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    vs_vx_nl_parse(buf, len, count_neigh, &seen, &st);
+    CU_ASSERT_EQUAL(st.messages, 21);
+    CU_ASSERT_EQUAL(st.neigh, 20);
+    CU_ASSERT_EQUAL(st.bad, 0);
+    CU_ASSERT(st.done);
+    CU_ASSERT_EQUAL(seen.with_dst, 4);
+    CU_ASSERT_EQUAL_FATAL(seen.flood, 2);
+    CU_ASSERT_EQUAL(seen.flood_dst[0], inet_addr("203.0.113.2"));
+    CU_ASSERT_EQUAL(seen.flood_dst[1], inet_addr("203.0.113.3"));
+    /* Every cut of it: messages cut short are counted as bad, never read past. */
+    for (size_t cut = 0; cut < len; cut++) {
+        struct vs_vx_nl_stats s2 = {0};
+        struct seen x = {0};
+
+        vs_vx_nl_parse(buf, cut, count_neigh, &x, &s2);
+        CU_ASSERT(x.n <= 20);
+    }
+    /* An attribute longer than its message, a message longer than the buffer. */
+    uint8_t bad[sizeof(buf)];
+    memcpy(bad, buf, len);
+    bad[28] = 0xff; /* first message's first rta_len */
+    struct vs_vx_nl_stats s3 = {0};
+    struct seen y = {0};
+    vs_vx_nl_parse(bad, len, count_neigh, &y, &s3);
+    CU_ASSERT_EQUAL(s3.bad, 1);
+    CU_ASSERT_EQUAL(y.n, 19);
+    memcpy(bad, buf, len);
+    bad[0] = 0xff;
+    bad[1] = 0xff;
+    memset(&s3, 0, sizeof(s3));
+    vs_vx_nl_parse(bad, len, count_neigh, &y, &s3);
+    CU_ASSERT_EQUAL(s3.bad, 1);
+    CU_ASSERT_EQUAL(s3.messages, 0);
 }
 
 /* --- the port over loopback ---------------------------------------------------------- */
@@ -580,6 +657,7 @@ int main(void)
     CU_add_test(s, "options: vni_map, remotes", test_args);
     CU_add_test(s, "UDP source port hash", test_src_port);
     CU_add_test(s, "station table: learn, move, age, static, EVPN, full", test_stations);
+    CU_add_test(s, "netlink neighbour messages, recorded and cut", test_nl_recorded);
     CU_add_test(s, "port over loopback: flood lists, split horizon, unicast, rx", test_port);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
