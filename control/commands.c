@@ -265,6 +265,86 @@ static int cmd_fdb_del(json_t *params, json_t **result, char *err, size_t errlen
     return rc;
 }
 
+/* mirror-add: name, src (array of port names, or one string of comma-separated
+ * names), dir ("rx", "tx" or "both"; default both), dst. */
+static int cmd_mirror_add(json_t *params, json_t **result, char *err, size_t errlen, void *ctx)
+{
+    const char *name = param_port_name(params, err, errlen), *dst, *dir_s = "both";
+    json_t *src = json_object_get(params, "src"), *dir = json_object_get(params, "dir"), *v;
+    const char *srcs[VS_MAX_PORTS];
+    char *list = NULL;
+    unsigned n = 0, d;
+    size_t i;
+    int rc;
+
+    if (!name || !(dst = param_port_name_key(params, "dst", err, errlen)))
+        return -EINVAL;
+    if (dir && !json_is_string(dir)) {
+        snprintf(err, errlen, "parameter 'dir' must be rx, tx or both");
+        return -EINVAL;
+    }
+    if (dir)
+        dir_s = json_string_value(dir);
+    if (!strcmp(dir_s, "rx"))
+        d = 1;
+    else if (!strcmp(dir_s, "tx"))
+        d = 2;
+    else if (!strcmp(dir_s, "both"))
+        d = 3;
+    else {
+        snprintf(err, errlen, "parameter 'dir' must be rx, tx or both, not '%.32s'", dir_s);
+        return -EINVAL;
+    }
+    if (json_is_string(src)) {
+        if (!(list = strdup(json_string_value(src))))
+            return -ENOMEM;
+        for (char *save = NULL, *w = strtok_r(list, ",", &save); w && n < VS_MAX_PORTS;
+             w = strtok_r(NULL, ",", &save))
+            srcs[n++] = w;
+    } else if (json_is_array(src) && json_array_size(src) <= VS_MAX_PORTS) {
+        json_array_foreach(src, i, v) {
+            if (!json_is_string(v))
+                break;
+            srcs[n++] = json_string_value(v);
+        }
+    }
+    if (!n || (json_is_array(src) && n != json_array_size(src))) {
+        snprintf(err, errlen, "parameter 'src' must name the mirrored ports (an array of names, or "
+                              "names separated by commas)");
+        free(list);
+        return -EINVAL;
+    }
+    for (unsigned k = 0; k < n; k++)
+        if (!vs_port_name_valid(srcs[k])) {
+            snprintf(err, errlen, "parameter 'src' holds an invalid port name");
+            free(list);
+            return -EINVAL;
+        }
+    rc = vs_switch_mirror_add(ctx, name, srcs, n, d, dst, err, errlen);
+    free(list);
+    if (rc == 0)
+        *result = json_pack("{s:s}", "name", name);
+    return rc;
+}
+
+static int cmd_mirror_del(json_t *params, json_t **result, char *err, size_t errlen, void *ctx)
+{
+    const char *name = param_port_name(params, err, errlen);
+    int rc;
+
+    if (!name)
+        return -EINVAL;
+    if ((rc = vs_switch_mirror_del(ctx, name)) == -ENOENT)
+        snprintf(err, errlen, "no mirror named '%s' (see mirror list)", name);
+    return rc;
+}
+
+static int cmd_mirror_list(json_t *params, json_t **result, char *err, size_t errlen, void *ctx)
+{
+    *result = vs_switch_mirror_list(ctx);
+    return 0;
+}
+
 static int cmd_pollers(json_t *params, json_t **result, char *err, size_t errlen, void *ctx)
 {
     *result = vs_switch_pollers(ctx);
@@ -286,6 +366,8 @@ const struct vs_ctl_command vs_ctl_commands[] = {
     {"add-port", cmd_add_port},   {"set-port", cmd_set_port},   {"del-port", cmd_del_port},   {"list-ports", cmd_list_ports},
     {"show", cmd_show},           {"fdb-show", cmd_fdb_show},   {"fdb-flush", cmd_fdb_flush},
     {"fdb-add", cmd_fdb_add},     {"fdb-del", cmd_fdb_del},
+    {"mirror-add", cmd_mirror_add}, {"mirror-del", cmd_mirror_del},
+    {"mirror-list", cmd_mirror_list},
     {"pollers", cmd_pollers},     {"version", cmd_version},     {"reload", cmd_reload},
     {"capture", vs_capture_cmd},  {"captures", vs_capture_cmd_list}, {NULL, NULL},
 };

@@ -530,6 +530,142 @@ static int load_fdb_static(struct loader *ld, const char *key, const yaml_node_t
     return 0;
 }
 
+#define MAX_MIRRORS 16
+
+static char *join_list(struct loader *ld, const yaml_node_t *seq, const char *key);
+
+struct mirror_walk {
+    struct vs_config_mirror *m;
+    const yaml_node_t *src;
+    bool name, dst;
+};
+
+static int mirror_pair(struct loader *ld, const char *path, const yaml_node_t *k,
+                       const yaml_node_t *v, void *arg)
+{
+    static const struct choice dirs[] = {{"rx", 1}, {"tx", 2}, {"both", 3}};
+    struct mirror_walk *w = arg;
+    char key[192];
+    int d;
+
+    join(key, sizeof(key), path, k);
+    if (scalar_is(k, "name")) {
+        w->name = true;
+        if (get_string(ld, v, key, "a mirror name", sizeof(w->m->name), w->m->name))
+            return -EINVAL;
+        if (!vs_port_name_valid(w->m->name))
+            return fail(ld, v, key, "not a valid name; use 1..%d characters of A-Z a-z 0-9 _ . -",
+                        VS_PORT_NAME_MAX - 1);
+        return 0;
+    }
+    if (scalar_is(k, "dst")) {
+        w->dst = true;
+        return get_string(ld, v, key, "the name of a port in ports", sizeof(w->m->dst), w->m->dst);
+    }
+    if (scalar_is(k, "dir")) {
+        if (get_choice(ld, v, key, dirs, VS_ARRAY_SIZE(dirs), "a direction", "rx, tx or both", &d))
+            return -EINVAL;
+        w->m->dir = (unsigned)d;
+        return 0;
+    }
+    if (scalar_is(k, "src")) {
+        char *joined;
+
+        w->src = v;
+        if (v->type == YAML_SEQUENCE_NODE) {
+            if (!(joined = join_list(ld, v, key)))
+                return -EINVAL;
+        } else {
+            char one[VS_PORT_NAME_MAX];
+            if (get_string(ld, v, key, "a port name or a list of them", sizeof(one), one))
+                return -EINVAL;
+            joined = strdup(one);
+        }
+        if (!joined)
+            return -ENOMEM;
+        if (strlen(joined) >= sizeof(w->m->src) || !joined[0]) {
+            free(joined);
+            return fail(ld, v, key, "expected 1 to %d source ports", VS_MAX_PORTS);
+        }
+        snprintf(w->m->src, sizeof(w->m->src), "%s", joined);
+        free(joined);
+        return 0;
+    }
+    return fail(ld, k, key, "unknown key; use name, src, dir and dst");
+}
+
+static int load_mirrors(struct loader *ld, const yaml_node_t *seq)
+{
+    struct vs_config *cfg = ld->cfg;
+    const yaml_node_item_t *items;
+    size_t n;
+
+    if (is_null(seq))
+        return 0;
+    if (seq->type != YAML_SEQUENCE_NODE)
+        return fail(ld, seq, "mirrors", "expected a list of {name, src, dir, dst}, not %s",
+                    kind(seq));
+    items = seq->data.sequence.items.start;
+    n = (size_t)(seq->data.sequence.items.top - items);
+    if (n > MAX_MIRRORS)
+        return fail(ld, seq, "mirrors", "%zu mirrors; at most %d", n, MAX_MIRRORS);
+    if (n && !(cfg->mirrors = calloc(n, sizeof(*cfg->mirrors))))
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const yaml_node_t *it = yaml_document_get_node(ld->doc, items[i]);
+        struct mirror_walk w = {.m = &cfg->mirrors[i]};
+        char ikey[64];
+        int ret;
+
+        snprintf(ikey, sizeof(ikey), "mirrors[%zu]", i);
+        if (!it || it->type != YAML_MAPPING_NODE)
+            return fail(ld, it ? it : seq, ikey, "expected {name, src, dir, dst}");
+        w.m->line = (unsigned)it->start_mark.line + 1;
+        w.m->col = (unsigned)it->start_mark.column + 1;
+        w.m->dir = 3;
+        cfg->n_mirrors = (unsigned)i + 1;
+        if ((ret = walk_mapping(ld, it, ikey, "a mirror", mirror_pair, &w)))
+            return ret;
+        if (!w.name || !w.src || !w.dst)
+            return fail(ld, it, ikey, "missing key '%s'; a mirror has name, src, dst (and dir)",
+                        !w.name ? "name" : !w.src ? "src" : "dst");
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(cfg->mirrors[j].name, w.m->name))
+                return fail(ld, it, ikey, "duplicate mirror name '%s'", w.m->name);
+    }
+    return 0;
+}
+
+static bool has_port(const struct vs_config *cfg, const char *name)
+{
+    for (unsigned j = 0; j < cfg->n_ports; j++)
+        if (!strcmp(cfg->ports[j].name, name))
+            return true;
+    return false;
+}
+
+/* Every mirror's ports are ports of the file. */
+static int check_mirrors(struct loader *ld)
+{
+    struct vs_config *cfg = ld->cfg;
+
+    for (unsigned i = 0; i < cfg->n_mirrors; i++) {
+        const struct vs_config_mirror *m = &cfg->mirrors[i];
+        char key[64], list[VS_CONFIG_MIRROR_SRCS];
+
+        snprintf(key, sizeof(key), "mirrors[%u]", i);
+        if (!has_port(cfg, m->dst))
+            return fail_at(ld, m->line, m->col, key,
+                           "dst: no port named '%s' in ports; name one of the file's ports", m->dst);
+        snprintf(list, sizeof(list), "%s", m->src);
+        for (char *save = NULL, *w = strtok_r(list, ",", &save); w; w = strtok_r(NULL, ",", &save))
+            if (!has_port(cfg, w))
+                return fail_at(ld, m->line, m->col, key,
+                               "src: no port named '%s' in ports; name the file's ports", w);
+    }
+    return 0;
+}
+
 /* Every static entry names a port of the file. */
 static int check_fdb_static(struct loader *ld)
 {
@@ -935,7 +1071,10 @@ static int top_pair(struct loader *ld, const char *path, const yaml_node_t *k, c
         }
     if (scalar_is(k, "ports"))
         return load_ports(ld, v);
-    return fail(ld, k, key, "unknown section; use pollers, memory, control, fdb, log or ports");
+    if (scalar_is(k, "mirrors"))
+        return load_mirrors(ld, v);
+    return fail(ld, k, key,
+                "unknown section; use pollers, memory, control, fdb, log, ports or mirrors");
 }
 
 static void set_defaults(struct vs_config *cfg)
@@ -1040,10 +1179,12 @@ int vs_config_load_string(const char *text, size_t len, const char *name, struct
         }
         if (!ret)
             ret = walk_mapping(&ld, root, "",
-                               "a mapping of sections (pollers, memory, control, fdb, log, ports)",
+                               "a mapping of sections (pollers, memory, control, fdb, log, ports, mirrors)",
                                top_pair, NULL);
         if (!ret)
             ret = check_fdb_static(&ld);
+        if (!ret)
+            ret = check_mirrors(&ld);
     }
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);
@@ -1136,6 +1277,9 @@ void vs_config_free(struct vs_config *cfg)
     free(cfg->file);
     free(cfg->fdb_static);
     cfg->fdb_static = NULL;
+    free(cfg->mirrors);
+    cfg->mirrors = NULL;
+    cfg->n_mirrors = 0;
     cfg->n_fdb_static = 0;
     cfg->ports = NULL;
     cfg->n_ports = 0;

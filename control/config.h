@@ -22,6 +22,7 @@
  *            static (list of {vlan, mac, port}: port names one of the file's ports)
  *   log:     level err|warn|info|debug
  *   ports:   list of {name, type, <type option>: <scalar>...}
+ *   mirrors: list of {name, src (port or list of ports), dir rx|tx|both, dst}
  */
 #ifndef VSWITCH_CONTROL_CONFIG_H
 #define VSWITCH_CONTROL_CONFIG_H
@@ -56,6 +57,16 @@ struct vs_config_fdb_static {
     unsigned line, col; /* the entry's position */
 };
 
+/* A mirror (mirrors:); its ports are ports of the same file. */
+#define VS_CONFIG_MIRROR_SRCS 4096 /* bytes of its comma-separated source ports */
+struct vs_config_mirror {
+    char name[VS_PORT_NAME_MAX];
+    char src[VS_CONFIG_MIRROR_SRCS]; /* port names joined with commas */
+    unsigned dir;                    /* 1 rx, 2 tx, 3 both */
+    char dst[VS_PORT_NAME_MAX];
+    unsigned line, col;
+};
+
 struct vs_config {
     char *file; /* path, or VS_CONFIG_DEFAULT_NAME */
 
@@ -77,6 +88,8 @@ struct vs_config {
     uint32_t fdb_aging; /* seconds, 0 = entries never age */
     unsigned n_fdb_static;
     struct vs_config_fdb_static *fdb_static;
+    unsigned n_mirrors;
+    struct vs_config_mirror *mirrors;
 
     enum vs_log_level log_level;
 

@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 
+#include "dataplane/mirror.h"
 #include "dataplane/port_conf.h"
 #include "dataplane/switch.h"
 #include "vswitch/compiler.h"
@@ -65,6 +66,13 @@ struct vs_poller {
     uint8_t capture_drops;          /* some capture session wants drops (capture.h) */
     struct vs_port_counters counters[VS_MAX_PORTS];
 
+    /* Mirrors (mirror.h): frames received by a mirrored port, held during the burst,
+     * and per mirror slot the copies sent to its port and those dropped for room. */
+    uint64_t mirror_sent[VS_MAX_MIRRORS], mirror_dropped[VS_MAX_MIRRORS];
+    struct vs_pkt *mir_pkts[VS_BURST];
+    uint16_t mir_n, mir_port;
+    const struct vs_mirror_table *mir_table;
+
     /* Poller-local forwarding state. */
     struct vs_tx_batch tx[VS_MAX_PORTS];
     uint16_t pending[VS_MAX_PORTS]; /* ports with a non-empty tx batch */
@@ -83,6 +91,7 @@ struct vs_switch {
     struct vs_dp_port *ports[VS_MAX_PORTS]; /* RCU: pollers read, control swaps */
     struct vs_port_set *port_set;           /* RCU */
     struct vs_capture_set *captures;        /* RCU; NULL when nobody captures */
+    struct vs_mirror_table *mirrors;        /* RCU; NULL when there is no mirror */
     unsigned n_ports;
     struct vs_poller *pollers;
     int aging_timer;
@@ -126,6 +135,17 @@ void vs_capture_tx_begin(struct vs_poller *p, struct vs_dp_port *dp, struct vs_p
 void vs_capture_tx_end(struct vs_poller *p, struct vs_dp_port *dp, uint16_t sent,
                        enum vs_drop why);
 void vs_capture_drop(struct vs_poller *p, uint16_t port, enum vs_drop why, struct vs_pkt *pkt);
+
+/* mirror.c: the pollers' side of mirror.h. rx_hold takes references on a burst from
+ * port when a mirror wants what it receives; rx_release hands them to the mirror
+ * ports' batches after forwarding; vs_mirror_tx does the same for a batch about to
+ * leave port (t non-NULL). */
+void vs_mirror_rx_hold(struct vs_poller *p, uint16_t port, struct vs_pkt **pkts, uint16_t n);
+void vs_mirror_rx_release(struct vs_poller *p);
+void vs_mirror_tx(struct vs_poller *p, const struct vs_mirror_table *t, uint16_t port,
+                  struct vs_pkt **pkts, uint16_t n);
+/* Control thread: removes the mirrors that use port id (which is going away). */
+void vs_mirror_port_gone(struct vs_switch *sw, uint16_t id);
 
 /* poller.c */
 int vs_poller_start(struct vs_poller *p);

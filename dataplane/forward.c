@@ -72,6 +72,7 @@ static void flood(struct vs_poller *p, struct vs_switch *sw, uint16_t in, struct
                   uint16_t vlan)
 {
     const struct vs_port_set *set = vs_rcu_deref(sw->port_set);
+    const struct vs_mirror_table *mt = vs_rcu_deref(sw->mirrors);
     bool tagged = frame_tagged(vs_pkt_data(pkt), pkt->len);
     uint16_t same[VS_MAX_PORTS], conv[VS_MAX_PORTS];
     enum vs_vlan_action change = VS_VLAN_AS_IS;
@@ -83,7 +84,7 @@ static void flood(struct vs_poller *p, struct vs_switch *sw, uint16_t in, struct
         struct vs_dp_port *dp = vs_rcu_deref(sw->ports[id]);
         enum vs_vlan_action a;
 
-        if (id == in || !dp)
+        if (id == in || !dp || (vs_unlikely(mt != NULL) && mt->is_dst[id]))
             continue;
         a = vs_vlan_egress(&vs_rcu_deref(dp->conf)->vlan, vlan, tagged);
         if (a == VS_VLAN_AS_IS) {
@@ -371,7 +372,9 @@ void vs_forward_send(struct vs_poller *p, struct vs_dp_port *dp, uint16_t q, str
 void vs_forward_flush(struct vs_poller *p)
 {
     struct vs_switch *sw = p->sw;
+    const struct vs_mirror_table *mt = vs_rcu_deref(sw->mirrors);
 
+    /* A mirror adds its copies to batches further down the list (n_pending grows). */
     for (unsigned i = 0; i < p->n_pending; i++) {
         uint16_t id = p->pending[i];
         struct vs_tx_batch *b = &p->tx[id];
@@ -379,6 +382,9 @@ void vs_forward_flush(struct vs_poller *p)
 
         if (vs_likely(dp)) {
             uint16_t q = (uint16_t)(p->id % dp->port.n_txq);
+
+            if (vs_unlikely(mt != NULL) && mt->tx_mask[id])
+                vs_mirror_tx(p, mt, id, b->pkts, b->n);
 
             if (vs_unlikely(b->slow))
                 vs_offload_tx(p, dp, q, b->pkts, b->n);

@@ -68,7 +68,11 @@ static unsigned poll_once(struct vs_poller *p, const struct vs_poll_list *l, uin
         if (n) {
             if (vs_unlikely(VS_READ_ONCE(dp->capture) & VS_CAP_RX))
                 vs_capture_rx(p, dp, pkts, n);
+            if (vs_unlikely(vs_rcu_deref(p->sw->mirrors) != NULL))
+                vs_mirror_rx_hold(p, dp->port.id, pkts, n);
             vs_forward_burst(p, dp, pkts, n, now);
+            if (vs_unlikely(p->mir_n))
+                vs_mirror_rx_release(p);
             vs_forward_flush(p);
             /* Every frame of the burst is sent or dropped: lent buffers may go back. */
             if (dp->port.ops->rx_done)

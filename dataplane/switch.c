@@ -298,6 +298,7 @@ static int remove_port(struct vs_switch *sw, struct vs_dp_port *dp)
     uint16_t id = dp->port.id;
     int rc;
 
+    vs_mirror_port_gone(sw, id);
     if ((rc = set_port(sw, id, NULL)) < 0)
         return rc;
     /* A device that lingered after close (a TAP held by a sleeping poller's
@@ -425,6 +426,7 @@ void vs_switch_destroy(struct vs_switch *sw)
     }
     free(sw->port_set);
     free(sw->captures); /* their owners stopped the sessions */
+    free(sw->mirrors);
     vs_fdb_destroy(sw->fdb);
     free(sw);
 }

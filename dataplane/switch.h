@@ -102,6 +102,16 @@ json_t *vs_switch_fdb_show(struct vs_switch *sw);
  * with the port. 0, -ENOENT (no such port), -EINVAL (a group MAC or a VLAN over
  * 4095) or -ENOSPC (both of its buckets hold only static entries). */
 int vs_switch_fdb_add(struct vs_switch *sw, uint16_t vlan, const uint8_t mac[6], const char *name);
+/* Mirrors (mirror.h): copies of what the ports srcs receive (dir VS_MIRROR_RX = 1),
+ * send (VS_MIRROR_TX = 2) or both, to port dst. 0, or -EINVAL/-ENOENT/-EEXIST/
+ * -ENOSPC/-ENOMEM with err saying what is wrong. A port's removal removes the
+ * mirrors that use it. */
+int vs_switch_mirror_add(struct vs_switch *sw, const char *name, const char *const *srcs,
+                         unsigned n_src, unsigned dir, const char *dst, char *err, size_t errlen);
+/* 0 or -ENOENT (-ENOMEM: nothing changed). */
+int vs_switch_mirror_del(struct vs_switch *sw, const char *name);
+/* {"mirrors":[{"name","src":[port...],"dir","dst","mirrored","dropped"}]} */
+json_t *vs_switch_mirror_list(struct vs_switch *sw);
 /* Removes the entry of (vlan, mac), static or learned. 0 or -ENOENT. */
 int vs_switch_fdb_del(struct vs_switch *sw, uint16_t vlan, const uint8_t mac[6]);
 /* Flushes all learned entries, or one port's (name != NULL); static entries stay.

@@ -872,6 +872,33 @@ static void build_fdb_entry(json_t *params, int argc, char **argv)
     }
 }
 
+/* NAME src=PORT[,PORT...] [dir=rx|tx|both] dst=PORT */
+static void build_mirror_add(json_t *params, int argc, char **argv)
+{
+    check_name("mirror name", argv[0]);
+    json_object_set_new(params, "name", jstr(argv[0]));
+    for (int i = 1; i < argc; i++) {
+        char *eq = strchr(argv[i], '=');
+        if (!eq)
+            usage_error("'%s' is not KEY=VALUE; use src=PORT[,PORT...], dir=rx|tx|both, dst=PORT",
+                        argv[i]);
+        *eq = '\0';
+        if (strcmp(argv[i], "src") && strcmp(argv[i], "dir") && strcmp(argv[i], "dst"))
+            usage_error("unknown mirror option '%s'; use src, dir and dst", argv[i]);
+        if (json_object_get(params, argv[i]))
+            usage_error("option '%s' given twice", argv[i]);
+        json_object_set_new(params, argv[i], jstr(eq + 1));
+    }
+    if (!json_object_get(params, "src") || !json_object_get(params, "dst"))
+        usage_error("'mirror add' needs src=PORT[,PORT...] and dst=PORT");
+}
+
+static void build_mirror_name(json_t *params, int argc, char **argv)
+{
+    check_name("mirror name", argv[0]);
+    json_object_set_new(params, "name", jstr(argv[0]));
+}
+
 static const struct command commands[] = {
     {"add-port", NULL, "NAME TYPE [KEY=VALUE...]",
      "add a port; KEY=VALUE are the options of its TYPE and the switch's (vlan_mode, tag, "
@@ -914,6 +941,16 @@ static const struct command commands[] = {
      3, 3, build_fdb_entry, print_quiet, NULL},
     {"fdb del", "fdb-del", "VLAN MAC", "remove the entry of VLAN and MAC, static or learned",
      NULL, 2, 2, build_fdb_entry, print_quiet, NULL},
+    {"mirror add", "mirror-add", "NAME src=PORT[,PORT...] [dir=rx|tx|both] dst=PORT",
+     "copy what the src ports receive (rx), send (tx) or both (the default) to port dst",
+     "Copies are shared, not duplicated, and go to dst after the traffic they copy: a dst that "
+     "is full drops them (counted as the mirror's dropped) and never slows forwarding. A mirror's "
+     "dst may not be a source of any mirror. Deleting a port deletes the mirrors that use it.",
+     2, 4, build_mirror_add, print_quiet, NULL},
+    {"mirror del", "mirror-del", "NAME", "remove a mirror", NULL, 1, 1, build_mirror_name,
+     print_quiet, NULL},
+    {"mirror list", "mirror-list", "", "the mirrors: sources, direction, port, copies and drops",
+     NULL, 0, 0, NULL, print_show, NULL},
     {"pollers", NULL, "", "poller threads: their CPU, rx queues and busy share; shared tx queues",
      NULL, 0, 0, NULL, print_pollers, NULL},
     {"reload", NULL, "", "re-read vswitchd's config file and apply what changed, as SIGHUP does",

@@ -365,7 +365,7 @@ static void test_strings(void)
          "t:1:16: ports[0].name: 'a?b' is not a valid port name; use 1..31 characters of "
          "A-Z a-z 0-9 _ . -"},
         {"[1, 2]", "t:1:1: top level: expected a mapping of sections (pollers, memory, control, "
-                   "fdb, log, ports), not a list"},
+                   "fdb, log, ports, mirrors), not a list"},
         {"control: {socket: /a/very/long/path/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock}",
          "t:1:19: control.socket: '/a/very/long/path/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' "

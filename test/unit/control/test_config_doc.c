@@ -94,7 +94,7 @@ static void test_keys_match_loader(void)
     for (unsigned i = 0; i < doc.n; i++) {
         const char *section = doc.e[i].section;
 
-        if (doc.e[i].key[0] || !strcmp(section, "ports"))
+        if (doc.e[i].key[0] || !strcmp(section, "ports") || !strcmp(section, "mirrors"))
             continue;
         snprintf(text, sizeof(text), "%s:\n  no_such_key: 1\n", section);
         refused(text, err, sizeof(err));

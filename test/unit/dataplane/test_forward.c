@@ -686,6 +686,85 @@ static void test_port_security(void)
     CU_ASSERT_EQUAL(vs_switch_del_port(sw, "s2"), 0);
 }
 
+/* Mirroring: copies of what a port receives and sends, byte for byte; a full mirror
+ * port drops copies without touching the mirrored traffic; refused setups; a
+ * mirror goes with its port. */
+static void test_mirror(void)
+{
+    const char *src_a[] = {"a"}, *src_mir[] = {"mir"}, *src_b[] = {"b"};
+    int mir = add_opts("mir", NULL);
+    int a = 0, b = 1;
+    char err[256];
+
+    reset_out();
+    inject(a, BCAST, MAC_A, -1, 64); /* A at a, B at b */
+    inject(b, BCAST, MAC_B, -1, 64);
+    settle();
+    CU_ASSERT_EQUAL(vs_switch_mirror_add(sw, "m1", src_a, 1, 3, "mir", err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(vs_switch_mirror_add(sw, "m1", src_b, 1, 3, "mir", err, sizeof(err)), -EEXIST);
+    CU_ASSERT_EQUAL(vs_switch_mirror_add(sw, "m2", src_a, 1, 3, "a", err, sizeof(err)), -EINVAL);
+    CU_ASSERT_EQUAL(vs_switch_mirror_add(sw, "m2", src_mir, 1, 3, "b", err, sizeof(err)), -EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "receives mirror m1's copies"));
+    CU_ASSERT_EQUAL(vs_switch_mirror_add(sw, "m2", src_b, 1, 3, "a", err, sizeof(err)), -EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "source of mirror m1"));
+    CU_ASSERT_EQUAL(vs_switch_mirror_add(sw, "m2", src_b, 1, 3, "nosuch", err, sizeof(err)), -ENOENT);
+    reset_out();
+    for (int i = 0; i < 10; i++)
+        inject(a, MAC_B, MAC_A, -1, (uint16_t)(64 + i)); /* received by a */
+    for (int i = 0; i < 5; i++)
+        inject(b, MAC_A, MAC_B, -1, 100); /* sent by a */
+    inject(a, MAC_A, MAC_A, -1, 64);      /* received by a and dropped: still mirrored */
+    settle();
+    CU_ASSERT_EQUAL(out_count(b), 10);
+    CU_ASSERT_EQUAL(out_count(a), 5);
+    CU_ASSERT_EQUAL(out_count(mir), 16);
+    unsigned by_len[128] = {0};
+    for (unsigned i = 0; i < mports[mir].n_out; i++)
+        by_len[mports[mir].out[i].len]++;
+    for (int i = 0; i < 10; i++)
+        CU_ASSERT_EQUAL(by_len[64 + i], i == 0 ? 2 : 1);
+    CU_ASSERT_EQUAL(by_len[100], 5);
+    /* The mirror port gets copies only, not floods of its own. */
+    reset_out();
+    inject(b, BCAST, MAC_B, -1, 90);
+    settle();
+    CU_ASSERT_EQUAL(out_count(a), 1);
+    CU_ASSERT_EQUAL(out_count(mir), 1); /* a's tx copy */
+    json_t *l = vs_switch_mirror_list(sw), *m = json_array_get(json_object_get(l, "mirrors"), 0);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(m, "mirrored")), 17);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(m, "dropped")), 0);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(m, "dir")), "both");
+    json_decref(l);
+    CU_ASSERT_EQUAL(vs_switch_mirror_del(sw, "m1"), 0);
+    CU_ASSERT_EQUAL(vs_switch_mirror_del(sw, "m1"), -ENOENT);
+
+    /* A mirror port that takes one frame per burst: the copies it refuses are its own
+     * drops; the mirrored traffic arrives whole. */
+    int slow = add_opts("slowmir", "capacity", "1", NULL);
+    CU_ASSERT_EQUAL(vs_switch_mirror_add(sw, "m3", src_a, 1, 1, "slowmir", err, sizeof(err)), 0);
+    uint64_t full0 = drops("slowmir", VS_DROP_TX_FULL);
+    reset_out();
+    pthread_mutex_lock(&mports[a].lock); /* one burst */
+    for (int i = 0; i < 20; i++) {
+        struct frame f = {.len = 64};
+        memcpy(f.data, MAC_B, 6);
+        memcpy(f.data + 6, MAC_A, 6);
+        f.data[12] = 0x08;
+        mports[a].in[mports[a].in_tail++ % MAXF] = f;
+    }
+    pthread_mutex_unlock(&mports[a].lock);
+    settle();
+    CU_ASSERT_EQUAL(out_count(b), 20);
+    CU_ASSERT(out_count(slow) >= 1 && out_count(slow) < 20);
+    CU_ASSERT_EQUAL(out_count(slow) + (drops("slowmir", VS_DROP_TX_FULL) - full0), 20);
+    /* The mirror goes with its port. */
+    CU_ASSERT_EQUAL(vs_switch_del_port(sw, "slowmir"), 0);
+    l = vs_switch_mirror_list(sw);
+    CU_ASSERT_EQUAL(json_array_size(json_object_get(l, "mirrors")), 0);
+    json_decref(l);
+    CU_ASSERT_EQUAL(vs_switch_del_port(sw, "mir"), 0);
+}
+
 static void test_teardown_no_leak(void)
 {
     vs_switch_destroy(sw);
@@ -714,6 +793,7 @@ int main(void)
     CU_add_test(s, "failed port is removed", test_failed_port_removed);
     CU_add_test(s, "vlan access, trunk and set-port", test_vlan_modes);
     CU_add_test(s, "port security and static entries", test_port_security);
+    CU_add_test(s, "mirrors", test_mirror);
     CU_add_test(s, "teardown without leaks", test_teardown_no_leak);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
