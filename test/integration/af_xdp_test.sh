@@ -9,14 +9,14 @@
 # while pings run between B and T (none lost there) with no XDP program left
 # on A's veth in between; the errors that name their fix (no interface,
 # interface down, too many queues, MTU too large, an XDP program that cannot be
-# shared); and no XDP program left on either veth after SIGTERM, nor after
+# shared, missing capabilities); and no XDP program left on either veth after SIGTERM, nor after
 # SIGKILL plus a restart (which removes what the killed vswitchd left).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 vs_require_binaries
 vs_require_netns
-lab_require_cmd busybox iperf3 ethtool python3 timeout dpdk-testpmd stdbuf xdp-loader
+lab_require_cmd busybox iperf3 ethtool python3 timeout dpdk-testpmd stdbuf xdp-loader setpriv
 [ -e /proc/sys/net/core/bpf_jit_enable ] || [ -d /sys/fs/bpf ] || lab_skip "kernel without BPF"
 
 sfx=$$
@@ -289,6 +289,31 @@ else
 fi
 xdp-loader unload --all "$vx" >/dev/null 2>&1 || true
 vs_ctl version >/dev/null || fail "vswitchd does not answer after the refused requests"
+
+# Without the capabilities: a second vswitchd whose bounding set lacks them
+# (root's capabilities after exec are the bounding set).
+printf 'control:\n  socket: %s\nmemory:\n  hugepage_size: none\n  buffers: 4096\n' \
+	"$run/nocap.sock" >"$work/nocap.yaml"
+for drop in "-net_raw,-net_admin,-bpf,-sys_admin:CAP_NET_RAW" "-net_admin,-bpf,-sys_admin:cannot load an XDP program"; do
+	setpriv --bounding-set "${drop%%:*}" "$VSWITCHD" -c "$work/nocap.yaml" >"$work/nocap.log" 2>&1 &
+	nocap=$!
+	bg_pids+=("$nocap")
+	deadline=$((SECONDS + 20))
+	until "$VSWITCHCTL" -s "$run/nocap.sock" version >/dev/null 2>&1; do
+		kill -0 "$nocap" 2>/dev/null || { cat "$work/nocap.log"; fail "vswitchd without ${drop%%:*} did not start"; }
+		[ $SECONDS -lt $deadline ] || fail "vswitchd without ${drop%%:*} does not answer"
+		sleep 0.1
+	done
+	if "$VSWITCHCTL" -s "$run/nocap.sock" add-port e af_xdp ifname="$vx" >"$work/err.out" 2>&1; then
+		fail "add-port without ${drop%%:*} succeeded"
+	fi
+	grep -q "${drop#*:}" "$work/err.out" && grep -q "CAP_BPF" "$work/err.out" ||
+		{ cat "$work/err.out"; fail "without ${drop%%:*}: the error does not name the capabilities"; }
+	[ -z "$(xdp_progs "$vx")" ] || fail "a refused add-port left an XDP program on $vx"
+	kill -TERM "$nocap"
+	wait "$nocap" || fail "vswitchd without ${drop%%:*} exited with $?"
+	pass "without ${drop%%:*}: $(cat "$work/err.out")"
+done
 
 # --- exits: SIGTERM; SIGKILL and a restart -------------------------------------------------
 vs_stop
