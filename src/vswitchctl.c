@@ -1299,15 +1299,16 @@ static const struct command *find_command(int argc, char **argv, int *words)
 
 static json_t *build_request(const struct command *c, int argc, char **argv)
 {
-    json_t *params = json_object(), *req;
+    json_t *params, *req;
 
-    if (!params)
-        die("out of memory");
+    /* Checked before anything is allocated: a usage error exits. */
     if (argc < c->min_args || (c->max_args >= 0 && argc > c->max_args)) {
         if (!c->args[0])
             usage_error("'%s' takes no arguments", c->name);
         usage_error("'%s' takes %s", c->name, c->args);
     }
+    if (!(params = json_object()))
+        die("out of memory");
     if (c->build)
         c->build(params, argc, argv);
     req = json_pack("{s:i, s:s, s:o}", "id", 1, "command", c->wire ? c->wire : c->name, "params",

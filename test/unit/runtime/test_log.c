@@ -155,13 +155,16 @@ static void test_repeats(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "suppressed 2 messages like: port p2: bad descriptor\n"
                                        "vswitchd: warning: port p2: bad descriptor\n"));
 
-    /* One call site, different text: different messages, none suppressed. */
-    out = capture_fn(distinct_30);
-    CU_ASSERT_EQUAL(count_lines(out), 30);
-
     /* At exit every pending count is told (p1's second burst). */
     out = capture_fn(flush_all);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "suppressed 15 messages like: port p1"));
+
+    /* One call site, different text: different messages, none suppressed. (With a
+     * count pending, a message taking its slot would tell it first: an extra line
+     * that depends on where the hashes fall, so nothing is pending here.) */
+    out = capture_fn(distinct_30);
+    CU_ASSERT_EQUAL(count_lines(out), 30);
+    CU_ASSERT_PTR_NULL(strstr(out, "suppressed"));
     vs_log_set_clock(NULL);
 }
 
