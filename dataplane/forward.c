@@ -283,7 +283,8 @@ forward_burst(struct vs_poller *p, struct vs_dp_port *in, const struct vs_port_c
     /* What a frame needs at egress depends on its destination port, its VLAN, and
      * whether it came tagged; on one ingress port the VLAN decides the last (see
      * vlan.h), so it is worked out once per distinct destination (the first frame
-     * that has it tells whether it came tagged). */
+     * that has it tells whether it came tagged; on a transparent port a frame has a
+     * VLAN other than 0 only when it came tagged). */
     for (unsigned d = 0, j = 0; d < nd; d++) {
         struct vs_dp_port *dp;
 
@@ -292,7 +293,8 @@ forward_burst(struct vs_poller *p, struct vs_dp_port *in, const struct vs_port_c
         acts[d] = VS_VLAN_AS_IS;
         if ((hits & (1ull << d)) && (dp = vs_rcu_deref(sw->ports[outs[d]])))
             acts[d] = (uint8_t)vs_vlan_egress(&vs_rcu_deref(dp->conf)->vlan, dst_vlans[d],
-                                              !fast && frame_tagged(eths[j], ok[j]->len));
+                                              fast ? dst_vlans[d] != 0
+                                                   : frame_tagged(eths[j], ok[j]->len));
     }
     if (vs_unlikely(refused))
         m = drop_refused(p, in, refused, learn, why, m, ok, eths, vlans, dst_of);

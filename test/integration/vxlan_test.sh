@@ -2,7 +2,8 @@
 # A VXLAN port of vswitchd against a Linux kernel VXLAN device (static remote),
 # over an underlay of two network namespaces joined by a veth pair: vswitchd runs
 # inside one of them ("host A", its VXLAN port on 198.51.100.1, a TAP port into a
-# third namespace, the "VM"), the kernel's VXLAN device with VNI 100 in the other
+# third namespace, the "VM", an access port of VLAN 10, which VNI 100 carries),
+# the kernel's VXLAN device with VNI 100 in the other
 # ("host B", 198.51.100.2). Checked: ping and iperf3 both ways; the datagrams on
 # the kernel side (tcpdump: VNI 100, the VM's MAC inside, UDP source ports that
 # differ between flows); show's per-VNI and per-remote counters; fdb show naming
@@ -71,10 +72,12 @@ ports:
   - name: vm
     type: tap
     ifname: $tap
+    vlan_mode: access
+    tag: 10
   - name: vx
     type: vxlan
     local_ip: 198.51.100.1
-    vni_map: {100: 0}
+    vni_map: {100: 10}
     remotes: [198.51.100.2]
 EOF
 check "--check-config accepts a vxlan port (vni_map and remotes from YAML)" \
@@ -174,7 +177,7 @@ python3 - "$work/show.json" "$kmac" <<'EOF' || fail "show vx: $(cat "$work/show.
 import json, sys
 d = json.load(open(sys.argv[1]))["details"]
 v = d["vnis"][0]
-assert v["vni"] == 100 and v["vlan"] == 0, v
+assert v["vni"] == 100 and v["vlan"] == 10, v
 assert v["rx_packets"] >= 40 and v["tx_packets"] >= 40, v
 assert v["flood"] == ["198.51.100.2"], v
 r = [r for r in d["remotes"] if r["ip"] == "198.51.100.2"][0]

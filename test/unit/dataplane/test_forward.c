@@ -507,6 +507,15 @@ static void test_vlan_modes(void)
     CU_ASSERT_TRUE(last_out_is(v1, -1, MAC_V1, MAC_T));
     CU_ASSERT_EQUAL(mports[v1].out[0].len, 76);
     CU_ASSERT_EQUAL(out_count(v2) + out_count(v3) + out_count(trn) + out_count(t0), 0);
+    /* From the transparent port, tagged 10 (a VXLAN port's decapsulated frames):
+     * popped for the access port too. */
+    reset_out();
+    static const uint8_t MAC_X[6] = {0x02, 0, 0, 0, 1, 7};
+    inject(t0, MAC_V1, MAC_X, 10, 80);
+    settle();
+    CU_ASSERT_EQUAL(out_count(v1), 1);
+    CU_ASSERT_TRUE(last_out_is(v1, -1, MAC_V1, MAC_X));
+    CU_ASSERT_EQUAL(mports[v1].out[0].len, 76);
     /* And back: v1's unicast to the trunk's station is pushed. */
     reset_out();
     inject(v1, MAC_T, MAC_V1, -1, 64);
