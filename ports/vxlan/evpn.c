@@ -265,7 +265,9 @@ static void on_events(int fd, uint32_t events, void *arg)
     (void)events;
     for (int round = 0; round < 64; round++) {
         struct vs_vx_nl_stats st = {0};
-        ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        struct sockaddr_nl from;
+        socklen_t fl = sizeof(from);
+        ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
 
         if (n < 0) {
             if (errno == ENOBUFS) {
@@ -275,6 +277,12 @@ static void on_events(int fd, uint32_t events, void *arg)
                 continue;
             }
             break;
+        }
+        /* Only the kernel speaks for the shadow devices: a process of the namespace
+         * sending to our socket is not listened to. */
+        if (fl < sizeof(from) || from.nl_pid != 0) {
+            e->bad++;
+            continue;
         }
         vs_vx_nl_parse(buf, (size_t)n, on_neigh, &ap, &st);
         if (st.bad) {
