@@ -48,6 +48,14 @@ struct vs_tx_batch {
     struct vs_pkt *pkts[VS_BURST];
 };
 
+/* A port's token buckets on one poller (storm control and policing): tokens are
+ * frames (or bytes for the rate), refilled once per burst from the clock. */
+struct vs_police {
+    const struct vs_port_conf *conf; /* the settings they were filled for */
+    uint64_t last;                   /* CLOCK_MONOTONIC ns of the last refill */
+    double bcast, mcast, unknown, bytes;
+};
+
 struct vs_poller {
     struct vs_switch *sw;
     unsigned id;
@@ -74,6 +82,7 @@ struct vs_poller {
     const struct vs_mirror_table *mir_table;
 
     /* Poller-local forwarding state. */
+    struct vs_police police[VS_MAX_PORTS];
     struct vs_tx_batch tx[VS_MAX_PORTS];
     uint16_t pending[VS_MAX_PORTS]; /* ports with a non-empty tx batch */
     unsigned n_pending;

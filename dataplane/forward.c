@@ -6,9 +6,11 @@
  * (vs_pkt_data is then its private head, up to VS_PKT_LEND_HEAD bytes, which is what
  * the destinations send): the guest cannot change it after the decision. */
 #include <string.h>
+#include <time.h>
 
 #include "dataplane/capture.h"
 #include "dataplane/dp.h"
+#include "vswitch/cpu.h"
 #include "vswitch/fdb.h"
 #include "vswitch/log.h"
 #include "vswitch/rcu.h"
@@ -153,6 +155,58 @@ static void refuse(struct vs_poller *p, struct vs_dp_port *in, enum vs_drop why,
     drop(p, in->port.id, why, pkt);
 }
 
+/* Storm control and policing: in's buckets on this poller, refilled for the time
+ * since the last burst. Rates are shared evenly by the port's rx queues (each
+ * polled by one poller), so a single-queue port gets exactly its rate. */
+static struct vs_police *police_refill(struct vs_poller *p, struct vs_dp_port *in,
+                                       const struct vs_port_conf *c)
+{
+    struct vs_police *b = &p->police[in->port.id];
+    struct timespec ts;
+    uint64_t now;
+    double share = 1.0 / (in->port.n_rxq ? in->port.n_rxq : 1);
+    /* A bucket holds a tenth of a second of frames (at least a burst's worth). */
+    double cap_b = VS_MAX(c->bcast_pps * share / 10, VS_BURST);
+    double cap_m = VS_MAX(c->mcast_pps * share / 10, VS_BURST);
+    double cap_u = VS_MAX(c->unknown_pps * share / 10, VS_BURST);
+    double cap_r = (double)c->ingress_burst * share;
+
+    /* The clock's own nanoseconds (vDSO, one read per burst of a limited port): a
+     * TSC frequency measured at start-up on a busy machine can be off by percents. */
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+
+    if (b->conf != c) {
+        b->conf = c;
+        b->bcast = cap_b;
+        b->mcast = cap_m;
+        b->unknown = cap_u;
+        b->bytes = cap_r;
+    } else {
+        double dt = (double)(now - b->last) / 1e9;
+
+        b->bcast = VS_MIN(b->bcast + dt * c->bcast_pps * share, cap_b);
+        b->mcast = VS_MIN(b->mcast + dt * c->mcast_pps * share, cap_m);
+        b->unknown = VS_MIN(b->unknown + dt * c->unknown_pps * share, cap_u);
+        b->bytes = VS_MIN(b->bytes + dt * (double)c->ingress_rate * share, cap_r);
+    }
+    b->last = now;
+    return b;
+}
+
+/* Takes n tokens when there are (limit 0: no bucket, always true). */
+static inline bool take(double *tokens, uint64_t limit, double n)
+{
+    if (!limit)
+        return true;
+    if (*tokens < n)
+        return false;
+    *tokens -= n;
+    return true;
+}
+
+static const uint8_t bcast_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
 /* Takes the refused frames (and the frames after each from the same source) out of
  * the burst's arrays, dropping them. Returns how many frames are left. */
 static __attribute__((noinline)) unsigned
@@ -200,6 +254,7 @@ forward_burst(struct vs_poller *p, struct vs_dp_port *in, const struct vs_port_c
     uint8_t learn[VS_BURST], dst_of[VS_BURST];
     uint8_t why[VS_BURST]; /* the drop reason of a frame whose source was refused */
     uint32_t refused = 0;  /* those frames, one bit each */
+    struct vs_police *pol = !fast && ic->limits ? police_refill(p, in, ic) : NULL;
     uint64_t last_src = UINT64_MAX, last_dst = UINT64_MAX, hits;
     unsigned m = 0, nd = 0;
 
@@ -239,6 +294,21 @@ forward_burst(struct vs_poller *p, struct vs_dp_port *in, const struct vs_port_c
             if (ic->n_allowed && !source_allowed(ic, eth + 6)) {
                 drop(p, in_id, VS_DROP_SRC_NOT_ALLOWED, pkt);
                 continue;
+            }
+            if (pol) {
+                if (!take(&pol->bytes, ic->ingress_rate, pkt->len)) {
+                    drop(p, in_id, VS_DROP_POLICED, pkt);
+                    continue;
+                }
+                if (vs_mac_is_group(eth)) {
+                    bool b = !memcmp(eth, bcast_mac, 6);
+
+                    if (b ? !take(&pol->bcast, ic->bcast_pps, 1)
+                          : !take(&pol->mcast, ic->mcast_pps, 1)) {
+                        drop(p, in_id, b ? VS_DROP_STORM_BCAST : VS_DROP_STORM_MCAST, pkt);
+                        continue;
+                    }
+                }
             }
         }
         pkt->vlan = vlan;
@@ -305,6 +375,11 @@ forward_burst(struct vs_poller *p, struct vs_dp_port *in, const struct vs_port_c
 
         if (vs_mac_is_group(eths[j]) || !(hits & (1ull << d)) ||
             !(dp = vs_rcu_deref(sw->ports[out]))) {
+            if (!fast && pol && !vs_mac_is_group(eths[j]) &&
+                !take(&pol->unknown, ic->unknown_pps, 1)) {
+                drop(p, in_id, VS_DROP_STORM_UNKNOWN, ok[j]);
+                continue;
+            }
             flood(p, sw, in_id, ok[j], vlans[j]);
             continue;
         }
@@ -325,7 +400,7 @@ void vs_forward_burst(struct vs_poller *p, struct vs_dp_port *in, struct vs_pkt 
     const struct vs_port_conf *ic = vs_rcu_deref(in->conf);
 
     /* Two copies of the loop: the default settings' pays nothing for the others. */
-    if (vs_likely(ic->vlan.mode == VS_VLAN_TRANSPARENT && !ic->secure))
+    if (vs_likely(ic->vlan.mode == VS_VLAN_TRANSPARENT && !ic->secure && !ic->limits))
         forward_burst(p, in, ic, pkts, n, now, true);
     else
         forward_burst(p, in, ic, pkts, n, now, false);

@@ -18,6 +18,9 @@ static const struct {
     {"tag", false, true},
     {"trunks", true, true},
     {"native_vlan", false, true}, {"mac_limit", false, false}, {"allowed_macs", true, false},
+    {"broadcast_limit_pps", false, false}, {"multicast_limit_pps", false, false},
+    {"unknown_unicast_limit_pps", false, false}, {"ingress_rate", false, false},
+    {"ingress_burst", false, false},
 };
 
 static int find_key(const char *key)
@@ -46,7 +49,7 @@ bool vs_port_conf_is_vlan_key(const char *key)
 
 const char *vs_port_conf_key_list(void)
 {
-    static char list[160];
+    static char list[512];
 
     if (!list[0])
         for (unsigned i = 0; i < VS_ARRAY_SIZE(keys); i++)
@@ -114,6 +117,40 @@ static int parse_allowed(const char *text, int idx, struct vs_port_conf *c, stru
         }
         c->allowed[c->n_allowed++] = vs_mac_word(mac);
         p += n;
+    }
+    return 0;
+}
+
+/* "10mbit", "1gbit", "500kbit", "64000bit" (decimal, bits per second) → bytes per
+ * second. */
+static int parse_rate(const struct vs_port_args *args, uint64_t *out, struct vs_port_err *err)
+{
+    int idx;
+    const char *v = vs_port_args_get(args, "ingress_rate", &idx);
+    char *end;
+    unsigned long long n;
+    uint64_t mult = 1;
+
+    *out = 0;
+    if (!v)
+        return 0;
+    errno = 0;
+    n = strtoull(v, &end, 10);
+    if (end != v && (*end == 'k' || *end == 'K'))
+        mult = 1000, end++;
+    else if (end != v && (*end == 'm' || *end == 'M'))
+        mult = 1000000, end++;
+    else if (end != v && (*end == 'g' || *end == 'G'))
+        mult = 1000000000, end++;
+    if (end == v || v[0] == '-' || errno || strcmp(end, "bit") || n == 0 || n > 400000000000ull / mult) {
+        vs_port_err_set(err, idx, "ingress_rate: '%s' is not a rate; write a number of bits per "
+                        "second with kbit, mbit or gbit (10mbit), at most 400gbit", v);
+        return -EINVAL;
+    }
+    *out = n * mult / 8;
+    if (!*out) {
+        vs_port_err_set(err, idx, "ingress_rate: '%s' is less than one byte per second", v);
+        return -EINVAL;
     }
     return 0;
 }
@@ -188,6 +225,29 @@ int vs_port_conf_parse(const struct vs_port_args *args, struct vs_port_conf *c,
     c->mac_limit = limit;
     if (allowed && parse_allowed(allowed, i_allowed, c, err) < 0)
         return -EINVAL;
+    unsigned pps;
+    if (vs_port_args_uint(args, "broadcast_limit_pps", 0, 100000000, 0, &pps, err) < 0)
+        return -EINVAL;
+    c->bcast_pps = pps;
+    if (vs_port_args_uint(args, "multicast_limit_pps", 0, 100000000, 0, &pps, err) < 0)
+        return -EINVAL;
+    c->mcast_pps = pps;
+    if (vs_port_args_uint(args, "unknown_unicast_limit_pps", 0, 100000000, 0, &pps, err) < 0)
+        return -EINVAL;
+    c->unknown_pps = pps;
+    if (parse_rate(args, &c->ingress_rate, err) < 0)
+        return -EINVAL;
+    int i_burst;
+    if (vs_port_args_get(args, "ingress_burst", &i_burst) && !c->ingress_rate) {
+        vs_port_err_set(err, i_burst, "ingress_burst: only with ingress_rate");
+        return -EINVAL;
+    }
+    /* By default a tenth of a second's worth, and at least a few jumbo frames. */
+    uint64_t def_burst = c->ingress_rate / 10 > 65536 ? c->ingress_rate / 10 : 65536;
+    if (vs_port_args_size(args, "ingress_burst", 1518, 1ull << 32, def_burst, &c->ingress_burst,
+                          err) < 0)
+        return -EINVAL;
+    c->limits = c->bcast_pps || c->mcast_pps || c->unknown_pps || c->ingress_rate;
     c->secure = c->mac_limit || c->n_allowed;
     return 0;
 }
@@ -242,6 +302,16 @@ json_t *vs_port_conf_json(const struct vs_port_conf *c)
     }
     if (c->mac_limit)
         json_object_set_new(o, "mac_limit", json_integer(c->mac_limit));
+    if (c->bcast_pps)
+        json_object_set_new(o, "broadcast_limit_pps", json_integer(c->bcast_pps));
+    if (c->mcast_pps)
+        json_object_set_new(o, "multicast_limit_pps", json_integer(c->mcast_pps));
+    if (c->unknown_pps)
+        json_object_set_new(o, "unknown_unicast_limit_pps", json_integer(c->unknown_pps));
+    if (c->ingress_rate) {
+        json_object_set_new(o, "ingress_rate_bps", json_integer((json_int_t)(c->ingress_rate * 8)));
+        json_object_set_new(o, "ingress_burst", json_integer((json_int_t)c->ingress_burst));
+    }
     if (c->n_allowed) {
         json_t *a = json_array();
 

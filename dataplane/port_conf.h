@@ -23,6 +23,12 @@ struct vs_port_conf {
     uint32_t mac_limit; /* stations learned on the port at most; 0: no limit */
     bool secure;        /* port security (mac_limit or allowed_macs): stations
                            learned here are pinned to the port */
+    /* Storm control and policing (0: none): token buckets per poller, refilled per
+     * burst (storm.c). */
+    uint32_t bcast_pps, mcast_pps, unknown_pps;
+    uint64_t ingress_rate;  /* bytes per second */
+    uint64_t ingress_burst; /* bytes the bucket holds */
+    bool limits;            /* any of the five */
     uint16_t n_allowed; /* allowed_macs: source MACs accepted, 0: any */
     uint64_t allowed[VS_PORT_MAX_ALLOWED_MACS]; /* as vs_mac_word() */
 };

@@ -13,7 +13,9 @@ const char *vs_drop_name(enum vs_drop d)
         [VS_DROP_NO_BUFFERS] = "no_buffers", [VS_DROP_VLAN_TAGGED] = "tagged_on_access",
         [VS_DROP_VLAN_NOT_ALLOWED] = "vlan_not_allowed",
         [VS_DROP_SRC_NOT_ALLOWED] = "source_not_allowed", [VS_DROP_MAC_LIMIT] = "mac_limit",
-        [VS_DROP_MAC_PINNED] = "source_mac_pinned",
+        [VS_DROP_MAC_PINNED] = "source_mac_pinned", [VS_DROP_STORM_BCAST] = "broadcast_limit",
+        [VS_DROP_STORM_MCAST] = "multicast_limit", [VS_DROP_STORM_UNKNOWN] = "unknown_unicast_limit",
+        [VS_DROP_POLICED] = "ingress_rate",
     };
     return d < VS_DROP__COUNT ? names[d] : "unknown";
 }

@@ -45,6 +45,10 @@ enum vs_drop {
     VS_DROP_SRC_NOT_ALLOWED,  /* a source MAC not in the port's allowed_macs (ingress) */
     VS_DROP_MAC_LIMIT,    /* a new source on a port that has its mac_limit (ingress) */
     VS_DROP_MAC_PINNED,   /* a source MAC static or pinned to another port (ingress) */
+    VS_DROP_STORM_BCAST,  /* over the port's broadcast_limit_pps (ingress) */
+    VS_DROP_STORM_MCAST,  /* over its multicast_limit_pps (ingress) */
+    VS_DROP_STORM_UNKNOWN, /* unknown unicast over its unknown_unicast_limit_pps (ingress) */
+    VS_DROP_POLICED,      /* over its ingress_rate (ingress) */
     VS_DROP__COUNT
 };
 const char *vs_drop_name(enum vs_drop d);

@@ -911,7 +911,8 @@ static const struct command commands[] = {
      2, -1, build_add_port, print_quiet, NULL},
     {"set-port", NULL, "PORT KEY=VALUE...",
      "change a running port's switch settings: vlan_mode, tag, trunks, native_vlan, "
-     "mac_limit, allowed_macs (set-port vm1 vlan_mode=access tag=10)",
+     "mac_limit, allowed_macs, storm control and policing (set-port vm1 vlan_mode=access "
+     "tag=10)",
      "The change reaches the pollers without pausing them: other ports lose nothing. An empty "
      "value (tag=) resets a key; a new vlan_mode starts the VLAN keys afresh. A type's options "
      "cannot change on a running port (del-port and add-port it). A refused change leaves the "

@@ -95,7 +95,7 @@ sorted() { tr ' ' '\n' <<<"$1" | sort | xargs; }
 got=$(complete_words vswitchctl add-port p0 "")
 [ "$(sorted "$got")" = "$(sorted "$types")" ] || fail "port types: expected '$types', got '$got'"
 got=$(complete_words vswitchctl add-port p0 tap "")
-[ "$(sorted "$got")" = "$(sorted "allowed_macs= ifname= mac_limit= mtu= offloads= native_vlan= tag= trunks= vlan_mode=")" ] ||
+[ "$(sorted "$got")" = "$(sorted "allowed_macs= broadcast_limit_pps= ifname= ingress_burst= ingress_rate= mac_limit= mtu= multicast_limit_pps= native_vlan= offloads= tag= trunks= unknown_unicast_limit_pps= vlan_mode=")" ] ||
 	fail "tap options and the switch's keys: got '$got'"
 got=$(complete_words vswitchctl add-port p0 tap o)
 [ "$got" = "offloads=" ] || fail "tap options starting with o: got '$got'"

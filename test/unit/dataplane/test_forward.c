@@ -32,7 +32,7 @@ struct memport {
     bool closed;
 };
 
-static struct memport mports[16];
+static struct memport mports[32];
 static int next_mport;
 
 static int mem_validate(const struct vs_port_args *args, struct vs_port_err *err) { return 0; }
@@ -40,6 +40,7 @@ static int mem_validate(const struct vs_port_args *args, struct vs_port_err *err
 static int mem_open(struct vs_port *port, const struct vs_port_args *args, struct vs_port_err *err)
 {
     struct memport *m = &mports[next_mport++];
+    CU_ASSERT_FATAL(next_mport <= (int)(sizeof(mports) / sizeof(mports[0])));
     const char *cap = vs_port_args_get(args, "capacity", NULL);
 
     memset(m, 0, sizeof(*m));
@@ -774,6 +775,65 @@ static void test_mirror(void)
     CU_ASSERT_EQUAL(vs_switch_del_port(sw, "mir"), 0);
 }
 
+/* Token buckets: a bucket holds a tenth of a second of its rate, at least a burst
+ * (32 frames); a flood far beyond it passes that much (plus what the few ms of the
+ * test refill) and the rest is dropped by reason. Policing counts bytes. */
+static void test_storm_control(void)
+{
+    int st = add_opts("st", "broadcast_limit_pps", "100", "unknown_unicast_limit_pps", "50",
+                      "multicast_limit_pps", "10", NULL);
+    int pol = add_opts("pol", "ingress_rate", "8kbit", "ingress_burst", "2000", NULL);
+    uint8_t src[6], unk[6];
+    uint64_t b0 = drops("st", VS_DROP_STORM_BCAST), u0 = drops("st", VS_DROP_STORM_UNKNOWN);
+    uint64_t m0 = drops("st", VS_DROP_STORM_MCAST), r0 = drops("pol", VS_DROP_POLICED);
+
+    mac_n(src, 0x80, 1);
+    mac_n(unk, 0x80, 99);
+    reset_out();
+    for (int i = 0; i < 200; i++)
+        inject(st, BCAST, src, -1, 64);
+    settle();
+    unsigned passed = out_count(0);
+    CU_ASSERT(passed >= 32 && passed <= 40);
+    CU_ASSERT_EQUAL(drops("st", VS_DROP_STORM_BCAST) - b0, 200 - passed);
+    reset_out();
+    for (int i = 0; i < 100; i++)
+        inject(st, unk, src, -1, 64); /* unknown: flooded */
+    for (int i = 0; i < 50; i++)
+        inject(st, MCAST, src, -1, 64);
+    settle();
+    unsigned unk_passed = 100 - (unsigned)(drops("st", VS_DROP_STORM_UNKNOWN) - u0);
+    unsigned m_passed = 50 - (unsigned)(drops("st", VS_DROP_STORM_MCAST) - m0);
+    CU_ASSERT(unk_passed >= 32 && unk_passed <= 36);
+    CU_ASSERT(m_passed >= 32 && m_passed <= 34);
+    CU_ASSERT_EQUAL(out_count(0), unk_passed + m_passed);
+    /* Known unicast is not limited. */
+    reset_out();
+    for (int i = 0; i < 100; i++)
+        inject(st, MAC_A, src, -1, 64);
+    settle();
+    CU_ASSERT_EQUAL(out_count(0), 100);
+
+    /* 8 kbit/s with a 2000-byte bucket: 31 frames of 64 bytes, 1 more per 64 ms. */
+    reset_out();
+    mac_n(src, 0x81, 1);
+    for (int i = 0; i < 100; i++)
+        inject(pol, MAC_A, src, -1, 64);
+    settle();
+    CU_ASSERT(out_count(0) >= 31 && out_count(0) <= 33);
+    CU_ASSERT_EQUAL(drops("pol", VS_DROP_POLICED) - r0, 100 - out_count(0));
+    json_t *o = vs_switch_port_show(sw, "pol");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(o, "ingress_rate_bps")), 8000);
+    json_decref(o);
+    struct vs_port_arg bad[] = {{.key = "ingress_rate", .value = "10mb"}};
+    struct vs_port_args ba = {1, bad};
+    struct vs_port_err err;
+    CU_ASSERT_EQUAL(vs_switch_set_port(sw, "pol", &ba, &err), -EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "mbit"));
+    CU_ASSERT_EQUAL(vs_switch_del_port(sw, "st"), 0);
+    CU_ASSERT_EQUAL(vs_switch_del_port(sw, "pol"), 0);
+}
+
 static void test_teardown_no_leak(void)
 {
     vs_switch_destroy(sw);
@@ -803,6 +863,7 @@ int main(void)
     CU_add_test(s, "vlan access, trunk and set-port", test_vlan_modes);
     CU_add_test(s, "port security and static entries", test_port_security);
     CU_add_test(s, "mirrors", test_mirror);
+    CU_add_test(s, "storm control and policing", test_storm_control);
     CU_add_test(s, "teardown without leaks", test_teardown_no_leak);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
