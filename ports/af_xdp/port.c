@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xdp/xsk.h>
@@ -262,7 +263,16 @@ static int queue_open(struct vs_port *port, struct af_xdp *x, unsigned qid, stru
          * boundaries (xq.h): hugepages only. */
         scfg.bind_flags |= XDP_COPY;
     /* Neither flag: the kernel takes zero-copy where the driver has it. */
-    rc = xsk_socket__create(&xq->xsk, x->a.ifname, qid, xq->umem, &xq->q.rx, &xq->q.tx, &scfg);
+    /* A socket closed a moment ago (this port's own, on del-port and add-port
+     * again) holds the queue until the kernel's deferred release runs: EBUSY for a
+     * few milliseconds. Someone else's socket holds it for good: give up after 1 s. */
+    for (int tries = 0;; tries++) {
+        rc = xsk_socket__create(&xq->xsk, x->a.ifname, qid, xq->umem, &xq->q.rx, &xq->q.tx,
+                                &scfg);
+        if (rc != -EBUSY || tries == 50)
+            break;
+        nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
+    }
     if (rc) {
         xq->xsk = NULL;
         if (x->a.zerocopy == VS_XDP_ZC_ON && (rc == -EOPNOTSUPP || rc == -EINVAL))
