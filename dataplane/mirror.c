@@ -295,11 +295,12 @@ json_t *vs_switch_mirror_list(struct vs_switch *sw)
 
     for (unsigned s = 0; t && s < VS_MAX_MIRRORS; s++) {
         const struct vs_mirror *m = &t->m[s];
-        json_t *src = json_array();
+        json_t *src;
         uint64_t sent, dropped;
 
         if (!m->used)
             continue;
+        src = json_array();
         for (unsigned i = 0; i < m->n_src; i++)
             json_array_append_new(src, json_string(port_name(sw, m->src[i])));
         slot_counters(sw, s, &sent, &dropped);
