@@ -1,5 +1,6 @@
 #include "ports/vxlan/nl_neigh.h"
 
+#include <errno.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -74,8 +75,10 @@ void vs_vx_nl_parse(const uint8_t *buf, size_t len, vs_vx_neigh_cb cb, void *arg
 
             if (blen >= sizeof(e)) {
                 memcpy(&e, body, sizeof(e));
+                /* An errno is at most 4095; anything beyond (INT_MIN, whose
+                 * negation overflows) is a malformed reply. */
                 if (e.error < 0)
-                    st->error = -e.error;
+                    st->error = e.error >= -4095 ? -e.error : EPROTO;
             } else {
                 st->bad++;
             }
