@@ -291,29 +291,32 @@ uint16_t vs_vq_packed_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct 
                               uint16_t n, bool lend);
 void vs_vq_packed_dequeue_done(struct vs_virtq *vq);
 
-/* Starts fetching the line at guest address addr + off (for writing: in exclusive
- * state) ahead of a burst's copies. The driver's core holds most of the lines of its
- * buffers (it wrote the frame or the header, or read our last one); asked for all at
- * once, before the copies, the transfers overlap instead of stalling the copy loop
- * one frame at a time. For reading (TX, off the header length) the header's line
- * too when it is another one (DPDK puts the header in the mbuf's headroom, the line
- * before the frame): the lending dequeue reads its flags and gso_type. A hint only:
- * addr is not trusted or kept (the walk reads and checks every descriptor again),
- * and an address outside guest memory is ignored. */
+/* Starts fetching, ahead of a burst's copies, the lines of a buffer at guest address
+ * addr that a short frame touches: the header's (addr), the frame's first (addr +
+ * off, off the header length) and the one holding the frame's 64th byte, each once.
+ * For writing (RX) in exclusive state. The driver's core holds most of these lines
+ * (it wrote the frame or the header, or read our last one); asked for all at once,
+ * before the copies, the transfers overlap instead of stalling the copy loop one
+ * frame at a time (a store that misses fills the store buffer, and the next store
+ * waits). DPDK puts the header in the mbuf's headroom, the line before the frame.
+ * A hint only: addr is not trusted or kept (the walk reads and checks every
+ * descriptor again), and an address outside guest memory is ignored. */
 static inline void vs_vq_prefetch_buf(struct vs_virtq *vq, uint64_t addr, uint32_t off,
                                       bool write)
 {
-    uint64_t len = (uint64_t)off + 1;
+    uint64_t len = (uint64_t)off + VS_CACHE_LINE;
     const uint8_t *p = vs_guest_mem_gpa_hint(vq->mem, addr, &len, &vq->mem_hint);
-    if (!p || len <= off)
+    if (!p || len < (uint64_t)off + VS_CACHE_LINE)
         return;
-    if (write) {
-        vs_prefetch_w(p + off);
-        return;
+    uintptr_t line[3] = { (uintptr_t)p, (uintptr_t)p + off, (uintptr_t)p + off + VS_CACHE_LINE - 1 };
+    for (unsigned i = 0; i < 3; i++) {
+        if (i > 0 && (line[i] ^ line[i - 1]) < VS_CACHE_LINE)
+            continue;
+        if (write)
+            vs_prefetch_w((const void *)line[i]);
+        else
+            vs_prefetch((const void *)line[i]);
     }
-    vs_prefetch(p + off);
-    if (((uintptr_t)p ^ (uintptr_t)(p + off)) >= VS_CACHE_LINE)
-        vs_prefetch(p);
 }
 
 /* The fast path of a lending dequeue: a TX buffer of one descriptor (d, already

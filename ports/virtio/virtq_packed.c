@@ -230,7 +230,7 @@ void vs_vq_packed_dequeue_done(struct vs_virtq *vq)
     packed_publish(vq, vq->lend_used, nu, true);
 }
 
-/* The first line of the next k available buffers (for writing: RX; after the header
+/* The lines a short frame touches in the next k available buffers (for writing: RX;
  * for reading: TX), see vs_vq_prefetch_buf. */
 static void packed_prefetch(struct vs_virtq *vq, uint16_t k, uint32_t off, bool write)
 {
@@ -320,7 +320,7 @@ uint16_t vs_vq_packed_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, u
     unsigned budget = VS_VQ_RX_WALK_BUDGET;
     struct vs_vq_rx rx;
 
-    packed_prefetch(vq, n, 0, true);
+    packed_prefetch(vq, n, vq->hdr_len, true);
     for (uint16_t i = 0; i < n; i++) {
         if (nu > VS_VQ_USED_BATCH - VS_VQ_RX_MAX_SEGS) {
             /* Hand over what is complete; those chains are consumed for good. */

@@ -293,14 +293,15 @@ uint16_t vs_vq_split_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct v
     return out;
 }
 
-/* The first line of the buffers of the next k chains, for writing (see
- * vs_vq_prefetch_buf). */
+/* The lines a short frame touches in the buffers of the next k chains, for writing
+ * (see vs_vq_prefetch_buf). */
 static void split_rx_prefetch(struct vs_virtq *vq, struct split_heads *hc, uint16_t k)
 {
     const struct vring_desc *desc = vq->desc;
     uint16_t mask = vq->size - 1;
     for (uint16_t i = 0; i < k; i++)
-        vs_vq_prefetch_buf(vq, VS_READ_ONCE(desc[split_head(vq, hc, i, k) & mask].addr), 0, true);
+        vs_vq_prefetch_buf(vq, VS_READ_ONCE(desc[split_head(vq, hc, i, k) & mask].addr),
+                           vq->hdr_len, true);
 }
 
 uint16_t vs_vq_split_enqueue(struct vs_virtq *vq, struct vs_pkt *const *pkts, uint16_t n)
