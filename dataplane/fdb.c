@@ -78,21 +78,11 @@ struct vs_fdb {
 
 /* ---- keys and hashing ---- */
 
-/* The MAC sits in the low 48 bits, mac[0] lowest: on a little-endian CPU that
- * is a 4-byte and a 2-byte load. VLAN IDs are 12 bits; higher bits are ignored. */
+/* The MAC in the low 48 bits (vs_mac_word). VLAN IDs are 12 bits; higher bits are
+ * ignored. */
 static inline uint64_t fdb_key(uint16_t vlan, const uint8_t mac[6])
 {
-    uint64_t m;
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    uint32_t lo;
-    uint16_t hi;
-    memcpy(&lo, mac, sizeof(lo));
-    memcpy(&hi, mac + 4, sizeof(hi));
-    m = (uint64_t)lo | (uint64_t)hi << 32;
-#else
-    m = (uint64_t)mac[0] | (uint64_t)mac[1] << 8 | (uint64_t)mac[2] << 16 | (uint64_t)mac[3] << 24 |
-        (uint64_t)mac[4] << 32 | (uint64_t)mac[5] << 40;
-#endif
+    uint64_t m = vs_mac_word(mac);
     return FDB_KEY_VALID | (uint64_t)(vlan & FDB_VLAN_MASK) << 48 | m;
 }
 

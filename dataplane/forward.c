@@ -126,10 +126,7 @@ static void flood(struct vs_poller *p, struct vs_switch *sw, uint16_t in, struct
 /* (VLAN, MAC) as one comparable word: a burst usually carries few stations. */
 static inline uint64_t station(uint16_t vlan, const uint8_t *mac)
 {
-    uint64_t k = 0;
-
-    memcpy(&k, mac, 6);
-    return k | (uint64_t)vlan << 48;
+    return vs_mac_word(mac) | (uint64_t)vlan << 48;
 }
 
 static inline bool source_allowed(const struct vs_port_conf *c, const uint8_t *mac)

@@ -319,9 +319,9 @@ json_t *vs_port_conf_json(const struct vs_port_conf *c)
             uint64_t w = c->allowed[i];
             char mac[18];
 
-            snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", (unsigned)(w >> 40 & 0xff),
-                     (unsigned)(w >> 32 & 0xff), (unsigned)(w >> 24 & 0xff),
-                     (unsigned)(w >> 16 & 0xff), (unsigned)(w >> 8 & 0xff), (unsigned)(w & 0xff));
+            snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", (unsigned)(w & 0xff),
+                     (unsigned)(w >> 8 & 0xff), (unsigned)(w >> 16 & 0xff),
+                     (unsigned)(w >> 24 & 0xff), (unsigned)(w >> 32 & 0xff), (unsigned)(w >> 40 & 0xff));
             json_array_append_new(a, json_string(mac));
         }
         json_object_set_new(o, "allowed_macs", a);

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "vswitch/fdb.h"
 #include "dataplane/vlan.h"
 #include "vswitch/port.h"
 
@@ -32,13 +33,6 @@ struct vs_port_conf {
     uint16_t n_allowed; /* allowed_macs: source MACs accepted, 0: any */
     uint64_t allowed[VS_PORT_MAX_ALLOWED_MACS]; /* as vs_mac_word() */
 };
-
-/* A MAC as a comparable word. */
-static inline uint64_t vs_mac_word(const uint8_t mac[6])
-{
-    return (uint64_t)mac[0] << 40 | (uint64_t)mac[1] << 32 | (uint64_t)mac[2] << 24 |
-           (uint64_t)mac[3] << 16 | (uint64_t)mac[4] << 8 | mac[5];
-}
 
 /* Is key one of the switch's port keys (not the type's)? */
 bool vs_port_conf_is_key(const char *key);

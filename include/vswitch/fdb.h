@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 struct vs_fdb;
 
@@ -96,5 +97,23 @@ void vs_fdb_foreach(const struct vs_fdb *fdb, uint32_t now, vs_fdb_entry_cb cb, 
 
 /* Should a frame to this destination be flooded without lookup? (broadcast, multicast) */
 static inline bool vs_mac_is_group(const uint8_t mac[6]) { return mac[0] & 1; }
+
+/* A MAC as the low 48 bits of a word, mac[0] lowest. On a little-endian CPU that is
+ * a 4-byte and a 2-byte load; copying the 6 bytes into a zeroed word instead makes
+ * the compiler store and reload it, and the reload waits for the two narrower stores
+ * (a store-forwarding stall: a third of vs_forward_burst's samples at 64 B). */
+static inline uint64_t vs_mac_word(const uint8_t mac[6])
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint32_t lo;
+    uint16_t hi;
+    memcpy(&lo, mac, sizeof(lo));
+    memcpy(&hi, mac + 4, sizeof(hi));
+    return (uint64_t)lo | (uint64_t)hi << 32;
+#else
+    return (uint64_t)mac[0] | (uint64_t)mac[1] << 8 | (uint64_t)mac[2] << 16 |
+           (uint64_t)mac[3] << 24 | (uint64_t)mac[4] << 32 | (uint64_t)mac[5] << 40;
+#endif
+}
 
 #endif
