@@ -122,7 +122,10 @@ static struct rec *put(struct ring *r, const struct vs_pkt *pkt, uint32_t snaple
         memcpy(dst, pkt->data, caplen);
     } else {
         memcpy(dst, pkt->data, head);
-        memcpy(dst + head, vs_pkt_tail(pkt), caplen - head);
+        if (pkt->flags & VS_PKT_F_CHAIN)
+            vs_pkt_chain_read(pkt, dst + head, caplen - head);
+        else
+            memcpy(dst + head, vs_pkt_tail(pkt), caplen - head);
     }
     return rec;
 }

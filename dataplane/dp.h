@@ -120,6 +120,8 @@ void vs_forward_send(struct vs_poller *p, struct vs_dp_port *dp, uint16_t q, str
 /* offload_path.c. A standard frame: 1500 bytes of IP behind Ethernet and a VLAN
  * tag. Longer frames and frames with offload requests take the functions below. */
 #define VS_STD_FRAME (VS_PORT_MTU_DEFAULT + VS_ETH_OVERHEAD)
+_Static_assert(VS_STD_FRAME < VS_PKT_DATA_ROOM,
+               "a lent chain (requests, or longer than a small buffer) is always slow");
 static inline bool vs_offload_slow(const struct vs_pkt *pkt)
 {
     return (pkt->ol_flags & VS_OL_REQUESTS) | (pkt->len > VS_STD_FRAME);
@@ -129,8 +131,9 @@ static inline bool vs_offload_slow(const struct vs_pkt *pkt)
  * and freed. */
 bool vs_offload_rx(struct vs_poller *p, struct vs_dp_port *in, struct vs_pkt *pkt);
 /* Egress: sends pkts[0..n) to dp's queue q (vs_forward_send), first doing in
- * software what dp does not take: segmenting GSO frames, completing checksums;
- * frames longer than dp's MTU without GSO are dropped as oversize. */
+ * software what dp does not take: segmenting GSO frames, completing checksums,
+ * copying lent chains into our own buffers (for a port without tx_chains); frames
+ * longer than dp's MTU without GSO are dropped as oversize. */
 void vs_offload_tx(struct vs_poller *p, struct vs_dp_port *dp, uint16_t q, struct vs_pkt **pkts,
                    uint16_t n);
 

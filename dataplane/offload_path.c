@@ -2,6 +2,8 @@
  * requests or are longer than a standard frame, and the egress fallback that does
  * in software what the destination port does not take (segmentation, checksums).
  * Only such frames come here: the 64-byte path pays one test per frame. */
+#include <errno.h>
+
 #include "dataplane/capture.h"
 #include "dataplane/dp.h"
 #include "vswitch/log.h"
@@ -54,20 +56,32 @@ static void out_flush(struct out *o)
     o->n = 0;
 }
 
+/* Queues pkt for the port; a lent chain goes as a copy to a port that cannot send
+ * one (every lent chain comes this way: see VS_PKT_F_CHAIN). */
 static void out_add(struct out *o, struct vs_pkt *pkt)
 {
+    if (vs_unlikely(pkt->flags & VS_PKT_F_CHAIN) && !o->dp->port.tx_chains) {
+        struct vs_pkt *c = vs_pkt_linear(pkt);
+
+        if (!c) {
+            count_drop(o->p, o->dp->port.id, VS_DROP_NO_BUFFERS, pkt);
+            return;
+        }
+        pkt = c;
+    }
     if (o->n == VS_BURST)
         out_flush(o);
     o->pkts[o->n++] = pkt;
 }
 
-/* A private copy of a shared frame, so that completing its checksum does not change
- * what the frame's other destinations (which may take the request) receive. */
+/* A private copy of a shared or lent frame, so that completing its checksum does not
+ * change what the frame's other destinations (which may take the request) receive,
+ * nor write to a peer's memory. */
 static struct vs_pkt *private_copy(struct vs_pkt *pkt)
 {
     struct vs_pkt *c;
 
-    if (pkt->refcnt == 1)
+    if (pkt->refcnt == 1 && !(pkt->flags & VS_PKT_F_EXTERNAL))
         return pkt;
     if ((c = vs_pkt_copy(pkt)))
         vs_pkt_free(pkt);
@@ -78,9 +92,14 @@ static void segment(struct out *o, struct vs_pkt *pkt)
 {
     struct vs_port_counters *c = &o->p->counters[o->dp->port.id];
     uint32_t max = (uint32_t)o->dp->port.mtu + VS_ETH_OVERHEAD;
-    struct vs_pkt *segs[VS_OFFLOAD_MAX_SEGS];
-    int n = vs_offload_segment(pkt, o->dp->port.pool, segs, VS_OFFLOAD_MAX_SEGS);
+    struct vs_pkt *segs[VS_OFFLOAD_MAX_SEGS], *whole = vs_pkt_linear(pkt);
+    int n = -ENOBUFS;
 
+    /* Segments are cut from a frame in our own buffer. */
+    if (whole) {
+        pkt = whole;
+        n = vs_offload_segment(pkt, o->dp->port.pool, segs, VS_OFFLOAD_MAX_SEGS);
+    }
     if (n < 0) {
         count_drop(o->p, o->dp->port.id, VS_DROP_NO_BUFFERS, pkt);
         return;

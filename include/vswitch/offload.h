@@ -4,8 +4,9 @@
  * Requests come from untrusted peers (a guest's virtio-net header, a TAP's vnet
  * header): vs_offload_check() is the one gate every frame with ol_flags passes on
  * ingress, and what it accepts is what the other functions may assume. All of them
- * read and write only frames in our own buffers (a frame with requests is never
- * lent: ports copy it), within p->len. */
+ * read and write only bytes in our own buffers, within p->len: the gate reads a
+ * lent frame's private head (vs_pkt_head_len), the others want the whole frame in
+ * our buffer (vs_pkt_linear). */
 #ifndef VSWITCH_OFFLOAD_H
 #define VSWITCH_OFFLOAD_H
 
@@ -28,8 +29,8 @@ enum vs_offload_error {
     /* more than VS_OFFLOAD_MAX_SEGS segments */
     VS_OL_ERR_SEGS,
     /* GSO frame with headers cut off or inconsistent: IPv4 IHL below 5, IP total or
-     * payload length not the frame's, TCP data offset below 5 or beyond the frame (or
-     * a lent frame, which no port may hand over with requests) */
+     * payload length not the frame's, TCP data offset below 5 or beyond the frame (or,
+     * in a lent frame, beyond its private head) */
     VS_OL_ERR_HEADERS,
     VS_OL_ERR__COUNT
 };
@@ -46,7 +47,8 @@ enum vs_offload_error {
  * VS_OL_CSUM gets csum_start/offset filled, the pseudo header's sum written in its
  * checksum field and VS_OL_CSUM set, since every segment needs its checksum) and
  * returns VS_OL_ERR_NONE; otherwise the frame must be dropped. A frame without
- * requests is always fine. Reads nothing beyond p->len. */
+ * requests is always fine. Reads nothing beyond p->len, and of a lent frame only
+ * its private head, where its headers must be. */
 enum vs_offload_error vs_offload_check(struct vs_pkt *p);
 const char *vs_offload_error_name(enum vs_offload_error e);
 
@@ -64,7 +66,8 @@ void vs_offload_csum(struct vs_pkt *p);
  * large, by segment size: vs_pkt_alloc_len). Writes up to max segments to segs;
  * p itself is left as it was (the caller frees it). Returns the number of
  * segments, or -ENOBUFS when the pool ran dry or max is too small (nothing left
- * allocated), or -EINVAL for a frame vs_offload_check() did not accept as GSO.
+ * allocated), or -EINVAL for a frame vs_offload_check() did not accept as GSO
+ * or a lent one.
  * The segments carry no requests (ol_flags 0) but VS_OL_CSUM_VALID. */
 int vs_offload_segment(const struct vs_pkt *p, struct vs_pool *pool, struct vs_pkt **segs,
                        unsigned max);

@@ -70,7 +70,8 @@ struct vs_port_ops {
      * VS_PKT_F_EXTERNAL lives in another peer's memory until the end of the burst,
      * except its head, which the switch decided on: a port sends vs_pkt_head_len()
      * bytes from vs_pkt_data() and the rest from vs_pkt_tail() (vs_pkt_copy_out),
-     * and one that keeps frames after returning (a NIC's zero-copy tx) copies them. */
+     * and one that keeps frames after returning (a NIC's zero-copy tx) copies them.
+     * A lent chain (VS_PKT_F_CHAIN) reaches only a port with tx_chains. */
     uint16_t (*tx_burst)(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, uint16_t n);
     /* Optional: called after every frame of the last rx_burst on q went through
      * tx_burst (or was dropped), so that frames the port lent as VS_PKT_F_EXTERNAL
@@ -109,6 +110,10 @@ struct vs_port {
                              negotiated them); the dataplane completes the others in
                              software first. Written by the port (VS_WRITE_ONCE: a
                              guest renegotiates), read by pollers (VS_READ_ONCE) */
+    bool tx_chains;       /* tx_burst takes lent chains (VS_PKT_F_CHAIN: it copies
+                             them out piece by piece, vs_pkt_copy_out); the dataplane
+                             copies them into its own buffers for other ports. Set
+                             by open() */
     uint16_t mtu;         /* largest L3 packet the port carries, set by open(): frames
                              up to mtu + 18 (Ethernet and one VLAN tag) pass, longer
                              ones without a GSO request are dropped as oversize */

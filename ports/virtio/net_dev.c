@@ -291,6 +291,9 @@ int vs_vnet_port_options(struct vs_vnet_dev *dev, struct vs_port *port, uint16_t
                 port->name);
     }
     port->mtu = mtu;
+    /* The guest's RX copies every frame out of the packet, a lent chain piece by
+     * piece: guest to guest stays one copy for TSO frames too. */
+    port->tx_chains = true;
     VS_WRITE_ONCE(port->tx_offloads, 0);
     dev->mtu = mtu;
     dev->tx_offloads = &port->tx_offloads;

@@ -49,13 +49,14 @@ static json_t *queue_json(const struct vs_vnet_dev *dev, unsigned i)
         json_object_set_new(errs, vs_virtq_error_name(e),
                             json_integer((json_int_t)vq->stats.err[e]));
     return json_pack("{s:s, s:i, s:i, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                     "s:o}",
+                     "s:I, s:o}",
                      "direction", (i & 1) ? "rx" : "tx", "queue", (int)(i / 2), "vring", (int)i,
                      "state", state, "ring", vq->packed ? "packed" : "split", "size",
                      (int)q->num, "kick", q->kickfd >= 0 ? "eventfd" : "none", "packets",
                      (json_int_t)vq->stats.packets, "bytes", (json_int_t)vq->stats.bytes,
                      "no_buffers", (json_int_t)vq->stats.no_buffers, "no_mbufs",
                      (json_int_t)vq->stats.no_mbufs, "walk_cut", (json_int_t)vq->stats.walk_cut,
+                     "lent_chains", (json_int_t)vq->stats.lent_chains,
                      "kicks", (json_int_t)vq->stats.kicks_sent, "kicks_failed",
                      (json_int_t)vq->stats.kicks_failed,
                      "starts", (json_int_t)q->starts, "errors", errs);

@@ -58,10 +58,10 @@ void vs_vq_drop(struct vs_virtq *vq, enum vs_virtq_error e, const char *fmt, ...
     va_end(ap);
 }
 
-/* The first of pieces s.. with bytes left, or 3 when none has. */
-static inline unsigned rx_piece(const uint32_t left[3], unsigned s)
+/* The first of pieces s.. with bytes left, or n when none has. */
+static inline unsigned rx_piece(const struct vs_pkt_piece *src, unsigned n, unsigned s)
 {
-    while (s < 3 && left[s] == 0)
+    while (s < n && src[s].len == 0)
         s++;
     return s;
 }
@@ -96,21 +96,32 @@ void vs_vq_rx_write(struct vs_virtq *vq, const struct vs_vq_rx *r, uint32_t hdr_
     memcpy(hdr, &lo, 8);
     memcpy(hdr + 8, &csum_offset, 2);
     memcpy(hdr + 10, &num_buffers, 2);
+    /* The pieces in order: the header, the frame's head, then its rest (one run, or
+     * a lent chain's pieces straight from the sending guest's memory). */
     uint32_t head = vs_pkt_head_len(p);
-    const uint8_t *src[3] = {hdr, p->data, vs_pkt_tail(p)};
-    uint32_t left[3] = {hdr_len, head, p->len - head};
-    unsigned s = rx_piece(left, 0);
-    for (unsigned i = 0; i < r->nseg && s < 3; i++) {
+    struct vs_pkt_piece src[2 + VS_PKT_CHAIN_MAX];
+    unsigned n = 0;
+    src[n++] = (struct vs_pkt_piece){ hdr, hdr_len };
+    src[n++] = (struct vs_pkt_piece){ p->data, head };
+    if (vs_unlikely(p->flags & VS_PKT_F_CHAIN)) {
+        const struct vs_pkt_chain *c = vs_pkt_chain(p);
+        for (unsigned k = 0; k < c->n && k < VS_PKT_CHAIN_MAX; k++)
+            src[n++] = c->piece[k];
+    } else {
+        src[n++] = (struct vs_pkt_piece){ vs_pkt_tail(p), p->len - head };
+    }
+    unsigned s = rx_piece(src, n, 0);
+    for (unsigned i = 0; i < r->nseg && s < n; i++) {
         uint8_t *dst = r->seg[i].hva;
         uint32_t room = r->seg[i].len, used = 0;
-        while (room && s < 3) {
-            uint32_t c = VS_MIN(room, left[s]);
-            vs_copy(dst + used, src[s], c);
-            src[s] += c;
-            left[s] -= c;
+        while (room && s < n) {
+            uint32_t c = VS_MIN(room, src[s].len);
+            vs_copy(dst + used, src[s].data, c);
+            src[s].data += c;
+            src[s].len -= c;
             used += c;
             room -= c;
-            s = rx_piece(left, s);
+            s = rx_piece(src, n, s);
         }
         vs_vq_log(vq, r->seg[i].gpa, used);
     }

@@ -43,6 +43,7 @@ struct vs_virtq_stats {
     uint64_t kicks_sent;     /* interrupts given */
     uint64_t kicks_failed;   /* interrupts its eventfd did not take (vs_eventfd_signal) */
     uint64_t walk_cut;       /* switch → guest bursts cut short by the descriptor budget */
+    uint64_t lent_chains;    /* guest → switch: frames lent as chains (VS_PKT_F_CHAIN) */
     uint64_t err[VS_VQ_ERR__COUNT];
 };
 
@@ -139,16 +140,21 @@ uint16_t vs_virtq_stop(struct vs_virtq *vq);
  * 0, since dropped frames are completions too. */
 uint16_t vs_virtq_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct vs_pkt **pkts,
                           uint16_t n);
-/* Like vs_virtq_dequeue, but a frame that sits whole in one guest buffer after its
- * header (one descriptor: what Linux and DPDK drivers post for linear frames), fits a
- * small buffer and carries no offload request is lent instead of copied: its packet buffer is marked VS_PKT_F_EXTERNAL and points
- * into guest memory, so a switch → guest copy reads it straight from the source
- * guest (one copy instead of two). No buffer of the burst goes back to the guest
- * until vs_virtq_dequeue_done(), which the caller must call after it is done with
- * the frames and before the next dequeue. The guest may still rewrite a lent buffer:
- * the frame's first VS_PKT_LEND_HEAD bytes (the headers the switch decides on) are
- * copied here, once, and sent from that copy; later changes reach only the rest of
- * the guest's own frame, never its length. */
+/* Like vs_virtq_dequeue, but frames are lent instead of copied where that pays: a
+ * frame that sits whole in one guest buffer after its header (one descriptor: what
+ * Linux and DPDK drivers post for linear frames), fits a small buffer and carries no
+ * offload request is marked VS_PKT_F_EXTERNAL and points into guest memory; a chain
+ * with offload requests (a TSO frame: header, linear part, page fragments) or longer
+ * than a small buffer becomes a lent chain (VS_PKT_F_CHAIN: its pieces translated
+ * and checked here, at most VS_PKT_CHAIN_MAX of them, else it is copied). A switch →
+ * guest copy then reads the frame straight from the source guest (one copy instead
+ * of two). No buffer of the burst goes back to the guest until
+ * vs_virtq_dequeue_done(), which the caller must call after it is done with the
+ * frames and before the next dequeue. The guest may still rewrite a lent buffer: the
+ * frame's first bytes (VS_PKT_LEND_HEAD, or VS_PKT_CHAIN_HEAD for a chain: the
+ * headers the switch decides on and checks the offload requests against) and its
+ * virtio-net header are copied here, once, and used from those copies; later
+ * changes reach only the rest of the guest's own frame, never its length. */
 uint16_t vs_virtq_dequeue_lend(struct vs_virtq *vq, struct vs_pool *pool, struct vs_pkt **pkts,
                                uint16_t n);
 /* Returns the last lending dequeue's buffers to the guest (used ring). Safe to call

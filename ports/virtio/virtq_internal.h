@@ -117,7 +117,11 @@ static inline bool vs_vq_buf_wraps(struct vs_virtq *vq, uint64_t addr, uint32_t 
 /* Guest TX → packet buffer, one descriptor at a time. The frame goes into the
  * small buffer it was given; one that outgrows it moves to a large buffer of the
  * pool's companion on the way (a 2 KB copy, only for long frames: the walk reads
- * each descriptor once and cannot know the length before the end). */
+ * each descriptor once and cannot know the length before the end).
+ * Lending (chain set), only the frame's first VS_PKT_CHAIN_HEAD bytes are copied
+ * (the private head) and the rest is recorded as pieces of guest memory, translated
+ * and checked here; vs_vq_tx_finish then lends the chain or, when lending does not
+ * pay, copies the pieces after all. */
 struct vs_vq_tx {
     struct vs_pkt **pp;  /* the frame's buffer (replaced when it moves) */
     struct vs_pool *pool;
@@ -125,14 +129,16 @@ struct vs_vq_tx {
     uint32_t room;       /* bytes dst holds */
     uint32_t skip;       /* header bytes still to skip */
     uint32_t hdr_len;
-    uint32_t copied;     /* frame bytes copied (at most room) */
+    uint32_t copied;     /* frame bytes copied (at most room; lending: the head) */
     uint64_t total;      /* bytes of the chain, header included (64 bits: no wrap) */
     bool no_room;        /* the frame outgrew its buffer and no large one was free */
     uint8_t hdr[12];     /* the driver's virtio-net header */
+    uint32_t npiece;     /* lending: pieces in chain */
+    struct vs_pkt_chain *chain; /* lending: the pieces, in *pp's buffer; NULL: copying */
 };
 
 static inline void vs_vq_tx_init(struct vs_vq_tx *t, const struct vs_virtq *vq,
-                                 struct vs_pool *pool, struct vs_pkt **pp)
+                                 struct vs_pool *pool, struct vs_pkt **pp, bool lend)
 {
     t->pp = pp;
     t->pool = pool;
@@ -142,6 +148,8 @@ static inline void vs_vq_tx_init(struct vs_vq_tx *t, const struct vs_virtq *vq,
     t->copied = 0;
     t->total = 0;
     t->no_room = false;
+    t->npiece = 0;
+    t->chain = lend ? vs_pkt_chain_room(*pp) : NULL;
 }
 
 /* The frame does not fit *t->pp: move what was copied to a large buffer. false when
@@ -163,7 +171,47 @@ static inline __attribute__((cold)) bool vs_vq_tx_grow(struct vs_vq_tx *t)
     return true;
 }
 
-/* Copies a device-readable buffer into t. Returns 0, or -1 with the queue broken. */
+/* Copies want frame bytes at src into t's buffer (as many as it holds). */
+static inline void vs_vq_tx_copy(struct vs_vq_tx *t, const uint8_t *src, uint32_t want)
+{
+    if (vs_unlikely(want > t->room - t->copied))
+        vs_vq_tx_grow(t);
+    uint32_t c = VS_MIN(want, t->room - t->copied);
+    if (c) {
+        vs_copy(t->dst + t->copied, src, c);
+        t->copied += c;
+    }
+}
+
+/* Stops lending: the recorded pieces are copied after the head, and so is the rest
+ * of the walk. Cold: a chain of too many pieces, or one not worth lending. */
+static inline __attribute__((cold)) void vs_vq_tx_unlend(struct vs_vq_tx *t)
+{
+    struct vs_pkt_piece piece[VS_PKT_CHAIN_MAX];
+    uint32_t n = t->npiece;
+
+    /* The pieces live where the copy goes (or in a buffer a move frees). */
+    memcpy(piece, t->chain->piece, n * sizeof(piece[0]));
+    t->chain = NULL;
+    t->npiece = 0;
+    for (uint32_t i = 0; i < n; i++)
+        vs_vq_tx_copy(t, piece[i].data, piece[i].len);
+}
+
+/* Lending: the frame bytes at src (guest memory, checked) after the head go down as a
+ * piece. */
+static inline void vs_vq_tx_piece(struct vs_vq_tx *t, const uint8_t *src, uint32_t len)
+{
+    if (vs_unlikely(t->npiece == VS_PKT_CHAIN_MAX)) {
+        vs_vq_tx_unlend(t);
+        vs_vq_tx_copy(t, src, len);
+        return;
+    }
+    t->chain->piece[t->npiece++] = (struct vs_pkt_piece){ .data = src, .len = len };
+}
+
+/* Copies (or, lending, records) a device-readable buffer into t. Returns 0, or -1
+ * with the queue broken. */
 static inline int vs_vq_tx_buf(struct vs_virtq *vq, struct vs_vq_tx *t, uint64_t addr,
                                uint32_t len)
 {
@@ -187,12 +235,17 @@ static inline int vs_vq_tx_buf(struct vs_virtq *vq, struct vs_vq_tx *t, uint64_t
             t->skip -= s;
         }
         uint32_t want = chunk - s;
-        if (vs_unlikely(want > t->room - t->copied))
-            vs_vq_tx_grow(t);
-        uint32_t c = VS_MIN(want, t->room - t->copied);
-        if (c) {
-            vs_copy(t->dst + t->copied, p + s, c);
-            t->copied += c;
+        const uint8_t *src = p + s;
+        if (t->chain && want) {
+            uint32_t h = VS_MIN(want, VS_PKT_CHAIN_HEAD - t->copied);
+            vs_copy(t->dst + t->copied, src, h);
+            t->copied += h;
+            /* A frame beyond a large buffer is dropped at the end: its pieces are
+             * not kept. */
+            if (want > h && t->total <= (uint64_t)t->hdr_len + VS_PKT_LARGE_DATA_ROOM)
+                vs_vq_tx_piece(t, src + h, want - h);
+        } else if (want) {
+            vs_vq_tx_copy(t, src, want);
         }
         addr += l;
         len -= (uint32_t)l;
@@ -201,7 +254,11 @@ static inline int vs_vq_tx_buf(struct vs_virtq *vq, struct vs_vq_tx *t, uint64_t
 }
 
 /* After the walk: the frame's size and header decide. Returns 1 (frame in *t->pp,
- * metadata set) or 0 (dropped and counted; *t->pp is still the caller's to free). */
+ * metadata set; lending, maybe lent) or 0 (dropped and counted; *t->pp is still the
+ * caller's to free). A lending walk lends a frame with offload requests or one
+ * longer than a small buffer: such frames always take the dataplane's offload path,
+ * which copies them for ports that cannot send a chain (VS_PKT_F_CHAIN); others are
+ * copied here, as the copying walk would have. */
 static inline int vs_vq_tx_finish(struct vs_virtq *vq, struct vs_vq_tx *t, unsigned id)
 {
     struct vs_pkt *pkt = *t->pp;
@@ -228,6 +285,19 @@ static inline int vs_vq_tx_finish(struct vs_virtq *vq, struct vs_vq_tx *t, unsig
                    "TX buffer %u: %llu-byte frame above the %u the MTU allows", id,
                    (unsigned long long)len, vq->max_frame);
         return 0;
+    }
+    if (t->npiece) {
+        if ((pkt->ol_flags & VS_OL_REQUESTS) || len > VS_PKT_DATA_ROOM) {
+            t->chain->n = t->npiece;
+            vs_pkt_set_chain(pkt, (uint32_t)len);
+            vq->stats.lent_chains++;
+            /* The head and the header were copied out of guest memory: the
+             * compiler must not read them there again instead of from the copies. */
+            vs_barrier();
+            return 1;
+        }
+        vs_vq_tx_unlend(t);
+        pkt = *t->pp;
     }
     if (vs_unlikely(t->no_room)) {
         vq->stats.no_mbufs++;
@@ -272,7 +342,7 @@ static inline int vs_vq_rx_buf(struct vs_virtq *vq, struct vs_vq_rx *r, uint64_t
 
 /* Writes the virtio-net header (no offloads: all zero but num_buffers, present when
  * hdr_len is 12) then the frame of p (a lent frame: its private head, then the rest
- * from the peer) across r's segments in order (r->cap >= hdr_len + p->len), logging
+ * from the peer, a lent chain piece by piece) across r's segments in order (r->cap >= hdr_len + p->len), logging
  * what it wrote. */
 void vs_vq_rx_write(struct vs_virtq *vq, const struct vs_vq_rx *r, uint32_t hdr_len,
                     uint16_t num_buffers, const struct vs_pkt *p);
@@ -322,9 +392,9 @@ static inline void vs_vq_prefetch_buf(struct vs_virtq *vq, uint64_t addr, uint32
 /* The fast path of a lending dequeue: a TX buffer of one descriptor (d, already
  * copied out of the ring) whose frame is contiguous in guest memory, no longer than
  * lend_max and without offload requests in its header is lent to pkt.
- * Returns true when lent; false sends the chain down the ordinary copying walk,
- * which re-reads and fully validates it (so nothing is decided here that the walk
- * would refuse). */
+ * Returns true when lent; false sends the chain down the walk (vs_vq_tx), which
+ * re-reads and fully validates it (so nothing is decided here that the walk would
+ * refuse) and lends it as a chain when that pays. */
 static inline bool vs_vq_tx_lend(struct vs_virtq *vq, uint64_t addr, uint32_t len,
                                  uint16_t flags, struct vs_pkt *pkt)
 {
@@ -336,9 +406,9 @@ static inline bool vs_vq_tx_lend(struct vs_virtq *vq, uint64_t addr, uint32_t le
     uint8_t *p = vs_guest_mem_gpa_hint(vq->mem, addr, &l, &vq->mem_hint);
     if (!p || l != len)
         return false;
-    /* A frame with offload requests (flags, gso_type) is never lent: the walk copies
-     * it and takes the requests. Read once; a later change by the guest reaches only
-     * its header, which nobody reads again. */
+    /* A frame with offload requests (flags, gso_type) goes down the walk, which takes
+     * the requests (and may lend it as a chain). Read once; a later change by the
+     * guest reaches only its header, which nobody reads again. */
     uint16_t req;
     memcpy(&req, p, 2);
     if (vs_unlikely(req != 0))

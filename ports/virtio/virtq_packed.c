@@ -102,15 +102,15 @@ static inline int packed_check_id(struct vs_virtq *vq, const struct packed_walk 
     return 0;
 }
 
-/* One TX chain into *pp (a long frame moves it to a large buffer): 1 (frame), 0
- * (dropped), -1 (broken). */
+/* One TX chain into *pp (a long frame moves it to a large buffer; lending, a chain
+ * worth it is lent): 1 (frame), 0 (dropped), -1 (broken). */
 static int packed_tx_chain(struct vs_virtq *vq, struct packed_walk *w, struct vs_pool *pool,
-                           struct vs_pkt **pp)
+                           struct vs_pkt **pp, bool lend)
 {
     struct vs_vq_tx t;
     struct vring_packed_desc d;
     int rc;
-    vs_vq_tx_init(&t, vq, pool, pp);
+    vs_vq_tx_init(&t, vq, pool, pp, lend);
     while ((rc = packed_next(vq, w, &d)) == 0) {
         if (vs_unlikely(d.flags & VRING_DESC_F_WRITE)) {
             vs_vq_fail(vq, VS_VQ_ERR_DIRECTION, "device-writable descriptor in TX buffer %u",
@@ -272,10 +272,12 @@ uint16_t vs_vq_packed_dequeue(struct vs_virtq *vq, struct vs_pool *pool, struct 
         struct vs_pkt *p = pkts[i];
         struct packed_walk w = { .pos = pos, .wrap = wrap, .more = true };
         int rc = 1;
-        if (lend && packed_tx_lend(vq, &w, p))
+        if (lend && packed_tx_lend(vq, &w, p)) {
             lent++;
-        else
-            rc = packed_tx_chain(vq, &w, pool, &pkts[i]);
+        } else {
+            rc = packed_tx_chain(vq, &w, pool, &pkts[i], lend);
+            lent += rc > 0 && (pkts[i]->flags & VS_PKT_F_EXTERNAL);
+        }
         p = pkts[i];
         if (vs_unlikely(rc < 0)) {
             vs_pkt_free_bulk(pkts, out);

@@ -144,18 +144,19 @@ static inline void put_csum(uint8_t *b, uint16_t folded)
 /* ---- parsing ---- */
 
 /* Parses Ethernet, up to two VLAN tags, IPv4 or IPv6 and TCP or UDP for a GSO
- * frame, within len bytes. Returns VS_OL_ERR_NONE or why the frame cannot be
- * segmented. */
-static enum vs_offload_error parse(const uint8_t *f, uint32_t len, struct hdrs *h)
+ * frame of len bytes, reading only the first have (<= len) of them: a lent frame's
+ * head (the rest is in the peer's memory). Returns VS_OL_ERR_NONE or why the frame
+ * cannot be segmented. */
+static enum vs_offload_error parse(const uint8_t *f, uint32_t have, uint32_t len, struct hdrs *h)
 {
     uint32_t off = ETH_HLEN, l4, l4_hlen;
     uint16_t type;
 
-    if (len < ETH_HLEN)
+    if (have < ETH_HLEN)
         return VS_OL_ERR_HEADERS;
     type = rd16(f + 12);
     for (int tags = 0; tags < 2 && (type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ); tags++) {
-        if (len < off + 4)
+        if (have < off + 4)
             return VS_OL_ERR_HEADERS;
         type = rd16(f + off + 2);
         off += 4;
@@ -164,11 +165,11 @@ static enum vs_offload_error parse(const uint8_t *f, uint32_t len, struct hdrs *
     if (type == ETHERTYPE_IPV4) {
         uint32_t ihl, tot;
 
-        if (len < off + 20)
+        if (have < off + 20)
             return VS_OL_ERR_HEADERS;
         ihl = (f[off] & 0x0fu) * 4;
         tot = rd16(f + off + 2);
-        if (f[off] >> 4 != 4 || ihl < 20 || len < off + ihl)
+        if (f[off] >> 4 != 4 || ihl < 20 || have < off + ihl)
             return VS_OL_ERR_HEADERS;
         /* A GSO frame is one IP packet up to its last byte: no padding (which
          * would end up in the last segment's payload), nothing cut off. */
@@ -180,7 +181,7 @@ static enum vs_offload_error parse(const uint8_t *f, uint32_t len, struct hdrs *
         h->proto = f[off + 9];
         l4 = off + ihl;
     } else if (type == ETHERTYPE_IPV6) {
-        if (len < off + IPV6_HLEN)
+        if (have < off + IPV6_HLEN)
             return VS_OL_ERR_HEADERS;
         if (f[off] >> 4 != 6 || rd16(f + off + 4) != len - off - IPV6_HLEN)
             return VS_OL_ERR_HEADERS; /* payload length 0 (a jumbogram) included */
@@ -193,13 +194,13 @@ static enum vs_offload_error parse(const uint8_t *f, uint32_t len, struct hdrs *
         return VS_OL_ERR_GSO_TYPE;
     }
     if (h->proto == IPPROTO_TCP_) {
-        if (len < l4 + 20)
+        if (have < l4 + 20)
             return VS_OL_ERR_HEADERS;
         l4_hlen = (uint32_t)(f[l4 + 12] >> 4) * 4;
-        if (l4_hlen < 20 || len < l4 + l4_hlen)
+        if (l4_hlen < 20 || have < l4 + l4_hlen)
             return VS_OL_ERR_HEADERS;
     } else if (h->proto == IPPROTO_UDP_) {
-        if (len < l4 + UDP_HLEN)
+        if (have < l4 + UDP_HLEN)
             return VS_OL_ERR_HEADERS;
         l4_hlen = UDP_HLEN;
     } else {
@@ -237,9 +238,6 @@ enum vs_offload_error vs_offload_check(struct vs_pkt *p)
 
     if (!(req & (VS_OL_CSUM | VS_OL_GSO)))
         return VS_OL_ERR_NONE; /* nothing asked (VS_OL_ECN alone asks nothing) */
-    /* A lent frame's bytes are not all in buf (and may change under us). */
-    if (p->flags & VS_PKT_F_EXTERNAL)
-        return VS_OL_ERR_HEADERS;
     /* The virtio spec lets a sender sum any range for plain VS_OL_CSUM (it is how
      * it checksums protocols we do not know), so only its bounds matter here. */
     if ((req & VS_OL_CSUM) && (uint32_t)p->csum_start + p->csum_offset + 2 > p->len)
@@ -252,7 +250,9 @@ enum vs_offload_error vs_offload_check(struct vs_pkt *p)
         return VS_OL_ERR_HDR_LEN;
     if (p->gso_size == 0)
         return VS_OL_ERR_GSO_SIZE;
-    err = parse(f, p->len, &h);
+    /* A lent frame's headers must be in its private head: the rest is in the
+     * peer's memory, which may change under us. */
+    err = parse(f, vs_pkt_head_len(p), p->len, &h);
     if (err != VS_OL_ERR_NONE)
         return err;
     if ((gso == VS_OL_TSO4 && (h.ipv != 4 || h.proto != IPPROTO_TCP_)) ||
@@ -319,7 +319,9 @@ int vs_offload_segment(const struct vs_pkt *p, struct vs_pool *pool, struct vs_p
     uint8_t tcp_flags = 0;
 
     /* Checked frames parse; this only recovers the offsets. */
-    if (parse(f, p->len, &h) != VS_OL_ERR_NONE || !p->gso_size || p->hdr_len != h.hdr_len)
+    if (p->flags & VS_PKT_F_EXTERNAL)
+        return -EINVAL; /* cut from our own copy (vs_pkt_linear) */
+    if (parse(f, p->len, p->len, &h) != VS_OL_ERR_NONE || !p->gso_size || p->hdr_len != h.hdr_len)
         return -EINVAL;
     hlen = h.hdr_len;
     payload = p->len - hlen;

@@ -247,6 +247,33 @@ struct vs_pkt *vs_pkt_copy(const struct vs_pkt *p)
     return c;
 }
 
+void vs_pkt_chain_read(const struct vs_pkt *p, uint8_t *dst, uint32_t n)
+{
+    const struct vs_pkt_chain *c = vs_pkt_chain(p);
+
+    /* The pieces sum to the rest of the frame (the dequeue made them so), and n is
+     * at most that; the bound on i only keeps a broken chain in the array. */
+    for (uint32_t i = 0; n && i < c->n && i < VS_PKT_CHAIN_MAX; i++) {
+        uint32_t l = VS_MIN(n, c->piece[i].len);
+
+        /* Pieces are long (page fragments): the library's copy is the faster. */
+        memcpy(dst, c->piece[i].data, l);
+        dst += l;
+        n -= l;
+    }
+}
+
+struct vs_pkt *vs_pkt_linear(struct vs_pkt *p)
+{
+    struct vs_pkt *c;
+
+    if (vs_likely(!(p->flags & VS_PKT_F_CHAIN)))
+        return p;
+    if ((c = vs_pkt_copy(p)))
+        vs_pkt_free(p);
+    return c;
+}
+
 static inline bool drop_ref(struct vs_pkt *p)
 {
     /* The common single-owner case needs no atomic. Shared frames may be released

@@ -20,7 +20,8 @@
  * and long chains (into the pool's large buffers) come from the input.
  * Checks: frames handed to the switch are 14..max_frame bytes (up to a large
  * buffer with a GSO request) and fit their buffer, carry only requests that were
- * negotiated and are never lent with one, no packet buffer (small or large) leaks,
+ * negotiated, are lent with one only as a chain whose pieces lie in guest memory
+ * and add up to the frame, no packet buffer (small or large) leaks,
  * a broken queue does nothing more, a split ring's used idx counts every buffer
  * consumed (also when IN_ORDER lets one entry stand for a burst). */
 #include <stdbool.h>
@@ -140,13 +141,35 @@ static void check_used_idx(const struct vs_virtq *vq, uint16_t used_before)
 static void check_frame(const struct vs_virtq *vq, const struct vs_pkt *p)
 {
     uint32_t max = (p->ol_flags & VS_OL_GSO) ? VS_PKT_LARGE_DATA_ROOM : vq->max_frame;
-    if (p->len < 14 || p->len > max || p->len > vs_pkt_tailroom(p))
+    bool req = p->ol_flags & VS_OL_REQUESTS;
+    if (p->len < 14 || p->len > max)
         abort();
     if ((p->ol_flags & VS_OL_REQUESTS & ~vq->tx_ol) || (p->ol_flags & ~VS_OL_REQUESTS))
         abort();
-    if ((p->ol_flags & VS_OL_REQUESTS) && (p->flags & VS_PKT_F_EXTERNAL))
+    if (!(p->flags & VS_PKT_F_EXTERNAL)) {
+        if (p->len > vs_pkt_tailroom(p) || (p->flags & VS_PKT_F_CHAIN))
+            abort();
+        return;
+    }
+    if (!(p->flags & VS_PKT_F_CHAIN)) {
+        if (req || p->len > VS_PKT_DATA_ROOM || p->ext_head != VS_MIN(p->len, VS_PKT_LEND_HEAD))
+            abort();
+        return;
+    }
+    /* A lent chain: worth lending (always the dataplane's offload path), its pieces
+     * inside guest memory and summing to the rest of the frame. */
+    const struct vs_pkt_chain *c = vs_pkt_chain(p);
+    if ((!req && p->len <= VS_PKT_DATA_ROOM) || p->ext_head != VS_PKT_CHAIN_HEAD ||
+        p->len <= VS_PKT_CHAIN_HEAD || c->n == 0 || c->n > VS_PKT_CHAIN_MAX)
         abort();
-    if ((p->flags & VS_PKT_F_EXTERNAL) && p->len > VS_PKT_DATA_ROOM)
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (c->piece[i].len == 0 ||
+            !vs_guest_mem_hva_range(vq->mem, c->piece[i].data, c->piece[i].len, NULL))
+            abort();
+        sum += c->piece[i].len;
+    }
+    if (sum != p->len - VS_PKT_CHAIN_HEAD)
         abort();
 }
 

@@ -5,7 +5,8 @@
 #   (a) offloads on: both guests negotiate checksum and TSO offloads (show, and
 #       ethtool -k inside the guests); iperf3 TCP a -> b and b -> a, rate and
 #       retransmissions printed; a file fetched over HTTP both ways arrives
-#       whole (length and md5sum);
+#       whole (length and md5sum); the TSO frames were lent as chains (show's
+#       lent_chains: one copy guest to guest);
 #   (b) MTU 9000: the ports take mtu 9000 and QEMU's host_mtu=9000 reaches them
 #       through NET_SET_MTU; with both guests at MTU 9000, ping -s 8972 -M do
 #       passes both ways (9000-byte IP packets, not fragmented);
@@ -163,6 +164,15 @@ pass "GUEST-OFFLOAD-IPERF3 b->a $mbps Mbit/s, $retr retransmissions ($sent bytes
 say "drops: $(port_drops)"
 fetch aa 10.0.0.2 ab
 fetch ab 10.0.0.1 aa
+# The guests' TSO frames went guest to guest in one copy: lent as chains.
+for p in vm1 vm2; do
+	lc=$(vs_ctl --json show $p | python3 -c 'import json, sys
+print(sum(q.get("lent_chains", 0) for q in json.load(sys.stdin)["details"]["queues"] if q["direction"] == "rx"))') ||
+		fail "show $p failed"
+	[ "$lc" -gt 0 ] || fail "$p: no frame was lent as a chain (TSO frames copied twice)"
+	say "$p: $lc frames lent as chains"
+done
+pass "TSO frames lent as chains both ways (one copy guest to guest)"
 lab_guest_stop aa
 lab_guest_stop ab
 vs_stop

@@ -1,7 +1,8 @@
 /* The dataplane's offload path with in-memory ports: requests a port takes pass
  * whole, the others are done in software (segments, checksums) and counted; bad
  * requests and oversize frames are dropped with their reasons; a shared frame's
- * checksum is completed on a private copy only. */
+ * checksum is completed on a private copy only; a lent chain reaches only a port
+ * that takes chains, every other port gets it in a buffer of the switch's own. */
 #include <CUnit/Basic.h>
 #include <arpa/inet.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 
 struct frame {
     uint32_t len;
+    bool lend;    /* in: handed to the switch as a lent chain; out: arrived as one */
     uint8_t ol_flags;
     uint16_t csum_start, csum_offset, gso_size, hdr_len;
     uint8_t *data;
@@ -31,6 +33,8 @@ struct memport {
     unsigned in_head, in_tail;
     struct frame out[MAXF];
     unsigned n_out;
+    uint8_t *held[VS_BURST]; /* the "peer memory" of the last burst's lent chains */
+    unsigned n_held;
 };
 
 static struct memport mports[4];
@@ -48,6 +52,7 @@ static int mem_open(struct vs_port *port, const struct vs_port_args *args, struc
     port->n_rxq = port->n_txq = 1;
     port->link_up = 1;
     port->tx_offloads = ol ? (uint8_t)strtoul(ol, NULL, 0) : 0;
+    port->tx_chains = vs_port_args_get(args, "chains", NULL) != NULL;
     return vs_port_args_mtu(args, 9000, &port->mtu, err);
 }
 
@@ -61,11 +66,25 @@ static uint16_t mem_rx(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, u
     pthread_mutex_lock(&m->lock);
     while (got < n && m->in_head != m->in_tail) {
         struct frame *f = &m->in[m->in_head % MAXF];
-        struct vs_pkt *p = vs_pkt_alloc_len(port->pool, f->len);
+        struct vs_pkt *p = vs_pkt_alloc_len(port->pool, f->lend ? 0 : f->len);
 
         if (!p)
             break;
-        memcpy(vs_pkt_data(p), f->data, f->len);
+        if (f->lend) {
+            /* The head copied, the rest in pieces of 1000 bytes of the frame's own
+             * memory, which is freed (poisoned first) in rx_done. */
+            struct vs_pkt_chain *c = vs_pkt_chain_room(p);
+
+            memcpy(vs_pkt_data(p), f->data, VS_PKT_CHAIN_HEAD);
+            c->n = 0;
+            for (uint32_t off = VS_PKT_CHAIN_HEAD; off < f->len; off += 1000)
+                c->piece[c->n++] = (struct vs_pkt_piece){f->data + off, VS_MIN(1000u, f->len - off)};
+            vs_pkt_set_chain(p, f->len);
+            m->held[m->n_held++] = f->data;
+            f->data = NULL;
+        } else {
+            memcpy(vs_pkt_data(p), f->data, f->len);
+        }
         p->len = f->len;
         p->ol_flags = f->ol_flags;
         p->csum_start = f->csum_start;
@@ -90,7 +109,9 @@ static uint16_t mem_tx(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, u
         struct vs_pkt *p = pkts[i];
 
         CU_ASSERT_EQUAL(p->ol_flags & VS_OL_REQUESTS & ~port->tx_offloads, 0);
-        *f = (struct frame){.len = p->len, .ol_flags = p->ol_flags, .gso_size = p->gso_size};
+        CU_ASSERT(port->tx_chains || !(p->flags & VS_PKT_F_CHAIN));
+        *f = (struct frame){.len = p->len, .ol_flags = p->ol_flags, .gso_size = p->gso_size,
+                            .lend = p->flags & VS_PKT_F_CHAIN};
         f->data = malloc(p->len);
         vs_pkt_copy_out(p, f->data);
     }
@@ -99,19 +120,35 @@ static uint16_t mem_tx(struct vs_port *port, uint16_t q, struct vs_pkt **pkts, u
     return n;
 }
 
-static const char *const mem_keys[] = {"ol", "mtu", NULL};
+/* The burst's lent chains are done with: their memory goes (poisoned first, so that
+ * a late reader sees garbage even without ASan). */
+static void mem_rx_done(struct vs_port *port, uint16_t q)
+{
+    struct memport *m = port->priv;
+
+    pthread_mutex_lock(&m->lock);
+    for (unsigned i = 0; i < m->n_held; i++) {
+        memset(m->held[i], 0xdd, VS_PKT_CHAIN_HEAD + 1);
+        free(m->held[i]);
+    }
+    m->n_held = 0;
+    pthread_mutex_unlock(&m->lock);
+}
+
+static const char *const mem_keys[] = {"ol", "mtu", "chains", NULL};
 static const struct vs_port_ops mem_ops = {
     .type = "olmem", .keys = mem_keys, .validate = mem_validate, .open = mem_open,
-    .close = mem_close, .rx_burst = mem_rx, .tx_burst = mem_tx,
+    .close = mem_close, .rx_burst = mem_rx, .tx_burst = mem_tx, .rx_done = mem_rx_done,
 };
 
 static struct vs_pool *pool;
 static struct vs_switch *sw;
 
-static void add(const char *name, const char *ol, const char *mtu)
+static void add(const char *name, const char *ol, const char *mtu, bool chains)
 {
-    struct vs_port_arg a[2] = {{.key = "ol", .value = ol}, {.key = "mtu", .value = mtu}};
-    struct vs_port_args args = {2, a};
+    struct vs_port_arg a[3] = {{.key = "ol", .value = ol}, {.key = "mtu", .value = mtu},
+                               {.key = "chains", .value = "1"}};
+    struct vs_port_args args = {chains ? 3 : 2, a};
     struct vs_port_err err;
 
     CU_ASSERT_EQUAL_FATAL(vs_switch_add_port(sw, name, "olmem", &args, &err), 0);
@@ -239,11 +276,12 @@ static void test_setup(void)
     prm.pool = pool;
     CU_ASSERT_EQUAL_FATAL(vs_switch_create(&prm, &sw), 0);
     CU_ASSERT_EQUAL_FATAL(vs_switch_start(sw), 0);
-    /* a: takes everything, jumbo; b: takes nothing; c: checksums only; d: jumbo, nothing */
-    add("a", "0x1f", "9000");
-    add("b", "0", "1500");
-    add("c", "0x01", "1500");
-    add("d", "0", "9000");
+    /* a: takes everything, jumbo, lent chains; b: takes nothing; c: checksums only;
+     * d: jumbo, nothing */
+    add("a", "0x1f", "9000", true);
+    add("b", "0", "1500", false);
+    add("c", "0x01", "1500", false);
+    add("d", "0", "9000", false);
     learn_all();
 }
 
@@ -362,6 +400,87 @@ static void test_oversize(void)
     clear_out();
 }
 
+static struct frame lent(struct frame f)
+{
+    f.lend = true;
+    return f;
+}
+
+/* A lent TSO chain: to a (takes chains and TSO) as the chain itself; to b (neither)
+ * segmented from a copy; to d (jumbo, no chains) as a copy with its checksum done;
+ * every frame whole, nothing lost. */
+static void test_lent_chain(void)
+{
+    uint32_t payload = 0;
+    unsigned small_free = vs_pool_free_count(pool), large_free = vs_pool_free_count(vs_pool_large(pool));
+
+    inject(1, lent(tcp4(1, 0, 30000, VS_OL_CSUM | VS_OL_TSO4, 1448)));
+    settle();
+    CU_ASSERT_EQUAL_FATAL(mports[0].n_out, 1);
+    CU_ASSERT_TRUE(mports[0].out[0].lend);
+    CU_ASSERT_EQUAL(mports[0].out[0].len, 54 + 30000);
+    CU_ASSERT_EQUAL(mports[0].out[0].gso_size, 1448);
+    struct frame want = tcp4(1, 0, 30000, VS_OL_CSUM | VS_OL_TSO4, 1448);
+    CU_ASSERT_EQUAL(memcmp(mports[0].out[0].data, want.data, want.len), 0);
+    free(want.data);
+    clear_out();
+
+    inject(0, lent(tcp4(0, 1, 30000, VS_OL_CSUM | VS_OL_TSO4, 1448)));
+    settle();
+    CU_ASSERT_EQUAL(mports[1].n_out, (30000 + 1447) / 1448);
+    for (unsigned i = 0; i < mports[1].n_out; i++) {
+        struct frame *f = &mports[1].out[i];
+
+        CU_ASSERT_FALSE(f->lend);
+        CU_ASSERT(tcp_csum_ok(f));
+        payload += f->len - 54;
+    }
+    CU_ASSERT_EQUAL(payload, 30000);
+    clear_out();
+
+    inject(0, lent(tcp4(0, 3, 5000, VS_OL_CSUM, 0)));
+    inject(0, lent(tcp4(0, 2, 1000, VS_OL_CSUM, 0)));
+    settle();
+    CU_ASSERT_EQUAL_FATAL(mports[3].n_out, 1);
+    CU_ASSERT_FALSE(mports[3].out[0].lend);
+    CU_ASSERT_EQUAL(mports[3].out[0].len, 54 + 5000);
+    CU_ASSERT(tcp_csum_ok(&mports[3].out[0]));
+    /* c takes the checksum request: a copy with the request. */
+    CU_ASSERT_EQUAL_FATAL(mports[2].n_out, 1);
+    CU_ASSERT_FALSE(mports[2].out[0].lend);
+    CU_ASSERT_EQUAL(mports[2].out[0].ol_flags & VS_OL_CSUM, VS_OL_CSUM);
+    want = tcp4(0, 2, 1000, VS_OL_CSUM, 0);
+    CU_ASSERT_EQUAL(memcmp(mports[2].out[0].data, want.data, want.len), 0);
+    free(want.data);
+    clear_out();
+    settle();
+    CU_ASSERT_EQUAL(vs_pool_free_count(pool), small_free);
+    CU_ASSERT_EQUAL(vs_pool_free_count(vs_pool_large(pool)), large_free);
+}
+
+/* A lent chain flooded from b: a gets the chain with the request untouched, c a
+ * copy with the request, d a copy with the checksum completed. */
+static void test_lent_chain_flooded(void)
+{
+    struct frame f = tcp4(1, 0, 1000, VS_OL_CSUM, 0);
+    uint8_t partial[2] = {f.data[50], f.data[51]};
+
+    memset(f.data, 0xff, 6); /* broadcast */
+    inject(1, lent(f));
+    settle();
+    CU_ASSERT_EQUAL_FATAL(mports[0].n_out, 1);
+    CU_ASSERT_TRUE(mports[0].out[0].lend);
+    CU_ASSERT_EQUAL(memcmp(mports[0].out[0].data + 50, partial, 2), 0);
+    CU_ASSERT_EQUAL_FATAL(mports[2].n_out, 1);
+    CU_ASSERT_FALSE(mports[2].out[0].lend);
+    CU_ASSERT_EQUAL(mports[2].out[0].ol_flags & VS_OL_CSUM, VS_OL_CSUM);
+    CU_ASSERT_EQUAL(memcmp(mports[2].out[0].data + 50, partial, 2), 0);
+    CU_ASSERT_EQUAL_FATAL(mports[3].n_out, 1);
+    CU_ASSERT_FALSE(mports[3].out[0].lend);
+    CU_ASSERT(tcp_csum_ok(&mports[3].out[0]));
+    clear_out();
+}
+
 static void test_teardown(void)
 {
     vs_switch_destroy(sw);
@@ -385,6 +504,8 @@ int main(void)
     CU_add_test(s, "shared jumbo frame copied", test_shared_jumbo_completed_on_a_copy);
     CU_add_test(s, "bad requests", test_bad_requests_dropped);
     CU_add_test(s, "oversize", test_oversize);
+    CU_add_test(s, "lent chain", test_lent_chain);
+    CU_add_test(s, "lent chain flooded", test_lent_chain_flooded);
     CU_add_test(s, "teardown", test_teardown);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

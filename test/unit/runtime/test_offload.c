@@ -691,13 +691,25 @@ static void test_check_hostile(void)
     }
     free(ft.b);
 
-    /* A lent frame with requests (against the rule) is refused, not read. */
+    /* A lent frame is checked on its private head alone: its headers all in the
+     * head pass, one byte of them beyond it is refused (never read from the peer). */
     {
         struct vs_pkt p vs_cache_aligned;
 
         as_pkt(&p, &f4, C | T4, 1448);
-        p.flags = VS_PKT_F_EXTERNAL;
+        p.flags = VS_PKT_F_EXTERNAL | VS_PKT_F_CHAIN;
+        p.ext_head = (uint8_t)f4.hdr;
+        CU_ASSERT_EQUAL(vs_offload_check(&p), VS_OL_ERR_NONE);
+        as_pkt(&p, &f4, C | T4, 1448);
+        p.flags = VS_PKT_F_EXTERNAL | VS_PKT_F_CHAIN;
+        p.ext_head = (uint8_t)(f4.hdr - 1);
         CU_ASSERT_EQUAL(vs_offload_check(&p), VS_OL_ERR_HEADERS);
+        /* And segmentation wants the frame in our own buffer. */
+        struct vs_pkt *segs[VS_OFFLOAD_MAX_SEGS];
+        as_pkt(&p, &f4, C | T4, 1448);
+        p.flags = VS_PKT_F_EXTERNAL | VS_PKT_F_CHAIN;
+        p.ext_head = (uint8_t)f4.hdr;
+        CU_ASSERT_EQUAL(vs_offload_segment(&p, pool, segs, VS_OFFLOAD_MAX_SEGS), -EINVAL);
     }
 
     for (int e = 0; e <= VS_OL_ERR__COUNT; e++)

@@ -1,6 +1,7 @@
 /* Offloads and large frames on the device side: the driver's TX header into a
- * packet's metadata (each field; requests not negotiated refused and counted; such
- * frames never lent), long TX chains into large buffers, the MTU limit, the RX header
+ * packet's metadata (each field; requests not negotiated refused and counted), long
+ * TX chains into large buffers or lent as chains (test_virtq_chain has the rest of
+ * lent chains), the MTU limit, the RX header
  * written from the metadata, and large frames over merged receive buffers or one
  * long chain (or not delivered, leaving the guest's buffers untouched). */
 #include <CUnit/Basic.h>
@@ -316,7 +317,8 @@ static void test_features_to_offloads(void)
 }
 
 /* Through the ring: a header split over the chain's pieces, each field taken; with a
- * lending dequeue the frame is copied (not lent) while a plain one beside it is lent. */
+ * lending dequeue a frame with requests is lent as a chain (a short one is all in
+ * its head: copied), a plain one beside it lent as one run. */
 static void tx_header_case(unsigned flags)
 {
     struct env e;
@@ -335,7 +337,11 @@ static void tx_header_case(unsigned flags)
     CU_ASSERT_EQUAL(pkts[0]->csum_start, 34);
     CU_ASSERT_EQUAL(pkts[0]->csum_offset, 16);
     CU_ASSERT_EQUAL(pkts[0]->len, 1000);
-    CU_ASSERT_EQUAL(memcmp(vs_pkt_data(pkts[0]), want_buf, 1000), 0);
+    CU_ASSERT_TRUE(pkts[0]->flags & VS_PKT_F_CHAIN);
+    vs_pkt_copy_out(pkts[0], frame_buf);
+    CU_ASSERT_EQUAL(memcmp(frame_buf, want_buf, 1000), 0);
+    CU_ASSERT_FALSE(pkts[1]->flags & VS_PKT_F_EXTERNAL);
+    CU_ASSERT_EQUAL(pkts[1]->len, 22);
     CU_ASSERT_EQUAL(pkts[1]->ol_flags, VS_OL_CSUM);
     CU_ASSERT_EQUAL(pkts[1]->csum_start, 14);
     CU_ASSERT_EQUAL(pkts[1]->csum_offset, 6);
@@ -343,17 +349,20 @@ static void tx_header_case(unsigned flags)
     vs_virtq_dequeue_done(&e.vq);
     CU_ASSERT_EQUAL(vs_vdrv_reap(&e.drv), 2);
 
-    /* One descriptor each: the one with a request copied, the plain one lent. */
+    /* One descriptor each: the one with a request lent as a chain, the plain one
+     * lent as one run. */
     h = post_tx_hdr(&e, 200, 3, 1);
     put_hdr(h, VIRTIO_NET_HDR_F_NEEDS_CSUM, 0, 0, 0, 34, 16);
     post_tx_hdr(&e, 200, 4, 1);
     CU_ASSERT_EQUAL(vs_virtq_dequeue_lend(&e.vq, test_pool, pkts, 2), 2);
-    CU_ASSERT_FALSE(pkts[0]->flags & VS_PKT_F_EXTERNAL);
+    CU_ASSERT_TRUE(pkts[0]->flags & VS_PKT_F_CHAIN);
     CU_ASSERT_EQUAL(pkts[0]->ol_flags, VS_OL_CSUM);
     CU_ASSERT_TRUE(pkts[1]->flags & VS_PKT_F_EXTERNAL);
+    CU_ASSERT_FALSE(pkts[1]->flags & VS_PKT_F_CHAIN);
     CU_ASSERT_EQUAL(pkts[1]->ol_flags, 0);
     make_frame(want_buf, 200, 3);
-    CU_ASSERT_EQUAL(memcmp(vs_pkt_data(pkts[0]), want_buf, 200), 0);
+    vs_pkt_copy_out(pkts[0], frame_buf);
+    CU_ASSERT_EQUAL(memcmp(frame_buf, want_buf, 200), 0);
     vs_pkt_free_bulk(pkts, 2);
     vs_virtq_dequeue_done(&e.vq);
     CU_ASSERT_EQUAL(vs_vdrv_reap(&e.drv), 2);
@@ -429,7 +438,8 @@ static uint64_t guest_frame(struct env *e, uint32_t len, uint32_t seed, const ui
 }
 
 /* A 64 KB TSO frame in 17 descriptors (a Linux skb's header, linear part and page
- * fragments) is copied into one large buffer, whole. */
+ * fragments) is copied into one large buffer, whole; a lending dequeue lends it as
+ * a chain instead, no large buffer taken. */
 static void tx_large_case(unsigned flags, bool lend)
 {
     struct env e;
@@ -445,13 +455,16 @@ static void tx_large_case(unsigned flags, bool lend)
                         : vs_virtq_dequeue(&e.vq, test_pool, &p, 1);
     CU_ASSERT_EQUAL_FATAL(got, 1);
     CU_ASSERT_EQUAL(p->len, len);
-    CU_ASSERT_EQUAL(p->room, VS_PKT_LARGE_DATA_ROOM);
-    CU_ASSERT_FALSE(p->flags & VS_PKT_F_EXTERNAL);
+    CU_ASSERT_EQUAL(p->room, lend ? VS_PKT_DATA_ROOM : VS_PKT_LARGE_DATA_ROOM);
+    CU_ASSERT_EQUAL(!!(p->flags & VS_PKT_F_CHAIN), lend);
+    if (lend) /* the rest of the first descriptor, 15 whole ones, the last 10 bytes */
+        CU_ASSERT_EQUAL(vs_pkt_chain(p)->n, 17);
     CU_ASSERT_EQUAL(p->ol_flags, VS_OL_CSUM | VS_OL_TSO4);
     CU_ASSERT_EQUAL(p->gso_size, 1448);
     make_frame(want_buf, len, 9);
-    CU_ASSERT_EQUAL(memcmp(vs_pkt_data(p), want_buf, len), 0);
-    CU_ASSERT_EQUAL(vs_pool_free_count(vs_pool_large(test_pool)), large_free - 1);
+    vs_pkt_copy_out(p, frame_buf);
+    CU_ASSERT_EQUAL(memcmp(frame_buf, want_buf, len), 0);
+    CU_ASSERT_EQUAL(vs_pool_free_count(vs_pool_large(test_pool)), large_free - !lend);
     vs_pkt_free(p);
     if (lend)
         vs_virtq_dequeue_done(&e.vq);
@@ -463,10 +476,11 @@ static void tx_large_case(unsigned flags, bool lend)
 
 static void test_tx_large_split(void) { tx_large_case(0, false); }
 static void test_tx_large_split_lend(void) { tx_large_case(0, true); }
-static void test_tx_large_packed(void) { tx_large_case(VS_VDRV_PACKED, true); }
+static void test_tx_large_packed(void) { tx_large_case(VS_VDRV_PACKED, false); }
+static void test_tx_large_packed_lend(void) { tx_large_case(VS_VDRV_PACKED, true); }
 
-/* The MTU: a jumbo frame up to max_frame passes (in one descriptor too, copied into a
- * large buffer), one byte more without GSO is dropped as oversize, and a chain beyond
+/* The MTU: a jumbo frame up to max_frame passes (in one descriptor too, lent as a
+ * chain since it is longer than a small buffer), one byte more without GSO is dropped as oversize, and a chain beyond
  * a large buffer as a bad length even with GSO. */
 static void tx_mtu_case(unsigned flags)
 {
@@ -478,9 +492,10 @@ static void tx_mtu_case(unsigned flags)
     post_raw_chain(&e, guest_frame(&e, 9018, 5, h), 12 + 9018, 12 + 9018);
     CU_ASSERT_EQUAL_FATAL(vs_virtq_dequeue_lend(&e.vq, test_pool, &p, 1), 1);
     CU_ASSERT_EQUAL(p->len, 9018);
-    CU_ASSERT_FALSE(p->flags & VS_PKT_F_EXTERNAL);
+    CU_ASSERT_TRUE(p->flags & VS_PKT_F_CHAIN);
     make_frame(want_buf, 9018, 5);
-    CU_ASSERT_EQUAL(memcmp(vs_pkt_data(p), want_buf, 9018), 0);
+    vs_pkt_copy_out(p, frame_buf);
+    CU_ASSERT_EQUAL(memcmp(frame_buf, want_buf, 9018), 0);
     vs_pkt_free(p);
     vs_virtq_dequeue_done(&e.vq);
     env_teardown(&e);
@@ -663,13 +678,14 @@ int main(void)
     CU_add_test(s, "header parse: a device's or the kernel's", test_hdr_parse_trusted);
     CU_add_test(s, "whole header written, and read back", test_hdr_write);
     CU_add_test(s, "features to offloads", test_features_to_offloads);
-    CU_add_test(s, "split: TX header into metadata, not lent", test_tx_header_split);
-    CU_add_test(s, "packed: TX header into metadata, not lent", test_tx_header_packed);
+    CU_add_test(s, "split: TX header into metadata, lent as a chain", test_tx_header_split);
+    CU_add_test(s, "packed: TX header into metadata, lent as a chain", test_tx_header_packed);
     CU_add_test(s, "split: requests not negotiated dropped", test_tx_refused_split);
     CU_add_test(s, "packed: requests not negotiated dropped", test_tx_refused_packed);
     CU_add_test(s, "split: 64 KB TX chain into a large buffer", test_tx_large_split);
     CU_add_test(s, "split: 64 KB TX chain, lending dequeue", test_tx_large_split_lend);
     CU_add_test(s, "packed: 64 KB TX chain into a large buffer", test_tx_large_packed);
+    CU_add_test(s, "packed: 64 KB TX chain, lending dequeue", test_tx_large_packed_lend);
     CU_add_test(s, "split: MTU and oversize", test_tx_mtu_split);
     CU_add_test(s, "packed: MTU and oversize", test_tx_mtu_packed);
     CU_add_test(s, "long TX frame without a large buffer", test_tx_large_no_room);
