@@ -22,6 +22,8 @@ import procs
 LAB = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                    "test", "lab")
 QEMU = os.environ.get("VS_QEMU", "qemu-system-x86_64")
+# virtio-net rx/tx ring size of the guests' NIC (test/lab/lib.sh's LAB_VHU_RING).
+RING = int(os.environ.get("VS_LAB_VHU_RING", "1024"))
 EXIT_SKIP = 77  # test/lab/lib.sh's lab_skip: a missing peer (kernel, download)
 
 # virtio-net feature bits (virtio spec 5.1.3) worth seeing per guest: which
@@ -90,7 +92,11 @@ class Guest:
                 "-netdev", "vhost-user,id=net0,chardev=vhu0,queues=1",
                 # QEMU's defaults: csum, guest_csum, host/guest_tso4/6, mrg_rxbuf...
                 # on; the switch's offer decides what the guest's driver gets.
-                "-device", "virtio-net-pci,netdev=net0,mac=" + mac]
+                # Rings of 1024 (QEMU's default 256 fills with ~6 TSO segments
+                # of ~44 merged receive buffers each: drops, retransmissions),
+                # the same for every switch under test (test/lab/lib.sh too).
+                "-device", "virtio-net-pci,netdev=net0,mac=%s,rx_queue_size=%d,tx_queue_size=%d"
+                % (mac, RING, RING)]
         if cpus:
             argv = ["taskset", "-c", cpus] + argv
         # Read-write opens of a FIFO never block, whoever comes first.

@@ -19,6 +19,11 @@
 LAB_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LAB_DIR=${VS_LAB_DIR:-/var/cache/vswitch-lab}
 LAB_QEMU=${VS_QEMU:-qemu-system-x86_64}
+# Ring size of a vhost-user NIC (virtio-net-pci rx_queue_size and tx_queue_size;
+# QEMU takes more than 256 on TX only with a vhost-user back-end). 1024: a 64 KB
+# TSO segment fills ~44 of Linux's merged receive buffers, and QEMU's default of
+# 256 ran out under guest TCP (the switch's no_buffers, TCP retransmissions).
+LAB_VHU_RING=${VS_LAB_VHU_RING:-1024}
 declare -A LAB_PID=() LAB_REBOOTED=() LAB_CTL_IN=() LAB_CTL_OUT=() LAB_CTL_SEQ=()
 LAB_GUESTS=()
 LAB_NGUEST=0
@@ -241,7 +246,8 @@ lab_guest_start() {
 			elif [ -n "$reconnect" ]; then
 				ch+=",reconnect-ms=$reconnect"
 			fi
-			local dev="virtio-net-pci,netdev=net$i,mac=$mac$devopts"
+			local dev="virtio-net-pci,netdev=net$i,mac=$mac"
+			dev+=",rx_queue_size=$LAB_VHU_RING,tx_queue_size=$LAB_VHU_RING$devopts"
 			[ "$queues" -gt 1 ] && dev+=",mq=on,vectors=$((2 * queues + 2))"
 			args+=(-chardev "$ch" -netdev "vhost-user,id=net$i,chardev=vhu$i,queues=$queues"
 				-device "$dev")
