@@ -138,6 +138,72 @@ vs_guest_cleanup() {
 	exit $rc
 }
 
+# vs_guest_pair_setup INITRD [-b BINARY]...: the start of a test with two
+# vhost-user guests: vswitchd, root, QEMU, iperf3 and Debian's 6.1 kernel are
+# required; $run is a fresh directory for sockets (removed at exit, after the
+# guests and vswitchd); $LAB_RUN/INITRD is the busybox initramfs with
+# test/lab/init-ping.sh, virtio_net and iperf3 (and each -b BINARY).
+vs_guest_pair_setup() {
+	local out=$1 t
+	shift
+	vs_require_binaries
+	lab_require_root
+	lab_require_qemu
+	lab_require_cmd iperf3
+	lab_kernel 6.1
+	run=/run/vswitch-test-$$
+	lab_setup
+	mkdir -p "$run"
+	trap 'vs_guest_cleanup "$run"' EXIT
+	t=$SECONDS
+	lab_initramfs "$LAB_RUN/$out" -i "$VS_LAB/init-ping.sh" -m virtio_net -m virtio_pci \
+		-b iperf3 "$@"
+	say "initramfs built in $((SECONDS - t))s"
+}
+
+# vs_guest_pair_config FILE MODE SOCK1 SOCK2 [VM1-LINES [VM2-LINES]]: vswitchd's
+# config for the two guests: vhost-user ports vm1 on SOCK1 and vm2 on SOCK2 in
+# MODE (server: vswitchd listens; client: QEMU does), one poller on cpu 1, the
+# control socket in $run; each LINES (YAML indented by 4) goes under its port.
+vs_guest_pair_config() {
+	cat >"$1" <<EOF
+pollers:
+  cpus: [1]
+control:
+  socket: $run/vswitchd.sock
+ports:
+  - name: vm1
+    type: vhost-user
+    path: $3
+    mode: $2
+${5:-}
+  - name: vm2
+    type: vhost-user
+    path: $4
+    mode: $2
+${6:-}
+EOF
+}
+
+# guest_iperf GUEST PEER ARGS...: iperf3 (JSON) from GUEST to PEER with ARGS
+# ("-t 8", "-n 64M", "-R -t 8"); prints "Mbit/s retransmits sent_bytes
+# received_bytes".
+guest_iperf() {
+	local g=$1 peer=$2
+	shift 2
+	lab_guest_exec "$g" 120 "iperf3 -J -c $peer $*" >"$LAB_RUN/$g.iperf.json" ||
+		{ tail -n 30 "$LAB_RUN/$g.iperf.json"; fail "iperf3 $* from $g to $peer failed"; }
+	python3 - "$LAB_RUN/$g.iperf.json" <<'EOF' || fail "no iperf3 result from $g"
+import json, sys
+text = open(sys.argv[1]).read()
+d = json.loads(text[text.index("{"):text.rindex("}") + 1])
+if "error" in d:
+    sys.exit("iperf3: " + d["error"])
+s, r = d["end"]["sum_sent"], d["end"]["sum_received"]
+print("%.1f %d %d %d" % (r["bits_per_second"] / 1e6, s.get("retransmits", -1), s["bytes"], r["bytes"]))
+EOF
+}
+
 VS_NETNS=()
 VS_LINKS=()
 VS_BG_PIDS=()

@@ -20,46 +20,12 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-vs_require_binaries
-lab_require_root
-lab_require_qemu
-lab_require_cmd iperf3
 lab_require_cmd ethtool
 lab_require_cmd python3
-lab_kernel 6.1
-
 SECS=${GUEST_OFFLOAD_SECS:-8}
 FILE_MB=32
-sfx=$$
-run=/run/vswitch-test-$sfx
-lab_setup
-mkdir -p "$run"
-
-trap 'vs_guest_cleanup "$run"' EXIT
-
-t=$SECONDS
 # iputils' ping for -M do (busybox's has no path MTU option), ethtool for -k.
-lab_initramfs "$LAB_RUN/ol.cpio.gz" -i "$VS_LAB/init-ping.sh" -m virtio_net -m virtio_pci \
-	-b iperf3 -b ethtool -b /bin/ping
-say "initramfs built in $((SECONDS - t))s"
-
-write_config() { # FILE VM1-EXTRA VM2-EXTRA (YAML lines for each port)
-	cat >"$1" <<EOF
-pollers:
-  cpus: [1]
-control:
-  socket: $run/vswitchd.sock
-ports:
-  - name: vm1
-    type: vhost-user
-    path: $run/vm1.sock
-$2
-  - name: vm2
-    type: vhost-user
-    path: $run/vm2.sock
-$3
-EOF
-}
+vs_guest_pair_setup ol.cpio.gz -b ethtool -b /bin/ping
 
 start_guests() { # PREFIX NIC-OPTION-SUFFIX
 	lab_guest_start "${1}a" --initrd "$LAB_RUN/ol.cpio.gz" --ctl --mem 384 \
@@ -119,27 +85,9 @@ guest_offloads() { # GUEST
 		"$LAB_RUN/$1.ethtool" | tr -s '\t ' ' ' | paste -sd';'
 }
 
-# iperf3 from guest G to PEER (JSON): ARGS e.g. "-t 8" or "-n 64M" or "-R -t 8".
-# Prints "Mbit/s retransmits sent_bytes received_bytes".
-iperf() { # G PEER ARGS...
-	local g=$1 peer=$2
-	shift 2
-	lab_guest_exec "$g" 120 "iperf3 -J -c $peer $*" >"$LAB_RUN/$g.iperf.json" ||
-		{ tail -n 30 "$LAB_RUN/$g.iperf.json"; fail "iperf3 $* from $g to $peer failed"; }
-	python3 - "$LAB_RUN/$g.iperf.json" <<'EOF' || fail "no iperf3 result from $g"
-import json, sys
-text = open(sys.argv[1]).read()
-d = json.loads(text[text.index("{"):text.rindex("}") + 1])
-if "error" in d:
-    sys.exit("iperf3: " + d["error"])
-s, r = d["end"]["sum_sent"], d["end"]["sum_received"]
-print("%.1f %d %d %d" % (r["bits_per_second"] / 1e6, s.get("retransmits", -1), s["bytes"], r["bytes"]))
-EOF
-}
-
 # --- (a) offloads on, MTU 1500 -------------------------------------------------
 t=$SECONDS
-write_config "$LAB_RUN/a.yaml" "" ""
+vs_guest_pair_config "$LAB_RUN/a.yaml" server "$run/vm1.sock" "$run/vm2.sock"
 VS_LOG=$LAB_RUN/vswitchd-a.log
 vs_start "$LAB_RUN/a.yaml"
 start_guests a ""
@@ -157,9 +105,9 @@ for g in aa ab; do
 	grep -q '^tcp-segmentation-offload: on' "$LAB_RUN/$g.ethtool" || fail "$g: TSO is not on in the guest"
 done
 pass "both guests negotiated checksum and TCP segmentation offloads"
-read -r mbps retr sent recv <<<"$(iperf aa 10.0.0.2 -t "$SECS")"
+read -r mbps retr sent recv <<<"$(guest_iperf aa 10.0.0.2 -t "$SECS")"
 pass "GUEST-OFFLOAD-IPERF3 a->b $mbps Mbit/s, $retr retransmissions ($sent bytes sent, $recv received)"
-read -r mbps retr sent recv <<<"$(iperf aa 10.0.0.2 -R -t "$SECS")"
+read -r mbps retr sent recv <<<"$(guest_iperf aa 10.0.0.2 -R -t "$SECS")"
 pass "GUEST-OFFLOAD-IPERF3 b->a $mbps Mbit/s, $retr retransmissions ($sent bytes sent, $recv received)"
 say "drops: $(port_drops)"
 fetch aa 10.0.0.2 ab
@@ -181,7 +129,8 @@ pass "(a) offloads on in $((SECONDS - t))s"
 
 # --- (b) MTU 9000 ----------------------------------------------------------------
 t=$SECONDS
-write_config "$LAB_RUN/b.yaml" "    mtu: 9000" "    mtu: 9000"
+vs_guest_pair_config "$LAB_RUN/b.yaml" server "$run/vm1.sock" "$run/vm2.sock" "    mtu: 9000" \
+	"    mtu: 9000"
 VS_LOG=$LAB_RUN/vswitchd-b.log
 vs_start "$LAB_RUN/b.yaml"
 start_guests b ",dev=host_mtu=9000"
@@ -210,7 +159,7 @@ for pair in "ba 10.0.0.2" "bb 10.0.0.1"; do
 	grep -q '8980 bytes from' "$LAB_RUN/$g.jumbo" || { cat "$LAB_RUN/$g.jumbo"; fail "$g: no 8980-byte replies"; }
 	pass "$g -> $peer: ping -s 8972 -M do 5/5"
 done
-read -r mbps retr sent recv <<<"$(iperf ba 10.0.0.2 -t "$SECS")"
+read -r mbps retr sent recv <<<"$(guest_iperf ba 10.0.0.2 -t "$SECS")"
 pass "GUEST-OFFLOAD-IPERF3 MTU 9000 a->b $mbps Mbit/s, $retr retransmissions"
 fetch bb 10.0.0.1 ba
 lab_guest_stop ba
@@ -221,7 +170,8 @@ pass "(b) MTU 9000 in $((SECONDS - t))s"
 
 # --- (c) one guest without offloads: the software fallback on the way to it -----
 t=$SECONDS
-write_config "$LAB_RUN/c.yaml" "" "    offloads: off"
+vs_guest_pair_config "$LAB_RUN/c.yaml" server "$run/vm1.sock" "$run/vm2.sock" "" \
+	"    offloads: off"
 VS_LOG=$LAB_RUN/vswitchd-c.log
 vs_start "$LAB_RUN/c.yaml"
 start_guests c ""
@@ -233,9 +183,9 @@ say "cb: $(guest_offloads cb)"
 grep -q '^tcp-segmentation-offload: off' "$LAB_RUN/cb.ethtool" || fail "cb: TSO is on without offloads"
 fetch cb 10.0.0.1 ca
 fetch ca 10.0.0.2 cb
-read -r mbps retr sent recv <<<"$(iperf ca 10.0.0.2 -t "$SECS")"
+read -r mbps retr sent recv <<<"$(guest_iperf ca 10.0.0.2 -t "$SECS")"
 pass "GUEST-OFFLOAD-IPERF3 a (TSO) -> b (none) $mbps Mbit/s, $retr retransmissions"
-read -r mbps retr sent recv <<<"$(iperf cb 10.0.0.1 -t "$SECS")"
+read -r mbps retr sent recv <<<"$(guest_iperf cb 10.0.0.1 -t "$SECS")"
 pass "GUEST-OFFLOAD-IPERF3 b (none) -> a (TSO) $mbps Mbit/s, $retr retransmissions"
 say "drops: $(port_drops)"
 fb=$(vs_ctl --json show vm2 | python3 -c 'import json, sys

@@ -11,46 +11,10 @@
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
-vs_require_binaries
-lab_require_root
-lab_require_qemu
-lab_require_cmd iperf3
-lab_kernel 6.1
-
 COUNT=${GUEST_PING_COUNT:-20}
 MAC_A=52:54:00:99:00:01
 MAC_B=52:54:00:99:00:02
-sfx=$$
-run=/run/vswitch-test-$sfx
-lab_setup
-mkdir -p "$run"
-
-trap 'vs_guest_cleanup "$run"' EXIT
-
-t=$SECONDS
-lab_initramfs "$LAB_RUN/ping.cpio.gz" -i "$VS_LAB/init-ping.sh" -m virtio_net -m virtio_pci \
-	-b iperf3
-say "initramfs built in $((SECONDS - t))s"
-
-write_config() { # FILE MODE SOCK1 SOCK2
-	cat >"$1" <<EOF
-pollers:
-  cpus: [1]
-control:
-  socket: $run/vswitchd.sock
-ports:
-  - name: vm1
-    type: vhost-user
-    path: $3
-    mode: $2
-    queues: 1
-  - name: vm2
-    type: vhost-user
-    path: $4
-    mode: $2
-    queues: 1
-EOF
-}
+vs_guest_pair_setup ping.cpio.gz
 
 start_guests() { # PREFIX NIC-OPTION-SUFFIX SOCK1 SOCK2
 	local p=$1 o=$2
@@ -63,7 +27,7 @@ start_guests() { # PREFIX NIC-OPTION-SUFFIX SOCK1 SOCK2
 
 # --- (a) vswitchd is the vhost-user server ---------------------------------------
 t=$SECONDS
-write_config "$LAB_RUN/server.yaml" server "$run/s1.sock" "$run/s2.sock"
+vs_guest_pair_config "$LAB_RUN/server.yaml" server "$run/s1.sock" "$run/s2.sock"
 VS_LOG=$LAB_RUN/vswitchd-a.log
 vs_start "$LAB_RUN/server.yaml"
 [ -S "$run/s1.sock" ] && [ -S "$run/s2.sock" ] || fail "vswitchd did not create the vhost-user sockets"
@@ -83,10 +47,7 @@ grep -qiE "$MAC_A +vm1( |$)" "$LAB_RUN/fdb.out" && grep -qiE "$MAC_B +vm2( |$)" 
 pass "fdb learnt both guests on their ports"
 # TCP through the switch, guest to guest: the virtio_net driver's own data path
 # (TSO-less 1.5 KB segments under TCG, so the rate is modest).
-lab_guest_exec sa 60 "iperf3 -c 10.0.0.2 -t 4 -f m" >"$LAB_RUN/iperf.out" ||
-	{ cat "$LAB_RUN/iperf.out"; fail "iperf3 from guest sa to sb failed"; }
-mbps=$(awk '/receiver/ { for (i = 1; i < NF; i++) if ($(i + 1) == "Mbits/sec") print $i }' "$LAB_RUN/iperf.out" | tail -n1)
-[ -n "$mbps" ] || { cat "$LAB_RUN/iperf.out"; fail "no receiver throughput in the iperf3 output"; }
+read -r mbps _ <<<"$(guest_iperf sa 10.0.0.2 -t 4)"
 awk -v m="$mbps" 'BEGIN { exit !(m > 0) }' || fail "iperf3 throughput is $mbps Mbit/s"
 in_order=$(for p in vm1 vm2; do
 	vs_ctl --json show $p | python3 -c 'import json,sys
@@ -110,7 +71,7 @@ until [ -S "$run/c1.sock" ] && [ -S "$run/c2.sock" ]; do
 	lab_guest_running ca && lab_guest_running cb || fail "QEMU exited at start-up"
 	sleep 0.1
 done
-write_config "$LAB_RUN/client.yaml" client "$run/c1.sock" "$run/c2.sock"
+vs_guest_pair_config "$LAB_RUN/client.yaml" client "$run/c1.sock" "$run/c2.sock"
 VS_LOG=$LAB_RUN/vswitchd-b.log
 vs_start "$LAB_RUN/client.yaml"
 lab_guest_agent ca 90 || fail "guest ca did not boot"
