@@ -267,8 +267,7 @@ static int queue_open(struct vs_port *port, struct af_xdp *x, unsigned qid, stru
      * again) holds the queue until the kernel's deferred release runs: EBUSY for a
      * few milliseconds. Someone else's socket holds it for good: give up after 1 s. */
     for (int tries = 0;; tries++) {
-        rc = xsk_socket__create(&xq->xsk, x->a.ifname, qid, xq->umem, &xq->q.rx, &xq->q.tx,
-                                &scfg);
+        rc = xsk_socket__create(&xq->xsk, x->a.ifname, qid, xq->umem, &xq->q.rx, &xq->q.tx, &scfg);
         if (rc != -EBUSY || tries == 50)
             break;
         nanosleep(&(struct timespec){.tv_nsec = 20 * 1000 * 1000}, NULL);
@@ -406,6 +405,8 @@ static void af_xdp_show(struct vs_port *port, json_t *out)
     json_object_set_new(out, "mode", json_string(vs_xdp_mode_name(vs_xdp_prog_mode(x->prog))));
     json_object_set_new(out, "zero_copy", json_boolean(x->zero_copy));
     json_object_set_new(out, "dispatcher", json_boolean(vs_xdp_prog_dispatched(x->prog)));
+    if (vs_xdp_prog_why_alone(x->prog))
+        json_object_set_new(out, "no_dispatcher", json_string(vs_xdp_prog_why_alone(x->prog)));
     J(out, "xdp_prog_id", vs_xdp_prog_id(x->prog));
     J(out, "xdp_passed", vs_xdp_prog_passed(x->prog));
     for (unsigned i = 0; i < x->n_queues; i++) {

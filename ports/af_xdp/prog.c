@@ -39,28 +39,55 @@ struct vs_xdp_prog {
     int ifindex;
     enum xdp_attach_mode mode;
     bool dispatched;
+    char why_alone[256]; /* not dispatched: why, with the fix */
 };
+
+/* libxdp falls back to attaching a program alone, without its dispatcher, and
+ * says why only in its debug output: the line before "Falling back" is kept
+ * here (main thread only) to tell the user, and the kernel's refusal of the
+ * dispatcher for good, because libxdp checks that once per process. */
+static char libxdp_prev[256], libxdp_fallback[256], libxdp_refused[256];
+#define COMPAT_FAILED "Compatibility check for dispatcher program failed: "
 
 /* libxdp and libbpf explain their failures at length (verifier logs, bpffs
  * probing); the port says what went wrong in its own words, so theirs go to the
  * debug log. */
-static int lib_print(const char *lib, const char *fmt, va_list ap)
+static void lib_line(char *line, size_t size, const char *fmt, va_list ap)
 {
-    char line[512];
     size_t n;
 
-    if (vs_log_get_level() < VS_LOG_DEBUG)
-        return 0;
-    vsnprintf(line, sizeof(line), fmt, ap);
+    vsnprintf(line, size, fmt, ap);
     n = strlen(line);
     while (n && line[n - 1] == '\n')
         line[--n] = '\0';
+}
+
+static int lib_print(const char *lib, const char *fmt, va_list ap)
+{
+    char line[512];
+
+    if (vs_log_get_level() < VS_LOG_DEBUG)
+        return 0;
+    lib_line(line, sizeof(line), fmt, ap);
     vs_debug("%s: %s", lib, line);
     return 0;
 }
 
 static int libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
 {
+    char line[sizeof(libxdp_prev)];
+    const char *c;
+    va_list copy;
+
+    va_copy(copy, ap);
+    lib_line(line, sizeof(line), fmt, copy);
+    va_end(copy);
+    if ((c = strstr(line, COMPAT_FAILED)))
+        snprintf(libxdp_refused, sizeof(libxdp_refused), "%s", c + sizeof(COMPAT_FAILED) - 1);
+    if (strstr(line, "Falling back to loading single prog without dispatcher"))
+        snprintf(libxdp_fallback, sizeof(libxdp_fallback), "%s", libxdp_prev);
+    snprintf(libxdp_prev, sizeof(libxdp_prev), "%s",
+             strncmp(line, "libxdp: ", 8) ? line : line + 8);
     return lib_print("libxdp", fmt, ap);
 }
 
@@ -188,6 +215,24 @@ static bool have_bpffs(void)
     return statfs("/sys/fs/bpf", &s) == 0 && s.f_type == BPF_FS_MAGIC;
 }
 
+/* Why libxdp attached the program without its dispatcher, and the fix. */
+static void explain_alone(char *out, size_t size, bool bpffs)
+{
+    if (!bpffs)
+        snprintf(out, size,
+                 "no bpffs at /sys/fs/bpf, which libxdp's dispatcher needs: mount -t bpf bpf "
+                 "/sys/fs/bpf lets XDP programs share the interface");
+    else if (*libxdp_refused)
+        snprintf(out, size,
+                 "the kernel refused the freplace program that libxdp's dispatcher is made of "
+                 "(%.60s): it needs Linux >= 5.10 with BTF and BPF trampolines allowed",
+                 libxdp_refused);
+    else if (*libxdp_fallback)
+        snprintf(out, size, "libxdp could not load its dispatcher: %.200s", libxdp_fallback);
+    else
+        snprintf(out, size, "libxdp did not load its dispatcher");
+}
+
 static int set_owner(struct vs_xdp_prog *p)
 {
     uint32_t key = 0;
@@ -222,11 +267,11 @@ static void attach_error(int rc, const char *ifname, enum xdp_attach_mode mode,
     case EEXIST:
     case EBUSY:
         vs_port_err_set(err, -1,
-                        "%s already has an XDP program that cannot be shared in %s mode (one "
-                        "attached without libxdp's dispatcher, or a dispatcher in the other "
-                        "mode): see xdp-loader status %s; remove it (xdp-loader unload --all "
-                        "%s) or use the mode it runs in",
-                        ifname, m, ifname, ifname);
+                        "%s has an XDP program not shareable in %s mode (no libxdp dispatcher, "
+                        "or one in the other mode): remove it (xdp-loader unload --all %s) or "
+                        "use its mode%s",
+                        ifname, m, ifname,
+                        have_bpffs() ? "" : "; mount -t bpf bpf /sys/fs/bpf lets them share");
         break;
     default:
         vs_port_err_set(err, -1, "cannot attach an XDP program to %s in %s mode: %s", ifname, m,
@@ -248,11 +293,22 @@ static int check_foreign(int ifindex, const char *ifname, enum xdp_attach_mode *
     if (xdp_multiprog__is_legacy(mp) && xdp_multiprog__main_prog(mp)) {
         struct xdp_program *p = xdp_multiprog__main_prog(mp);
 
-        vs_port_err_set(err, -1,
-                        "%s has the XDP program '%s' (id %u) attached without libxdp's "
-                        "dispatcher, so no other program can run next to it: remove it (ip "
-                        "link set dev %s xdp off) or load it with xdp-loader",
-                        ifname, xdp_program__name(p), xdp_program__id(p), ifname);
+        if (!strcmp(xdp_program__name(p), "xdp_dispatcher"))
+            /* Its programs are known only to the bpffs it was loaded with. */
+            vs_port_err_set(err, -1,
+                            "%s has libxdp's dispatcher (id %u), which a program can join only "
+                            "with the bpffs it was loaded with at /sys/fs/bpf%s",
+                            ifname, xdp_program__id(p),
+                            have_bpffs() ? ": this one is another"
+                                         : " (mount -t bpf bpf /sys/fs/bpf)");
+        else
+            vs_port_err_set(
+                err, -1,
+                "%s has XDP program '%s' (id %u) attached without libxdp's dispatcher, so it "
+                "cannot be shared: remove it (ip link set dev %s xdp off) or load it with "
+                "xdp-loader%s",
+                ifname, xdp_program__name(p), xdp_program__id(p), ifname,
+                have_bpffs() ? "" : " and bpffs mounted (mount -t bpf bpf /sys/fs/bpf)");
         rc = -EEXIST;
     } else if (xdp_multiprog__main_prog(mp)) {
         *existing = xdp_multiprog__attach_mode(mp);
@@ -285,12 +341,6 @@ int vs_xdp_prog_attach(int ifindex, const char *ifname, enum vs_xdp_mode mode,
         modes[n_modes++] = XDP_MODE_NATIVE;
         modes[n_modes++] = XDP_MODE_SKB;
     }
-    if (!have_bpffs())
-        vs_warn("%s: no bpffs at /sys/fs/bpf, so libxdp cannot use its dispatcher: the "
-                "af_xdp port's XDP program is the interface's only one (mount -t bpf bpf "
-                "/sys/fs/bpf lets programs share it)",
-                ifname);
-
     p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
@@ -309,6 +359,7 @@ int vs_xdp_prog_attach(int ifindex, const char *ifname, enum vs_xdp_mode mode,
         vs_port_err_set(err, -1, "cannot prepare the built-in XDP program: %s", strerror(-rc));
         goto fail;
     }
+    libxdp_fallback[0] = '\0';
     for (int i = 0; i < n_modes; i++) {
         last = i;
         rc = xdp_program__attach(p->prog, ifindex, modes[i], 0);
@@ -332,6 +383,12 @@ int vs_xdp_prog_attach(int ifindex, const char *ifname, enum vs_xdp_mode mode,
         p->dispatched = !libxdp_get_error(mp) && mp && !xdp_multiprog__is_legacy(mp);
         if (!libxdp_get_error(mp))
             xdp_multiprog__close(mp);
+    }
+    if (!p->dispatched) {
+        explain_alone(p->why_alone, sizeof(p->why_alone), have_bpffs());
+        vs_warn("%s: the af_xdp port's XDP program is the interface's only one, no other XDP "
+                "program can be attached next to it: %s",
+                ifname, p->why_alone);
     }
     if ((rc = set_owner(p)) < 0)
         vs_warn("%s: cannot record vswitchd's pid in the XDP program: %s; after a crash it "
@@ -381,6 +438,11 @@ enum vs_xdp_mode vs_xdp_prog_mode(const struct vs_xdp_prog *p)
 }
 
 bool vs_xdp_prog_dispatched(const struct vs_xdp_prog *p) { return p->dispatched; }
+
+const char *vs_xdp_prog_why_alone(const struct vs_xdp_prog *p)
+{
+    return p->dispatched ? NULL : p->why_alone;
+}
 
 unsigned vs_xdp_prog_id(const struct vs_xdp_prog *p) { return xdp_program__id(p->prog); }
 

@@ -25,6 +25,8 @@ int vs_xdp_prog_xsks_fd(const struct vs_xdp_prog *p);
 /* VS_XDP_MODE_NATIVE or VS_XDP_MODE_GENERIC: what it was attached in. */
 enum vs_xdp_mode vs_xdp_prog_mode(const struct vs_xdp_prog *p);
 bool vs_xdp_prog_dispatched(const struct vs_xdp_prog *p); /* behind libxdp's dispatcher */
+/* Not behind the dispatcher: why, with the fix (NULL when it is). */
+const char *vs_xdp_prog_why_alone(const struct vs_xdp_prog *p);
 unsigned vs_xdp_prog_id(const struct vs_xdp_prog *p);
 /* Frames the program left to the kernel (queues without a socket). */
 uint64_t vs_xdp_prog_passed(const struct vs_xdp_prog *p);
