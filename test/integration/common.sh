@@ -9,8 +9,11 @@
 #   vs_ctl ARGS...          vswitchctl -s $VS_SOCK ARGS...
 #   vs_stop                 SIGTERM, waits, sets $VS_RC (exit code)
 #   check/fail/pass         assertions that print what they compared
-#   vs_netns_tap NS TAP CIDR moves the TAP device vswitchd made into a new
-#                           namespace NS, lo and TAP up, CIDR on TAP
+#   vs_netns_tap [--no-ipv6] NS TAP [CIDR]
+#                           moves the TAP device vswitchd made into a new
+#                           namespace NS, lo and TAP up, CIDR (if any) on TAP;
+#                           --no-ipv6: IPv6 off before the link is up (no
+#                           router solicitations or MLD reports in exact counts)
 #   vs_bg CMD...            CMD in the background ($! as usual)
 #   trap vs_cleanup EXIT    at exit: background jobs, vswitchd, the namespaces
 #                           and links of vs_netns_tap, and $VS_CLEANUP_PATHS
@@ -210,12 +213,15 @@ VS_BG_PIDS=()
 VS_CLEANUP_PATHS=()
 
 vs_netns_tap() {
-	local ns=$1 tap=$2 cidr=$3
+	local v6=on
+	[ "$1" = --no-ipv6 ] && v6=off && shift
+	local ns=$1 tap=$2 cidr=${3:-}
 	VS_LINKS+=("$tap")
 	ip netns add "$ns"
 	VS_NETNS+=("$ns")
 	ip link set "$tap" netns "$ns"
-	ip -n "$ns" addr add "$cidr" dev "$tap"
+	[ $v6 = on ] || ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+	[ -z "$cidr" ] || ip -n "$ns" addr add "$cidr" dev "$tap"
 	ip -n "$ns" link set lo up
 	ip -n "$ns" link set "$tap" up
 }
