@@ -576,6 +576,88 @@ static int apply_plan(const struct vs_reload_plan *plan, const struct vs_config 
     return 0;
 }
 
+int vs_reload_mirror_add(struct vs_switch *sw, const struct vs_config_mirror *m, char *err,
+                         size_t errlen)
+{
+    char list[VS_CONFIG_MIRROR_SRCS];
+    const char *srcs[VS_MAX_PORTS];
+    unsigned n = 0;
+
+    snprintf(list, sizeof(list), "%s", m->src);
+    for (char *save = NULL, *w = strtok_r(list, ",", &save); w && n < VS_MAX_PORTS;
+         w = strtok_r(NULL, ",", &save))
+        srcs[n++] = w;
+    return vs_switch_mirror_add(sw, m->name, srcs, n, m->dir, m->dst, err, errlen);
+}
+
+static bool same_static(const struct vs_config_fdb_static *a, const struct vs_config_fdb_static *b)
+{
+    return a->vlan == b->vlan && !memcmp(a->mac, b->mac, 6) && !strcmp(a->port, b->port);
+}
+
+static bool same_mirror(const struct vs_config_mirror *a, const struct vs_config_mirror *b)
+{
+    return !strcmp(a->name, b->name) && !strcmp(a->src, b->src) && a->dir == b->dir &&
+           !strcmp(a->dst, b->dst);
+}
+
+/* fdb.static and mirrors: what the running file has and next lacks goes, then
+ * next's are added. Entries and mirrors that did not change are added again
+ * too, as a port re-created above took its own with it: a static entry is
+ * simply rewritten, a mirror that still runs answers -EEXIST. Failures go to
+ * failed, the rest is applied. */
+static void apply_fdb_mirrors(const struct vs_config *running, const struct vs_config *next,
+                              json_t *failed)
+{
+    char msg[512];
+    int rc;
+
+    for (unsigned i = 0; i < running->n_fdb_static; i++) {
+        const struct vs_config_fdb_static *e = &running->fdb_static[i];
+        bool kept = false;
+
+        for (unsigned j = 0; j < next->n_fdb_static && !kept; j++)
+            kept = same_static(e, &next->fdb_static[j]);
+        if (!kept && vs_switch_fdb_del(reloader.sw, e->vlan, e->mac) == 0)
+            vs_info("reload: fdb.static: %u %02x:%02x:%02x:%02x:%02x:%02x -> %s removed", e->vlan,
+                    e->mac[0], e->mac[1], e->mac[2], e->mac[3], e->mac[4], e->mac[5], e->port);
+    }
+    for (unsigned i = 0; i < running->n_mirrors; i++) {
+        const struct vs_config_mirror *m = &running->mirrors[i];
+        bool kept = false;
+
+        for (unsigned j = 0; j < next->n_mirrors && !kept; j++)
+            kept = same_mirror(m, &next->mirrors[j]);
+        if (!kept && vs_switch_mirror_del(reloader.sw, m->name) == 0)
+            vs_info("reload: mirror %s removed", m->name);
+    }
+    for (unsigned i = 0; i < next->n_fdb_static; i++) {
+        const struct vs_config_fdb_static *e = &next->fdb_static[i];
+
+        if ((rc = vs_switch_fdb_add(reloader.sw, e->vlan, e->mac, e->port)) < 0) {
+            snprintf(msg, sizeof(msg), "%s:%u:%u: fdb.static[%u]: %s", next->file, e->line, e->col,
+                     i, strerror(-rc));
+            vs_err("reload: %s", msg);
+            json_array_append_new(failed,
+                                  json_pack("{s:s, s:s}", "name", "fdb.static", "error", msg));
+        }
+    }
+    for (unsigned i = 0; i < next->n_mirrors; i++) {
+        const struct vs_config_mirror *m = &next->mirrors[i];
+        char err[256];
+
+        rc = vs_reload_mirror_add(reloader.sw, m, err, sizeof(err));
+        if (rc == 0) {
+            vs_info("reload: mirror %s added", m->name);
+        } else if (rc != -EEXIST) {
+            snprintf(msg, sizeof(msg), "%s:%u:%u: mirrors[%u]: %s", next->file, m->line, m->col, i,
+                     err);
+            vs_err("reload: %s", msg);
+            json_array_append_new(failed, json_pack("{s:s, s:s}", "name", m->name, "error", msg));
+        }
+    }
+}
+
 /* The reply: one list per kind. */
 static json_t *plan_json(const struct vs_reload_plan *plan, const char *file)
 {
@@ -633,6 +715,23 @@ static void drop_failed(json_t *res)
     }
 }
 
+/* fdb.static and mirrors of next become the running config's (next frees the old). */
+static void swap_lists(struct vs_config *running, struct vs_config *next)
+{
+    struct vs_config_fdb_static *st = running->fdb_static;
+    struct vs_config_mirror *mi = running->mirrors;
+    unsigned n_st = running->n_fdb_static, n_mi = running->n_mirrors;
+
+    running->fdb_static = next->fdb_static;
+    running->n_fdb_static = next->n_fdb_static;
+    running->mirrors = next->mirrors;
+    running->n_mirrors = next->n_mirrors;
+    next->fdb_static = st;
+    next->n_fdb_static = n_st;
+    next->mirrors = mi;
+    next->n_mirrors = n_mi;
+}
+
 int vs_reload_run(json_t **result, char *err, size_t errlen)
 {
     struct vs_config next, *running = reloader.running;
@@ -673,6 +772,7 @@ int vs_reload_run(json_t **result, char *err, size_t errlen)
         rc = -ENOMEM;
         goto out;
     }
+    apply_fdb_mirrors(running, &next, json_object_get(res, "failed"));
     drop_failed(res);
     vs_info("reload %s: %zu added, %zu removed, %zu re-created, %zu changed live, %u unchanged, "
             "%zu kept, %zu applied, %zu need a restart, %zu failed",
@@ -693,6 +793,7 @@ int vs_reload_run(json_t **result, char *err, size_t errlen)
     running->n_ports = next.n_ports;
     next.ports = old_ports;
     next.n_ports = old_n;
+    swap_lists(running, &next);
     *result = res;
     rc = 0;
 out:

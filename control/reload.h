@@ -20,7 +20,10 @@
  * Settings outside `ports` are compared one by one (the table in reload.c): the
  * ones that can change while running are applied (log.level,
  * control.idle_timeout), the others keep their running value and are reported
- * as needing a restart (pollers, memory, the control socket, the FDB). */
+ * as needing a restart (pollers, memory, the control socket, the FDB).
+ *
+ * fdb.static and mirrors follow the file: entries and mirrors it no longer has
+ * are removed, new ones added, changed ones replaced. */
 #ifndef VSWITCH_CONTROL_RELOAD_H
 #define VSWITCH_CONTROL_RELOAD_H
 
@@ -101,5 +104,10 @@ void vs_reload_setup(const struct vs_reloader *r);
  * negative errno with a one-line message in err and nothing changed: -EINVAL for
  * a refused file (its FILE:LINE:COL line), -ENOENT when there is no file. */
 int vs_reload_run(json_t **result, char *err, size_t errlen);
+
+/* Adds a mirror of the file (its comma-separated sources split) to sw: start-up
+ * and reload. vs_switch_mirror_add's return and err. */
+int vs_reload_mirror_add(struct vs_switch *sw, const struct vs_config_mirror *m, char *err,
+                         size_t errlen);
 
 #endif

@@ -102,17 +102,10 @@ static int add_config_ports(struct vs_switch *sw, const struct vs_config *cfg)
     }
     for (unsigned i = 0; i < cfg->n_mirrors; i++) {
         const struct vs_config_mirror *m = &cfg->mirrors[i];
-        char list[VS_CONFIG_MIRROR_SRCS], err[256];
-        const char *srcs[VS_MAX_PORTS];
-        unsigned n = 0;
+        char err[256];
         int rc;
 
-        snprintf(list, sizeof(list), "%s", m->src);
-        for (char *save = NULL, *w = strtok_r(list, ",", &save); w && n < VS_MAX_PORTS;
-             w = strtok_r(NULL, ",", &save))
-            srcs[n++] = w;
-        if ((rc = vs_switch_mirror_add(sw, m->name, srcs, n, m->dir, m->dst, err, sizeof(err))) <
-            0) {
+        if ((rc = vs_reload_mirror_add(sw, m, err, sizeof(err))) < 0) {
             fprintf(stderr, "%s:%u:%u: mirrors[%u]: %s\n", cfg->file, m->line, m->col, i, err);
             return rc;
         }

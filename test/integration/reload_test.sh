@@ -211,6 +211,37 @@ EOF
 vs_ctl pollers | grep -q '^mode: adaptive' || fail "the pollers' mode changed without a restart"
 pass "pollers.mode: needs a restart (table, --json and log), log.level applied, port2 changed live"
 
+# --- fdb.static and mirrors follow the file ----------------------------------------
+static_mirrors() { # "STATIC-MAC:PORT... | MIRROR:SRC..." of the switch
+	echo "$(vs_ctl --json fdb show | python3 -c 'import json,sys; print(" ".join(sorted(e["mac"] + ":" + e["port"] for e in json.load(sys.stdin)["entries"] if e["kind"] == "static")))')" \
+		"| $(vs_ctl --json mirror list | python3 -c 'import json,sys; print(" ".join(m["name"] + ":" + ",".join(m["src"]) for m in json.load(sys.stdin)["mirrors"]))')"
+}
+ports="1 2:vlan_mode=transparent 3 4:offloads=off"
+# shellcheck disable=SC2086
+config 'fdb:' '  static:' '    - {vlan: 0, mac: 02:00:00:00:5e:01, port: port3}' \
+	'    - {vlan: 0, mac: 02:00:00:00:5e:02, port: port3}' \
+	'mirrors:' '  - {name: m1, src: [port1], dir: rx, dst: port4}' -- $ports
+vs_ctl reload >/dev/null || fail "reload with fdb.static and mirrors failed"
+got=$(static_mirrors)
+[ "$got" = "02:00:00:00:5e:01:port3 02:00:00:00:5e:02:port3 | m1:port1" ] || fail "after reload: $got"
+# shellcheck disable=SC2086
+config 'fdb:' '  static:' '    - {vlan: 0, mac: 02:00:00:00:5e:02, port: port1}' \
+	'    - {vlan: 0, mac: 02:00:00:00:5e:03, port: port3}' \
+	'mirrors:' '  - {name: m1, src: [port1, port2], dir: rx, dst: port4}' \
+	'  - {name: m2, src: [port3], dir: tx, dst: port4}' -- $ports
+vs_ctl reload >/dev/null || fail "second reload with fdb.static and mirrors failed"
+vs_ctl --json reload >"$work/same.json" || fail "reload of the same file failed"
+python3 -c 'import json,sys; r = json.load(open(sys.argv[1])); assert r["failed"] == [], r' "$work/same.json" ||
+	fail "reload of an unchanged file: $(cat "$work/same.json")"
+got=$(static_mirrors)
+[ "$got" = "02:00:00:00:5e:02:port1 02:00:00:00:5e:03:port3 | m1:port1,port2 m2:port3" ] || fail "after the second reload: $got"
+# shellcheck disable=SC2086
+config -- $ports
+vs_ctl reload >/dev/null || fail "reload without fdb.static and mirrors failed"
+got=$(static_mirrors)
+[ "$got" = " | " ] || fail "after a reload of a file without them: $got"
+pass "fdb.static and mirrors follow the file: added, moved, changed, removed; an unchanged file changes nothing"
+
 # --- the ping between the unchanged ports lost nothing ---------------------------
 # Replies are numbered: every request up to the last answered one must have its
 # reply (one still in flight when the ping is stopped is not a loss).
