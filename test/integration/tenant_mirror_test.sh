@@ -14,26 +14,13 @@ lab_require_cmd busybox timeout tcpdump python3
 sfx=$$
 run=/run/vswitch-tmir-$sfx
 work=$(mktemp -d "${TMPDIR:-/tmp}/vs-tenant-mirror.XXXXXX")
-ports=(p1 p2 mon)
 declare -A ip=([p1]=10.96.0.1 [p2]=10.96.0.2)
-bg_pids=()
 
 tap() { echo "vs-$1-$sfx"; }
 ns() { echo "vs-tm-$1-$sfx"; }
 
-cleanup() {
-	local p
-	for p in "${bg_pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	vs_kill
-	for p in "${ports[@]}"; do
-		ip netns del "$(ns "$p")" 2>/dev/null || true
-		ip link del "$(tap "$p")" 2>/dev/null || true
-	done
-	rm -rf "$run" "$work"
-}
-trap cleanup EXIT
+VS_CLEANUP_PATHS+=("$run" "$work")
+trap vs_cleanup EXIT
 
 cat >"$work/vswitchd.yaml" <<EOF
 pollers:
@@ -53,14 +40,9 @@ EOF
 VS_LOG=$work/vswitchd.log
 vs_start "$work/vswitchd.yaml"
 
-for p in "${ports[@]}"; do
-	n=$(ns "$p")
-	ip netns add "$n"
-	ip link set "$(tap "$p")" netns "$n"
-	ip netns exec "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-	[ -n "${ip[$p]:-}" ] && ip -n "$n" addr add "${ip[$p]}/24" dev "$(tap "$p")"
-	ip -n "$n" link set "$(tap "$p")" up
-done
+vs_netns_tap --no-ipv6 "$(ns p1)" "$(tap p1)" "${ip[p1]}/24"
+vs_netns_tap --no-ipv6 "$(ns p2)" "$(tap p2)" "${ip[p2]}/24"
+vs_netns_tap --no-ipv6 "$(ns mon)" "$(tap mon)"
 nsx() {
 	local p=$1
 	shift
@@ -72,8 +54,7 @@ mirrored() {
 # capture PORT FILE [in]: tcpdump on PORT's device until killed by its timeout.
 capture() {
 	local p=$1 f=$2 dir=${3:-inout}
-	nsx "$p" timeout 6 tcpdump -Q "$dir" -i "$(tap "$p")" -nn -e -U -w "$f" 2>"$f.err" &
-	bg_pids+=($!)
+	vs_bg nsx "$p" timeout 6 tcpdump -Q "$dir" -i "$(tap "$p")" -nn -e -U -w "$f" 2>"$f.err"
 	local deadline=$((SECONDS + 5))
 	until grep -q "listening on" "$f.err" 2>/dev/null; do
 		[ $SECONDS -lt $deadline ] || fail "tcpdump on $p did not start"
@@ -96,7 +77,7 @@ capture p1 "$work/p1.pcap"
 capture mon "$work/mon.pcap" in
 nsx p1 busybox ping -c 20 -i 0.05 -W 1 "${ip[p2]}" >"$work/ping.out" 2>&1 || true
 nsx p2 python3 "$(dirname "$0")/tenant_frames.py" send "$(tap p2)" ff:ff:ff:ff:ff:ff 02:00:00:00:99:02 - 3
-wait "${bg_pids[-1]}" "${bg_pids[-2]}" || true
+wait "${VS_BG_PIDS[-1]}" "${VS_BG_PIDS[-2]}" || true
 read -r s r <<<"$(ping_counts "$work/ping.out")"
 [ "$s" = 20 ] && [ "$r" = 20 ] || fail "ping p1 -> p2 with the mirror: $r/$s"
 frames "$work/p1.pcap" >"$work/p1.txt"
@@ -118,14 +99,14 @@ out=$(vs_ctl mirror del watch 2>&1) && fail "a second mirror del was accepted"
 grep -q "no mirror named 'watch'" <<<"$out" || fail "mirror del of a missing mirror: $out"
 capture mon "$work/none.pcap" in
 nsx p1 busybox ping -c 5 -i 0.05 -W 1 "${ip[p2]}" >/dev/null 2>&1 || true
-wait "${bg_pids[-1]}" || true
+wait "${VS_BG_PIDS[-1]}" || true
 [ -z "$(frames "$work/none.pcap")" ] || fail "mon still gets frames after mirror del"
 vs_ctl mirror add rxonly src=p1 dir=rx dst=mon || fail "mirror add rxonly"
 out=$(vs_ctl mirror add bad src=mon dst=p2 2>&1) && fail "a mirror from the mirror port was accepted"
 grep -q "receives mirror rxonly's copies" <<<"$out" || fail "mirror add src=mon: $out"
 capture mon "$work/rx.pcap" in
 nsx p1 busybox ping -c 5 -i 0.05 -W 1 "${ip[p2]}" >/dev/null 2>&1 || true
-wait "${bg_pids[-1]}" || true
+wait "${VS_BG_PIDS[-1]}" || true
 req=$(frames "$work/rx.pcap" | grep -c "ICMP echo request" || true)
 rep=$(frames "$work/rx.pcap" | grep -c "ICMP echo reply" || true)
 # rx: what the switch receives on p1, i.e. what p1's station sends.

@@ -23,24 +23,12 @@ frames=$(dirname "$0")/tenant_frames.py
 ports=(h1 h2 m s)
 declare -A ip=([h1]=10.97.0.1 [h2]=10.97.0.2 [m]=10.97.0.3 [s]=10.97.0.4)
 s_mac=02:00:00:00:77:01
-bg_pids=()
 
 tap() { echo "vs-$1-$sfx"; }
 ns() { echo "vs-ts-$1-$sfx"; }
 
-cleanup() {
-	local p
-	for p in "${bg_pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	vs_kill
-	for p in "${ports[@]}"; do
-		ip netns del "$(ns "$p")" 2>/dev/null || true
-		ip link del "$(tap "$p")" 2>/dev/null || true
-	done
-	rm -rf "$run" "$work"
-}
-trap cleanup EXIT
+VS_CLEANUP_PATHS+=("$run" "$work")
+trap vs_cleanup EXIT
 
 cat >"$work/vswitchd.yaml" <<EOF
 pollers:
@@ -59,16 +47,9 @@ EOF
 VS_LOG=$work/vswitchd.log
 vs_start "$work/vswitchd.yaml"
 
+ip link set "$(tap s)" address "$s_mac"
 for p in "${ports[@]}"; do
-	t=$(tap "$p")
-	n=$(ns "$p")
-	ip netns add "$n"
-	ip link set "$t" netns "$n"
-	[ "$p" = s ] && ip -n "$n" link set "$t" address "$s_mac"
-	ip netns exec "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-	ip -n "$n" addr add "${ip[$p]}/24" dev "$t"
-	ip -n "$n" link set lo up
-	ip -n "$n" link set "$t" up
+	vs_netns_tap --no-ipv6 "$(ns "$p")" "$(tap "$p")" "${ip[$p]}/24"
 done
 nsx() {
 	local p=$1
@@ -82,8 +63,7 @@ fdb_port_count() { vs_ctl --json fdb show | python3 -c "import json,sys; print(s
 capture() {
 	local p=$1 f=$2 secs=$3
 	shift 3
-	nsx "$p" timeout "$secs" tcpdump -Q in -i "$(tap "$p")" -nn -U -w "$f" "$@" 2>"$f.err" &
-	bg_pids+=($!)
+	vs_bg nsx "$p" timeout "$secs" tcpdump -Q in -i "$(tap "$p")" -nn -U -w "$f" "$@" 2>"$f.err"
 	local deadline=$((SECONDS + 5))
 	until grep -q "listening on" "$f.err" 2>/dev/null; do
 		[ $SECONDS -lt $deadline ] || fail "tcpdump on $p did not start"
@@ -103,11 +83,10 @@ mac_h2=$(mac_of h2)
 rx0=$(counter m "['rx_packets']")
 lim0=$(drops m mac_limit)
 capture m "$work/m.pcap" 12 ether host "$mac_h1" or ether host "$mac_h2"
-m_cap=${bg_pids[-1]}
+m_cap=${VS_BG_PIDS[-1]}
 # The ping runs for 8 s (-w), the flood's whole length and more.
-nsx h1 busybox ping -i 0.02 -W 1 -w 8 "${ip[h2]}" >"$work/ping.out" 2>&1 &
+vs_bg nsx h1 busybox ping -i 0.02 -W 1 -w 8 "${ip[h2]}" >"$work/ping.out" 2>&1
 ping_pid=$!
-bg_pids+=($ping_pid)
 t0=$SECONDS
 nsx m python3 "$frames" flood "$(tap m)" 100000 "$mac_h2"
 say "100000 frames sent in $((SECONDS - t0)) s"
@@ -135,7 +114,7 @@ capture h1 "$work/h1.pcap" 4 ether proto 0x88b5
 capture h2 "$work/h2.pcap" 4 ether proto 0x88b5
 nsx s python3 "$frames" send "$(tap s)" ff:ff:ff:ff:ff:ff "$mac_h1" - 25
 nsx s python3 "$frames" send "$(tap s)" "$mac_h2" "$mac_h1" - 25
-wait "${bg_pids[-1]}" "${bg_pids[-2]}" || true
+wait "${VS_BG_PIDS[-1]}" "${VS_BG_PIDS[-2]}" || true
 spoof=$(($(drops s source_not_allowed) - spoof0))
 [ "$spoof" -eq 50 ] || fail "s counted $spoof source_not_allowed drops, expected 50"
 for f in h1 h2; do
@@ -164,7 +143,7 @@ vs_ctl fdb show | grep -q "$static .*h2 .*static" || { vs_ctl fdb show; fail "st
 capture h2 "$work/st.pcap" 4 ether proto 0x88b5
 capture m "$work/stm.pcap" 4 ether proto 0x88b5
 nsx h1 python3 "$frames" send "$(tap h1)" "$static" "$mac_h1" - 5
-wait "${bg_pids[-1]}" "${bg_pids[-2]}" || true
+wait "${VS_BG_PIDS[-1]}" "${VS_BG_PIDS[-2]}" || true
 [ "$(pcap_count "$work/st.pcap")" -eq 5 ] && [ "$(pcap_count "$work/stm.pcap")" -eq 0 ] ||
 	{ tcpdump -r "$work/st.pcap" -e -nn; fail "frames to the static entry: $(pcap_count "$work/st.pcap") at h2 (want 5), $(pcap_count "$work/stm.pcap") at m (want 0)"; }
 out=$(vs_ctl fdb add 0 "$static" nosuch 2>&1) && fail "fdb add to a missing port was accepted"

@@ -16,26 +16,13 @@ sfx=$$
 run=/run/vswitch-tstorm-$sfx
 work=$(mktemp -d "${TMPDIR:-/tmp}/vs-tenant-storm.XXXXXX")
 frames=$(dirname "$0")/tenant_frames.py
-ports=(fl h1 h2)
 declare -A ip=([fl]=10.95.0.3 [h1]=10.95.0.1 [h2]=10.95.0.2)
-bg_pids=()
 
 tap() { echo "vs-$1-$sfx"; }
 ns() { echo "vs-tst-$1-$sfx"; }
 
-cleanup() {
-	local p
-	for p in "${bg_pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	vs_kill
-	for p in "${ports[@]}"; do
-		ip netns del "$(ns "$p")" 2>/dev/null || true
-		ip link del "$(tap "$p")" 2>/dev/null || true
-	done
-	rm -rf "$run" "$work"
-}
-trap cleanup EXIT
+VS_CLEANUP_PATHS+=("$run" "$work")
+trap vs_cleanup EXIT
 
 cat >"$work/vswitchd.yaml" <<EOF
 pollers:
@@ -53,13 +40,8 @@ EOF
 VS_LOG=$work/vswitchd.log
 vs_start "$work/vswitchd.yaml"
 
-for p in "${ports[@]}"; do
-	n=$(ns "$p")
-	ip netns add "$n"
-	ip link set "$(tap "$p")" netns "$n"
-	ip netns exec "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-	ip -n "$n" addr add "${ip[$p]}/24" dev "$(tap "$p")"
-	ip -n "$n" link set "$(tap "$p")" up
+for p in fl h1 h2; do
+	vs_netns_tap --no-ipv6 "$(ns "$p")" "$(tap "$p")" "${ip[$p]}/24"
 done
 nsx() {
 	local p=$1
@@ -78,16 +60,13 @@ until nsx h1 busybox ping -c 1 -W 1 "${ip[h2]}" >/dev/null 2>&1; do
 done
 
 # --- broadcast storm ---------------------------------------------------------------
-nsx fl python3 "$frames" rate "$(tap fl)" 5 ff:ff:ff:ff:ff:ff 02:00:00:00:55:01 >"$work/sent" &
+vs_bg nsx fl python3 "$frames" rate "$(tap fl)" 5 ff:ff:ff:ff:ff:ff 02:00:00:00:55:01 >"$work/sent"
 flood=$!
-bg_pids+=($flood)
-nsx h1 busybox ping -i 0.02 -W 1 -w 4 "${ip[h2]}" >"$work/ping.out" 2>&1 &
+vs_bg nsx h1 busybox ping -i 0.02 -W 1 -w 4 "${ip[h2]}" >"$work/ping.out" 2>&1
 ping_pid=$!
-bg_pids+=($ping_pid)
 sleep 1 # past the bucket's first tenth of a second
-nsx h2 timeout 4 tcpdump -Q in -i "$(tap h2)" -nn -U -w "$work/h2.pcap" ether src 02:00:00:00:55:01 2>/dev/null &
+vs_bg nsx h2 timeout 4 tcpdump -Q in -i "$(tap h2)" -nn -U -w "$work/h2.pcap" ether src 02:00:00:00:55:01 2>/dev/null
 cap=$!
-bg_pids+=($cap)
 sleep 0.5
 read -r rx0 d0 <<<"$(counts broadcast_limit)"
 t0=$(now)
@@ -112,9 +91,8 @@ pass "broadcast storm of $offered/s cut to $rate/s (limit 1000), $seen at h2 in 
 # --- ingress_rate at run time ---------------------------------------------------------
 vs_ctl set-port fl broadcast_limit_pps= ingress_rate=400kbit ingress_burst=8k >/dev/null ||
 	fail "set-port fl ingress_rate=400kbit"
-nsx fl python3 "$frames" rate "$(tap fl)" 4 "$(ip -n "$(ns h2)" -br link show "$(tap h2)" | awk '{print $3}')" 02:00:00:00:55:01 >/dev/null &
+vs_bg nsx fl python3 "$frames" rate "$(tap fl)" 4 "$(ip -n "$(ns h2)" -br link show "$(tap h2)" | awk '{print $3}')" 02:00:00:00:55:01 >/dev/null
 flood=$!
-bg_pids+=($flood)
 sleep 1
 read -r rx0 d0 <<<"$(counts ingress_rate)"
 t0=$(now)

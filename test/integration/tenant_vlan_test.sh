@@ -21,27 +21,14 @@ sfx=$$
 run=/run/vswitch-tenant-$sfx
 work=$(mktemp -d "${TMPDIR:-/tmp}/vs-tenant-vlan.XXXXXX")
 frames=$(dirname "$0")/tenant_frames.py
-ports=(a1 a2 b1 b2 up c1)
 declare -A ip=([a1]=10.98.0.1 [a2]=10.98.0.2 [b1]=10.98.0.3 [b2]=10.98.0.4 [up]=10.98.0.9
 	[c1]=10.98.0.10)
-bg_pids=()
 
 tap() { echo "vs-$1-$sfx"; }
 ns() { echo "vs-tn-$1-$sfx"; }
 
-cleanup() {
-	local p
-	for p in "${bg_pids[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-	vs_kill
-	for p in "${ports[@]}"; do
-		ip netns del "$(ns "$p")" 2>/dev/null || true
-		ip link del "$(tap "$p")" 2>/dev/null || true
-	done
-	rm -rf "$run" "$work"
-}
-trap cleanup EXIT
+VS_CLEANUP_PATHS+=("$run" "$work")
+trap vs_cleanup EXIT
 
 cat >"$work/vswitchd.yaml" <<EOF
 pollers:
@@ -66,19 +53,7 @@ EOF
 VS_LOG=$work/vswitchd.log
 vs_start "$work/vswitchd.yaml"
 
-wire() {
-	local p=$1 t n
-	t=$(tap "$p")
-	n=$(ns "$p")
-	ip netns add "$n"
-	ip link set "$t" netns "$n"
-	ip -n "$n" addr add "${ip[$p]}/24" dev "$t"
-	# No IPv6: its router and multicast listener messages would be noise in the
-	# counts below.
-	ip netns exec "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-	ip -n "$n" link set lo up
-	ip -n "$n" link set "$t" up
-}
+wire() { vs_netns_tap --no-ipv6 "$(ns "$1")" "$(tap "$1")" "${ip[$1]}/24"; }
 for p in a1 a2 b1 b2 up; do
 	wire "$p"
 done
@@ -121,8 +96,7 @@ mac_b1=$(mac_of b1)
 capture() {
 	local p=$1 f=$2 c=$3
 	shift 3
-	nsx "$p" timeout "${CAP_SECS:-8}" tcpdump -i "$(tap "$p")" -e -nn -U -c "$c" -w "$f" "$@" 2>"$f.err" &
-	bg_pids+=($!)
+	vs_bg nsx "$p" timeout "${CAP_SECS:-8}" tcpdump -i "$(tap "$p")" -e -nn -U -c "$c" -w "$f" "$@" 2>"$f.err"
 	local deadline=$((SECONDS + 5))
 	until grep -q "listening on" "$f.err" 2>/dev/null; do
 		[ $SECONDS -lt $deadline ] || fail "tcpdump on $p did not start"
@@ -132,7 +106,7 @@ capture() {
 capture up "$work/up.pcap" 6 ether src "$mac_a1" or ether src "$mac_b1"
 nsx a1 busybox arping -c 3 -w 4 -I "$(tap a1)" 10.98.0.77 >/dev/null 2>&1 &
 nsx b1 busybox arping -c 3 -w 4 -I "$(tap b1)" 10.98.0.78 >/dev/null 2>&1 || true
-wait "${bg_pids[-1]}" || true
+wait "${VS_BG_PIDS[-1]}" || true
 tcpdump -r "$work/up.pcap" -e -nn 2>/dev/null >"$work/up.txt"
 n10=$(grep -ci "^.*$mac_a1 > ff:ff:ff:ff:ff:ff, ethertype 802.1Q (0x8100), length [0-9]*: vlan 10,.*10.98.0.77" "$work/up.txt" || true)
 n20=$(grep -ci "^.*$mac_b1 > ff:ff:ff:ff:ff:ff, ethertype 802.1Q (0x8100), length [0-9]*: vlan 20,.*10.98.0.78" "$work/up.txt" || true)
@@ -152,7 +126,7 @@ done
 mac_c1=$(mac_of c1)
 capture up "$work/native.pcap" 10 ether src "$mac_c1" and icmp
 read -r s r <<<"$(ping_n up c1 10)"
-wait "${bg_pids[-1]}" || true
+wait "${VS_BG_PIDS[-1]}" || true
 [ "$s" = 10 ] && [ "$r" = 10 ] || fail "ping up -> c1 over the native VLAN: $r/$s"
 tcpdump -r "$work/native.pcap" -e -nn 2>/dev/null >"$work/native.txt"
 replies=$(grep -ci "^.*$mac_c1 > .*ethertype IPv4.*ICMP echo reply" "$work/native.txt" || true)
@@ -164,7 +138,7 @@ pass "native VLAN 99: ping up -> c1 10/10, c1's $replies replies leave the trunk
 # --- a tagged frame from the trunk reaches its access port untagged ------------
 capture b2 "$work/b2.pcap" 5 ether src 02:00:00:00:99:01
 nsx up python3 "$frames" send "$(tap up)" ff:ff:ff:ff:ff:ff 02:00:00:00:99:01 20 5
-wait "${bg_pids[-1]}" || true
+wait "${VS_BG_PIDS[-1]}" || true
 tcpdump -r "$work/b2.pcap" -e -nn 2>/dev/null >"$work/b2.txt"
 got=$(grep -c "02:00:00:00:99:01 > ff:ff:ff:ff:ff:ff, ethertype Unknown (0x88b5), length 64" "$work/b2.txt" || true)
 [ "$got" -eq 5 ] || { cat "$work/b2.txt"; fail "b2 saw $got of 5 VLAN 20 frames from the trunk untagged"; }
@@ -173,7 +147,7 @@ pass "5 frames tagged 20 on the trunk reach b2 untagged (64 of 68 bytes)"
 # --- tagged frames into an access port are dropped and counted ------------------
 before=$(drop_count a1 tagged_on_access)
 CAP_SECS=3 capture a2 "$work/a2.pcap" 1 ether src 02:00:00:00:aa:01
-a2_cap=${bg_pids[-1]}
+a2_cap=${VS_BG_PIDS[-1]}
 CAP_SECS=3 capture up "$work/up2.pcap" 1 ether src 02:00:00:00:aa:01
 nsx a1 python3 "$frames" send "$(tap a1)" ff:ff:ff:ff:ff:ff 02:00:00:00:aa:01 10 50
 nsx a1 python3 "$frames" send "$(tap a1)" ff:ff:ff:ff:ff:ff 02:00:00:00:aa:01 20 50
@@ -182,7 +156,7 @@ while after=$(drop_count a1 tagged_on_access) && [ $((after - before)) -lt 100 ]
 	sleep 0.1
 done
 [ $((after - before)) -eq 100 ] || fail "a1 counted $((after - before)) tagged_on_access drops, expected 100"
-wait "$a2_cap" "${bg_pids[-1]}" || true
+wait "$a2_cap" "${VS_BG_PIDS[-1]}" || true
 for f in a2 up2; do
 	n=$(tcpdump -r "$work/$f.pcap" -nn 2>/dev/null | wc -l)
 	[ "$n" -eq 0 ] || fail "$n tagged frames from access port a1 left the switch (capture $f)"
@@ -190,8 +164,7 @@ done
 pass "100 tagged frames into access port a1: 100 counted as tagged_on_access, none sent"
 
 # --- set-port at run time --------------------------------------------------------
-nsx a1 timeout 30 busybox ping -c 60 -i 0.05 -W 1 "${ip[a2]}" >"$work/bg_ping.out" 2>&1 &
-bg_pids+=($!)
+vs_bg nsx a1 timeout 30 busybox ping -c 60 -i 0.05 -W 1 "${ip[a2]}" >"$work/bg_ping.out" 2>&1
 sleep 0.5
 vs_ctl set-port b2 vlan_mode=access tag=10 >/dev/null || fail "set-port b2 vlan_mode=access tag=10"
 vs_ctl list-ports >"$work/ports.txt"
@@ -202,7 +175,7 @@ until nsx a1 busybox ping -c 1 -W 1 "${ip[b2]}" >/dev/null 2>&1; do
 done
 read -r s r <<<"$(ping_n b1 b2 5)"
 [ "${r:-0}" = 0 ] || fail "b1 still reaches b2 after it left VLAN 20: $r/$s"
-wait "${bg_pids[-1]}" || true
+wait "${VS_BG_PIDS[-1]}" || true
 read -r s r <<<"$(ping_counts "$work/bg_ping.out")"
 [ "$s" = 60 ] && [ "$r" = 60 ] || fail "ping a1 -> a2 during set-port: $r/$s"
 pass "set-port moved b2 to VLAN 10 (a1 reaches it, b1 no longer); ping a1 -> a2 meanwhile 60/60"
