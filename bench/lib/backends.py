@@ -75,9 +75,13 @@ class Vswitchd(Backend):
             f.write("control:\n  socket: %s\n" % self.ctl_sock)
             f.write("log:\n  level: info\n")
             f.write("ports:\n")
+            # --vswitchd-port-options: for the build under test, not the baseline.
+            extra = "" if self.name == "vswitchd-base" else "".join(
+                "    %s: %s\n" % tuple(kv.split("=", 1))
+                for kv in self.args.vswitchd_port_options.split(",") if kv)
             for i, s in enumerate(self.socks):
                 f.write("  - name: p%d\n    type: vhost-user\n    path: %s\n"
-                        "    mode: server\n    queues: 1\n" % (i, s))
+                        "    mode: server\n    queues: 1\n%s" % (i, s, extra))
         self.proc = procs.Proc(self.name, [self.binary, "-c", cfg],
                                os.path.join(self.dir, "vswitchd.log"))
 

@@ -90,6 +90,10 @@ def parse_args():
                     help="another vswitchd binary (e.g. a build of an older commit), run as "
                     "backend vswitchd-base in the same interleaved rounds; adds the ratio "
                     "vswitchd/vswitchd-base (before and after a change, one run)")
+    ap.add_argument("--vswitchd-port-options", default="", metavar="KEY=VALUE[,KEY=VALUE]",
+                    help="switch keys for both vhost-user ports of the vswitchd backends "
+                    "(not vswitchd-base), e.g. vlan_mode=access,tag=10: with --baseline "
+                    "set to the same binary, the cost of a configuration in one run")
     ap.add_argument("--fdb-bench", default="", help="set by run.sh from --build")
     ap.add_argument("--results", default="", help="directory for JSON/PNG (default: bench/results, "
                                                    "or the work directory in --smoke)")
@@ -123,6 +127,8 @@ def parse_args():
         ap.error("backend vswitchd-base needs --baseline PATH")
     if a.inflight < 128:
         ap.error("--inflight must be at least 128")
+    if any("=" not in kv for kv in a.vswitchd_port_options.split(",") if kv):
+        ap.error("--vswitchd-port-options takes KEY=VALUE pairs separated by commas")
     if a.rounds < 1 or a.windows < 1:
         ap.error("--rounds and --windows must be at least 1")
     return a
