@@ -3,9 +3,10 @@
 VLANs itself (no 8021q): runs inside a namespace (ip netns exec).
 
   tenant_frames.py send IFACE DST SRC VLAN COUNT [ETHERTYPE]
-      COUNT frames of 64 bytes (68 tagged) from SRC to DST; VLAN is a VID
-      (tagged 0x8100) or - (untagged); ETHERTYPE defaults to 0x88b5 (local
-      experimental), the payload carries the frame's number.
+      COUNT frames of 64 bytes (4 more per tag) from SRC to DST; VLAN is a
+      VID (tagged 0x8100), OUTER.INNER (two 0x8100 tags) or - (untagged);
+      ETHERTYPE defaults to 0x88b5 (local experimental), the payload carries
+      the frame's number.
   tenant_frames.py flood IFACE COUNT DST [VLAN]
       COUNT frames, each from a new random locally administered source MAC.
   tenant_frames.py rate IFACE SECONDS DST SRC
@@ -23,12 +24,14 @@ def mac(s):
 
 
 def frame(dst, src, vlan, ethertype, n):
+    """vlan: None, a VID, or a list of VIDs, outermost first."""
+    vids = [] if vlan is None else vlan if isinstance(vlan, list) else [vlan]
     hdr = dst + src
-    if vlan is not None:
-        hdr += struct.pack("!HH", 0x8100, vlan)
+    for v in vids:
+        hdr += struct.pack("!HH", 0x8100, v)
     hdr += struct.pack("!H", ethertype)
     payload = struct.pack("!I", n) + b"tenant-test" + bytes(64)
-    return (hdr + payload)[: 64 + (4 if vlan is not None else 0)]
+    return (hdr + payload)[: 64 + 4 * len(vids)]
 
 
 def sock(iface):
@@ -56,7 +59,7 @@ def main(argv):
     if cmd == "send":
         iface, dst, src, vlan, count = argv[2:7]
         et = int(argv[7], 16) if len(argv) > 7 else 0x88B5
-        v = None if vlan == "-" else int(vlan)
+        v = None if vlan == "-" else [int(x) for x in vlan.split(".")]
         s = sock(iface)
         for i in range(int(count)):
             send_all(s, frame(mac(dst), mac(src), v, et, i))

@@ -10,7 +10,10 @@
 #   - ta pings A (testpmd icmpecho) 20/20; tb pinging A's MAC gets nothing,
 #     its 5 requests flood VLAN 20 only (B counts them, A sees none);
 #   - B echoing tb's 50 broadcasts back (testpmd io) claims tb's MAC on a port
-#     with allowed_macs: the echoes reach nobody, counted as source_not_allowed.
+#     with allowed_macs: the echoes reach nobody, counted as source_not_allowed;
+#   - A echoing 20 frames that still carry a tag (the trunk sent them tagged
+#     10 outside 30; va popped only 10) sends tagged frames into an access port:
+#     all dropped as tagged_on_access, none reaches anyone.
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -203,6 +206,25 @@ got="ta $(seen ta) tb $(seen tb) up $(seen up "vlan 20,")/$(seen up)"
 [ "$got" = "ta 0 tb 0 up 50/50" ] ||
 	fail "tb's 50 broadcasts and B's 50 echoes with tb's MAC: $got, expected ta 0 tb 0 up 50/50 (the originals)"
 pass "B echoing tb's 50 broadcasts with tb's MAC: 50 source_not_allowed, the echoes reach nobody (trunk: only tb's 50)"
+
+# --- tagged frames from a front-end into an access port ----------------------------------
+mac_up=$(ip -n "$(ns up)" -br link show "$(tap up)" | awk '{print $3}')
+for p in ta tb up; do
+	capture $p ether src "$mac_up"
+done
+tagged0=$(counter va "['drops']['tagged_on_access']")
+tp A "stop" "set fwd io" "start"
+read -r a_rx a_tx <<<"$(tp_stats A)"
+nsx up python3 "$frames" send "$(tap up)" ff:ff:ff:ff:ff:ff "$mac_up" 10.30 20
+wait_counter va "['drops']['tagged_on_access']" $((tagged0 + 20))
+capture_stop
+read -r a_rx2 a_tx2 <<<"$(tp_stats A)"
+[ $((a_rx2 - a_rx)) = 20 ] && [ $((a_tx2 - a_tx)) = 20 ] ||
+	fail "A received $((a_rx2 - a_rx)) and echoed $((a_tx2 - a_tx)) of the trunk's 20 frames"
+got="ta $(seen ta "length 68: vlan 30,")/$(seen ta) tb $(seen tb) up $(seen up)"
+[ "$got" = "ta 20/20 tb 0 up 0" ] ||
+	fail "the trunk's 20 frames tagged 10 outside 30 and A's 20 echoes: $got, expected ta 20/20 tb 0 up 0 (the originals, inner tag 30)"
+pass "A echoing 20 frames tagged 30: 20 tagged_on_access on va, the echoes reach nobody"
 
 tp A "stop"
 tp B "stop"
