@@ -76,18 +76,23 @@ void vs_vq_rx_write(struct vs_virtq *vq, const struct vs_vq_rx *r, uint32_t hdr_
     if (vs_unlikely(p->ol_flags != 0))
         lo = vs_vnet_hdr_build(p, vq->guest_csum, &csum_offset);
     if (vs_likely(r->seg[0].len >= hdr_len + p->len)) {
-        /* The usual case: one guest buffer holds it all. The header is stored from
-         * registers: loading it from a buffer just written with narrower stores would
-         * wait for every older store to reach the cache, the previous frames' stores
-         * into lines the driver's core still holds among them. Bytes 8..11 are
+        /* The usual case: one guest buffer holds it all. The header is built in
+         * registers and stored only where the buffer does not already hold it. A
+         * driver recycles its buffers and leaves the last header in place (DPDK's
+         * in the line before the frame, which nothing else writes), so the header
+         * usually matches: then the line is only read, stays shared with the
+         * driver's core, and the driver's read of num_buffers hits its own cache
+         * instead of waiting for the line to come back from ours. Bytes 8..11 are
          * csum_offset and num_buffers (little-endian). */
         uint8_t *d = r->seg[0].hva;
-        uint32_t hi = (uint32_t)num_buffers << 16 | csum_offset;
-        memcpy(d, &lo, 8);
-        if (hdr_len == 12)
-            memcpy(d + 8, &hi, 4);
-        else
-            memcpy(d + 8, &hi, 2);
+        uint32_t hi = (uint32_t)num_buffers << 16 | csum_offset, was_hi = 0;
+        uint64_t was_lo;
+        memcpy(&was_lo, d, 8);
+        if (was_lo != lo)
+            memcpy(d, &lo, 8);
+        memcpy(&was_hi, d + 8, hdr_len - 8);
+        if (was_hi != (hdr_len == 12 ? hi : (uint16_t)hi))
+            memcpy(d + 8, &hi, hdr_len - 8);
         vs_pkt_copy_out(p, d + hdr_len);
         vs_vq_log(vq, r->seg[0].gpa, hdr_len + p->len);
         return;

@@ -364,7 +364,9 @@ void vs_vq_packed_dequeue_done(struct vs_virtq *vq);
 /* Starts fetching, ahead of a burst's copies, the lines of a buffer at guest address
  * addr that a short frame touches: the header's (addr), the frame's first (addr +
  * off, off the header length) and the one holding the frame's 64th byte, each once.
- * For writing (RX) in exclusive state. The driver's core holds most of these lines
+ * For writing (RX) in exclusive state, except a header line that holds no frame
+ * byte: vs_vq_rx_write usually only reads that one, and taking it exclusive would
+ * take it from the driver, which reads it next. The driver's core holds most of these lines
  * (it wrote the frame or the header, or read our last one); asked for all at once,
  * before the copies, the transfers overlap instead of stalling the copy loop one
  * frame at a time (a store that misses fills the store buffer, and the next store
@@ -382,7 +384,7 @@ static inline void vs_vq_prefetch_buf(struct vs_virtq *vq, uint64_t addr, uint32
     for (unsigned i = 0; i < 3; i++) {
         if (i > 0 && (line[i] ^ line[i - 1]) < VS_CACHE_LINE)
             continue;
-        if (write)
+        if (write && (i > 0 || (line[0] ^ line[1]) < VS_CACHE_LINE))
             vs_prefetch_w((const void *)line[i]);
         else
             vs_prefetch((const void *)line[i]);
