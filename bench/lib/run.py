@@ -79,8 +79,9 @@ def parse_args():
                     help="first-frame-after-idle latency: pings per mode through two TAP "
                          "ports (0: skip)")
     ap.add_argument("--profile", action="store_true",
-                    help="in the last round, sample the switch core with perf (cpu-clock) "
-                         "during each window; reports go next to the JSON")
+                    help="in the last round, sample both cores (the switch's and the "
+                         "generator's) with perf (cpu-clock) during each window; reports, "
+                         "per cpu, go next to the JSON")
     ap.add_argument("--nice", type=int, default=0,
                     help="nice value of the generator and the switches (e.g. -10 on a machine "
                          "shared with other work; the same for every backend)")
@@ -217,7 +218,7 @@ def start_profile(args, workdir, tag):
         return None
     data = os.path.join(workdir, "perf-%s.data" % tag)
     return data, procs.Proc("perf-" + tag, [
-        "perf", "record", "-q", "-e", "cpu-clock", "-F", "4999", "-C", str(backends.SWITCH_CPU),
+        "perf", "record", "-q", "-e", "cpu-clock", "-F", "4999", "-a",
         "-g", "-o", data, "--", "sleep", str(args.seconds)], data + ".log")
 
 
@@ -230,7 +231,7 @@ def finish_profile(prof, out_txt):
     proc.stop(timeout=10)
     try:
         rep = procs.run(["perf", "report", "-i", data, "--stdio", "--no-children",
-                         "--sort", "comm,dso,sym", "--percent-limit", "0.5", "-g", "none"],
+                         "--sort", "cpu,comm,dso,sym", "--percent-limit", "0.5", "-g", "none"],
                         timeout=120)
         with open(out_txt, "w") as f:
             f.write(rep)
