@@ -341,7 +341,15 @@ static int pollers_pair(struct loader *ld, const char *path, const yaml_node_t *
         ld->cfg->poll_mode = (enum vs_poll_mode)mode;
         return ret;
     }
-    return fail(ld, k, key, "unknown key; use cpus or mode");
+    if (scalar_is(k, "max_nap_us")) {
+        unsigned long n;
+
+        ret = get_uint(ld, v, key, 0, VS_POLL_MAX_NAP_LIMIT_US, " microseconds (0 = never nap)",
+                       &n);
+        ld->cfg->max_nap_us = (unsigned)n;
+        return ret;
+    }
+    return fail(ld, k, key, "unknown key; use cpus, mode or max_nap_us");
 }
 
 static int memory_pair(struct loader *ld, const char *path, const yaml_node_t *k,
@@ -1089,6 +1097,7 @@ static void set_defaults(struct vs_config *cfg)
                 break;
             }
     cfg->poll_mode = VS_POLL_ADAPTIVE;
+    cfg->max_nap_us = VS_POLL_MAX_NAP_US;
     cfg->hugepage_size = VS_PAGES_2M;
     cfg->buffers = 16384;
     cfg->large_buffers = 512;

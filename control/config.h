@@ -73,6 +73,7 @@ struct vs_config {
     unsigned n_cpus;
     int cpus[VS_CONFIG_MAX_CPUS];
     enum vs_poll_mode poll_mode;
+    unsigned max_nap_us; /* adaptive: longest nap under light load (0: never nap) */
 
     enum vs_page_kind hugepage_size;
     unsigned buffers;

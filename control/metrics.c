@@ -133,6 +133,7 @@ char *vs_metrics_render(struct vs_switch *sw, struct vs_pool *pool, size_t *len)
         {"vswitch_poller_idle_cycles_total", "idle_cycles",
          "TSC cycles the poller spent polling queues that had nothing."},
         {"vswitch_poller_sleeps_total", "sleeps", "Times an adaptive poller went to sleep."},
+        {"vswitch_poller_naps_total", "naps", "Naps of an adaptive poller under light load."},
         {"vswitch_poller_rx_packets_total", "packets",
          "Frames the poller received from its "
          "queues."},

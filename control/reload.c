@@ -46,6 +46,11 @@ static void fmt_mode(const struct vs_config *c, char *buf, size_t size)
     snprintf(buf, size, "%s", vs_poll_mode_name(c->poll_mode));
 }
 
+static void fmt_max_nap(const struct vs_config *c, char *buf, size_t size)
+{
+    snprintf(buf, size, "%u", c->max_nap_us);
+}
+
 static void fmt_hugepage(const struct vs_config *c, char *buf, size_t size)
 {
     snprintf(buf, size, "%s", vs_page_kind_name(c->hugepage_size));
@@ -125,6 +130,7 @@ static int apply_log_level(const struct apply_ctx *ctx, struct vs_config *runnin
 static const struct setting settings[] = {
     {"pollers.cpus", fmt_cpus, NULL},
     {"pollers.mode", fmt_mode, NULL},
+    {"pollers.max_nap_us", fmt_max_nap, NULL},
     {"memory.hugepage_size", fmt_hugepage, NULL},
     {"memory.buffers", fmt_buffers, NULL},
     {"memory.large_buffers", fmt_large, NULL},

@@ -70,7 +70,7 @@ struct vs_poller {
     unsigned sleep_seq;
 
     /* Written only by the poller; read (racily, for display) by the control thread. */
-    uint64_t busy_cycles, idle_cycles, iterations, sleeps;
+    uint64_t busy_cycles, idle_cycles, iterations, sleeps, naps;
     uint8_t capture_drops;          /* some capture session wants drops (capture.h) */
     struct vs_port_counters counters[VS_MAX_PORTS];
 

@@ -551,12 +551,13 @@ json_t *vs_switch_pollers(struct vs_switch *sw)
                                                     p->list->q[j].port->port.name, "queue",
                                                     (int)p->list->q[j].queue));
         json_array_append_new(
-            pollers, json_pack("{s:i, s:i, s:o, s:I, s:I, s:I, s:I, s:I}", "id", (int)p->id,
+            pollers, json_pack("{s:i, s:i, s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "id", (int)p->id,
                                "cpu", p->cpu, "queues", queues, "busy_cycles",
                                (json_int_t)VS_READ_ONCE(p->busy_cycles), "idle_cycles",
                                (json_int_t)VS_READ_ONCE(p->idle_cycles), "iterations",
                                (json_int_t)VS_READ_ONCE(p->iterations), "sleeps",
-                               (json_int_t)VS_READ_ONCE(p->sleeps), "packets",
+                               (json_int_t)VS_READ_ONCE(p->sleeps), "naps",
+                               (json_int_t)VS_READ_ONCE(p->naps), "packets",
                                (json_int_t)packets));
     }
     for (unsigned i = 0; i < VS_MAX_PORTS; i++) {
@@ -566,8 +567,9 @@ json_t *vs_switch_pollers(struct vs_switch *sw)
             json_array_append_new(txqs, json_pack("{s:s, s:i, s:b}", "port", dp->port.name,
                                                   "queue", (int)q, "shared", dp->txq_shared));
     }
-    return json_pack("{s:s, s:o, s:o, s:I}", "mode", vs_poll_mode_name(sw->params.mode), "pollers",
-                     pollers, "tx_queues", txqs, "tsc_hz", (json_int_t)vs_tsc_hz());
+    return json_pack("{s:s, s:i, s:o, s:o, s:I}", "mode", vs_poll_mode_name(sw->params.mode),
+                     "max_nap_us", sw->params.mode == VS_POLL_ADAPTIVE ? (int)sw->params.max_nap_us : 0,
+                     "pollers", pollers, "tx_queues", txqs, "tsc_hz", (json_int_t)vs_tsc_hz());
 }
 
 struct fdb_dump {

@@ -13,8 +13,13 @@
 
 #define VS_MAX_POLLERS 64
 
-/* Busy pollers spin; adaptive ones sleep on their queues' wait fds when idle. */
+/* Busy pollers spin; adaptive ones sleep on their queues' wait fds when idle, and
+ * under light load nap between iterations (up to max_nap_us). */
 enum vs_poll_mode { VS_POLL_ADAPTIVE, VS_POLL_BUSY };
+
+/* Default and largest pollers.max_nap_us. */
+#define VS_POLL_MAX_NAP_US 250
+#define VS_POLL_MAX_NAP_LIMIT_US 10000
 
 /* The mode's name in the configuration and in replies. */
 static inline const char *vs_poll_mode_name(enum vs_poll_mode mode)
@@ -66,6 +71,7 @@ struct vs_switch_params {
     unsigned n_pollers;
     int cpus[VS_MAX_POLLERS];
     enum vs_poll_mode mode;
+    unsigned max_nap_us; /* adaptive mode: see poller.c */
     uint32_t fdb_size;
     uint32_t fdb_aging;
     struct vs_pool *pool;

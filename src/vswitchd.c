@@ -190,6 +190,7 @@ int main(int argc, char **argv)
     params.n_pollers = cfg.n_cpus;
     memcpy(params.cpus, cfg.cpus, sizeof(int) * cfg.n_cpus);
     params.mode = cfg.poll_mode;
+    params.max_nap_us = cfg.max_nap_us;
     params.fdb_size = cfg.fdb_size;
     params.fdb_aging = cfg.fdb_aging;
     params.pool = pool;

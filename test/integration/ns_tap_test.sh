@@ -98,6 +98,16 @@ for dir in "$ns1 10.99.0.2" "$ns2 10.99.0.1"; do
 	pass "ping $ns -> $peer: 20/20, $(sed -n 's/^round-trip //p' "$work/ping.out")"
 done
 
+# An adaptive poller (the default) napped between the pings' frames, then slept:
+# a light load must not keep it spinning.
+read -r nap_max naps sleeps <<<"$(vs_ctl --json pollers | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print(d["max_nap_us"], sum(p["naps"] for p in d["pollers"]), sum(p["sleeps"] for p in d["pollers"]))')"
+[ "$nap_max" = 250 ] || fail "pollers reports max_nap_us $nap_max, expected the default 250"
+[ "$naps" -gt 0 ] && [ "$sleeps" -gt 0 ] ||
+	fail "after 40 pings 50 ms apart the poller napped $naps and slept $sleeps times; expected both > 0"
+pass "adaptive poller between pings: $naps naps, $sleeps sleeps (max_nap_us $nap_max)"
+
 # --- iperf3 -----------------------------------------------------------------
 ip netns exec "$ns2" iperf3 -s -1 -B 10.99.0.2 >"$work/iperf-server.out" 2>&1 &
 VS_BG_PIDS+=($!)

@@ -150,6 +150,7 @@ static void assert_defaults(const struct vs_config *c)
     CU_ASSERT_EQUAL(c->n_cpus, 1);
     CU_ASSERT_EQUAL(c->cpus[0], lowest_allowed_cpu());
     CU_ASSERT_EQUAL(c->poll_mode, VS_POLL_ADAPTIVE);
+    CU_ASSERT_EQUAL(c->max_nap_us, VS_POLL_MAX_NAP_US);
     CU_ASSERT_EQUAL(c->hugepage_size, VS_PAGES_2M);
     CU_ASSERT_EQUAL(c->buffers, 16384);
     CU_ASSERT_EQUAL(c->large_buffers, 512);
@@ -196,6 +197,7 @@ static void test_full(void)
     CU_ASSERT_EQUAL(c.n_cpus, 1);
     CU_ASSERT_EQUAL(c.cpus[0], 0);
     CU_ASSERT_EQUAL(c.poll_mode, VS_POLL_BUSY);
+    CU_ASSERT_EQUAL(c.max_nap_us, 0);
     CU_ASSERT_EQUAL(c.hugepage_size, VS_PAGES_1G);
     CU_ASSERT_EQUAL(c.buffers, 1024);
     CU_ASSERT_STRING_EQUAL(c.socket, "/tmp/vswitch-test/ctl.sock");
@@ -207,18 +209,18 @@ static void test_full(void)
     CU_ASSERT_EQUAL_FATAL(c.n_ports, 2);
     CU_ASSERT_STRING_EQUAL(c.ports[0].name, "ns1");
     CU_ASSERT_STRING_EQUAL(c.ports[0].type, "tap");
-    CU_ASSERT_EQUAL(c.ports[0].line, 18);
+    CU_ASSERT_EQUAL(c.ports[0].line, 19);
     CU_ASSERT_EQUAL(c.ports[0].col, 5);
     CU_ASSERT_EQUAL_FATAL(c.ports[0].n_args, 1);
     CU_ASSERT_STRING_EQUAL(c.ports[0].args[0].key, "ifname");
     CU_ASSERT_STRING_EQUAL(c.ports[0].args[0].value, "vs-ns1");
-    CU_ASSERT_EQUAL(c.ports[0].args[0].line, 20);
+    CU_ASSERT_EQUAL(c.ports[0].args[0].line, 21);
     CU_ASSERT_EQUAL(c.ports[0].args[0].col, 13);
     /* Keys in any order, quoted values are plain strings. */
     CU_ASSERT_STRING_EQUAL(c.ports[1].name, "Port_2.b-c");
     CU_ASSERT_EQUAL_FATAL(c.ports[1].n_args, 1);
     CU_ASSERT_STRING_EQUAL(c.ports[1].args[0].value, "vs-ns2");
-    CU_ASSERT_EQUAL(c.ports[1].args[0].line, 22);
+    CU_ASSERT_EQUAL(c.ports[1].args[0].line, 23);
     CU_ASSERT_EQUAL(c.ports[1].args[0].col, 13);
     vs_config_free(&c);
     vs_config_free(&c); /* idempotent */
