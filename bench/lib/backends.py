@@ -70,6 +70,9 @@ class Vswitchd(Backend):
         cfg = os.path.join(self.dir, "vswitchd.yaml")
         with open(cfg, "w") as f:
             f.write("pollers:\n  cpus: [%d]\n  mode: %s\n" % (SWITCH_CPU, self.mode))
+            if self.name != "vswitchd-base":
+                f.write("".join("  %s: %s\n" % tuple(kv.split("=", 1))
+                                for kv in self.args.vswitchd_poller_options.split(",") if kv))
             f.write("memory:\n  hugepage_size: %s\n  buffers: 32768\n" %
                     ("2M" if self.args.hugepages else "none"))
             f.write("control:\n  socket: %s\n" % self.ctl_sock)
@@ -109,10 +112,12 @@ class Vswitchd(Backend):
         idle = sum(p["idle_cycles"] for p in pol["pollers"])
         it = sum(p["iterations"] for p in pol["pollers"])
         sleeps = sum(p.get("sleeps", 0) for p in pol["pollers"])
+        naps = sum(p.get("naps", 0) for p in pol["pollers"])
         tx = sum(p["tx_packets"] for p in ports)
         rx = sum(p["rx_packets"] for p in ports)
         drops = sum(p.get("drops", 0) for p in ports)
-        return dict(busy=busy, idle=idle, it=it, sleeps=sleeps, tx=tx, rx=rx, drops=drops)
+        return dict(busy=busy, idle=idle, it=it, sleeps=sleeps, naps=naps, tx=tx, rx=rx,
+                    drops=drops, t=time.monotonic(), hz=pol.get("tsc_hz", 0))
 
     def window_begin(self):
         self._w0 = self._sample()
@@ -122,10 +127,12 @@ class Vswitchd(Backend):
         d = {k: b[k] - a[k] for k in a}
         r = {"forwarded": d["tx"], "received": d["rx"], "drops": d["drops"],
              "busy_cycles": d["busy"], "idle_cycles": d["idle"], "iterations": d["it"],
-             "sleeps": d["sleeps"]}
+             "sleeps": d["sleeps"], "naps": d["naps"]}
         r["cycles_per_pkt"] = d["busy"] / d["tx"] if d["tx"] else None
-        total = d["busy"] + d["idle"]
-        r["busy_share"] = d["busy"] / total if total else None
+        # Of the window's wall time: an adaptive poller's sleeps and naps
+        # count as neither busy nor idle polling.
+        total = b["hz"] * d["t"] if b["hz"] else d["busy"] + d["idle"]
+        r["busy_share"] = min(1.0, d["busy"] / total) if total else None
         return r
 
     def pids(self):
@@ -207,10 +214,14 @@ class Ovs(Backend):
 
     kind = "ovs"
 
-    def __init__(self, workdir, args, flows, tso=None, name=None, vhost_client=False):
+    def __init__(self, workdir, args, flows, tso=None, name=None, vhost_client=False,
+                 max_sleep_us=0):
         self.name = name or "ovs-" + flows
         self.flows = flows
         self.tso = tso  # other_config:userspace-tso-enable (None: OVS's default, off)
+        # other_config:pmd-maxsleep: an idle PMD sleeps up to this long per
+        # iteration (0, OVS's default: it spins, like testpmd and busy vswitchd).
+        self.max_sleep_us = max_sleep_us
         # dpdkvhostuserclient ports: the front-ends listen, OVS connects (and
         # reconnects), the mode OVS recommends; else dpdkvhostuser (OVS listens).
         self.vhost_client = vhost_client
@@ -271,7 +282,9 @@ class Ovs(Backend):
                    "other_config:pmd-cpu-mask=0x%x" % (1 << SWITCH_CPU),
                    "other_config:vhost-sock-dir=.",
                    *(["other_config:userspace-tso-enable=%s" % str(self.tso).lower()]
-                     if self.tso is not None else []))
+                     if self.tso is not None else []),
+                   *(["other_config:pmd-maxsleep=%d" % self.max_sleep_us]
+                     if self.max_sleep_us else []))
         procs.cleanup_dpdk_prefix(self.prefix)
         self.vsd = procs.Proc("ovs-vswitchd", [
             "ovs-vswitchd", self.db_sock,

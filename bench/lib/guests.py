@@ -170,15 +170,20 @@ class Guest:
         return [FEATURES[i] for i in sorted(FEATURES) if i < len(bits) and bits[i] == "1"]
 
     def tcp_counters(self):
-        """The guest kernel's TCP counters (/proc/net/snmp): OutSegs, RetransSegs..."""
-        rc, out = self.exec("grep '^Tcp:' /proc/net/snmp", 10)
-        rows = [ln.split()[1:] for ln in out.splitlines() if ln.startswith("Tcp:")]
-        if rc != 0 or len(rows) < 2:
-            return {}
-        try:
-            return {k: int(v) for k, v in zip(rows[0], rows[1])}
-        except ValueError:
-            return {}
+        """The guest kernel's TCP counters: /proc/net/snmp's (OutSegs,
+        RetransSegs...) and /proc/net/netstat's TcpExt (TCPLossProbes...)."""
+        rc, out = self.exec("grep -h -e '^Tcp:' -e '^TcpExt:' /proc/net/snmp /proc/net/netstat",
+                            10)
+        got = {}
+        for tag in ("Tcp:", "TcpExt:"):
+            rows = [ln.split()[1:] for ln in out.splitlines() if ln.startswith(tag)]
+            if rc != 0 or len(rows) < 2:
+                return {}
+            try:
+                got.update({k: int(v) for k, v in zip(rows[0], rows[1])})
+            except ValueError:
+                return {}
+        return got
 
     def pids(self):
         return [self.proc.pid] if self.proc.alive() else []

@@ -9,7 +9,10 @@ while a side flow between namespaces c and d (10k pings per second, pinned to
 the poller's cpu 1) keeps the poller awake. Everything else is the same in both
 series, including the probe's own core and process waking up, so the
 difference of the two median RTTs is the cost of waking a sleeping poller for
-the first frame. The same probe runs against busy pollers for reference.
+the first frame. Both series run with pollers.max_nap_us: 0, so that naps
+under the side flow's light load do not blur that difference; a third series,
+the side flow with the default naps, shows what naps add to each frame under
+light load. The same probe runs against busy pollers for reference.
 
 TAP ports are used because they need no peer with its own timestamps; a
 vhost-user kick wakes the poller through the same poll() call."""
@@ -49,10 +52,10 @@ def _probe(ns, peer, pings, interval):
     return rtts
 
 
-def _one_mode(args, workdir, mode, pings, interval, side_flow):
+def _one_mode(args, workdir, mode, pings, interval, side_flow, max_nap_us=None):
     pid = os.getpid()
     tag = "%d" % (pid % 100000)
-    d = os.path.join(workdir, "latency-" + mode)
+    d = os.path.join(workdir, "latency-%s-%s" % (mode, max_nap_us))
     os.makedirs(d, exist_ok=True)
     ctl = os.path.join(d, "ctl.sock")
     names = "abcd"
@@ -63,6 +66,8 @@ def _one_mode(args, workdir, mode, pings, interval, side_flow):
     cfg = os.path.join(d, "vswitchd.yaml")
     with open(cfg, "w") as f:
         f.write("pollers:\n  cpus: [1]\n  mode: %s\n" % mode)
+        if max_nap_us is not None:
+            f.write("  max_nap_us: %d\n" % max_nap_us)
         f.write("memory:\n  hugepage_size: %s\n  buffers: 4096\n" %
                 ("2M" if args.hugepages else "none"))
         f.write("control:\n  socket: %s\n" % ctl)
@@ -120,10 +125,11 @@ def _stats(rtts):
 
 
 def first_frame_after_idle(args, workdir, pings=30, interval=0.2):
-    a = _one_mode(args, workdir, "adaptive", pings, interval, side_flow=True)
+    a = _one_mode(args, workdir, "adaptive", pings, interval, side_flow=True, max_nap_us=0)
+    n = _one_mode(args, workdir, "adaptive", pings, interval, side_flow=True)
     b = _one_mode(args, workdir, "busy", pings, interval, side_flow=False)
     res = {"adaptive_after_idle": _stats(a["idle"]), "adaptive_kept_awake": _stats(a["awake"]),
-           "busy": _stats(b["idle"])}
+           "adaptive_light_load_naps": _stats(n["awake"]), "busy": _stats(b["idle"])}
     # Sanity of the method: the poller slept between probes in the first
     # series and (almost) never during the second.
     res["poller_sleeps"] = {"after_idle": a["sleeps_idle"], "kept_awake": a["sleeps_awake"]}

@@ -40,8 +40,8 @@ def parse_args():
                     help="the guest TCP row instead of the frame rows: two QEMU guests (TCG, "
                          "Linux 6.1 virtio-net with its default offloads) on two vhost-user "
                          "ports of each switch, iperf3 Gbit/s and TCP retransmissions; backends "
-                         "%s by default (also testpmd, vswitchd-adaptive, ovs-dpdk-server, "
-                         "ovs-dpdk-tso-server)" % tcp.DEFAULT_BACKENDS)
+                         "%s by default (also testpmd, ovs-dpdk-server, ovs-dpdk-tso-server)"
+                         % tcp.DEFAULT_BACKENDS)
     ap.add_argument("--netdev", action="store_true",
                     help="the kernel-netdev rows instead of the vhost-user ones: af_xdp ports "
                          "on veths against tap ports, 64 B Mpps through a testpmd af_packet "
@@ -95,6 +95,9 @@ def parse_args():
                     help="switch keys for both vhost-user ports of the vswitchd backends "
                     "(not vswitchd-base), e.g. vlan_mode=access,tag=10: with --baseline "
                     "set to the same binary, the cost of a configuration in one run")
+    ap.add_argument("--vswitchd-poller-options", default="", metavar="KEY=VALUE[,KEY=VALUE]",
+                    help="pollers: keys of the vswitchd backends (not vswitchd-base), e.g. "
+                    "max_nap_us=500")
     ap.add_argument("--fdb-bench", default="", help="set by run.sh from --build")
     ap.add_argument("--results", default="", help="directory for JSON/PNG (default: bench/results, "
                                                    "or the work directory in --smoke)")
@@ -128,8 +131,9 @@ def parse_args():
         ap.error("backend vswitchd-base needs --baseline PATH")
     if a.inflight < 128:
         ap.error("--inflight must be at least 128")
-    if any("=" not in kv for kv in a.vswitchd_port_options.split(",") if kv):
-        ap.error("--vswitchd-port-options takes KEY=VALUE pairs separated by commas")
+    for opt in ("port", "poller"):
+        if any("=" not in kv for kv in getattr(a, "vswitchd_%s_options" % opt).split(",") if kv):
+            ap.error("--vswitchd-%s-options takes KEY=VALUE pairs separated by commas" % opt)
     if a.rounds < 1 or a.windows < 1:
         ap.error("--rounds and --windows must be at least 1")
     return a
@@ -615,9 +619,11 @@ def main():
                 lat = latency.first_frame_after_idle(args, workdir, args.latency_pings)
                 log("first frame after idle (adaptive): ping RTT median %.0f us after idle, "
                     "%.0f us with the poller kept awake: waking costs %.0f us (busy pollers: "
-                    "%.0f us)" % (lat["adaptive_after_idle"]["rtt_us_median"],
-                                  lat["adaptive_kept_awake"]["rtt_us_median"], lat["wake_us"],
-                                  lat["busy"]["rtt_us_median"]))
+                    "%.0f us; adaptive under a light side flow with the default naps: %.0f us)"
+                    % (lat["adaptive_after_idle"]["rtt_us_median"],
+                       lat["adaptive_kept_awake"]["rtt_us_median"], lat["wake_us"],
+                       lat["busy"]["rtt_us_median"],
+                       lat["adaptive_light_load_naps"]["rtt_us_median"]))
             except Exception as e:
                 # Informative: needs network namespaces, which some CI
                 # containers lack; never fails the run.
@@ -662,9 +668,11 @@ def main():
               idle["cpu_percent"])
     if lat and "wake_us" in lat:
         print("first frame after idle (adaptive, TAP ping): +%.0f us (RTT median %.0f us after "
-              "idle, %.0f us with the poller kept awake)" % (
+              "idle, %.0f us with the poller kept awake; %.0f us under a light side flow with "
+              "the default naps)" % (
                   lat["wake_us"], lat["adaptive_after_idle"]["rtt_us_median"],
-                  lat["adaptive_kept_awake"]["rtt_us_median"]))
+                  lat["adaptive_kept_awake"]["rtt_us_median"],
+                  lat["adaptive_light_load_naps"]["rtt_us_median"]))
     doc = {"when": stamp, "duration_s": round(time.time() - t_start),
            "command": " ".join(sys.argv), "machine": facts,
            "config": {k: v for k, v in vars(args).items() if k not in ("prefix",)},
