@@ -182,16 +182,14 @@ static void *poller_main(void *arg)
                     vs_cpu_relax();
             }
         }
-        if (max_nap) {
-            if (n >= NAP_BELOW) {
-                nap_us = -NAP_AFTER;
-            } else {
-                if (nap_us > 0) {
-                    nap(p, (unsigned)nap_us);
-                    t1 = vs_rdtsc();
-                }
-                nap_us += nap_us < max_nap;
+        if (max_nap && n < NAP_BELOW) {
+            if (nap_us > 0) {
+                nap(p, (unsigned)nap_us);
+                t1 = vs_rdtsc(); /* napping is neither busy nor idle polling */
             }
+            nap_us += nap_us < max_nap;
+        } else {
+            nap_us = -NAP_AFTER;
         }
         vs_rcu_quiescent(); /* nothing read under RCU survives past this line */
         t0 = t1;
