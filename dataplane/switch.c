@@ -568,7 +568,8 @@ json_t *vs_switch_pollers(struct vs_switch *sw)
                                                   "queue", (int)q, "shared", dp->txq_shared));
     }
     return json_pack("{s:s, s:i, s:o, s:o, s:I}", "mode", vs_poll_mode_name(sw->params.mode),
-                     "max_nap_us", sw->params.mode == VS_POLL_ADAPTIVE ? (int)sw->params.max_nap_us : 0,
+                     "max_nap_us",
+                     sw->params.mode == VS_POLL_ADAPTIVE ? (int)sw->params.max_nap_us : 0,
                      "pollers", pollers, "tx_queues", txqs, "tsc_hz", (json_int_t)vs_tsc_hz());
 }
 

@@ -366,10 +366,10 @@ void vs_vq_packed_dequeue_done(struct vs_virtq *vq);
  * off, off the header length) and the one holding the frame's 64th byte, each once.
  * For writing (RX) in exclusive state, except a header line that holds no frame
  * byte: vs_vq_rx_write usually only reads that one, and taking it exclusive would
- * take it from the driver, which reads it next. The driver's core holds most of these lines
- * (it wrote the frame or the header, or read our last one); asked for all at once,
- * before the copies, the transfers overlap instead of stalling the copy loop one
- * frame at a time (a store that misses fills the store buffer, and the next store
+ * take it from the driver, which reads it next. The driver's core holds most of
+ * these lines (it wrote the frame or the header, or read our last one); asked for
+ * all at once, before the copies, the transfers overlap instead of stalling the
+ * copy loop one frame at a time (a store that misses fills the store buffer, and the next store
  * waits). DPDK puts the header in the mbuf's headroom, the line before the frame.
  * A hint only: addr is not trusted or kept (the walk reads and checks every
  * descriptor again), and an address outside guest memory is ignored. */
