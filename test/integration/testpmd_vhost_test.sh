@@ -40,7 +40,17 @@ cleanup() {
 		kill "${TP_HOLD[$n]}" 2>/dev/null || true
 	done
 	vs_kill
-	rm -rf "$work" "/var/run/dpdk/vs-tp-$$-"* 2>/dev/null || true
+	tp_remove_files
+	rm -rf "$work" 2>/dev/null || true
+}
+# A killed testpmd leaves its runtime directory and, with hugepages, its files in
+# hugetlbfs, which would hold those pages until someone removed them.
+tp_remove_files() {
+	local mnt
+	rm -rf "/var/run/dpdk/vs-tp-$$-"* 2>/dev/null || true
+	for mnt in $(awk '$3 == "hugetlbfs" { print $2 }' /proc/mounts); do
+		rm -f "$mnt/vs-tp-$$-"* 2>/dev/null || true
+	done
 }
 trap cleanup EXIT
 
@@ -287,7 +297,7 @@ scenario() {
 		[ ! -e "$work/a.sock" ] || fail "del-port left $work/a.sock behind"
 	fi
 	rm -f "$work/a.sock" "$work/b.sock"
-	rm -rf "/var/run/dpdk/vs-tp-$$-"* 2>/dev/null || true
+	tp_remove_files
 }
 
 SCENARIOS_RUN=0
@@ -300,10 +310,14 @@ scenario packed-2q 2 1 server 0 0 true
 scenario client-packed-2q 2 1 client 2 1 true
 # Front-end memory in hugetlbfs files (mapped at 2 MiB granularity), when the
 # machine has the pages to spare (2 x 256 MiB).
-if [ "$(hugepages_free)" -ge 300 ]; then
+hp_before=$(hugepages_free)
+if [ "$hp_before" -ge 300 ]; then
 	TP_MEM="-m 256"
 	scenario hugepages-packed-1q 1 1 server 0 1 true
 	TP_MEM="--no-huge -m 512"
+	[ "$(hugepages_free)" -eq "$hp_before" ] ||
+		fail "after the hugetlbfs scenario $(hugepages_free) 2 MiB pages are free, $hp_before before: its files were left behind"
+	pass "the hugetlbfs scenario gave back all $hp_before free pages"
 else
 	say "only $(hugepages_free) free 2 MiB hugepages: hugetlbfs scenario left out"
 fi
