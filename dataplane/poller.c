@@ -5,6 +5,7 @@
  * core (on a small host, the guests' vCPUs) gets the time it would spin. */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -136,6 +137,10 @@ static void *poller_main(void *arg)
     idle_limit = VS_MAX(idle_limit, tsc_hz / 1000000 * max_nap * NAPS_BEFORE_SLEEP);
     int rc;
 
+    char name[16];
+    /* ps -L, top -H and perf tell the pollers apart by name. */
+    snprintf(name, sizeof(name), "vs-poller%u", p->id);
+    prctl(PR_SET_NAME, name);
     if ((rc = vs_cpu_pin_self(p->cpu)) < 0)
         vs_warn("poller %u: cannot pin to cpu %d: %s", p->id, p->cpu, strerror(-rc));
     /* Naps of a few microseconds would otherwise last the default 50 us slack. */

@@ -108,6 +108,11 @@ print(d["max_nap_us"], sum(p["naps"] for p in d["pollers"]), sum(p["sleeps"] for
 	fail "after 40 pings 50 ms apart the poller napped $naps and slept $sleeps times; expected both > 0"
 pass "adaptive poller between pings: $naps naps, $sleeps sleeps (max_nap_us $nap_max)"
 
+# The poller thread carries its name (ps -L, top -H, perf tell it apart).
+grep -qx vs-poller0 /proc/"$VS_PID"/task/*/comm ||
+	fail "no thread of vswitchd (pid $VS_PID) is named vs-poller0: $(cat /proc/"$VS_PID"/task/*/comm | tr '\n' ' ')"
+pass "the poller thread is named vs-poller0"
+
 # --- iperf3 -----------------------------------------------------------------
 ip netns exec "$ns2" iperf3 -s -1 -B 10.99.0.2 >"$work/iperf-server.out" 2>&1 &
 VS_BG_PIDS+=($!)
