@@ -256,6 +256,11 @@ def summarize(runs, names, args):
                     "failures": sorted({r["failed"] for r in rs if r.get("failed")}),
                     "gbps": spread([r["gbps"] for r in ok]),
                     "retransmits": spread([r.get("retransmits") for r in ok]),
+                    # Over all rounds: how many runs retransmitted at all, and
+                    # the sender's tail loss probes (sent on a late ACK alone).
+                    "runs_retransmitting": sum(1 for r in ok if r.get("retransmits")),
+                    "loss_probes": sum(r.get("sender_retrans_reasons", {}).get("TCPLossProbes", 0)
+                                       for r in ok),
                     "guest_cpu_sender": spread([r["guest_cpu_percent"]["sender"] for r in ok]),
                     "guest_cpu_receiver": spread([r["guest_cpu_percent"]["receiver"] for r in ok]),
                     "qemu_cpu_a": spread([r["qemu_cpu_percent"].get("a") for r in ok]),
@@ -341,6 +346,11 @@ def print_table(summ, names, args):
             if e["ok"] < e["runs"]:
                 print("  %-20s   and failed %d/%d: %s" % ("", e["runs"] - e["ok"], e["runs"],
                                                          "; ".join(e["failures"])))
+        print("  runs with any retransmission, and the senders' tail loss probes, over all rounds:")
+        for n in names:
+            if s[n]["ok"]:
+                print("    %-20s %d of %d runs, %d probes" % (
+                    n, s[n]["runs_retransmitting"], s[n]["ok"], s[n]["loss_probes"]))
         print("  virtio-net offloads the guests' drivers negotiated (guest a):")
         for n in names:
             f = s[n]["guest_features"]
