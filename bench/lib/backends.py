@@ -342,7 +342,10 @@ class Ovs(Backend):
         r = {"received": v["packets"], "busy_cycles": v["proc"], "idle_cycles": v["idle"]}
         r["cycles_per_pkt"] = v["proc"] / v["packets"] if v["packets"] else None
         tot = v["proc"] + v["idle"]
-        r["busy_share"] = v["proc"] / tot if tot else None
+        # Of the time the PMD ran: its idle and processing cycles leave out
+        # its sleeps (pmd-maxsleep); the caller scales by the thread's CPU
+        # share of the window into busy_share.
+        r["busy_of_running"] = v["proc"] / tot if tot else None
         r["forwarded"] = v["packets"]
         try:
             perf = self.appctl("dpif-netdev/pmd-perf-show")

@@ -153,17 +153,30 @@ def sched_sample(pids):
     return out
 
 
-def busiest_thread_wait(a, b, seconds):
-    """Between two sched_sample()s: the share of the window that the busiest
-    thread (the poller, PMD or forwarding lcore) sat runnable while other
-    programs had its CPU."""
+def _busiest_thread(a, b):
+    """Between two sched_sample()s: (ns on a CPU, ns waiting) of the thread
+    that ran the most (the poller, PMD or forwarding lcore), or None."""
     best = None
     for tid, (run1, wait1) in b.items():
         if tid in a:
             d = (run1 - a[tid][0], wait1 - a[tid][1])
             if best is None or d[0] > best[0]:
                 best = d
+    return best
+
+
+def busiest_thread_wait(a, b, seconds):
+    """The share of the window that the busiest thread sat runnable while
+    other programs had its CPU."""
+    best = _busiest_thread(a, b)
     return round(best[1] / 1e9 / seconds, 3) if best else None
+
+
+def busiest_thread_run(a, b, seconds):
+    """The share of the window that the busiest thread was on a CPU: what a
+    switch's forwarding thread took from whoever shares its core."""
+    best = _busiest_thread(a, b)
+    return round(min(1.0, best[0] / 1e9 / seconds), 3) if best else None
 
 
 def sweep_stale(tag="vsbench"):

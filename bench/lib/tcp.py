@@ -140,11 +140,14 @@ def measure(b, ga, gb, direction, args):
          "qemu_cpu_percent": {n: round(100.0 * (q1[n] - q0[n]) / hz / dt, 1) for n in q0},
          "qemu_lost": {n: procs.busiest_thread_wait(s0[0][n], s1[0][n], dt) for n in q0},
          "switch_wait_share": procs.busiest_thread_wait(s0[1], s1[1], dt),
+         "switch_cpu_share": procs.busiest_thread_run(s0[1], s1[1], dt),
          # What the rest of the machine (other users' programs) used meanwhile,
          # in cores: all CPUs' busy time less that of the guests, the switch
          # and this harness. Steal: time the hypervisor gave our vCPUs away.
          "others_cores": round(max(0, (c1[0] - c0[0]) - (o1 - o0)) / hz / dt, 2),
          "steal_cores": round((c1[1] - c0[1]) / hz / dt, 2)}
+    if sw.get("busy_of_running") is not None and r["switch_cpu_share"] is not None:
+        sw["busy_share"] = sw["busy_of_running"] * r["switch_cpu_share"]
     if snd0 and snd1:
         r["sender_retrans_segs"] = snd1.get("RetransSegs", 0) - snd0.get("RetransSegs", 0)
         r["sender_out_segs"] = snd1.get("OutSegs", 0) - snd0.get("OutSegs", 0)
@@ -266,6 +269,7 @@ def summarize(runs, names, args):
                     "qemu_cpu_a": spread([r["qemu_cpu_percent"].get("a") for r in ok]),
                     "qemu_cpu_b": spread([r["qemu_cpu_percent"].get("b") for r in ok]),
                     "switch_busy_share": spread([r["switch"].get("busy_share") for r in ok]),
+                    "switch_cpu_share": spread([r.get("switch_cpu_share") for r in ok]),
                     "bytes_per_frame": spread([r.get("bytes_per_frame") for r in ok]),
                     "others_cores": spread([r.get("others_cores") for r in rs
                                             if "others_cores" in r]),
@@ -326,8 +330,8 @@ def print_table(summ, names, args):
         print()
         print("guest TCP, %s: iperf3 %gs, median [min-max] over the rounds that worked" %
               (DIR_TITLE[d], args.seconds))
-        print("  %-20s %-20s %-18s %-20s %-16s %-22s %s" % (
-            "backend", "Gbit/s", "retransmits", "guest CPU % snd/rcv", "switch busy %",
+        print("  %-20s %-20s %-18s %-20s %-18s %-22s %s" % (
+            "backend", "Gbit/s", "retransmits", "guest CPU % snd/rcv", "switch busy/CPU %",
             "bytes/frame", "other programs, cores"))
         for n in names:
             e = s[n]
@@ -336,12 +340,12 @@ def print_table(summ, names, args):
                                                     "; ".join(e["failures"]) or "no run"))
                 continue
             cs, cr = e["guest_cpu_sender"], e["guest_cpu_receiver"]
-            bs = e["switch_busy_share"]
-            print("  %-20s %-20s %-18s %-20s %-16s %-22s %s" % (
+            bs, bc = e["switch_busy_share"], e["switch_cpu_share"]
+            print("  %-20s %-20s %-18s %-20s %-18s %-22s %s" % (
                 n, fmt_spread(e["gbps"], "%.2f"), fmt_spread(e["retransmits"], "%.0f"),
                 "%.0f/%.0f" % (cs["median"], cr["median"]) if cs and cr else "-",
-                "%.0f [%.0f-%.0f]" % (100 * bs["median"], 100 * bs["min"], 100 * bs["max"])
-                if bs else "-",
+                "%s/%s" % ("%.0f" % (100 * bs["median"]) if bs else "-",
+                           "%.0f" % (100 * bc["median"]) if bc else "-"),
                 fmt_spread(e["bytes_per_frame"], "%.0f"), fmt_spread(e["others_cores"], "%.1f")))
             if e["ok"] < e["runs"]:
                 print("  %-20s   and failed %d/%d: %s" % ("", e["runs"] - e["ok"], e["runs"],
@@ -436,7 +440,7 @@ def main(args, workdir, results_dir, stamp, facts):
                     why = ", ".join("%s %d" % (k, v) for k, v in
                                     sorted(r.get("sender_retrans_reasons", {}).items()))
                     log("round %d %-14s %s: %.3f Gbit/s, %s retransmits%s, guest CPU snd/rcv "
-                        "%s/%s%%, switch busy %s%%, %s B/frame, other programs %.1f cores, "
+                        "%s/%s%%, switch busy/CPU %s/%s%%, %s B/frame, other programs %.1f cores, "
                         "steal %.1f, load %.1f (boot %.0fs, first ping %.0fs)" % (
                             rd + 1, name, r["direction"], r["gbps"], r.get("retransmits"),
                             " (%s)" % why if why else "",
@@ -444,6 +448,8 @@ def main(args, workdir, results_dir, stamp, facts):
                             _pct(r["guest_cpu_percent"]["receiver"]),
                             _pct(100 * r["switch"]["busy_share"])
                             if r["switch"].get("busy_share") is not None else "-",
+                            _pct(100 * r["switch_cpu_share"])
+                            if r.get("switch_cpu_share") is not None else "-",
                             "%.0f" % r["bytes_per_frame"] if r.get("bytes_per_frame") else "-",
                             r["others_cores"], r["steal_cores"], r["loadavg"], r["boot_s"], r["first_ping_s"]))
     except KeyboardInterrupt as e:
