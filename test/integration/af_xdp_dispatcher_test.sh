@@ -70,12 +70,7 @@ for ns in "$nsA" "$nsB"; do
 done
 for v in "$va:$pa:$nsA:10.97.0.1" "$vb:$pb:$nsB:10.97.0.2" "$vx:$px:$nsB:10.97.1.2"; do
 	IFS=: read -r root peer ns addr <<<"$v"
-	ip link add "$root" type veth peer name "$peer" netns "$ns"
-	sysctl -qw "net.ipv6.conf.$root.disable_ipv6=1"
-	ip link set "$root" up
-	ip -n "$ns" addr add "$addr/24" dev "$peer"
-	ip -n "$ns" link set "$peer" up
-	ip netns exec "$ns" ethtool -K "$peer" tx off >/dev/null 2>&1 || true
+	vs_netns_veth "$root" "$peer" "$ns" "$addr/24"
 done
 
 # progs IFNAME: the names xdp-loader lists on the interface, one per line.

@@ -133,15 +133,7 @@ for ns in "$nsA" "$nsB" "$nsT"; do
 done
 for v in "$va:$pa:$nsA:10.98.0.1" "$vb:$pb:$nsB:10.98.0.2" "$vx:$px:$nsA:10.98.1.1"; do
 	IFS=: read -r root peer ns addr <<<"$v"
-	ip link add "$root" type veth peer name "$peer" netns "$ns"
-	sysctl -qw "net.ipv6.conf.$root.disable_ipv6=1"
-	ip link set "$root" up
-	ip -n "$ns" addr add "$addr/24" dev "$peer"
-	ip -n "$ns" link set "$peer" up
-	# A frame the namespace leaves to be checksummed would reach the other side
-	# of the switch with its checksum unfinished (AF_XDP carries no offload
-	# metadata): the namespace's stack completes it.
-	ip netns exec "$ns" ethtool -K "$peer" tx off >/dev/null
+	vs_netns_veth "$root" "$peer" "$ns" "$addr/24"
 done
 # Generic XDP sees a sender's 64 KB segments whole: B's namespace cuts them itself.
 ip netns exec "$nsB" ethtool -K "$pb" tso off gso off >/dev/null

@@ -226,6 +226,23 @@ vs_netns_tap() {
 	ip -n "$ns" link set "$tap" up
 }
 
+# vs_netns_veth ROOT PEER NS CIDR: a veth pair, ROOT up in this namespace (no
+# IPv6 on it: nothing of the host's own on the wire), PEER in the existing
+# namespace NS with CIDR and up, its tx checksumming off: a frame the
+# namespace leaves to be checksummed would reach the other side of a port that
+# carries no offload metadata (af_xdp) with its checksum unfinished, so the
+# namespace's stack completes it. The caller deletes ROOT (the pair goes with it).
+vs_netns_veth() {
+	local root=$1 peer=$2 ns=$3 cidr=$4
+	ip link add "$root" type veth peer name "$peer" netns "$ns"
+	sysctl -qw "net.ipv6.conf.$root.disable_ipv6=1"
+	ip link set "$root" up
+	ip -n "$ns" addr add "$cidr" dev "$peer"
+	ip -n "$ns" link set "$peer" up
+	ip netns exec "$ns" ethtool -K "$peer" tx off >/dev/null ||
+		fail "cannot turn tx checksumming off on $peer in $ns (ethtool -K $peer tx off)"
+}
+
 vs_bg() {
 	"$@" &
 	VS_BG_PIDS+=($!)
