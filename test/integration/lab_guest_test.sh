@@ -25,6 +25,8 @@ cleanup() {
 		wait "$testpmd_pid" 2>/dev/null || true
 		[ $rc -ne 0 ] && tail -n 30 "$LAB_RUN/testpmd.log"
 	fi
+	# testpmd leaves its runtime directory (6 MB in /var/run) even on a clean exit.
+	rm -rf "/var/run/dpdk/vs-lab-$$"
 	lab_cleanup
 	exit $rc
 }

@@ -35,16 +35,17 @@ nsx() {
 	ip netns exec "$(ns "$p")" "$@"
 }
 
-# testpmd A and B die before vswitchd (vs_cleanup kills background jobs first).
+# shellcheck source=testpmd_lib.sh
+. "$(dirname "$0")/testpmd_lib.sh"
+TP_WORK=$work TP_PREFIX=vs-tvh-$sfx
+# testpmd A and B die before vswitchd.
 cleanup() {
 	local rc=$?
 	set +e
-	kill -KILL "${tp_pids[@]}" 2>/dev/null
-	rm -rf "/var/run/dpdk/vs-tvh-$sfx-"* 2>/dev/null
+	tp_kill_all
 	(exit $rc)
 	vs_cleanup
 }
-tp_pids=()
 trap cleanup EXIT
 
 cat >"$work/vswitchd.yaml" <<EOF
@@ -70,42 +71,11 @@ vs_netns_tap --no-ipv6 "$(ns tb)" "$(tap tb)" "${ip[tb]}/24"
 vs_netns_tap --no-ipv6 "$(ns up)" "$(tap up)"
 
 # --- testpmd front-ends: commands through a FIFO (-i), on the other lcore each ---
-# tp_launch NAME SOCK MAC MAIN_LCORE
-tp_launch() {
-	mkfifo "$work/$1.in"
-	# Holds the FIFO open: testpmd exits when its stdin reaches EOF.
-	sleep 100000 >"$work/$1.in" &
-	VS_BG_PIDS+=($!)
-	stdbuf -oL -eL dpdk-testpmd -l 0,1 --main-lcore "$4" --file-prefix "vs-tvh-$sfx-$1" --no-pci \
-		--no-huge -m 512 --single-file-segments --vdev "net_virtio_user0,path=$2,queues=1,mac=$3" -- \
-		-i --total-num-mbufs=16384 --nb-cores=1 --eth-peer=0,ff:ff:ff:ff:ff:ff \
-		<"$work/$1.in" >"$work/$1.log" 2>&1 &
-	tp_pids+=($!)
-}
-tp() { printf '%s\n' "${@:2}" >"$work/$1.in"; }
-# tp_stats NAME: "RX TX" of port 0 from a fresh `show port stats 0`.
-tp_stats() {
-	local n=$1 k deadline=$((SECONDS + 10))
-	k=$(grep -c 'TX-packets:' "$work/$n.log" || true)
-	tp "$n" "show port stats 0"
-	until [ "$(grep -c 'TX-packets:' "$work/$n.log" || true)" -gt "$k" ]; do
-		[ $SECONDS -lt $deadline ] || fail "testpmd $n printed no port statistics"
-		sleep 0.1
-	done
-	awk '/RX-packets:/ { rx = $2 } /TX-packets:/ { tx = $2 } END { print rx, tx }' "$work/$n.log"
-}
-tp_launch A "$work/a.sock" $MAC_A 0
-tp_launch B "$work/b.sock" $MAC_B 1
-i=0
+tp_launch A 0 "net_virtio_user0,path=$work/a.sock,queues=1,mac=$MAC_A" --eth-peer=0,ff:ff:ff:ff:ff:ff
+tp_launch B 1 "net_virtio_user0,path=$work/b.sock,queues=1,mac=$MAC_B" --eth-peer=0,ff:ff:ff:ff:ff:ff
 for n in A B; do
-	deadline=$((SECONDS + 60))
-	until grep -q 'testpmd>' "$work/$n.log"; do
-		kill -0 "${tp_pids[$i]}" 2>/dev/null || { cat "$work/$n.log"; fail "testpmd $n exited"; }
-		[ $SECONDS -lt $deadline ] || { cat "$work/$n.log"; fail "testpmd $n: no prompt within 60 s"; }
-		sleep 0.2
-	done
-	tp $n "set fwd rxonly" "start"
-	i=$((i + 1))
+	tp_ready $n
+	tp_cmd $n "set fwd rxonly" "start"
 done
 for p in va vb; do
 	deadline=$((SECONDS + 30))
@@ -156,8 +126,8 @@ for p in ta tb up; do
 	capture $p ether src $MAC_A or ether src $MAC_B
 done
 up0=$(counter up "['tx_packets']")
-tp A "stop" "start tx_first 2"
-tp B "stop" "start tx_first 2"
+tp_cmd A "stop" "start tx_first 2"
+tp_cmd B "stop" "start tx_first 2"
 wait_counter up "['tx_packets']" $((up0 + 128))
 capture_stop
 read -r a_rx a_tx <<<"$(tp_stats A)"
@@ -176,7 +146,7 @@ pass "64 broadcasts from each front-end: its own namespace only (ta 64/0, tb 0/6
 for p in ta tb; do
 	ip -n "$(ns $p)" neigh replace 10.93.0.9 lladdr $MAC_A dev "$(tap $p)" nud permanent
 done
-tp A "stop" "set fwd icmpecho" "start"
+tp_cmd A "stop" "set fwd icmpecho" "start"
 va_tx0=$(counter va "['tx_packets']")
 nsx ta timeout 20 busybox ping -c 20 -i 0.05 -W 1 10.93.0.9 >"$work/ping.out" 2>&1 || true
 read -r s r <<<"$(ping_counts "$work/ping.out")"
@@ -194,7 +164,7 @@ for p in ta tb up; do
 	capture $p ether proto 0x88b5
 done
 spoof0=$(counter vb "['drops']['source_not_allowed']")
-tp B "stop" "set fwd io" "start"
+tp_cmd B "stop" "set fwd io" "start"
 mac_tb=$(ip -n "$(ns tb)" -br link show "$(tap tb)" | awk '{print $3}')
 nsx tb python3 "$frames" send "$(tap tb)" ff:ff:ff:ff:ff:ff "$mac_tb" - 50
 wait_counter vb "['drops']['source_not_allowed']" $((spoof0 + 50))
@@ -213,7 +183,7 @@ for p in ta tb up; do
 	capture $p ether src "$mac_up"
 done
 tagged0=$(counter va "['drops']['tagged_on_access']")
-tp A "stop" "set fwd io" "start"
+tp_cmd A "stop" "set fwd io" "start"
 read -r a_rx a_tx <<<"$(tp_stats A)"
 nsx up python3 "$frames" send "$(tap up)" ff:ff:ff:ff:ff:ff "$mac_up" 10.30 20
 wait_counter va "['drops']['tagged_on_access']" $((tagged0 + 20))
@@ -226,10 +196,8 @@ got="ta $(seen ta "length 68: vlan 30,")/$(seen ta) tb $(seen tb) up $(seen up)"
 	fail "the trunk's 20 frames tagged 10 outside 30 and A's 20 echoes: $got, expected ta 20/20 tb 0 up 0 (the originals, inner tag 30)"
 pass "A echoing 20 frames tagged 30: 20 tagged_on_access on va, the echoes reach nobody"
 
-tp A "stop"
-tp B "stop"
-kill -TERM "${tp_pids[@]}" 2>/dev/null
-wait "${tp_pids[@]}" 2>/dev/null || true
+tp_stop A
+tp_stop B
 vs_stop
 [ "$VS_RC" = 0 ] || fail "vswitchd exited with $VS_RC"
 pass "clean shutdown"

@@ -26,108 +26,33 @@ BURST=32          # frames per burst
 MAC_A=02:00:00:00:0a:01
 MAC_B=02:00:00:00:0b:01
 work=$(mktemp -d "${TMPDIR:-/tmp}/vs-testpmd.XXXXXX")
-declare -A TP_PID=() TP_HOLD=()
-# testpmd's memory: anonymous memfd pages by default (no hugepages needed); one
+# shellcheck source=testpmd_lib.sh
+. "$(dirname "$0")/testpmd_lib.sh"
+TP_WORK=$work TP_PREFIX=vs-tp-$$
+# testpmd's memory: anonymous memfd pages (testpmd_lib.sh's default); one
 # scenario below uses hugetlbfs files, as a hugepage-backed guest would.
-TP_MEM="--no-huge -m 512"
 
 cleanup() {
-	local n
-	for n in "${!TP_PID[@]}"; do
-		kill -KILL "${TP_PID[$n]}" 2>/dev/null || true
-	done
-	for n in "${!TP_HOLD[@]}"; do
-		kill "${TP_HOLD[$n]}" 2>/dev/null || true
-	done
+	tp_kill_all
 	vs_kill
-	tp_remove_files
 	rm -rf "$work" 2>/dev/null || true
-}
-# A killed testpmd leaves its runtime directory and, with hugepages, its files in
-# hugetlbfs, which would hold those pages until someone removed them.
-tp_remove_files() {
-	local mnt
-	rm -rf "/var/run/dpdk/vs-tp-$$-"* 2>/dev/null || true
-	for mnt in $(awk '$3 == "hugetlbfs" { print $2 }' /proc/mounts); do
-		rm -f "$mnt/vs-tp-$$-"* 2>/dev/null || true
-	done
 }
 trap cleanup EXIT
 
-# --- testpmd helpers ------------------------------------------------------------
-
-# tp_launch NAME SOCK QUEUES PACKED(0|1) SERVER(0|1) MAIN_LCORE MAC PEER_MAC IN_ORDER(0|1)
-tp_launch() {
+# tp_vhost_launch NAME SOCK QUEUES PACKED(0|1) SERVER(0|1) MAIN_LCORE MAC PEER_MAC IN_ORDER(0|1)
+tp_vhost_launch() {
 	local n=$1 sock=$2 q=$3 packed=$4 server=$5 lcore=$6 mac=$7 peer=$8 io=$9
 	# 1024 descriptors: a whole direction's frames fit in one ring, so a receiver
 	# that shares its CPU with the poller never has to drop (counts stay exact).
 	local vdev="net_virtio_user0,path=$sock,queues=$q,queue_size=1024,mac=$mac,in_order=$io"
 	[ "$packed" = 1 ] && vdev+=",packed_vq=1"
 	[ "$server" = 1 ] && vdev+=",server=1"
-	rm -f "$work/$n.in"
-	mkfifo "$work/$n.in"
-	# Keeps the FIFO open for writing: testpmd exits when its stdin reaches EOF.
-	sleep 100000 >"$work/$n.in" &
-	TP_HOLD[$n]=$!
-	: >"$work/$n.log"
-	stdbuf -oL -eL dpdk-testpmd -l 0,1 --main-lcore "$lcore" --file-prefix "vs-tp-$$-$n" \
-		--no-pci $TP_MEM --single-file-segments --vdev "$vdev" -- \
-		-i --total-num-mbufs=16384 --rxq="$q" --txq="$q" --rxd=1024 --txd=1024 --nb-cores=1 \
-		--eth-peer=0,"$peer" <"$work/$n.in" >>"$work/$n.log" 2>&1 &
-	TP_PID[$n]=$!
+	tp_launch "$n" "$lcore" "$vdev" --rxq="$q" --txq="$q" --rxd=1024 --txd=1024 --eth-peer=0,"$peer"
 }
 
-# tp_ready NAME: waits for the prompt (with server=1, testpmd waits for vswitchd
-# to connect before it gets there).
-tp_ready() {
-	local n=$1 deadline=$((SECONDS + 60))
-	until grep -q 'testpmd>' "$work/$n.log"; do
-		kill -0 "${TP_PID[$n]}" 2>/dev/null || { cat "$work/$n.log"; fail "testpmd $n exited during start-up"; }
-		[ $SECONDS -lt $deadline ] || { cat "$work/$n.log"; fail "testpmd $n: no prompt within 60 s"; }
-		sleep 0.2
-	done
-}
-
-tp_cmd() {
-	printf '%s\n' "$2" >"$work/$1.in"
-}
-
-# tp_stats NAME: prints "RX TX" packets of port 0, from a fresh `show port stats 0`.
-tp_stats() {
-	local n=$1 before deadline=$((SECONDS + 10))
-	before=$(grep -c 'NIC statistics for port 0' "$work/$n.log" || true)
-	tp_cmd "$n" "show port stats 0"
-	while [ "$(grep -c 'NIC statistics for port 0' "$work/$n.log" || true)" -le "$before" ] ||
-		! awk -v b="$before" '/NIC statistics for port 0/ { k++ } k > b && /TX-packets:/ { f = 1 } END { exit !f }' "$work/$n.log"; do
-		[ $SECONDS -lt $deadline ] || fail "testpmd $n did not print port statistics"
-		sleep 0.1
-	done
-	awk -v b="$before" '
-		/NIC statistics for port 0/ { k++ }
-		k > b && /RX-packets:/ { rx = $2 }
-		k > b && /TX-packets:/ { tx = $2 }
-		END { print rx, tx }' "$work/$n.log"
-}
-
-tp_start() {
-	tp_launch "$@"
+tp_vhost_start() {
+	tp_vhost_launch "$@"
 	tp_ready "$1"
-}
-
-tp_stop() {
-	local n=$1
-	[ -n "${TP_PID[$n]:-}" ] || return 0
-	kill -TERM "${TP_PID[$n]}" 2>/dev/null || true
-	local deadline=$((SECONDS + 20))
-	while kill -0 "${TP_PID[$n]}" 2>/dev/null && [ $SECONDS -lt $deadline ]; do
-		sleep 0.1
-	done
-	kill -KILL "${TP_PID[$n]}" 2>/dev/null || true
-	wait "${TP_PID[$n]}" 2>/dev/null || true
-	kill "${TP_HOLD[$n]}" 2>/dev/null || true
-	wait "${TP_HOLD[$n]}" 2>/dev/null || true
-	unset "TP_PID[$n]" "TP_HOLD[$n]"
-	rm -f "$work/$n.in"
 }
 
 # --- vswitchd helpers -------------------------------------------------------------
@@ -236,8 +161,8 @@ scenario() {
 	say "--- $name: $q queue pair(s), $([ "$packed" = 1 ] && echo packed || echo split) rings, vswitchd $mode, testpmd in_order=$tpio, port in_order=$vsio"
 	if [ "$mode" = client ]; then
 		# testpmd listens; vswitchd connects (and keeps retrying until it can).
-		tp_launch A "$work/a.sock" "$q" "$packed" 1 0 $MAC_A $MAC_B "$tpio"
-		tp_launch B "$work/b.sock" "$q" "$packed" 1 1 $MAC_B $MAC_A "$tpio"
+		tp_vhost_launch A "$work/a.sock" "$q" "$packed" 1 0 $MAC_A $MAC_B "$tpio"
+		tp_vhost_launch B "$work/b.sock" "$q" "$packed" 1 1 $MAC_B $MAC_A "$tpio"
 		vs_ctl add-port vm1 vhost-user path="$work/a.sock" mode=client queues="$q" in_order="$vsio" >/dev/null
 		vs_ctl add-port vm2 vhost-user path="$work/b.sock" mode=client queues="$q" in_order="$vsio" >/dev/null
 		tp_ready A
@@ -245,8 +170,8 @@ scenario() {
 	else
 		vs_ctl add-port vm1 vhost-user path="$work/a.sock" queues="$q" in_order="$vsio" >/dev/null
 		vs_ctl add-port vm2 vhost-user path="$work/b.sock" queues="$q" in_order="$vsio" >/dev/null
-		tp_start A "$work/a.sock" "$q" "$packed" 0 0 $MAC_A $MAC_B "$tpio"
-		tp_start B "$work/b.sock" "$q" "$packed" 0 1 $MAC_B $MAC_A "$tpio"
+		tp_vhost_start A "$work/a.sock" "$q" "$packed" 0 0 $MAC_A $MAC_B "$tpio"
+		tp_vhost_start B "$work/b.sock" "$q" "$packed" 0 1 $MAC_B $MAC_A "$tpio"
 	fi
 	wait_link vm1 up
 	wait_link vm2 up
@@ -272,7 +197,7 @@ scenario() {
 			tp_stop B
 			wait_link vm2 down
 			tpio=$((1 - tpio))
-			tp_launch B "$work/b.sock" "$q" "$packed" $tps 1 $MAC_B $MAC_A "$tpio"
+			tp_vhost_launch B "$work/b.sock" "$q" "$packed" $tps 1 $MAC_B $MAC_A "$tpio"
 			tp_ready B
 			wait_link vm2 up
 		done
