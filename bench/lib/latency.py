@@ -52,7 +52,9 @@ def _probe(ns, peer, pings, interval):
     return rtts
 
 
-def _one_mode(args, workdir, mode, pings, interval, side_flow, max_nap_us=None):
+def _one_mode(args, workdir, mode, pings, interval, side_flow, max_nap_us=None, idle=True):
+    """Probe RTTs after idle ("idle", unless idle=False) and, with side_flow,
+    while a side flow keeps the poller from sleeping ("awake")."""
     pid = os.getpid()
     tag = "%d" % (pid % 100000)
     d = os.path.join(workdir, "latency-%s-%s" % (mode, max_nap_us))
@@ -96,10 +98,11 @@ def _one_mode(args, workdir, mode, pings, interval, side_flow, max_nap_us=None):
                             timeout=10)
             return sum(p.get("sleeps", 0) for p in json.loads(out)["pollers"])
 
-        s0 = sleeps()
-        res = {"idle": _probe(nss[0], addr[1], pings, interval)}
-        s1 = sleeps()
-        res["sleeps_idle"] = s1 - s0
+        res = {}
+        if idle:
+            s0 = sleeps()
+            res["idle"] = _probe(nss[0], addr[1], pings, interval)
+            res["sleeps_idle"] = sleeps() - s0
         if side_flow:
             secs = int(pings * interval + 3)
             side = procs.Proc("side-flow", [
@@ -126,7 +129,7 @@ def _stats(rtts):
 
 def first_frame_after_idle(args, workdir, pings=30, interval=0.2):
     a = _one_mode(args, workdir, "adaptive", pings, interval, side_flow=True, max_nap_us=0)
-    n = _one_mode(args, workdir, "adaptive", pings, interval, side_flow=True)
+    n = _one_mode(args, workdir, "adaptive", pings, interval, side_flow=True, idle=False)
     b = _one_mode(args, workdir, "busy", pings, interval, side_flow=False)
     res = {"adaptive_after_idle": _stats(a["idle"]), "adaptive_kept_awake": _stats(a["awake"]),
            "adaptive_light_load_naps": _stats(n["awake"]), "busy": _stats(b["idle"])}

@@ -370,7 +370,8 @@ void vs_vq_packed_dequeue_done(struct vs_virtq *vq);
  * these lines (it wrote the frame or the header, or read our last one); asked for
  * all at once, before the copies, the transfers overlap instead of stalling the
  * copy loop one frame at a time (a store that misses fills the store buffer, and
- * the next store waits). DPDK puts the header in the mbuf's headroom, the line before the frame.
+ * the next store waits). DPDK puts the header in the mbuf's headroom, the line
+ * before the frame.
  * A hint only: addr is not trusted or kept (the walk reads and checks every
  * descriptor again), and an address outside guest memory is ignored. */
 static inline void vs_vq_prefetch_buf(struct vs_virtq *vq, uint64_t addr, uint32_t off,
